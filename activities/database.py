@@ -1,0 +1,62 @@
+"""Connection pool and versioned migrations of the dossier register."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import asyncpg
+
+# Any constant works, as long as every process migrating this database uses the same one.
+_MIGRATION_LOCK_ID = 0x1A1E_0055
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every file under migrations/, in order."""
+    found = []
+    for entry in resources.files("activities.migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            found.append((version, entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+async def migrate(connection: asyncpg.Connection) -> list[str]:
+    """Apply the migrations this database lacks, under a lock so that concurrent
+    processes (the dev stack and a worker) never apply one twice. Returns their names."""
+    applied: list[str] = []
+    async with connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK_ID)
+        await connection.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migration (
+                   version    integer PRIMARY KEY,
+                   name       text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        done = {row["version"] for row in await connection.fetch("SELECT version FROM schema_migration")}
+        for version, name, sql in _migrations():
+            if version in done:
+                continue
+            await connection.execute(sql)
+            await connection.execute(
+                "INSERT INTO schema_migration (version, name) VALUES ($1, $2)", version, name
+            )
+            applied.append(name)
+    return applied
+
+
+async def _init_connection(connection: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await connection.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """A pool on the register, migrated to the latest schema."""
+    pool = await asyncpg.create_pool(
+        database_url, min_size=min_size, max_size=max_size, init=_init_connection
+    )
+    async with pool.acquire() as connection:
+        await migrate(connection)
+    return pool

@@ -1,0 +1,5 @@
+"""The durable shell: one module per workflow kind."""
+
+from typing import Any
+
+WORKFLOWS: list[type[Any]] = []

@@ -1,0 +1,39 @@
+"""The custom search attributes of the contract.
+
+They are stored unencrypted by Temporal, so none of them ever carries personal data.
+"""
+
+from typing import Any
+
+from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
+
+PROCEDURE = SearchAttributeKey.for_keyword("Procedure")
+COUNTRY_OF_RESIDENCE = SearchAttributeKey.for_keyword("CountryOfResidence")
+CONSULATE = SearchAttributeKey.for_keyword("Consulate")
+RESPONSIBLE_BODY = SearchAttributeKey.for_keyword("ResponsibleBody")
+DOSSIER_STAGE = SearchAttributeKey.for_keyword("DossierStage")
+NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
+OVERDUE = SearchAttributeKey.for_bool("Overdue")
+TRAINING_PRESCRIBED = SearchAttributeKey.for_bool("TrainingPrescribed")
+
+ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
+    PROCEDURE,
+    COUNTRY_OF_RESIDENCE,
+    CONSULATE,
+    RESPONSIBLE_BODY,
+    DOSSIER_STAGE,
+    NEXT_DEADLINE,
+    OVERDUE,
+    TRAINING_PRESCRIBED,
+)
+
+_CLI_TYPE_NAMES = {
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.DATETIME: "Datetime",
+    SearchAttributeIndexedValueType.BOOL: "Bool",
+}
+
+
+def cli_definitions() -> list[str]:
+    """`Name=Type` pairs, as `temporal server start-dev --search-attribute` takes them."""
+    return [f"{key.name}={_CLI_TYPE_NAMES[key.indexed_value_type]}" for key in ALL_KEYS]
