@@ -1,0 +1,111 @@
+"""Building blocks shared by every dossier kind: people, recipients, rejections,
+notifications due and tracked deadlines."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+
+
+def _country_code(value: str) -> str:
+    if not _COUNTRY.match(value):
+        raise ValueError("must be an ISO 3166-1 alpha-2 code such as 'MA'")
+    return value
+
+
+def _language_code(value: str) -> str:
+    if not _LANGUAGE.match(value):
+        raise ValueError("must be an ISO 639 code such as 'ar'")
+    return value
+
+
+CountryCode = Annotated[str, AfterValidator(_country_code)]
+LanguageCode = Annotated[str, AfterValidator(_language_code)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class Strict(BaseModel):
+    """An input model: unknown fields are errors, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Record(BaseModel):
+    """A stored model: tolerant of fields added by later versions (replay, continue-as-new)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class Person(Strict):
+    full_name: Text
+    birth_date: date
+    nationality: CountryCode
+    languages: list[LanguageCode] = Field(min_length=1)
+
+
+class Recipient(StrEnum):
+    """Who a notification is due to (contract: recipients)."""
+
+    APPLICANT = "applicant"
+    CONSULATE = "consulate"
+    OFII = "ofii"
+    DELEGATE = "delegate"
+    PREFECTURE = "prefecture"
+    PROVIDER = "provider"
+    FRANCE_TRAVAIL = "france_travail"
+    CONSEIL_GENERAL = "conseil_general"
+    MINISTRY = "ministry"
+
+
+class NotificationDue(Record):
+    """One notification row of the register: one kind, one recipient."""
+
+    kind: str
+    recipient: Recipient
+    rule: str
+    language: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class Rejection(Record):
+    """An input refused, kept in the state and the register (contract: rejected_inputs)."""
+
+    event: str
+    received_at: str
+    reason: str
+    rule: str | None = None
+    field: str | None = None
+    seq: int | None = None
+
+
+class DeadlineStatus(StrEnum):
+    PENDING = "pending"
+    MET = "met"
+    MISSED = "missed"  # passed with the obligation still outstanding
+    MET_LATE = "met_late"
+    REACHED = "reached"  # passed; nothing to observe (B2) or the consulate must now rule (B4)
+
+
+class TrackedDeadline(Record):
+    """A statutory delay: its last day allowed and what became of it."""
+
+    due: date
+    rule: str
+    status: DeadlineStatus = DeadlineStatus.PENDING
+
+    @property
+    def open(self) -> bool:
+        return self.status == DeadlineStatus.PENDING
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Age in completed years on `day`."""
+    before_birthday = (day.month, day.day) < (birth_date.month, birth_date.day)
+    return day.year - birth_date.year - int(before_birthday)

@@ -1,0 +1,24 @@
+"""Turning raw JSON into a validated model, or a rejection naming the field and the rule."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from models.errors import InputRejected, from_validation_error
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_payload(
+    model: type[M], raw: Any, rule: str, field_rules: Mapping[str, str] | None = None
+) -> M:
+    """Validate `raw` as `model`; any problem becomes an `InputRejected`."""
+    if not isinstance(raw, dict):
+        raise InputRejected(rule, f"the payload must be a JSON object, got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        raise from_validation_error(error, rule, field_rules or {}) from None

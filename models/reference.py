@@ -1,0 +1,106 @@
+"""Reference data the rules read: barèmes (D1, E1) and the country registry (A2, A3),
+each versioned by effective date, and the languages letters are translated into (A4).
+
+They are data, loaded by an activity at the start of a dossier and kept in its state,
+so that a dossier is judged by the reference data of the day it began and replays
+deterministically.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from enum import StrEnum
+from importlib import resources
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from models.calendar import CalendarPolicy
+from models.common import CountryCode, LanguageCode
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LanguageBareme(Frozen):
+    """Threshold of the oral and written test of R.311-23 (D1)."""
+
+    effective_from: date
+    oral_max: int = 70
+    written_max: int = 30
+    oral_min: int
+    total_min: int
+    source: str = ""
+
+
+class ValuesBareme(Frozen):
+    """Threshold of the values evaluation (E1): `min_correct` out of `out_of` questions."""
+
+    effective_from: date
+    min_correct: int
+    out_of: int
+    source: str = ""
+
+
+_Bareme = TypeVar("_Bareme", LanguageBareme, ValuesBareme)
+
+
+class BodyKind(StrEnum):
+    OFII_REPRESENTATION = "ofii_representation"
+    DELEGATE = "delegate"
+
+
+class CountryEntry(Frozen):
+    """Where and since when the scheme runs in a country, and who runs it (A2, A3)."""
+
+    name: str
+    body: BodyKind
+    body_name: str
+    scheme_starts_on: date | None  # None: no representation nor convention yet
+
+
+class ReferenceData(Frozen):
+    language_baremes: list[LanguageBareme] = Field(min_length=1)
+    values_baremes: list[ValuesBareme] = Field(min_length=1)
+    countries: dict[CountryCode, CountryEntry]
+    letter_languages: list[LanguageCode] = Field(min_length=1)
+    calendar: CalendarPolicy = CalendarPolicy()
+
+    @model_validator(mode="after")
+    def _french_letters_exist(self) -> ReferenceData:
+        if "fr" not in self.letter_languages:
+            raise ValueError("letter_languages must include 'fr', the fallback of A4")
+        return self
+
+    def language_bareme_on(self, day: date) -> LanguageBareme:
+        return _in_force(self.language_baremes, day)
+
+    def values_bareme_on(self, day: date) -> ValuesBareme:
+        return _in_force(self.values_baremes, day)
+
+
+def _in_force(versions: list[_Bareme], day: date) -> _Bareme:
+    """The version in force on `day`; the earliest one for a day before all of them."""
+    ordered = sorted(versions, key=lambda version: version.effective_from)
+    current = ordered[0]
+    for version in ordered:
+        if version.effective_from <= day:
+            current = version
+    return current
+
+
+def default_reference_data() -> dict[str, Any]:
+    """The reference data shipped with the project, as plain JSON."""
+    text = resources.files("models").joinpath("reference_data.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def merge_reference_data(base: dict[str, Any], override: dict[str, Any]) -> ReferenceData:
+    """An operator's override on top of the defaults: countries are merged entry by entry
+    (so a delegated organisation is added by configuration), other keys are replaced."""
+    merged = {**base, **{key: value for key, value in override.items() if key != "countries"}}
+    merged["countries"] = {**base.get("countries", {}), **override.get("countries", {})}
+    return ReferenceData.model_validate(merged)

@@ -1,0 +1,233 @@
+"""The input and the events of `VisaApplication`, exactly as the contract names them."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import Field, model_validator
+
+from models.common import CountryCode, Person, Strict, Text
+
+
+class Procedure(StrEnum):
+    FAMILY_REUNIFICATION = "family_reunification"
+    SPOUSE_OF_FRENCH = "spouse_of_french"
+
+
+class VisaApplicationInput(Strict):
+    """What the consulate (spouse) or OFII (family reunification) starts a dossier with."""
+
+    RULE: ClassVar[str] = "A1"
+    FIELD_RULES: ClassVar[dict[str, str]] = {
+        "country_of_residence": "A2",
+        "complete_file_date": "B1",
+        "resides_in_france_married_over_6_months": "A6",
+        "prefecture": "B2",
+        "visa_application_date": "B4",
+    }
+
+    application_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")]
+    procedure: Procedure
+    applicant: Person
+    country_of_residence: CountryCode
+    consulate: Text
+    visa_application_date: date
+    complete_file_date: date
+    resides_in_france_married_over_6_months: bool = False
+    prefecture: Text | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VisaApplicationInput:
+        if self.applicant.birth_date >= self.visa_application_date:
+            raise ValueError("applicant.birth_date must precede visa_application_date")
+        if self.procedure == Procedure.FAMILY_REUNIFICATION and self.prefecture is None:
+            raise ValueError("prefecture is required for family reunification (B2)")
+        if (
+            self.resides_in_france_married_over_6_months
+            and self.procedure != Procedure.SPOUSE_OF_FRENCH
+        ):
+            raise ValueError(
+                "resides_in_france_married_over_6_months applies to a spouse of a French "
+                "national (A6)"
+            )
+        return self
+
+
+class Domain(StrEnum):
+    """The two things evaluated abroad: French, and the values of the Republic."""
+
+    LANGUAGE = "language"
+    VALUES = "values"
+
+
+class LanguageTestGround(StrEnum):
+    """R.311-30-2 (C1)."""
+
+    SECONDARY_STUDIES_FRANCOPHONE_3Y = "secondary_studies_francophone_3y"
+    HIGHER_EDUCATION_FRANCE_1Y = "higher_education_france_1y"
+
+
+class TrainingExemptionGround(StrEnum):
+    """The only two grounds of C2."""
+
+    COUNTRY_SITUATION = "country_situation"
+    INCOMPATIBLE_CONSTRAINTS = "incompatible_constraints"
+
+
+class Decision(StrEnum):
+    ISSUED = "issued"
+    REFUSED = "refused"
+
+
+class RefusalGround(StrEnum):
+    PUBLIC_ORDER = "public_order"
+    FRAUD = "fraud"
+    CONDITIONS_NOT_MET = "conditions_not_met"
+    TRAINING_NOT_FOLLOWED = "training_not_followed"
+    EVALUATION_RESULT = "evaluation_result"
+    OTHER = "other"
+
+
+class VisaEvent(Strict):
+    """An event of the contract; RULE is cited when a field of it is malformed."""
+
+    RULE: ClassVar[str]
+    FIELD_RULES: ClassVar[dict[str, str]] = {}
+
+    def event_date(self) -> date:
+        raise NotImplementedError
+
+
+class LanguageTestExemption(VisaEvent):
+    RULE = "C1"
+    decided_on: date
+    ground: LanguageTestGround
+    evidence_ref: Text
+
+    def event_date(self) -> date:
+        return self.decided_on
+
+
+class LanguageEvaluation(VisaEvent):
+    RULE = "D1"
+    FIELD_RULES: ClassVar[dict[str, str]] = {"evaluated_on": "B6"}
+    evaluated_on: date
+    oral_score: int = Field(ge=0, le=70)
+    written_score: int = Field(ge=0, le=30)
+    evaluator: Text
+
+    def event_date(self) -> date:
+        return self.evaluated_on
+
+
+class ValuesEvaluation(VisaEvent):
+    RULE = "E1"
+    FIELD_RULES: ClassVar[dict[str, str]] = {"evaluated_on": "B6"}
+    evaluated_on: date
+    language_used: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+    questions_asked: int = Field(ge=1, le=50)
+    correct_answers: int = Field(ge=0, le=50)
+    evaluator: Text
+
+    @model_validator(mode="after")
+    def _answers_within_questions(self) -> ValuesEvaluation:
+        if self.correct_answers > self.questions_asked:
+            raise ValueError("correct_answers cannot exceed questions_asked")
+        return self
+
+    def event_date(self) -> date:
+        return self.evaluated_on
+
+
+class TrainingPrescribed(VisaEvent):
+    RULE = "D3"
+    FIELD_RULES: ClassVar[dict[str, str]] = {"notified_on": "B7"}
+    kind: Domain
+    hours: int = Field(gt=0, le=2000)
+    provider: Text
+    notified_on: date
+
+    def event_date(self) -> date:
+        return self.notified_on
+
+
+class TrainingExemption(VisaEvent):
+    RULE = "C2"
+    decided_on: date
+    trainings: list[Domain] = Field(min_length=1, max_length=2)
+    ground: TrainingExemptionGround
+    detail: Text
+    evidence_ref: Text
+
+    @model_validator(mode="after")
+    def _distinct(self) -> TrainingExemption:
+        if len(set(self.trainings)) != len(self.trainings):
+            raise ValueError("trainings must not repeat a training")
+        return self
+
+    def event_date(self) -> date:
+        return self.decided_on
+
+
+class TrainingStarted(VisaEvent):
+    RULE = "B7"
+    kind: Domain
+    started_on: date
+
+    def event_date(self) -> date:
+        return self.started_on
+
+
+class TrainingAbsence(VisaEvent):
+    RULE = "D5"
+    kind: Domain
+    absent_on: date
+    legitimate_reason: Text | None
+
+    def event_date(self) -> date:
+        return self.absent_on
+
+
+class TrainingCompleted(VisaEvent):
+    RULE = "D4"
+    kind: Domain
+    completed_on: date
+    hours_attended: int = Field(ge=0, le=2000)
+    attestation_ref: Text
+
+    def event_date(self) -> date:
+        return self.completed_on
+
+
+class VisaDecision(VisaEvent):
+    RULE = "F1"
+    FIELD_RULES: ClassVar[dict[str, str]] = {"grounds": "F3"}
+    decision: Decision
+    decided_on: date
+    grounds: list[RefusalGround] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _grounds_match_decision(self) -> VisaDecision:
+        if self.decision == Decision.REFUSED and not self.grounds:
+            raise ValueError("a refusal must give its grounds")
+        if self.decision == Decision.ISSUED and self.grounds:
+            raise ValueError("grounds are given for a refusal only")
+        return self
+
+    def event_date(self) -> date:
+        return self.decided_on
+
+
+VISA_EVENTS: dict[str, type[VisaEvent]] = {
+    "language_test_exemption": LanguageTestExemption,
+    "language_evaluation": LanguageEvaluation,
+    "values_evaluation": ValuesEvaluation,
+    "training_prescribed": TrainingPrescribed,
+    "training_exemption": TrainingExemption,
+    "training_started": TrainingStarted,
+    "training_absence": TrainingAbsence,
+    "training_completed": TrainingCompleted,
+    "visa_decision": VisaDecision,
+}

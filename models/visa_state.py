@@ -1,0 +1,284 @@
+"""The state of a `VisaApplication` dossier, as the `state` query returns it.
+
+Stored fields are what happened; the stage, the statuses and the contract's deadline
+view are computed from them, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field, computed_field
+
+from models.common import DeadlineStatus, Record, Rejection, TrackedDeadline
+from models.reference import BodyKind
+from models.visa_events import Domain, Procedure, VisaApplicationInput
+
+
+class Stage(StrEnum):
+    NOT_SUBJECT = "not_subject"
+    AWAITING_EVALUATION = "awaiting_evaluation"
+    AWAITING_TRAINING = "awaiting_training"
+    IN_TRAINING = "in_training"
+    AWAITING_RE_EVALUATION = "awaiting_re_evaluation"
+    AWAITING_VISA_DECISION = "awaiting_visa_decision"
+    VISA_ISSUED = "visa_issued"
+    VISA_REFUSED = "visa_refused"
+    ROUTED_TO_CAI_IN_FRANCE = "routed_to_cai_in_france"
+
+
+CLOSED_STAGES = frozenset(
+    {Stage.NOT_SUBJECT, Stage.VISA_ISSUED, Stage.VISA_REFUSED, Stage.ROUTED_TO_CAI_IN_FRANCE}
+)
+
+
+class TrackStatus(StrEnum):
+    """Where one domain (language or values) stands."""
+
+    AWAITING_EVALUATION = "awaiting_evaluation"
+    TEST_EXEMPT = "test_exempt"  # C1
+    SUFFICIENT = "sufficient"  # D2, E2
+    TRAINING_NEEDED = "training_needed"  # D3, E3: awaiting the provider's prescription
+    TRAINING_EXEMPT = "training_exempt"  # C2
+    TRAINING_PRESCRIBED = "training_prescribed"
+    IN_TRAINING = "in_training"
+    AWAITING_RE_EVALUATION = "awaiting_re_evaluation"  # D4, E5
+    RE_EVALUATED = "re_evaluated"
+
+
+SETTLED = frozenset(
+    {
+        TrackStatus.TEST_EXEMPT,
+        TrackStatus.SUFFICIENT,
+        TrackStatus.TRAINING_EXEMPT,
+        TrackStatus.RE_EVALUATED,
+    }
+)
+TRAINING_OUTSTANDING = frozenset(
+    {TrackStatus.TRAINING_NEEDED, TrackStatus.TRAINING_PRESCRIBED, TrackStatus.IN_TRAINING}
+)
+
+
+class Evaluation(Record):
+    evaluated_on: date
+    received_on: date
+    late: bool  # B6: recorded more than a week after the evaluation
+    sufficient: bool
+    evaluator: str
+    bareme_from: date
+    oral_score: int | None = None
+    written_score: int | None = None
+    language_used: str | None = None
+    questions_asked: int | None = None
+    correct_answers: int | None = None
+
+
+class Exemption(Record):
+    decided_on: date
+    ground: str
+    evidence_ref: str
+    detail: str | None = None
+
+
+class Absence(Record):
+    absent_on: date
+    legitimate_reason: str | None
+
+
+class Training(Record):
+    hours: int
+    provider: str
+    notified_on: date
+    integrates_values: bool = False  # E4: the values training inside the language module
+    started_on: date | None = None
+    completed_on: date | None = None
+    hours_attended: int | None = None
+    attestation_ref: str | None = None
+    absences: list[Absence] = Field(default_factory=list)
+
+
+class DomainTrack(Record):
+    test_exemption: Exemption | None = None  # C1, language only
+    evaluation: Evaluation | None = None
+    training_exemption: Exemption | None = None  # C2
+    training: Training | None = None
+    re_evaluation: Evaluation | None = None
+
+
+class ResponsibleBody(Record):
+    kind: BodyKind
+    country: str
+    name: str
+
+
+class CaiCarryOver(Record):
+    """What the CAI in France inherits from the evaluation abroad (D2, D6, D7)."""
+
+    amdfl: bool = False  # D2: exempt from the CAI's language evaluation and training
+    dilf_required: bool = False  # D6
+    language_training_required: bool = False  # D7
+    language_results: dict[str, int] | None = None  # D7: they set the CAI prescription
+    values_training_followed: bool = False
+
+
+class VisaOutcome(Record):
+    decision: str
+    decided_on: date
+    grounds: list[str] = Field(default_factory=list)
+    issued_under_b5: bool = False
+    delay_attributable_to_applicant: bool = False
+    cai: CaiCarryOver = Field(default_factory=CaiCarryOver)
+
+
+class VisaState(Record):
+    application_id: str
+    procedure: Procedure
+    input: VisaApplicationInput
+    subject: bool
+    not_subject_reason: str | None = None
+    responsible_body: ResponsibleBody | None = None
+    letter_language: str = "fr"
+    letter_language_fallback: bool = False  # A4: no declared language has a translation
+    language: DomainTrack = Field(default_factory=DomainTrack)
+    values: DomainTrack = Field(default_factory=DomainTrack)
+    tracked_deadlines: dict[str, TrackedDeadline] = Field(default_factory=dict)
+    rejected_inputs: list[Rejection] = Field(default_factory=list)
+    accepted_fingerprints: dict[str, int] = Field(default_factory=dict)
+    seq: int = 0  # events received so far, accepted or not, and timers fired
+    outcome: VisaOutcome | None = None
+
+    def track(self, domain: Domain) -> DomainTrack:
+        return self.language if domain == Domain.LANGUAGE else self.values
+
+    def training_of(self, domain: Domain) -> Training | None:
+        """The training that serves `domain`: for values, possibly the language module (E4)."""
+        if domain == Domain.VALUES and self.values_integrated:
+            return self.language.training
+        return self.track(domain).training
+
+    @property
+    def values_integrated(self) -> bool:
+        training = self.language.training
+        return training is not None and training.integrates_values
+
+    def status_of(self, domain: Domain) -> TrackStatus:
+        track = self.track(domain)
+        if track.test_exemption is not None:
+            return TrackStatus.TEST_EXEMPT
+        if track.evaluation is None:
+            return TrackStatus.AWAITING_EVALUATION
+        if track.evaluation.sufficient:
+            return TrackStatus.SUFFICIENT
+        if track.training_exemption is not None:
+            return TrackStatus.TRAINING_EXEMPT
+        training = self.training_of(domain)
+        if training is None:
+            return TrackStatus.TRAINING_NEEDED
+        if training.completed_on is None:
+            if training.started_on is None:
+                return TrackStatus.TRAINING_PRESCRIBED
+            return TrackStatus.IN_TRAINING
+        if track.re_evaluation is None:
+            return TrackStatus.AWAITING_RE_EVALUATION
+        return TrackStatus.RE_EVALUATED
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def track_status(self) -> dict[str, TrackStatus]:
+        return {domain.value: self.status_of(domain) for domain in Domain}
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def stage(self) -> Stage:
+        if self.outcome is not None:
+            return Stage.VISA_ISSUED if self.outcome.decision == "issued" else Stage.VISA_REFUSED
+        if not self.subject:
+            if self.input.resides_in_france_married_over_6_months:
+                return Stage.ROUTED_TO_CAI_IN_FRANCE
+            return Stage.NOT_SUBJECT
+        statuses = set(self.track_status.values())
+        if TrackStatus.AWAITING_EVALUATION in statuses:
+            return Stage.AWAITING_EVALUATION
+        if TrackStatus.IN_TRAINING in statuses:
+            return Stage.IN_TRAINING
+        if statuses & {TrackStatus.TRAINING_NEEDED, TrackStatus.TRAINING_PRESCRIBED}:
+            return Stage.AWAITING_TRAINING
+        if TrackStatus.AWAITING_RE_EVALUATION in statuses:
+            return Stage.AWAITING_RE_EVALUATION
+        return Stage.AWAITING_VISA_DECISION
+
+    @property
+    def closed(self) -> bool:
+        return self.stage in CLOSED_STAGES
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def deadlines(self) -> dict[str, date]:
+        """Contract view: name → last day allowed. With two trainings at once, the
+        earliest open one of each name."""
+        view: dict[str, tuple[bool, date]] = {}
+        for key, deadline in self.tracked_deadlines.items():
+            name = key.split(".", 1)[0]
+            rank = (not deadline.open, deadline.due)
+            if name not in view or rank < view[name]:
+                view[name] = rank
+        return {name: due for name, (_, due) in sorted(view.items())}
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def next_deadline(self) -> date | None:
+        if self.closed:
+            return None
+        open_dues = [d.due for d in self.tracked_deadlines.values() if d.open]
+        return min(open_dues, default=None)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def overdue(self) -> list[str]:
+        """Deadlines passed with their obligation still outstanding."""
+        if self.closed:
+            return []
+        return sorted(
+            key for key, d in self.tracked_deadlines.items() if d.status == DeadlineStatus.MISSED
+        )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def training_prescribed(self) -> bool:
+        return any(self.track(domain).training is not None for domain in Domain)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def awaiting(self) -> list[str]:
+        """What the dossier waits for, in words an operator reads in the Web UI."""
+        if self.closed:
+            return []
+        waits: list[str] = []
+        for domain in Domain:
+            status = self.status_of(domain)
+            waits.extend(_AWAITING_TEXT.get((domain, status), []))
+        if self.stage == Stage.AWAITING_VISA_DECISION or any(
+            d.status == DeadlineStatus.MISSED and k == "decision_suspension_ends"
+            for k, d in self.tracked_deadlines.items()
+        ):
+            waits.append("visa_decision from the consulate")
+        return waits
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+_AWAITING_TEXT: dict[tuple[Domain, TrackStatus], list[str]] = {
+    (Domain.LANGUAGE, TrackStatus.AWAITING_EVALUATION): ["language_evaluation"],
+    (Domain.VALUES, TrackStatus.AWAITING_EVALUATION): ["values_evaluation"],
+    (Domain.LANGUAGE, TrackStatus.TRAINING_NEEDED): ["training_prescribed (language)"],
+    (Domain.VALUES, TrackStatus.TRAINING_NEEDED): ["training_prescribed (values)"],
+    (Domain.LANGUAGE, TrackStatus.TRAINING_PRESCRIBED): ["training_started (language)"],
+    (Domain.VALUES, TrackStatus.TRAINING_PRESCRIBED): ["training_started (values)"],
+    (Domain.LANGUAGE, TrackStatus.IN_TRAINING): ["training_completed (language)"],
+    (Domain.VALUES, TrackStatus.IN_TRAINING): ["training_completed (values)"],
+    (Domain.LANGUAGE, TrackStatus.AWAITING_RE_EVALUATION): ["language_evaluation (re-evaluation)"],
+    (Domain.VALUES, TrackStatus.AWAITING_RE_EVALUATION): ["values_evaluation (re-evaluation)"],
+}
