@@ -6,7 +6,19 @@ from typing import Any
 
 import asyncpg
 
+from activities.reference import ReferenceActivities
+from activities.register import RegisterActivities
 
-def worker_activities(pool: asyncpg.Pool, reference_data_path: Path | None) -> list[Callable[..., Any]]:
+
+def worker_activities(
+    pool: asyncpg.Pool, reference_data_path: Path | None
+) -> list[Callable[..., Any]]:
     """Every activity the worker registers, bound to its dependencies."""
-    return []
+    register = RegisterActivities(pool)
+    reference = ReferenceActivities(reference_data_path)
+    return [
+        register.record_event,
+        register.send_notification,
+        register.upsert_dossier,
+        reference.load_reference_data,
+    ]

@@ -6,6 +6,7 @@ import json
 from importlib import resources
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 # Any constant works, as long as every process migrating this database uses the same one.
 _MIGRATION_LOCK_ID = 0x1A1E_0055
@@ -21,7 +22,7 @@ def _migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-async def migrate(connection: asyncpg.Connection) -> list[str]:
+async def migrate(connection: asyncpg.Connection | PoolConnectionProxy) -> list[str]:
     """Apply the migrations this database lacks, under a lock so that concurrent
     processes (the dev stack and a worker) never apply one twice. Returns their names."""
     applied: list[str] = []
@@ -33,7 +34,8 @@ async def migrate(connection: asyncpg.Connection) -> list[str]:
                    name       text NOT NULL,
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
-        done = {row["version"] for row in await connection.fetch("SELECT version FROM schema_migration")}
+        rows = await connection.fetch("SELECT version FROM schema_migration")
+        done = {row["version"] for row in rows}
         for version, name, sql in _migrations():
             if version in done:
                 continue

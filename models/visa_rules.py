@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -22,6 +21,7 @@ from models.common import (
     TrackedDeadline,
     age_on,
 )
+from models.core import Step, TimerDue
 from models.errors import InputRejected
 from models.intake import parse_payload
 from models.reference import BodyKind, ReferenceData
@@ -70,19 +70,6 @@ FAMILY_MIN_AGE, MAX_AGE = 16, 65  # A1
 EVENT_DATE_SLACK = timedelta(days=1)  # an event dated tomorrow UTC may be today abroad
 
 
-@dataclass
-class Step:
-    """The result of feeding one input to the core."""
-
-    state: VisaState
-    notifications: list[NotificationDue] = field(default_factory=list)
-    rejection: Rejection | None = None
-
-    @property
-    def seq(self) -> int:
-        return self.state.seq
-
-
 # --- opening the dossier (A1–A6, B1–B4) -------------------------------------------
 
 
@@ -128,9 +115,22 @@ def scope_reason(application: VisaApplicationInput, reference: ReferenceData) ->
     return None
 
 
-def open_dossier(raw: Any, reference: ReferenceData, today: date, received_at: str) -> Step:
+def workflow_id_for(application_id: str) -> str:
+    """The contract's workflow id: one dossier per application."""
+    return f"visa-{application_id}"
+
+
+def open_dossier(
+    raw: Any, reference: ReferenceData, today: date, received_at: str, workflow_id: str
+) -> Step[VisaState]:
     """Judge a new application: scope, responsible body, deadlines and first letters."""
     application = parse_input(raw)
+    if workflow_id != workflow_id_for(application.application_id):
+        raise InputRejected(
+            "contract",
+            f"the workflow id must be {workflow_id_for(application.application_id)}",
+            "application_id",
+        )
     language, fallback = letter_language(
         application.applicant.languages, reference.letter_languages
     )
@@ -207,7 +207,7 @@ def receive(
     reference: ReferenceData,
     today: date,
     received_at: str,
-) -> Step:
+) -> Step[VisaState]:
     """Apply one event. A rejected event leaves the dossier as it was, but for the
     rejection recorded in `rejected_inputs` (contract: nothing is dropped silently)."""
     new = state.model_copy(deep=True)
@@ -715,12 +715,6 @@ def _drop_training_deadlines(state: VisaState, domain: Domain) -> None:
 _FIRES_ON_LAST_DAY = frozenset({"prefecture_decision_due"})
 
 
-@dataclass(frozen=True)
-class TimerDue:
-    key: str
-    fire_on: date  # the timer fires at the start of this day (UTC)
-
-
 def due_timer(state: VisaState) -> TimerDue | None:
     """The next statutory alert to wait for, if any."""
     if state.closed:
@@ -735,7 +729,7 @@ def due_timer(state: VisaState) -> TimerDue | None:
     return min(candidates, key=lambda timer: (timer.fire_on, timer.key), default=None)
 
 
-def on_deadline(state: VisaState, key: str, today: date, fired_at: str) -> Step:
+def on_deadline(state: VisaState, key: str, today: date, fired_at: str) -> Step[VisaState]:
     """A statutory delay has run out: record what became of it and alert who must act."""
     new = state.model_copy(deep=True)
     new.seq += 1

@@ -14,6 +14,7 @@ from pydantic import Field, computed_field
 
 from models.common import DeadlineStatus, Record, Rejection, TrackedDeadline
 from models.reference import BodyKind
+from models.register import DossierView
 from models.visa_events import Domain, Procedure, VisaApplicationInput
 
 
@@ -258,6 +259,12 @@ class VisaState(Record):
         waits: list[str] = []
         for domain in Domain:
             status = self.status_of(domain)
+            if (
+                domain == Domain.VALUES
+                and self.values_integrated
+                and status in TRAINING_OUTSTANDING
+            ):
+                continue  # E4: the language module carries it
             waits.extend(_AWAITING_TEXT.get((domain, status), []))
         if self.stage == Stage.AWAITING_VISA_DECISION or any(
             d.status == DeadlineStatus.MISSED and k == "decision_suspension_ends"
@@ -282,3 +289,30 @@ _AWAITING_TEXT: dict[tuple[Domain, TrackStatus], list[str]] = {
     (Domain.LANGUAGE, TrackStatus.AWAITING_RE_EVALUATION): ["language_evaluation (re-evaluation)"],
     (Domain.VALUES, TrackStatus.AWAITING_RE_EVALUATION): ["values_evaluation (re-evaluation)"],
 }
+
+
+def visa_view(state: VisaState) -> DossierView:
+    """The register row, search attributes and Web UI summary of a visa dossier."""
+    open_deadlines = sorted(
+        (d.due, key.split(".", 1)[0]) for key, d in state.tracked_deadlines.items() if d.open
+    )
+    body = state.responsible_body
+    return DossierView(
+        kind="visa_application",
+        reference=state.application_id,
+        procedure=state.procedure.value,
+        country=state.input.country_of_residence,
+        consulate=state.input.consulate,
+        prefecture=state.input.prefecture,
+        responsible_body=body.kind.value if body is not None else None,
+        stage=state.stage.value,
+        outcome=state.outcome.model_dump(mode="json") if state.outcome is not None else None,
+        deadlines=state.deadlines,
+        next_deadline=state.next_deadline,
+        next_deadline_name=open_deadlines[0][1] if open_deadlines and not state.closed else None,
+        overdue=state.overdue,
+        training_prescribed=state.training_prescribed,
+        awaiting=state.awaiting,
+        closed=state.closed,
+        version=state.seq,
+    )

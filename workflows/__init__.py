@@ -2,4 +2,6 @@
 
 from typing import Any
 
-WORKFLOWS: list[type[Any]] = []
+from workflows.visa_application import VisaApplication
+
+WORKFLOWS: list[type[Any]] = [VisaApplication]

