@@ -17,6 +17,7 @@ def worker_activities(
     register = RegisterActivities(pool)
     reference = ReferenceActivities(reference_data_path)
     return [
+        register.claim_dossier,
         register.record_event,
         register.send_notification,
         register.upsert_dossier,

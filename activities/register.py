@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncpg
 from temporalio import activity
 
-from models.register import DossierRow, EventRecord, NotificationRecord
+from models.register import DossierClaim, DossierRow, EventRecord, NotificationRecord
 
 
 class RegisterActivities:
@@ -14,6 +14,22 @@ class RegisterActivities:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+
+    @activity.defn(name="claim_dossier")
+    async def claim_dossier(self, claim: DossierClaim) -> str | None:
+        """Reserve the workflow id for this run; the run that already holds it, if another.
+        Starting the same id twice must not create a second dossier (contract)."""
+        holder: str = await self.pool.fetchval(
+            """INSERT INTO dossier (workflow_id, first_run_id, kind, reference, stage, version)
+               VALUES ($1, $2, $3, $4, 'opening', 0)
+               ON CONFLICT (workflow_id) DO UPDATE SET workflow_id = excluded.workflow_id
+               RETURNING first_run_id""",
+            claim.workflow_id,
+            claim.first_run_id,
+            claim.kind,
+            claim.reference,
+        )
+        return None if holder == claim.first_run_id else holder
 
     @activity.defn(name="record_event")
     async def record_event(self, record: EventRecord) -> None:
@@ -56,10 +72,10 @@ class RegisterActivities:
         view = row.view
         await self.pool.execute(
             """INSERT INTO dossier
-                   (workflow_id, kind, reference, procedure, country, consulate, prefecture,
-                    responsible_body, stage, outcome, deadlines, next_deadline, overdue, version,
+                   (workflow_id, first_run_id, kind, reference, procedure, country, consulate,
+                    prefecture, responsible_body, stage, outcome, deadlines, next_deadline, overdue, version,
                     closed_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+               VALUES ($1, $16, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
                        CASE WHEN $15 THEN now() END)
                ON CONFLICT (workflow_id) DO UPDATE SET
                    stage = excluded.stage, outcome = excluded.outcome,
@@ -83,4 +99,5 @@ class RegisterActivities:
             bool(view.overdue),
             view.version,
             view.closed,
+            row.first_run_id,
         )

@@ -92,4 +92,14 @@ class DossierView(Record):
 
 class DossierRow(Record):
     workflow_id: str
+    first_run_id: str
     view: DossierView
+
+
+class DossierClaim(Record):
+    """The first run of a workflow id reserves its dossier row."""
+
+    workflow_id: str
+    first_run_id: str
+    kind: str
+    reference: str

@@ -22,7 +22,13 @@ with workflow.unsafe.imports_passed_through():
     from models.core import DossierCore, Step
     from models.errors import InputRejected
     from models.reference import ReferenceData
-    from models.register import DossierRow, DossierView, EventRecord, NotificationRecord
+    from models.register import (
+        DossierClaim,
+        DossierRow,
+        DossierView,
+        EventRecord,
+        NotificationRecord,
+    )
     from workflows import search_attributes as sa
 
 S = TypeVar("S", bound=BaseModel)
@@ -82,6 +88,26 @@ class DossierWorkflow(Generic[S]):
             raise ApplicationError(
                 rejected.reason, type=INPUT_REJECTED, non_retryable=True
             ) from None
+        view = self.core.view(step.state)
+        holder = await workflow.execute_activity(
+            "claim_dossier",
+            DossierClaim(
+                workflow_id=info.workflow_id,
+                first_run_id=info.first_execution_run_id,
+                kind=view.kind,
+                reference=view.reference,
+            ),
+            result_type=str,
+            start_to_close_timeout=REGISTER_TIMEOUT,
+            retry_policy=REGISTER_RETRY,
+        )
+        if holder is not None:
+            raise ApplicationError(
+                f"contract: {info.workflow_id} already holds the dossier opened by run {holder}; "
+                "starting the same id twice must not create a second dossier",
+                type="DuplicateDossier",
+                non_retryable=True,
+            )
         self._state = step.state
         await self._persist(step, "start", "start", raw)
 
@@ -176,7 +202,11 @@ class DossierWorkflow(Generic[S]):
             view = self._view()
             await workflow.execute_activity(
                 "upsert_dossier",
-                DossierRow(workflow_id=workflow_id, view=view),
+                DossierRow(
+                    workflow_id=workflow_id,
+                    first_run_id=workflow.info().first_execution_run_id,
+                    view=view,
+                ),
                 start_to_close_timeout=REGISTER_TIMEOUT,
                 retry_policy=REGISTER_RETRY,
             )

@@ -4,6 +4,7 @@
 
 CREATE TABLE dossier (
     workflow_id      text PRIMARY KEY,
+    first_run_id     text NOT NULL,            -- the run that opened it: one dossier per id
     kind             text NOT NULL,            -- visa_application, cai_contract, cai_family_contract
     reference        text NOT NULL,            -- application_id or contract_id
     procedure        text,
