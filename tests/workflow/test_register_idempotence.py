@@ -22,7 +22,9 @@ class FailingAfterInsert(RegisterActivities):
     """The real insert, then a failure on the first attempt: as if the worker died
     between the commit and the reply."""
 
-    attempts: list[tuple[str, int]] = []
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        super().__init__(pool)
+        self.attempts: list[tuple[str, int]] = []
 
     @activity.defn(name="send_notification")
     async def send_notification(self, notification: NotificationRecord) -> bool:

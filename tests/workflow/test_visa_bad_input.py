@@ -16,26 +16,65 @@ from tests.conftest import Harness, iso, visa_input
 def cases(today: date) -> list[tuple[str, str, Any, str]]:
     """(case, event, payload, expected start of the reason)."""
     return [
-        ("malformed payload", "language_evaluation", "fifty points", "D1: the payload must be a JSON object"),
-        ("unknown field value", "training_prescribed",
-         {"kind": "music", "hours": 40, "provider": "P", "notified_on": iso(today)}, "D3: kind:"),
-        ("out-of-range score", "language_evaluation",
-         {"evaluated_on": iso(today), "oral_score": 85, "written_score": 10, "evaluator": "E"},
-         "D1: oral_score:"),
-        ("out of order", "training_completed",
-         {"kind": "language", "completed_on": iso(today), "hours_attended": 40, "attestation_ref": "A"},
-         "D4: kind: no language training was prescribed"),
-        ("refusal citing an evaluation", "visa_decision",
-         {"decision": "refused", "decided_on": iso(today), "grounds": ["evaluation_result"]},
-         "F3: grounds: a visa may not be refused because of an evaluation result"),
-        ("fewer than 40 hours", "training_prescribed",
-         {"kind": "language", "hours": 30, "provider": "P", "notified_on": iso(today)},
-         "D3: hours: 30 hours prescribed; never fewer than 40"),
-        ("duplicate", "values_evaluation",
-         {"evaluated_on": iso(today), "language_used": "ar", "questions_asked": 6,
-          "correct_answers": 2, "evaluator": "E"},
-         "duplicate: identical to event #"),
-        ("unknown event", "language_evaluaton", {"evaluated_on": iso(today)}, "contract: unknown event"),
+        (
+            "malformed payload",
+            "language_evaluation",
+            "fifty points",
+            "D1: the payload must be a JSON object",
+        ),
+        (
+            "unknown field value",
+            "training_prescribed",
+            {"kind": "music", "hours": 40, "provider": "P", "notified_on": iso(today)},
+            "D3: kind:",
+        ),
+        (
+            "out-of-range score",
+            "language_evaluation",
+            {"evaluated_on": iso(today), "oral_score": 85, "written_score": 10, "evaluator": "E"},
+            "D1: oral_score:",
+        ),
+        (
+            "out of order",
+            "training_completed",
+            {
+                "kind": "language",
+                "completed_on": iso(today),
+                "hours_attended": 40,
+                "attestation_ref": "A",
+            },
+            "D4: kind: no language training was prescribed",
+        ),
+        (
+            "refusal citing an evaluation",
+            "visa_decision",
+            {"decision": "refused", "decided_on": iso(today), "grounds": ["evaluation_result"]},
+            "F3: grounds: a visa may not be refused because of an evaluation result",
+        ),
+        (
+            "fewer than 40 hours",
+            "training_prescribed",
+            {"kind": "language", "hours": 30, "provider": "P", "notified_on": iso(today)},
+            "D3: hours: 30 hours prescribed; never fewer than 40",
+        ),
+        (
+            "duplicate",
+            "values_evaluation",
+            {
+                "evaluated_on": iso(today),
+                "language_used": "ar",
+                "questions_asked": 6,
+                "correct_answers": 2,
+                "evaluator": "E",
+            },
+            "duplicate: identical to event #",
+        ),
+        (
+            "unknown event",
+            "language_evaluaton",
+            {"evaluated_on": iso(today)},
+            "contract: unknown event",
+        ),
     ]
 
 
@@ -50,8 +89,13 @@ async def prepared(harness: Harness) -> tuple[WorkflowHandle[Any, Any], date]:
     )
     await handle.execute_update(
         "values_evaluation",
-        {"evaluated_on": iso(today), "language_used": "ar", "questions_asked": 6,
-         "correct_answers": 2, "evaluator": "E"},
+        {
+            "evaluated_on": iso(today),
+            "language_used": "ar",
+            "questions_asked": 6,
+            "correct_answers": 2,
+            "evaluator": "E",
+        },
     )
     return handle, today
 
@@ -97,7 +141,7 @@ async def test_bad_update_is_rejected_recorded_and_harmless(harness: Harness, in
 @pytest.mark.parametrize("index", range(8))
 async def test_bad_signal_is_rejected_recorded_and_harmless(harness: Harness, index: int) -> None:
     handle, today = await prepared(harness)
-    case, event, payload, reason = cases(today)[index]
+    _, event, payload, reason = cases(today)[index]
     before = len((await handle.query("state"))["rejected_inputs"])
     await handle.signal(event, payload)
 
@@ -109,11 +153,15 @@ async def test_bad_signal_is_rejected_recorded_and_harmless(harness: Harness, in
 
 
 @pytest.mark.rule("A1")
-async def test_invalid_start_input_fails_the_workflow_with_the_field_and_rule(harness: Harness) -> None:
+async def test_invalid_start_input_fails_the_workflow_with_the_field_and_rule(
+    harness: Harness,
+) -> None:
     today = await harness.today()
     application = visa_input(today, country_of_residence="Morocco")
     handle = await harness.client.start_workflow(
-        "VisaApplication", application, id=f"visa-{application['application_id']}",
+        "VisaApplication",
+        application,
+        id=f"visa-{application['application_id']}",
         task_queue=harness.task_queue,
     )
     with pytest.raises(WorkflowFailureError) as failure:

@@ -6,20 +6,27 @@ authority is alerted the day after (B2, a reminder, on its last day)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
+from temporalio.client import WorkflowHandle
 
 from models.calendar import add_days, add_months
 from tests.conftest import Harness, iso, visa_input
+from workflows import search_attributes as sa
 
 LANGUAGE_FAIL = {"oral_score": 20, "written_score": 10, "evaluator": "OFII Rabat"}
-VALUES_PASS = {"language_used": "ar", "questions_asked": 6, "correct_answers": 6,
-               "evaluator": "OFII Rabat"}
+VALUES_PASS = {
+    "language_used": "ar",
+    "questions_asked": 6,
+    "correct_answers": 6,
+    "evaluator": "OFII Rabat",
+}
 
 
-async def evaluate_language_insufficient(handle: object, day: date) -> None:
-    await handle.execute_update("language_evaluation", {"evaluated_on": iso(day), **LANGUAGE_FAIL})  # type: ignore[attr-defined]
-    await handle.execute_update("values_evaluation", {"evaluated_on": iso(day), **VALUES_PASS})  # type: ignore[attr-defined]
+async def evaluate_language_insufficient(handle: WorkflowHandle[Any, Any], day: date) -> None:
+    await handle.execute_update("language_evaluation", {"evaluated_on": iso(day), **LANGUAGE_FAIL})
+    await handle.execute_update("values_evaluation", {"evaluated_on": iso(day), **VALUES_PASS})
 
 
 @pytest.mark.rule("B1")
@@ -39,7 +46,7 @@ async def test_b1_evaluation_due_60_days_after_complete_file(harness: Harness) -
     state = await handle.query("state")
     assert state["overdue"] == ["evaluation_due"]
     described = await handle.describe()
-    assert described.typed_search_attributes.get(_key("Overdue")) is True
+    assert described.typed_search_attributes.get(sa.OVERDUE) is True
 
     # B1: the missed delay is never held against the applicant; a late evaluation is taken.
     await evaluate_language_insufficient(handle, due + timedelta(days=1))
@@ -52,8 +59,9 @@ async def test_b3_spouse_evaluation_due_60_days_after_receipt(harness: Harness) 
     today = await harness.today()
     receipt = today - timedelta(days=10)
     handle = await harness.start_visa(
-        visa_input(today, procedure="spouse_of_french", prefecture=None,
-                   complete_file_date=iso(receipt))
+        visa_input(
+            today, procedure="spouse_of_french", prefecture=None, complete_file_date=iso(receipt)
+        )
     )
     due = add_days(receipt, 60)
     assert (await handle.query("state"))["deadlines"]["evaluation_due"] == due.isoformat()
@@ -114,8 +122,12 @@ async def test_b6_results_recorded_after_a_week_are_flagged_late(harness: Harnes
     await handle.execute_update(
         "language_evaluation", {"evaluated_on": iso(today, -7), **LANGUAGE_FAIL}
     )
-    await handle.execute_update("values_evaluation", {"evaluated_on": iso(today, -8), **VALUES_PASS})
-    results = [r for r in await harness.notifications(handle.id) if r["kind"] == "evaluation_results"]
+    await handle.execute_update(
+        "values_evaluation", {"evaluated_on": iso(today, -8), **VALUES_PASS}
+    )
+    results = [
+        r for r in await harness.notifications(handle.id) if r["kind"] == "evaluation_results"
+    ]
     late = {r["payload"]["domain"]: r["payload"]["late"] for r in results}
     assert late == {"language": False, "values": True}
 
@@ -137,7 +149,7 @@ async def test_b7_training_start_due_two_months_after_notification(harness: Harn
     await harness.skip_to(due + timedelta(days=1))
     assert await harness.until_kind(handle.id, "training_start_overdue") == ["consulate", "ofii"]
     described = await handle.describe()
-    assert described.typed_search_attributes.get(_key("TrainingPrescribed")) is True
+    assert described.typed_search_attributes.get(sa.TRAINING_PRESCRIBED) is True
 
 
 @pytest.mark.rule("B8")
@@ -160,12 +172,6 @@ async def test_b8_training_still_open_after_two_months_is_flagged(harness: Harne
     assert state["stage"] == "in_training" and "training_end_due.language" in state["overdue"]
 
 
-async def _stage_seen(handle: object) -> bool:
-    state = await handle.query("state")  # type: ignore[attr-defined]
+async def _stage_seen(handle: WorkflowHandle[Any, Any]) -> bool:
+    state = await handle.query("state")
     return bool(state.get("stage"))
-
-
-def _key(name: str) -> object:
-    from workflows import search_attributes as sa
-
-    return next(key for key in sa.ALL_KEYS if key.name == name)

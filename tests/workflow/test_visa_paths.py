@@ -7,31 +7,32 @@ import pytest
 from tests.conftest import Harness, iso, visa_input
 
 
-async def start(harness: Harness, application: dict) -> object:
-    return await harness.client.start_workflow(
-        "VisaApplication",
-        application,
-        id=f"visa-{application['application_id']}",
-        task_queue=harness.task_queue,
-    )
-
-
 @pytest.mark.rule("D2")
 @pytest.mark.rule("E2")
 @pytest.mark.rule("F4")
 async def test_sufficient_results_lead_to_issuance(harness: Harness) -> None:
     today = await harness.today()
     application = visa_input(today)
-    handle = await start(harness, application)
+    handle = await harness.start_visa(application)
     state = await handle.execute_update(
         "language_evaluation",
-        {"evaluated_on": iso(today), "oral_score": 50, "written_score": 20, "evaluator": "OFII Rabat"},
+        {
+            "evaluated_on": iso(today),
+            "oral_score": 50,
+            "written_score": 20,
+            "evaluator": "OFII Rabat",
+        },
     )
     assert state["stage"] == "awaiting_evaluation"
     state = await handle.execute_update(
         "values_evaluation",
-        {"evaluated_on": iso(today), "language_used": "ar", "questions_asked": 6,
-         "correct_answers": 6, "evaluator": "OFII Rabat"},
+        {
+            "evaluated_on": iso(today),
+            "language_used": "ar",
+            "questions_asked": 6,
+            "correct_answers": 6,
+            "evaluator": "OFII Rabat",
+        },
     )
     assert state["stage"] == "awaiting_visa_decision"
     await handle.signal("visa_decision", {"decision": "issued", "decided_on": iso(today)})
