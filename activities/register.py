@@ -73,15 +73,18 @@ class RegisterActivities:
         await self.pool.execute(
             """INSERT INTO dossier
                    (workflow_id, first_run_id, kind, reference, procedure, country, consulate,
-                    prefecture, responsible_body, stage, outcome, deadlines, next_deadline, overdue, version,
-                    closed_at)
+                    prefecture, responsible_body, stage, outcome, deadlines, next_deadline, overdue,
+                    version, closed_at, waiting)
                VALUES ($1, $16, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                       CASE WHEN $15 THEN now() END)
+                       CASE WHEN $15 THEN now() END, $17)
                ON CONFLICT (workflow_id) DO UPDATE SET
+                   procedure = excluded.procedure, country = excluded.country,
+                   consulate = excluded.consulate, prefecture = excluded.prefecture,
                    stage = excluded.stage, outcome = excluded.outcome,
                    deadlines = excluded.deadlines, next_deadline = excluded.next_deadline,
                    overdue = excluded.overdue, version = excluded.version,
-                   responsible_body = excluded.responsible_body, updated_at = now(),
+                   responsible_body = excluded.responsible_body, waiting = excluded.waiting,
+                   updated_at = now(),
                    closed_at = COALESCE(dossier.closed_at, excluded.closed_at)
                WHERE dossier.version < excluded.version""",
             row.workflow_id,
@@ -100,4 +103,5 @@ class RegisterActivities:
             view.version,
             view.closed,
             row.first_run_id,
+            [wait.model_dump(mode="json") for wait in view.waiting],
         )

@@ -46,6 +46,17 @@ class NotificationRecord(Record):
         )
 
 
+class ConvocationWait(Record):
+    """A signatory waiting to be convened to a collective session (H1, G2): what the
+    session planners read from the register."""
+
+    service: str  # skills_assessment or parents_training
+    person_id: str = ""  # a family signatory; empty for the CAI's single signatory
+    platform: str
+    due: date  # the last day the service may take place
+    language: str = "fr"
+
+
 class DossierView(Record):
     """What every dossier kind shows of itself: the register row, the search attributes
     (never personal data) and the summary an operator reads in the Web UI."""
@@ -65,6 +76,7 @@ class DossierView(Record):
     overdue: list[str] = Field(default_factory=list)
     training_prescribed: bool = False
     awaiting: list[str] = Field(default_factory=list)
+    waiting: list[ConvocationWait] = Field(default_factory=list)
     closed: bool = False
     version: int
 

@@ -44,3 +44,8 @@ async def test_sufficient_results_lead_to_issuance(harness: Harness) -> None:
     assert ("visa_decision", "ofii") in kinds
     row = await harness.dossier(handle.id)
     assert row is not None and row["stage"] == "visa_issued" and row["closed_at"] is not None
+    assert (row["procedure"], row["country"], row["consulate"]) == (
+        "family_reunification",
+        "MA",
+        "Rabat",
+    )
