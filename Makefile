@@ -1,0 +1,40 @@
+# Developer commands. Every target that runs project code first makes sure the virtualenv
+# exists and matches pyproject.toml, so they all work on a fresh clone.
+
+PYTHON3 ?= python3
+VENV    := .venv
+PYTHON  := $(VENV)/bin/python
+# Touched after a successful install: a newer pyproject.toml means dependencies changed.
+STAMP   := $(VENV)/.installed
+
+.PHONY: venv run test lint demo clean-data
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PYTHON) || $(PYTHON3) -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PYTHON) -m scripts.devstack
+
+test: $(STAMP)
+	$(PYTHON) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy .
+
+demo: $(STAMP)
+	$(PYTHON) -m scripts.demo
+
+# Needs no virtualenv. Refuses while `make run` holds the data dir: deleting a live
+# PostgreSQL's files under it corrupts it.
+clean-data:
+	@if [ -f .data/devstack.json ] && \
+	    pid=$$(sed -n 's/^{"devstack": \([0-9]*\).*/\1/p' .data/devstack.json) && \
+	    [ -n "$$pid" ] && kill -0 "$$pid" 2>/dev/null; then \
+	  echo "make run is still running (pid $$pid): stop it first" >&2; exit 1; \
+	fi
+	rm -rf .data
