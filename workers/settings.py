@@ -1,0 +1,90 @@
+"""Process settings, read once from the environment (CONTRACT.md, "Connection and processes")."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the process cannot run with."""
+
+
+class Settings(BaseModel):
+    """Where the worker finds Temporal, the register and its reference data.
+
+    Each field is read from the environment variable of the same name in upper case.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "integration"
+    database_url: str | None = None
+    """None means an embedded PostgreSQL under `data_dir / "postgres"`."""
+    data_dir: Path = Path(".data")
+    reference_data_path: Path | None = None
+    """A JSON file that replaces the packaged reference data (consulates, barèmes…)."""
+    log_level: LogLevel = "INFO"
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected host:port, got {value!r}")
+        return value
+
+    @field_validator("temporal_namespace", "temporal_task_queue")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("expected a postgresql:// URL")
+        return value
+
+    @field_validator("reference_data_path")
+    @classmethod
+    def _existing_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from `environ` (default: `os.environ`). An empty variable counts as unset.
+
+        Raises `SettingsError` naming every variable that holds an invalid value.
+        """
+        env = os.environ if environ is None else environ
+        values = {
+            name: env[name.upper()]
+            for name in cls.model_fields
+            if env.get(name.upper(), "").strip()
+        }
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            problems = []
+            for detail in error.errors():
+                variable = str(detail["loc"][0]).upper() if detail["loc"] else "?"
+                problems.append(f"{variable}={values.get(variable.lower(), '')!r}: {detail['msg']}")
+            raise SettingsError("invalid environment: " + "; ".join(problems)) from None
