@@ -1,0 +1,111 @@
+"""The worker process: `python -m workers`.
+
+It polls the one task queue with every workflow and activity of the system until SIGTERM or
+SIGINT, then drains in-flight tasks and exits 0 (CONTRACT.md, "Connection and processes").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from datetime import timedelta
+
+import structlog
+from temporalio.worker import Worker
+
+import activities
+import workflows
+from activities.database import open_pool
+from workers.client import connect
+from workers.logging import configure_logging
+from workers.postgres import database_url, release_embedded_database
+from workers.settings import Settings, SettingsError
+
+# How long in-flight activities get to finish after a stop request before they are cancelled.
+GRACEFUL_SHUTDOWN_TIMEOUT = timedelta(seconds=10)
+
+log = structlog.get_logger("workers")
+
+
+async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Run the worker until `stop` is set, then drain it and close the register pool.
+
+    Without `stop`, SIGTERM and SIGINT stop it (the process entry point); tests pass their own
+    event so that the test runner's signals stay untouched. A fatal worker error is raised.
+    """
+    own_signals = stop is None
+    stop_event = asyncio.Event() if stop is None else stop
+    loop = asyncio.get_running_loop()
+    if own_signals:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop_event.set)
+    embedded = settings.database_url is None
+    try:
+        url = await asyncio.to_thread(database_url, settings)
+        pool = await open_pool(url)
+        try:
+            client = await connect(settings)
+            worker = Worker(
+                client,
+                task_queue=settings.temporal_task_queue,
+                workflows=workflows.WORKFLOWS,
+                activities=activities.worker_activities(pool, settings.reference_data_path),
+                graceful_shutdown_timeout=GRACEFUL_SHUTDOWN_TIMEOUT,
+            )
+            await _run_until(worker, stop_event, settings)
+        finally:
+            await pool.close()
+    finally:
+        if embedded:
+            await asyncio.to_thread(release_embedded_database, settings.data_dir)
+        if own_signals:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+
+
+async def _run_until(worker: Worker, stop: asyncio.Event, settings: Settings) -> None:
+    running = asyncio.create_task(worker.run(), name="worker")
+    stopping = asyncio.create_task(stop.wait(), name="stop")
+    log.info(
+        "worker started",
+        temporal_address=settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        task_queue=settings.temporal_task_queue,
+        workflows=sorted(workflow_type.__name__ for workflow_type in workflows.WORKFLOWS),
+    )
+    try:
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stopping
+    if not running.done():
+        log.info("worker stopping", drain_timeout_s=GRACEFUL_SHUTDOWN_TIMEOUT.total_seconds())
+        await worker.shutdown()
+    # Raises the worker's fatal error, if it had one.
+    await running
+    log.info("worker stopped")
+
+
+def main() -> int:
+    """Entry point of `python -m workers`: 0 after a requested stop, 1 on a fatal error,
+    2 on invalid settings."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        configure_logging()
+        log.error("invalid settings", error=str(error))
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        asyncio.run(run_worker(settings))
+    except Exception:
+        log.exception("worker failed")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
