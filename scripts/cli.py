@@ -1,0 +1,513 @@
+"""The command line of integrators and operators: `python -m scripts.cli ...`.
+
+    submit FILE.json [--kind visa]        start a dossier, print its state once it is open
+    send WORKFLOW_ID EVENT (--json J | --file F) [--signal]
+                                          send an event as an update (or a signal)
+    show WORKFLOW_ID [--summary]          print the `state` query
+    list [--query Q] [--limit N]          list dossiers with their search attributes
+
+It reads TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and TEMPORAL_TASK_QUEUE like the worker.
+Exit codes: 0 done; 1 could not do it (unreadable file, Temporal unreachable, no such
+workflow, no worker answering); 2 the system refused the input, with its reason on stderr.
+
+`submit_application` and `send_event` are the functions `scripts.demo` reuses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import (
+    SearchAttributeKey,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from workers.client import connect
+from workers.settings import Settings, SettingsError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_REJECTED = 2
+
+INPUT_REJECTED = "InputRejected"
+"""The ApplicationError type of a rejected update (CONTRACT.md, "Events")."""
+
+OPEN_TIMEOUT = 30.0
+"""How long `submit` waits for the worker to open the dossier (its first activities)."""
+QUERY_RPC_TIMEOUT = timedelta(seconds=5)
+UPDATE_TIMEOUT = 60.0
+"""How long `send` waits for an update's answer; without a worker it would wait for ever."""
+
+# The contract's search attributes, read as any upstream system would: by name.
+DOSSIER_STAGE = SearchAttributeKey.for_keyword("DossierStage")
+NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
+OVERDUE = SearchAttributeKey.for_bool("Overdue")
+
+
+class CommandError(Exception):
+    """The command could not be carried out; the message says why (exit 1)."""
+
+
+class Rejected(Exception):
+    """The system refused the input; `reason` names the rule and the field (exit 2)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class DossierKind:
+    """A workflow kind of the contract that can be started from a JSON file.
+
+    `summary` is a format template over the input's top-level fields and `details` names
+    the fields shown in the Web UI: both are stored unencrypted, so they must never name
+    a field holding personal data (names, birth dates).
+    """
+
+    name: str
+    workflow_type: str
+    id_prefix: str
+    id_field: str
+    summary: str
+    details: tuple[tuple[str, str], ...]
+
+    def workflow_id(self, reference: str) -> str:
+        return f"{self.id_prefix}-{reference}"
+
+
+# One row per workflow kind: CaiContract (`cai-{contract_id}`) and CaiFamilyContract
+# (`caif-{contract_id}`) are added here once their workflows exist.
+KINDS: dict[str, DossierKind] = {
+    kind.name: kind
+    for kind in (
+        DossierKind(
+            name="visa",
+            workflow_type="VisaApplication",
+            id_prefix="visa",
+            id_field="application_id",
+            summary="Visa · {procedure} · {consulate} ({country_of_residence}) · {application_id}",
+            details=(
+                ("Procedure", "procedure"),
+                ("Consulate", "consulate"),
+                ("Country of residence", "country_of_residence"),
+                ("Prefecture", "prefecture"),
+                ("Visa application date", "visa_application_date"),
+                ("Complete file date", "complete_file_date"),
+            ),
+        ),
+    )
+}
+DEFAULT_KIND = "visa"
+
+
+# --- what the demo and other scripts reuse -------------------------------------------------
+
+
+def _plain(value: Any) -> str | None:
+    """A scalar input value on one line, or None for anything else (objects may hold
+    personal data and have no place in a one-line summary)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    return re.sub(r"\s+", " ", str(value)).strip() or None
+
+
+class _Fields(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def static_summary(kind: DossierKind, application: Mapping[str, Any]) -> str:
+    """The one-line summary of the Web UI, e.g. `Visa · family_reunification · Rabat (MA) ·
+    RBT-2009-000123`."""
+    fields = _Fields(
+        {key: text for key, value in application.items() if (text := _plain(value)) is not None}
+    )
+    return kind.summary.format_map(fields)
+
+
+def static_details(kind: DossierKind, application: Mapping[str, Any]) -> str:
+    """The fixed details of the Web UI (Markdown): what the dossier was opened with."""
+    reference = _plain(application.get(kind.id_field)) or "?"
+    lines = [f"**{kind.workflow_type} {reference}**", ""]
+    for label, key in kind.details:
+        text = _plain(application.get(key))
+        if text is not None:
+            lines.append(f"- {label}: {text}")
+    return "\n".join(lines)
+
+
+def workflow_id_of(kind: DossierKind, application: Mapping[str, Any]) -> str:
+    """The contract's workflow id of `application`, e.g. `visa-{application_id}`."""
+    reference = application.get(kind.id_field)
+    if not isinstance(reference, str) or not reference.strip():
+        raise CommandError(
+            f"{kind.id_field}: a non-empty string is required "
+            f"(the workflow id is {kind.id_prefix}-{{{kind.id_field}}})"
+        )
+    return kind.workflow_id(reference)
+
+
+async def submit_application(
+    client: Client,
+    application: Mapping[str, Any],
+    task_queue: str,
+    *,
+    kind: DossierKind = KINDS[DEFAULT_KIND],
+    timeout: float = OPEN_TIMEOUT,
+) -> dict[str, Any]:
+    """Start the dossier of `application` and return its state once it is open.
+
+    A running dossier with the same id makes the start fail, and so does a closed one
+    (REJECT_DUPLICATE): the same application never becomes two dossiers. Raises
+    `Rejected` when the workflow rejects the application or the id is taken, and
+    `CommandError` when no worker opens it within `timeout` seconds.
+    """
+    workflow_id = workflow_id_of(kind, application)
+    try:
+        await client.start_workflow(
+            kind.workflow_type,
+            dict(application),
+            id=workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=static_summary(kind, application),
+            static_details=static_details(kind, application),
+        )
+    except WorkflowAlreadyStartedError:
+        raise Rejected(
+            f"{workflow_id} already exists (running or closed): "
+            "an application is never started twice"
+        ) from None
+    return await wait_until_open(client, workflow_id, task_queue, timeout=timeout)
+
+
+async def wait_until_open(
+    client: Client, workflow_id: str, task_queue: str = "", *, timeout: float = OPEN_TIMEOUT
+) -> dict[str, Any]:
+    """The dossier's state once its first activities ran (`stage` no longer "opening")."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last_error = "the dossier was still opening"
+    while True:
+        try:
+            state = await query_state(client, workflow_id)
+        except CommandError as error:
+            last_error = str(error)
+        else:
+            if state.get("stage") == "rejected":
+                raise Rejected(str(state.get("rejection") or "the application was rejected"))
+            if state.get("stage") != "opening":
+                return state
+        if loop.time() >= deadline:
+            queue = f" on task queue {task_queue!r}" if task_queue else ""
+            raise CommandError(
+                f"{workflow_id} did not open within {timeout:.0f} s ({last_error}): "
+                f"is a worker running{queue}?"
+            )
+        await asyncio.sleep(0.2)
+
+
+async def send_event(
+    client: Client,
+    workflow_id: str,
+    event: str,
+    payload: Any,
+    *,
+    as_signal: bool = False,
+) -> dict[str, Any] | None:
+    """Send `event` to the dossier: as an update, returning the accepted state (raises
+    `Rejected` with the workflow's reason), or as a fire-and-forget signal (returns None;
+    an invalid signal is kept in the state's `rejected_inputs`)."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        if as_signal:
+            await handle.signal(event, payload)
+            return None
+        state: dict[str, Any] = await asyncio.wait_for(
+            handle.execute_update(event, payload, result_type=dict), UPDATE_TIMEOUT
+        )
+        return state
+    except TimeoutError:
+        raise CommandError(
+            f"{workflow_id}: no answer to {event} within {UPDATE_TIMEOUT:.0f} s: is a worker "
+            "running? (the update is applied once one runs)"
+        ) from None
+    except WorkflowUpdateFailedError as error:
+        cause = error.cause
+        if isinstance(cause, ApplicationError) and cause.type == INPUT_REJECTED:
+            raise Rejected(cause.message) from None
+        raise CommandError(f"{workflow_id}: update {event} failed: {cause}") from None
+    except RPCError as error:
+        raise CommandError(_rpc_message(workflow_id, error)) from None
+
+
+async def query_state(client: Client, workflow_id: str) -> dict[str, Any]:
+    """The `state` query of the dossier."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        state: dict[str, Any] = await handle.query(
+            "state", result_type=dict, rpc_timeout=QUERY_RPC_TIMEOUT
+        )
+    except WorkflowQueryFailedError as error:
+        raise CommandError(f"{workflow_id}: the state query failed: {error}") from None
+    except RPCError as error:
+        raise CommandError(_rpc_message(workflow_id, error)) from None
+    return state
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One line of `list`."""
+
+    workflow_id: str
+    status: str
+    stage: str | None
+    next_deadline: datetime | None
+    overdue: bool | None
+
+
+def default_query() -> str:
+    """Every workflow kind of the table, and nothing else that runs in the namespace."""
+    types = ", ".join(f'"{kind.workflow_type}"' for kind in KINDS.values())
+    return f"WorkflowType IN ({types})"
+
+
+async def list_dossiers(client: Client, query: str | None, limit: int) -> list[Listing]:
+    """The workflows matching the visibility `query`, newest first."""
+    listings = []
+    try:
+        async for execution in client.list_workflows(query or default_query(), limit=limit):
+            attributes = execution.typed_search_attributes
+            status = execution.status
+            listings.append(
+                Listing(
+                    workflow_id=execution.id,
+                    status=_status_name(status),
+                    stage=attributes.get(DOSSIER_STAGE),
+                    next_deadline=attributes.get(NEXT_DEADLINE),
+                    overdue=attributes.get(OVERDUE),
+                )
+            )
+    except RPCError as error:
+        raise CommandError(f"list failed: {error.message}") from None
+    return listings
+
+
+def _status_name(status: WorkflowExecutionStatus | None) -> str:
+    return status.name.lower() if status is not None else "unknown"
+
+
+def _rpc_message(workflow_id: str, error: RPCError) -> str:
+    if error.status == RPCStatusCode.NOT_FOUND:
+        return f"{workflow_id}: {error.message or 'no such workflow'}"
+    return f"{workflow_id}: {error.message}"
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def summary_text(workflow_id: str, state: Mapping[str, Any]) -> str:
+    """A short human view of a dossier's state."""
+    next_deadline = state.get("next_deadline")
+    deadlines = state.get("deadlines") or {}
+    if next_deadline:
+        names = [name for name, due in deadlines.items() if due == next_deadline]
+        next_text = f"{next_deadline} ({', '.join(names)})" if names else str(next_deadline)
+    else:
+        next_text = "-"
+    rejected = state.get("rejected_inputs") or []
+    rejected_text = str(len(rejected))
+    if rejected:
+        rejected_text += f" (last: {rejected[-1].get('reason', '?')})"
+    rows = [
+        ("dossier", workflow_id),
+        ("stage", str(state.get("stage", "?"))),
+        ("next deadline", next_text),
+        ("awaiting", ", ".join(state.get("awaiting") or []) or "-"),
+        ("overdue", ", ".join(state.get("overdue") or []) or "-"),
+        ("rejected inputs", rejected_text),
+    ]
+    outcome = state.get("outcome")
+    if isinstance(outcome, dict):
+        grounds = ", ".join(outcome.get("grounds") or [])
+        rows.append(
+            ("outcome", f"{outcome.get('decision')} on {outcome.get('decided_on')}"
+             + (f" ({grounds})" if grounds else ""))
+        )
+    if state.get("not_subject_reason"):
+        rows.append(("not subject", str(state["not_subject_reason"])))
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"{label.ljust(width)}  {value}" for label, value in rows)
+
+
+def listing_table(listings: Sequence[Listing]) -> str:
+    header = ("WORKFLOW ID", "STATUS", "DOSSIER STAGE", "NEXT DEADLINE", "OVERDUE")
+    rows = [header] + [
+        (
+            item.workflow_id,
+            item.status,
+            item.stage or "-",
+            item.next_deadline.date().isoformat() if item.next_deadline else "-",
+            "-" if item.overdue is None else ("yes" if item.overdue else "no"),
+        )
+        for item in listings
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+# --- the command line ----------------------------------------------------------------------
+
+
+def read_json_file(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise CommandError(f"cannot read {path}: {error.strerror or error}") from None
+    return parse_json(text, str(path))
+
+
+def parse_json(text: str, origin: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CommandError(f"{origin} is not valid JSON: {error}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.cli",
+        description="Start dossiers, send them events and look at them "
+        "(TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE as for the worker).",
+        epilog="Exit codes: 0 done, 1 could not do it, 2 the input was rejected.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    submit = commands.add_parser("submit", help="start a dossier from a JSON input file")
+    submit.add_argument("file", type=Path, metavar="FILE.json")
+    submit.add_argument(
+        "--kind", choices=sorted(KINDS), default=DEFAULT_KIND, help="the workflow kind"
+    )
+
+    send = commands.add_parser("send", help="send an event (an update unless --signal)")
+    send.add_argument("workflow_id", metavar="WORKFLOW_ID")
+    send.add_argument("event", metavar="EVENT", help="e.g. language_evaluation")
+    payload = send.add_mutually_exclusive_group(required=True)
+    payload.add_argument("--json", dest="json_text", metavar="JSON", help="the payload inline")
+    payload.add_argument("--file", type=Path, metavar="FILE.json", help="the payload in a file")
+    send.add_argument(
+        "--signal", action="store_true", help="fire-and-forget: invalid input lands in "
+        "the state's rejected_inputs instead of an answer"
+    )
+
+    show = commands.add_parser("show", help="print a dossier's state")
+    show.add_argument("workflow_id", metavar="WORKFLOW_ID")
+    show.add_argument("--summary", action="store_true", help="a short human view")
+
+    listing = commands.add_parser("list", help="list dossiers")
+    listing.add_argument(
+        "--query",
+        help="a visibility query, e.g. 'DossierStage = \"awaiting_training\"' "
+        "(default: every dossier kind)",
+    )
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (100)")
+    return parser
+
+
+def _command_input(args: argparse.Namespace) -> Any:
+    """The JSON the command sends, read before connecting so that a bad file fails fast."""
+    if args.command == "submit":
+        application = read_json_file(args.file)
+        if not isinstance(application, dict):
+            raise CommandError(f"{args.file} must hold a JSON object")
+        workflow_id_of(KINDS[args.kind], application)
+        return application
+    if args.command == "send":
+        if args.file is not None:
+            return read_json_file(args.file)
+        return parse_json(args.json_text, "--json")
+    return None
+
+
+async def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    data = _command_input(args)
+    try:
+        client = await connect(settings)
+    except Exception as error:
+        raise CommandError(
+            f"cannot reach Temporal at {settings.temporal_address} "
+            f"(namespace {settings.temporal_namespace}): {error}"
+        ) from None
+
+    if args.command == "submit":
+        state = await submit_application(
+            client, data, settings.temporal_task_queue, kind=KINDS[args.kind]
+        )
+        print(to_json(state))
+    elif args.command == "send":
+        answer = await send_event(client, args.workflow_id, args.event, data, as_signal=args.signal)
+        print("sent" if answer is None else to_json(answer))
+    elif args.command == "show":
+        state = await query_state(client, args.workflow_id)
+        print(summary_text(args.workflow_id, state) if args.summary else to_json(state))
+    elif args.command == "list":
+        print(listing_table(await list_dossiers(client, args.query, args.limit)))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        return asyncio.run(run_command(args, settings))
+    except Rejected as rejected:
+        print(f"rejected: {rejected.reason}", file=sys.stderr)
+        return EXIT_REJECTED
+    except CommandError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def exit_process(code: int) -> None:
+    """Flush and leave without interpreter teardown: a process that used a Temporal client
+    may otherwise abort while finalizing (temporalio/sdk-python#300), turning a done
+    command into exit 134."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    exit_process(main())
