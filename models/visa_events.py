@@ -9,6 +9,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field, model_validator
 
 from models.common import CountryCode, Person, Strict, Text
+from models.events import Event
 
 
 class Procedure(StrEnum):
@@ -90,14 +91,8 @@ class RefusalGround(StrEnum):
     OTHER = "other"
 
 
-class VisaEvent(Strict):
-    """An event of the contract; RULE is cited when a field of it is malformed."""
-
-    RULE: ClassVar[str]
-    FIELD_RULES: ClassVar[dict[str, str]] = {}
-
-    def event_date(self) -> date:
-        raise NotImplementedError
+class VisaEvent(Event):
+    """An event of `VisaApplication`."""
 
 
 class LanguageTestExemption(VisaEvent):
@@ -106,8 +101,7 @@ class LanguageTestExemption(VisaEvent):
     ground: LanguageTestGround
     evidence_ref: Text
 
-    def event_date(self) -> date:
-        return self.decided_on
+    DATE_FIELD = "decided_on"
 
 
 class LanguageEvaluation(VisaEvent):
@@ -118,8 +112,7 @@ class LanguageEvaluation(VisaEvent):
     written_score: int = Field(ge=0, le=30)
     evaluator: Text
 
-    def event_date(self) -> date:
-        return self.evaluated_on
+    DATE_FIELD = "evaluated_on"
 
 
 class ValuesEvaluation(VisaEvent):
@@ -137,8 +130,7 @@ class ValuesEvaluation(VisaEvent):
             raise ValueError("correct_answers cannot exceed questions_asked")
         return self
 
-    def event_date(self) -> date:
-        return self.evaluated_on
+    DATE_FIELD = "evaluated_on"
 
 
 class TrainingPrescribed(VisaEvent):
@@ -149,8 +141,7 @@ class TrainingPrescribed(VisaEvent):
     provider: Text
     notified_on: date
 
-    def event_date(self) -> date:
-        return self.notified_on
+    DATE_FIELD = "notified_on"
 
 
 class TrainingExemption(VisaEvent):
@@ -167,8 +158,7 @@ class TrainingExemption(VisaEvent):
             raise ValueError("trainings must not repeat a training")
         return self
 
-    def event_date(self) -> date:
-        return self.decided_on
+    DATE_FIELD = "decided_on"
 
 
 class TrainingStarted(VisaEvent):
@@ -176,8 +166,7 @@ class TrainingStarted(VisaEvent):
     kind: Domain
     started_on: date
 
-    def event_date(self) -> date:
-        return self.started_on
+    DATE_FIELD = "started_on"
 
 
 class TrainingAbsence(VisaEvent):
@@ -186,8 +175,7 @@ class TrainingAbsence(VisaEvent):
     absent_on: date
     legitimate_reason: Text | None
 
-    def event_date(self) -> date:
-        return self.absent_on
+    DATE_FIELD = "absent_on"
 
 
 class TrainingCompleted(VisaEvent):
@@ -197,8 +185,7 @@ class TrainingCompleted(VisaEvent):
     hours_attended: int = Field(ge=0, le=2000)
     attestation_ref: Text
 
-    def event_date(self) -> date:
-        return self.completed_on
+    DATE_FIELD = "completed_on"
 
 
 class VisaDecision(VisaEvent):
@@ -216,8 +203,7 @@ class VisaDecision(VisaEvent):
             raise ValueError("grounds are given for a refusal only")
         return self
 
-    def event_date(self) -> date:
-        return self.decided_on
+    DATE_FIELD = "decided_on"
 
 
 VISA_EVENTS: dict[str, type[VisaEvent]] = {

@@ -7,8 +7,6 @@ shell passes `today` and gets back the new state and the notifications due.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -23,6 +21,7 @@ from models.common import (
 )
 from models.core import Step, TimerDue
 from models.errors import InputRejected
+from models.events import Event, check_event_date, fingerprint, parse_event
 from models.intake import parse_payload
 from models.reference import BodyKind, ReferenceData
 from models.visa_events import (
@@ -41,7 +40,6 @@ from models.visa_events import (
     ValuesEvaluation,
     VisaApplicationInput,
     VisaDecision,
-    VisaEvent,
 )
 from models.visa_state import (
     SETTLED,
@@ -67,7 +65,6 @@ TRAINING_LENGTH_MONTHS = 2  # B8
 MIN_LANGUAGE_HOURS = 40  # D3
 MAX_VALUES_HOURS = 4  # E3: half a day
 FAMILY_MIN_AGE, MAX_AGE = 16, 65  # A1
-EVENT_DATE_SLACK = timedelta(days=1)  # an event dated tomorrow UTC may be today abroad
 
 
 # --- opening the dossier (A1–A6, B1–B4) -------------------------------------------
@@ -186,20 +183,6 @@ def open_dossier(
 # --- receiving an event ---------------------------------------------------------------
 
 
-def parse_event(name: str, raw: Any) -> VisaEvent:
-    model = VISA_EVENTS.get(name)
-    if model is None:
-        raise InputRejected("contract", f"unknown event; expected one of {', '.join(VISA_EVENTS)}")
-    return parse_payload(model, raw, model.RULE, model.FIELD_RULES)
-
-
-def fingerprint(name: str, event: VisaEvent) -> str:
-    canonical = json.dumps(
-        {"event": name, "payload": event.model_dump(mode="json")}, sort_keys=True
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
-
-
 def receive(
     state: VisaState,
     name: str,
@@ -213,7 +196,7 @@ def receive(
     new = state.model_copy(deep=True)
     new.seq += 1
     try:
-        event = parse_event(name, raw)
+        event = parse_event(VISA_EVENTS, name, raw)
         if new.closed:
             raise InputRejected("F1", f"the dossier is closed ({new.stage.value})")
         if not new.subject:
@@ -225,7 +208,7 @@ def receive(
                 f"identical to event #{new.accepted_fingerprints[print_]}, already accepted; "
                 "nothing changed",
             )
-        _check_event_date(event, today)
+        check_event_date(event, today)
         notes = _HANDLERS[type(event)](new, event, reference, today)
     except InputRejected as rejected:
         kept = state.model_copy(deep=True)
@@ -243,14 +226,6 @@ def receive(
     new.accepted_fingerprints[print_] = new.seq
     _settle_evaluation_deadline(new)
     return Step(new, notes)
-
-
-def _check_event_date(event: VisaEvent, today: date) -> None:
-    if event.event_date() > today + EVENT_DATE_SLACK:
-        field_name = next(
-            name for name, value in event if value == event.event_date() and name.endswith("_on")
-        )
-        raise InputRejected(event.RULE, f"{event.event_date()} is in the future", field_name)
 
 
 def _settle_evaluation_deadline(state: VisaState) -> None:
@@ -691,7 +666,7 @@ def cai_carry_over(state: VisaState) -> CaiCarryOver:
     )
 
 
-_HANDLERS: dict[type[VisaEvent], Any] = {
+_HANDLERS: dict[type[Event], Any] = {
     LanguageTestExemption: _on_language_test_exemption,
     LanguageEvaluation: _on_language_evaluation,
     ValuesEvaluation: _on_values_evaluation,

