@@ -6,7 +6,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from models.common import CountryCode, Person, Strict, Text
 from models.events import Event
@@ -37,23 +37,30 @@ class VisaApplicationInput(Strict):
     visa_application_date: date
     complete_file_date: date
     resides_in_france_married_over_6_months: bool = False
-    prefecture: Text | None = None
+    prefecture: Text | None = Field(default=None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> VisaApplicationInput:
-        if self.applicant.birth_date >= self.visa_application_date:
-            raise ValueError("applicant.birth_date must precede visa_application_date")
-        if self.procedure == Procedure.FAMILY_REUNIFICATION and self.prefecture is None:
-            raise ValueError("prefecture is required for family reunification (B2)")
-        if (
-            self.resides_in_france_married_over_6_months
-            and self.procedure != Procedure.SPOUSE_OF_FRENCH
-        ):
-            raise ValueError(
-                "resides_in_france_married_over_6_months applies to a spouse of a French "
-                "national (A6)"
-            )
-        return self
+    # Cross-field checks are field validators, so that a rejection names its field.
+    @field_validator("visa_application_date")
+    @classmethod
+    def _after_birth(cls, value: date, info: ValidationInfo) -> date:
+        applicant = info.data.get("applicant")
+        if applicant is not None and applicant.birth_date >= value:
+            raise ValueError("must follow applicant.birth_date")
+        return value
+
+    @field_validator("resides_in_france_married_over_6_months")
+    @classmethod
+    def _spouse_only(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("procedure") != Procedure.SPOUSE_OF_FRENCH:
+            raise ValueError("applies to a spouse of a French national only")
+        return value
+
+    @field_validator("prefecture")
+    @classmethod
+    def _prefecture_for_reunification(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("procedure") == Procedure.FAMILY_REUNIFICATION:
+            raise ValueError("is required for family reunification")
+        return value
 
 
 class Domain(StrEnum):

@@ -7,7 +7,7 @@ shell passes `today` and gets back the new state and the notifications due.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from models.calendar import days_after, months_after
@@ -15,13 +15,13 @@ from models.common import (
     DeadlineStatus,
     NotificationDue,
     Recipient,
-    Rejection,
     TrackedDeadline,
     age_on,
 )
 from models.core import Step, TimerDue
+from models.dossier import fulfil, next_timer, take_event
 from models.errors import InputRejected
-from models.events import Event, check_event_date, fingerprint, parse_event
+from models.events import Event
 from models.intake import parse_payload
 from models.reference import BodyKind, ReferenceData
 from models.visa_events import (
@@ -65,6 +65,7 @@ TRAINING_LENGTH_MONTHS = 2  # B8
 MIN_LANGUAGE_HOURS = 40  # D3
 MAX_VALUES_HOURS = 4  # E3: half a day
 FAMILY_MIN_AGE, MAX_AGE = 16, 65  # A1
+SCHEME_STARTS_ON = date(2008, 12, 1)  # A2: applications filed from 1 December 2008
 
 
 # --- opening the dossier (A1–A6, B1–B4) -------------------------------------------
@@ -104,10 +105,11 @@ def scope_reason(application: VisaApplicationInput, reference: ReferenceData) ->
             f"A2: the scheme does not run yet in {application.country_of_residence} "
             "(no OFII representation nor delegated organisation)"
         )
-    if application.visa_application_date < entry.scheme_starts_on:
+    starts_on = max(entry.scheme_starts_on, SCHEME_STARTS_ON)
+    if application.visa_application_date < starts_on:
         return (
             f"A2: visa application filed {application.visa_application_date}, before the scheme "
-            f"started in {entry.name} on {entry.scheme_starts_on}"
+            f"started in {entry.name} on {starts_on}"
         )
     return None
 
@@ -145,7 +147,9 @@ def open_dossier(
     if reason is not None:
         if application.resides_in_france_married_over_6_months:
             return Step(state, [_note(state, "routed_to_cai_in_france", Recipient.OFII, "A6")])
-        return Step(state, [_note(state, "not_subject", Recipient.CONSULATE, reason[:2])])
+        return Step(
+            state, [_note(state, "not_subject", Recipient.CONSULATE, reason[:2], reason=reason)]
+        )
 
     entry = reference.countries[application.country_of_residence]
     state.responsible_body = ResponsibleBody(
@@ -191,41 +195,22 @@ def receive(
     today: date,
     received_at: str,
 ) -> Step[VisaState]:
-    """Apply one event. A rejected event leaves the dossier as it was, but for the
-    rejection recorded in `rejected_inputs` (contract: nothing is dropped silently)."""
-    new = state.model_copy(deep=True)
-    new.seq += 1
-    try:
-        event = parse_event(VISA_EVENTS, name, raw)
-        if new.closed:
-            raise InputRejected("F1", f"the dossier is closed ({new.stage.value})")
-        if not new.subject:
-            raise InputRejected("A1", f"the applicant is not subject: {new.not_subject_reason}")
-        print_ = fingerprint(name, event)
-        if print_ in new.accepted_fingerprints:
-            raise InputRejected(
-                "duplicate",
-                f"identical to event #{new.accepted_fingerprints[print_]}, already accepted; "
-                "nothing changed",
-            )
-        check_event_date(event, today)
-        notes = _HANDLERS[type(event)](new, event, reference, today)
-    except InputRejected as rejected:
-        kept = state.model_copy(deep=True)
-        kept.seq = new.seq
-        rejection = Rejection(
-            event=name,
-            received_at=received_at,
-            reason=rejected.reason,
-            rule=rejected.rule,
-            field=rejected.field,
-            seq=new.seq,
-        )
-        kept.rejected_inputs.append(rejection)
-        return Step(kept, [], rejection)
-    new.accepted_fingerprints[print_] = new.seq
-    _settle_evaluation_deadline(new)
-    return Step(new, notes)
+    """Apply one event of `VisaApplication`."""
+
+    def handle(new: VisaState, event: Event) -> list[NotificationDue]:
+        notes: list[NotificationDue] = _HANDLERS[type(event)](new, event, reference, today)
+        _settle_evaluation_deadline(new)
+        return notes
+
+    return take_event(state, name, raw, VISA_EVENTS, handle, today, received_at, _admissible)
+
+
+def _admissible(state: VisaState) -> None:
+    if not state.subject:
+        reason = state.not_subject_reason or ""
+        raise InputRejected(reason[:2], f"the applicant is not subject: {reason[4:]}")
+    if state.closed:
+        raise InputRejected("F1", f"the dossier is closed ({state.stage.value})")
 
 
 def _settle_evaluation_deadline(state: VisaState) -> None:
@@ -235,14 +220,7 @@ def _settle_evaluation_deadline(state: VisaState) -> None:
         state.status_of(domain) == TrackStatus.AWAITING_EVALUATION for domain in Domain
     ):
         return
-    _fulfil(deadline)
-
-
-def _fulfil(deadline: TrackedDeadline) -> None:
-    if deadline.status == DeadlineStatus.PENDING:
-        deadline.status = DeadlineStatus.MET
-    elif deadline.status == DeadlineStatus.MISSED:
-        deadline.status = DeadlineStatus.MET_LATE
+    fulfil(deadline)
 
 
 def _on_language_test_exemption(
@@ -490,7 +468,7 @@ def _on_training_started(
             "B7", f"precedes the prescription notified on {training.notified_on}", "started_on"
         )
     training.started_on = event.started_on
-    _fulfil(state.tracked_deadlines[f"training_start_due.{event.kind.value}"])
+    fulfil(state.tracked_deadlines[f"training_start_due.{event.kind.value}"])
     state.tracked_deadlines[f"training_end_due.{event.kind.value}"] = TrackedDeadline(
         due=months_after(event.started_on, TRAINING_LENGTH_MONTHS, reference.calendar), rule="B8"
     )
@@ -544,7 +522,7 @@ def _on_training_completed(
     training.completed_on = event.completed_on
     training.hours_attended = event.hours_attended
     training.attestation_ref = event.attestation_ref
-    _fulfil(state.tracked_deadlines[f"training_end_due.{event.kind.value}"])
+    fulfil(state.tracked_deadlines[f"training_end_due.{event.kind.value}"])
     rules = "D4, E5" if training.integrates_values else rule
     return [
         _note(
@@ -621,7 +599,7 @@ def _on_visa_decision(
                     "ground a refusal",
                     "grounds",
                 )
-    _fulfil(sursis)
+    fulfil(sursis)
     state.outcome = VisaOutcome(
         decision=event.decision.value,
         decided_on=event.decided_on,
@@ -694,14 +672,7 @@ def due_timer(state: VisaState) -> TimerDue | None:
     """The next statutory alert to wait for, if any."""
     if state.closed:
         return None
-    candidates = [
-        TimerDue(
-            key, deadline.due if key in _FIRES_ON_LAST_DAY else deadline.due + timedelta(days=1)
-        )
-        for key, deadline in state.tracked_deadlines.items()
-        if deadline.open and key != "results_to_consulate_due"
-    ]
-    return min(candidates, key=lambda timer: (timer.fire_on, timer.key), default=None)
+    return next_timer(state.tracked_deadlines, lambda key: key in _FIRES_ON_LAST_DAY)
 
 
 def on_deadline(state: VisaState, key: str, today: date, fired_at: str) -> Step[VisaState]:

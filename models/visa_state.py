@@ -12,7 +12,8 @@ from typing import Any
 
 from pydantic import Field, computed_field
 
-from models.common import DeadlineStatus, Record, Rejection, TrackedDeadline
+from models.common import DeadlineStatus, Record
+from models.dossier import DossierRecord, contract_deadlines
 from models.reference import BodyKind
 from models.register import DossierView
 from models.visa_events import Domain, Procedure, VisaApplicationInput
@@ -133,7 +134,7 @@ class VisaOutcome(Record):
     cai: CaiCarryOver = Field(default_factory=CaiCarryOver)
 
 
-class VisaState(Record):
+class VisaState(DossierRecord):
     application_id: str
     procedure: Procedure
     input: VisaApplicationInput
@@ -144,10 +145,6 @@ class VisaState(Record):
     letter_language_fallback: bool = False  # A4: no declared language has a translation
     language: DomainTrack = Field(default_factory=DomainTrack)
     values: DomainTrack = Field(default_factory=DomainTrack)
-    tracked_deadlines: dict[str, TrackedDeadline] = Field(default_factory=dict)
-    rejected_inputs: list[Rejection] = Field(default_factory=list)
-    accepted_fingerprints: dict[str, int] = Field(default_factory=dict)
-    seq: int = 0  # events received so far, accepted or not, and timers fired
     outcome: VisaOutcome | None = None
 
     def track(self, domain: Domain) -> DomainTrack:
@@ -217,15 +214,8 @@ class VisaState(Record):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def deadlines(self) -> dict[str, date]:
-        """Contract view: name → last day allowed. With two trainings at once, the
-        earliest open one of each name."""
-        view: dict[str, tuple[bool, date]] = {}
-        for key, deadline in self.tracked_deadlines.items():
-            name = key.split(".", 1)[0]
-            rank = (not deadline.open, deadline.due)
-            if name not in view or rank < view[name]:
-                view[name] = rank
-        return {name: due for name, (_, due) in sorted(view.items())}
+        """Contract view: name → last day allowed (with two trainings, the earliest)."""
+        return contract_deadlines(self.tracked_deadlines, lambda _: False)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

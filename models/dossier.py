@@ -1,0 +1,110 @@
+"""What every dossier state keeps, and the one way every kind takes an event in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, timedelta
+from typing import Any, TypeVar
+
+from pydantic import Field
+
+from models.common import DeadlineStatus, NotificationDue, Record, Rejection, TrackedDeadline
+from models.core import Step, TimerDue
+from models.errors import InputRejected
+from models.events import Event, check_event_date, fingerprint, parse_event
+
+
+class DossierRecord(Record):
+    """The bookkeeping every dossier kind shares: its statutory delays, the inputs it
+    refused, the events it accepted (to refuse duplicates) and its event counter."""
+
+    tracked_deadlines: dict[str, TrackedDeadline] = Field(default_factory=dict)
+    rejected_inputs: list[Rejection] = Field(default_factory=list)
+    accepted_fingerprints: dict[str, int] = Field(default_factory=dict)
+    seq: int = 0  # events received so far, accepted or not, and timers fired
+
+
+D = TypeVar("D", bound=DossierRecord)
+Handler = Callable[[D, Event], list[NotificationDue]]
+
+
+def take_event(
+    state: D,
+    name: str,
+    raw: Any,
+    catalogue: Mapping[str, type[Event]],
+    handle: Callable[[D, Event], list[NotificationDue]],
+    today: date,
+    received_at: str,
+    admissible: Callable[[D], None] = lambda _: None,
+) -> Step[D]:
+    """Apply one event. A refused event leaves the dossier as it was, but for the
+    rejection recorded in `rejected_inputs` (contract: nothing is dropped silently)."""
+    new = state.model_copy(deep=True)
+    new.seq += 1
+    try:
+        event = parse_event(catalogue, name, raw)
+        admissible(new)
+        print_ = fingerprint(name, event)
+        if print_ in new.accepted_fingerprints:
+            raise InputRejected(
+                "duplicate",
+                f"identical to event #{new.accepted_fingerprints[print_]}, already accepted; "
+                "nothing changed",
+            )
+        check_event_date(event, today)
+        notes = handle(new, event)
+    except InputRejected as rejected:
+        kept = state.model_copy(deep=True)
+        kept.seq = new.seq
+        rejection = Rejection(
+            event=name,
+            received_at=received_at,
+            reason=rejected.reason,
+            rule=rejected.rule,
+            field=rejected.field,
+            seq=new.seq,
+        )
+        kept.rejected_inputs.append(rejection)
+        return Step(kept, [], rejection)
+    new.accepted_fingerprints[print_] = new.seq
+    return Step(new, notes)
+
+
+def fulfil(deadline: TrackedDeadline | None) -> None:
+    """The obligation behind a deadline is met: on time, or late once missed."""
+    if deadline is None:
+        return
+    if deadline.status == DeadlineStatus.PENDING:
+        deadline.status = DeadlineStatus.MET
+    elif deadline.status == DeadlineStatus.MISSED:
+        deadline.status = DeadlineStatus.MET_LATE
+
+
+def next_timer(
+    deadlines: Mapping[str, TrackedDeadline], fires_on_last_day: Callable[[str], bool]
+) -> TimerDue | None:
+    """The earliest open deadline's alert: on its last day for a reminder, else the day
+    after its last day allowed."""
+    candidates = [
+        TimerDue(key, d.due if fires_on_last_day(key) else d.due + timedelta(days=1))
+        for key, d in deadlines.items()
+        if d.open
+    ]
+    return min(candidates, key=lambda timer: (timer.fire_on, timer.key), default=None)
+
+
+def contract_deadlines(
+    deadlines: Mapping[str, TrackedDeadline], hidden: Callable[[str], bool]
+) -> dict[str, date]:
+    """Contract view: name → last day allowed; with two of a name (`name.detail`), the
+    earliest open one."""
+    view: dict[str, tuple[bool, date]] = {}
+    for key, deadline in deadlines.items():
+        name = key.split(".", 1)[0]
+        if hidden(name):
+            continue
+        rank = (not deadline.open, deadline.due)
+        if name not in view or rank < view[name]:
+            view[name] = rank
+    return {name: due for name, (_, due) in sorted(view.items())}
