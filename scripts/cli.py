@@ -177,8 +177,9 @@ async def submit_application(
 ) -> dict[str, Any]:
     """Start the dossier of `application` and return its state once it is open.
 
-    A running dossier with the same id makes the start fail, and so does a closed one
-    (REJECT_DUPLICATE): the same application never becomes two dossiers. Raises
+    A running dossier with the same id makes the start fail, and so does a closed one;
+    only an application the workflow rejected may be corrected and started again under
+    its id (ALLOW_DUPLICATE_FAILED_ONLY): the same application never becomes two dossiers. Raises
     `Rejected` when the workflow rejects the application or the id is taken, and
     `CommandError` when no worker opens it within `timeout` seconds.
     """
@@ -190,7 +191,7 @@ async def submit_application(
             id=workflow_id,
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             static_summary=static_summary(kind, application),
             static_details=static_details(kind, application),
         )

@@ -1,7 +1,13 @@
 """`python -m workers`: run the worker process."""
 
+import os
 import sys
 
 from workers.main import main
 
-sys.exit(main())
+code = main()
+sys.stdout.flush()
+sys.stderr.flush()
+# Not sys.exit: the SDK's native threads may crash interpreter teardown (sdk-python#300),
+# which would turn a clean drain into a non-zero exit.
+os._exit(code)

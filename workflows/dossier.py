@@ -83,7 +83,9 @@ class DossierWorkflow(Generic[S]):
             step = self.core.open(raw, self._reference, *self._clock(), info.workflow_id)
         except InputRejected as rejected:
             self._start_rejection = rejected.reason
-            await self._record(1, "start", "start", raw, rejected.reason)
+            # seq 0: a corrected application may start again under the same id, and its
+            # accepted start is then event 1.
+            await self._record(0, "start", "start", raw, rejected.reason)
             workflow.logger.warning("input rejected: %s", rejected.reason)
             raise ApplicationError(
                 rejected.reason, type=INPUT_REJECTED, non_retryable=True

@@ -172,7 +172,7 @@ async def test_invalid_start_input_fails_the_workflow_with_the_field_and_rule(
     assert isinstance(cause, ApplicationError)
     assert cause.message.startswith("A2: country_of_residence: must be an ISO 3166-1 alpha-2 code")
     rows = await harness.events(handle.id)
-    assert [(r["seq"], r["event"], r["accepted"]) for r in rows] == [(1, "start", False)]
+    assert [(r["seq"], r["event"], r["accepted"]) for r in rows] == [(0, "start", False)]
 
 
 async def test_starting_the_same_id_again_never_creates_a_second_dossier(harness: Harness) -> None:
