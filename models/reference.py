@@ -61,12 +61,30 @@ class CountryEntry(Frozen):
     scheme_starts_on: date | None  # None: no representation nor convention yet
 
 
+class SessionPlan(Frozen):
+    """How an OFII platform holds one kind of collective session."""
+
+    capacity: int = Field(gt=0)
+    slots: list[str] = Field(min_length=1)  # e.g. ["morning", "afternoon"] for half days
+    weekdays: list[int] = Field(min_length=1)  # 0 = Monday
+    days_ahead: int = Field(default=7, ge=1)  # the earliest session day planned after a run
+    horizon_days: int = Field(default=28, ge=1)  # how far ahead sessions are planned
+
+
+class Platform(Frozen):
+    """An OFII platform in France that convenes CAI signatories (H1, G2)."""
+
+    skills_assessment: SessionPlan  # H3: individual half days
+    parents_training: SessionPlan  # G2: one day
+
+
 class ReferenceData(Frozen):
     language_baremes: list[LanguageBareme] = Field(min_length=1)
     values_baremes: list[ValuesBareme] = Field(min_length=1)
     countries: dict[CountryCode, CountryEntry]
     letter_languages: list[LanguageCode] = Field(min_length=1)
     calendar: CalendarPolicy = CalendarPolicy()
+    platforms: dict[str, Platform] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _french_letters_exist(self) -> ReferenceData:
@@ -99,8 +117,13 @@ def default_reference_data() -> dict[str, Any]:
 
 
 def merge_reference_data(base: dict[str, Any], override: dict[str, Any]) -> ReferenceData:
-    """An operator's override on top of the defaults: countries are merged entry by entry
-    (so a delegated organisation is added by configuration), other keys are replaced."""
+    """An operator's override on top of the defaults: countries and platforms are merged
+    entry by entry (so a delegated organisation is added by configuration), other keys
+    are replaced."""
     merged = {**base, **{key: value for key, value in override.items() if key != "countries"}}
-    merged["countries"] = {**base.get("countries", {}), **override.get("countries", {})}
+    for merged_by_entry in ("countries", "platforms"):
+        merged[merged_by_entry] = {
+            **base.get(merged_by_entry, {}),
+            **override.get(merged_by_entry, {}),
+        }
     return ReferenceData.model_validate(merged)

@@ -124,12 +124,24 @@ class Harness:
             )
 
     async def start_visa(self, application: dict[str, Any]) -> WorkflowHandle[Any, Any]:
+        return await self.start_dossier(
+            "VisaApplication", f"visa-{application['application_id']}", application
+        )
+
+    async def start_cai(self, contract: dict[str, Any]) -> WorkflowHandle[Any, Any]:
+        return await self.start_dossier("CaiContract", f"cai-{contract['contract_id']}", contract)
+
+    async def start_family(self, contract: dict[str, Any]) -> WorkflowHandle[Any, Any]:
+        return await self.start_dossier(
+            "CaiFamilyContract", f"caif-{contract['contract_id']}", contract
+        )
+
+    async def start_dossier(
+        self, workflow_type: str, workflow_id: str, data: dict[str, Any]
+    ) -> WorkflowHandle[Any, Any]:
         """Start a dossier and wait until it is open (its first activities done)."""
         handle: WorkflowHandle[Any, Any] = await self.client.start_workflow(
-            "VisaApplication",
-            application,
-            id=f"visa-{application['application_id']}",
-            task_queue=self.task_queue,
+            workflow_type, data, id=workflow_id, task_queue=self.task_queue
         )
         self.started.append(handle)
 
@@ -212,6 +224,61 @@ def visa_input(today: date, **overrides: Any) -> dict[str, Any]:
     }
     application.update(overrides)
     return application
+
+
+def cai_input(today: date, **overrides: Any) -> dict[str, Any]:
+    """A CAI signed today in Paris by an adult with no exemption, as plain JSON."""
+    contract: dict[str, Any] = {
+        "contract_id": f"CAI-75-{uuid.uuid4().hex[:10]}",
+        "signatory": {
+            "full_name": "Mehmet Yilmaz",
+            "birth_date": "1988-05-01",
+            "nationality": "TR",
+            "languages": ["tr", "fr"],
+        },
+        "prefecture": "Paris",
+        "platform": "OFII Paris",
+        "signed_on": today.isoformat(),
+        "residence_permit_basis": "L.313-11",
+        "in_school": False,
+        "prescriptions": {
+            "civic_training": True,
+            "vivre_en_france": False,
+            "language_training_hours": 200,
+            "dilf_required": False,
+        },
+        "visa_application_id": None,
+    }
+    contract.update(overrides)
+    return contract
+
+
+def family_input(today: date, **overrides: Any) -> dict[str, Any]:
+    """A CAI for the family with one child of eight admitted through family reunification."""
+    contract: dict[str, Any] = {
+        "contract_id": f"CAIF-75-{uuid.uuid4().hex[:10]}",
+        "prefecture": "Paris",
+        "platform": "OFII Paris",
+        "signed_on": today.isoformat(),
+        "signatories": [
+            {"person_id": "P1", "full_name": "Ayse Demir", "languages": ["tr"]},
+            {"person_id": "P2", "full_name": "Ali Demir", "languages": ["ku", "tr"]},
+        ],
+        "children": [
+            {
+                "child_id": "C1",
+                "birth_date": (today - timedelta(days=8 * 365 + 10)).isoformat(),
+                "admitted_through_family_reunification": True,
+            },
+            {
+                "child_id": "C2",
+                "birth_date": (today - timedelta(days=3 * 365)).isoformat(),
+                "admitted_through_family_reunification": True,
+            },
+        ],
+    }
+    contract.update(overrides)
+    return contract
 
 
 def iso(day: date, plus_days: int = 0) -> str:

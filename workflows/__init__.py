@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from workflows.cai_contract import CaiContract, CaiFamilyContract
 from workflows.visa_application import VisaApplication
 
-WORKFLOWS: list[type[Any]] = [VisaApplication]
+WORKFLOWS: list[type[Any]] = [VisaApplication, CaiContract, CaiFamilyContract]

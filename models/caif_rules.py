@@ -1,0 +1,295 @@
+"""The rules of the CAI for the family (G1–G4) as pure functions."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from models.cai_events import (
+    FAMILY_EVENTS,
+    CaiFamilyInput,
+    ConseilGeneralReferral,
+    ParentsTrainingAbsence,
+    ParentsTrainingAttended,
+    ParentsTrainingConvened,
+    SchoolAttendanceBreach,
+)
+from models.cai_state import Absence, Convocation
+from models.caif_state import Breach, FamilyState, Parent, ParentStatus, Referral, is_school_age
+from models.calendar import months_after
+from models.common import DeadlineStatus, NotificationDue, Recipient, TrackedDeadline, age_on
+from models.core import Step, TimerDue
+from models.dossier import next_timer, take_event
+from models.errors import InputRejected
+from models.events import Event
+from models.intake import parse_payload
+from models.reference import ReferenceData
+from models.visa_rules import letter_language
+
+IN_FORCE_FROM = date(2009, 1, 1)  # G1: the CAI for the family applies from 1 January 2009
+CHILD_AGE_LIMIT = 16  # G1: children under 16
+VALIDITY_MONTHS = 12
+
+
+def workflow_id_for(contract_id: str) -> str:
+    return f"caif-{contract_id}"
+
+
+def open_family_contract(
+    raw: Any, reference: ReferenceData, today: date, received_at: str, workflow_id: str
+) -> Step[FamilyState]:
+    contract = parse_payload(CaiFamilyInput, raw, CaiFamilyInput.RULE, CaiFamilyInput.FIELD_RULES)
+    if workflow_id != workflow_id_for(contract.contract_id):
+        raise InputRejected(
+            "contract",
+            f"the workflow id must be {workflow_id_for(contract.contract_id)}",
+            "contract_id",
+        )
+    if contract.signed_on < IN_FORCE_FROM:
+        raise InputRejected(
+            "G1", f"the CAI for the family applies from {IN_FORCE_FROM}", "signed_on"
+        )
+    eligible = [
+        c.child_id
+        for c in contract.children
+        if c.admitted_through_family_reunification
+        and age_on(c.birth_date, contract.signed_on) < CHILD_AGE_LIMIT
+    ]
+    if not eligible:
+        raise InputRejected(
+            "G1", "no child under 16 admitted through family reunification", "children"
+        )
+    parents = {}
+    for signatory in contract.signatories:
+        language, fallback = letter_language(signatory.languages, reference.letter_languages)
+        parents[signatory.person_id] = Parent(
+            person_id=signatory.person_id,
+            letter_language=language,
+            letter_language_fallback=fallback,
+        )
+    validity_ends = months_after(contract.signed_on, VALIDITY_MONTHS, reference.calendar)
+    state = FamilyState(
+        contract_id=contract.contract_id,
+        input=contract,
+        parents=parents,
+        validity_ends=validity_ends,
+        seq=1,
+    )
+    state.tracked_deadlines["parents_training_due"] = TrackedDeadline(due=validity_ends, rule="G2")
+    state.tracked_deadlines["validity_ends"] = TrackedDeadline(due=validity_ends, rule="G1")
+    return Step(state, [])
+
+
+def receive(
+    state: FamilyState, name: str, raw: Any, reference: ReferenceData, today: date, received_at: str
+) -> Step[FamilyState]:
+    def handle(new: FamilyState, event: Event) -> list[NotificationDue]:
+        notes: list[NotificationDue] = _HANDLERS[type(event)](new, event)
+        return notes
+
+    return take_event(state, name, raw, FAMILY_EVENTS, handle, today, received_at, _admissible)
+
+
+def _admissible(state: FamilyState) -> None:
+    if state.closed:
+        raise InputRejected("G2", f"the contract closed on {state.validity_ends}")
+
+
+def _parent(state: FamilyState, person_id: str) -> Parent:
+    parent = state.parents.get(person_id)
+    if parent is None:
+        raise InputRejected("G1", f"{person_id} is not a signatory of this contract", "person_id")
+    if parent.status == ParentStatus.ATTENDED:
+        raise InputRejected(
+            "G2", f"{person_id} attended the training on {parent.attended_on}", "person_id"
+        )
+    return parent
+
+
+def _on_convened(state: FamilyState, event: ParentsTrainingConvened) -> list[NotificationDue]:
+    parent = _parent(state, event.person_id)
+    if any(c.session_id == event.session_id for c in parent.convocations):
+        raise InputRejected("G2", f"already convened to session {event.session_id}", "session_id")
+    pending = parent.pending_convocation
+    if pending is not None:
+        raise InputRejected(
+            "G2",
+            f"already convened to session {pending.session_id} on {pending.session_on}",
+            "session_id",
+        )
+    if not state.input.signed_on <= event.session_on <= state.validity_ends:
+        raise InputRejected("G2", "outside the contract's year", "session_on")
+    parent.convocations.append(
+        Convocation(
+            session_id=event.session_id, session_on=event.session_on, platform=state.input.platform
+        )
+    )
+    return [
+        _to_parent(
+            state,
+            parent,
+            "parents_training_convocation",
+            session_id=event.session_id,
+            session_on=event.session_on.isoformat(),
+        )
+    ]
+
+
+def _on_attended(state: FamilyState, event: ParentsTrainingAttended) -> list[NotificationDue]:
+    parent = _parent(state, event.person_id)
+    if not parent.convocations:
+        raise InputRejected("G2", f"{event.person_id} was never convened", "person_id")
+    parent.attended_on = event.attended_on
+    parent.attestation_ref = event.attestation_ref
+    if all(p.status == ParentStatus.ATTENDED for p in state.parents.values()):
+        deadline = state.tracked_deadlines["parents_training_due"]
+        deadline.status = DeadlineStatus.MET
+    return [
+        _to_parent(
+            state,
+            parent,
+            "parents_training_attestation",
+            attended_on=event.attended_on.isoformat(),
+            attestation_ref=event.attestation_ref,
+        )
+    ]
+
+
+def _on_absence(state: FamilyState, event: ParentsTrainingAbsence) -> list[NotificationDue]:
+    parent = _parent(state, event.person_id)
+    pending = parent.pending_convocation
+    if pending is None:
+        raise InputRejected("G4", f"{event.person_id} is not convened", "person_id")
+    parent.absences.append(
+        Absence(absent_on=event.absent_on, legitimate_reason=event.legitimate_reason)
+    )
+    if event.legitimate_reason is not None:
+        return []  # convened again at a later session
+    parent.reported_missed = True
+    return [_missed_note(state, parent, f"absent on {event.absent_on} without legitimate reason")]
+
+
+def _on_breach(state: FamilyState, event: SchoolAttendanceBreach) -> list[NotificationDue]:
+    child = next((c for c in state.input.children if c.child_id == event.child_id), None)
+    if child is None:
+        raise InputRejected("G3", f"{event.child_id} is not a child of this contract", "child_id")
+    if not is_school_age(child.birth_date, event.reported_on):
+        age = age_on(child.birth_date, event.reported_on)
+        raise InputRejected(
+            "G3",
+            f"{event.child_id} is aged {age}; school attendance is compulsory from 6 to 16",
+            "child_id",
+        )
+    state.breaches.append(
+        Breach(child_id=event.child_id, reported_on=event.reported_on, detail=event.detail)
+    )
+    return [
+        _note(
+            state,
+            "school_attendance_breach",
+            Recipient.PREFECTURE,
+            "G3",
+            child_id=event.child_id,
+            reported_on=event.reported_on.isoformat(),
+            detail=event.detail,
+        )
+    ]
+
+
+def _on_referral(state: FamilyState, event: ConseilGeneralReferral) -> list[NotificationDue]:
+    if state.referral is not None:
+        raise InputRejected("G4", f"already referred on {state.referral.decided_on}", "decided_on")
+    if not any(p.status == ParentStatus.MISSED for p in state.parents.values()):
+        raise InputRejected(
+            "G4", "a referral follows a signatory's failure to attend the training", "decided_on"
+        )
+    state.referral = Referral(decided_on=event.decided_on, reason=event.reason)
+    return [
+        _note(
+            state,
+            "conseil_general_referral",
+            Recipient.CONSEIL_GENERAL,
+            "G4",
+            decided_on=event.decided_on.isoformat(),
+            reason=event.reason,
+            casf_article="L.222-4-1",
+        )
+    ]
+
+
+_HANDLERS: dict[type[Event], Any] = {
+    ParentsTrainingConvened: _on_convened,
+    ParentsTrainingAttended: _on_attended,
+    ParentsTrainingAbsence: _on_absence,
+    SchoolAttendanceBreach: _on_breach,
+    ConseilGeneralReferral: _on_referral,
+}
+
+
+def due_timer(state: FamilyState) -> TimerDue | None:
+    if state.closed:
+        return None
+    return next_timer(state.tracked_deadlines, lambda _: False)
+
+
+def on_deadline(state: FamilyState, key: str, today: date, fired_at: str) -> Step[FamilyState]:
+    """The contract's year ends: whoever never attended is reported to the prefect (G4),
+    then the contract closes."""
+    new = state.model_copy(deep=True)
+    new.seq += 1
+    if key == "validity_ends":
+        new.tracked_deadlines[key].status = DeadlineStatus.REACHED
+        new.closed = True
+        return Step(new, [])
+    new.tracked_deadlines[key].status = DeadlineStatus.MISSED
+    notes = []
+    for parent in new.parents.values():
+        if parent.status in (ParentStatus.AWAITING_CONVOCATION, ParentStatus.CONVENED):
+            parent.reported_missed = True
+            notes.append(_missed_note(new, parent, f"did not attend by {new.validity_ends}"))
+    return Step(new, notes)
+
+
+def _missed_note(state: FamilyState, parent: Parent, why: str) -> NotificationDue:
+    return _note(
+        state,
+        "parents_training_missed",
+        Recipient.PREFECTURE,
+        "G4",
+        person_id=parent.person_id,
+        why=why,
+        may_refer_to="président du conseil général (CASF L.222-4-1)",
+    )
+
+
+def _to_parent(state: FamilyState, parent: Parent, kind: str, **payload: Any) -> NotificationDue:
+    signatory = next(s for s in state.input.signatories if s.person_id == parent.person_id)
+    return _note(
+        state,
+        kind,
+        Recipient.APPLICANT,
+        "G2",
+        language=parent.letter_language,
+        person_id=parent.person_id,
+        full_name=signatory.full_name,
+        language_fallback=parent.letter_language_fallback,
+        **payload,
+    )
+
+
+def _note(
+    state: FamilyState,
+    kind: str,
+    recipient: Recipient,
+    rule: str,
+    language: str | None = None,
+    **payload: Any,
+) -> NotificationDue:
+    base = {
+        "contract_id": state.contract_id,
+        "prefecture": state.input.prefecture,
+        "platform": state.input.platform,
+    }
+    return NotificationDue(
+        kind=kind, recipient=recipient, rule=rule, language=language, payload={**base, **payload}
+    )

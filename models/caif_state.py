@@ -1,0 +1,181 @@
+"""The state of a `CaiFamilyContract` (CAI for the family, II.1)."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from pydantic import Field, computed_field
+
+from models.cai_events import CaiFamilyInput
+from models.cai_state import Absence, Convocation
+from models.common import DeadlineStatus, Record, age_on
+from models.dossier import DossierRecord, contract_deadlines
+from models.register import ConvocationWait, DossierView
+
+SCHOOL_AGE_FROM, SCHOOL_AGE_UNTIL = 6, 16  # G3: code de l'éducation L.131-1
+
+
+class FamilyStage(StrEnum):
+    IN_PROGRESS = "in_progress"
+    TRAINING_MISSED = "training_missed"
+    TRAINING_FOLLOWED = "training_followed"
+    REFERRED_TO_CONSEIL_GENERAL = "referred_to_conseil_general"
+    CLOSED = "closed"
+
+
+class ParentStatus(StrEnum):
+    AWAITING_CONVOCATION = "awaiting_convocation"
+    CONVENED = "convened"
+    ATTENDED = "attended"
+    MISSED = "missed"
+
+
+class Parent(Record):
+    """A signatory and the day "Droits et devoirs des parents" (G2)."""
+
+    person_id: str
+    letter_language: str
+    letter_language_fallback: bool = False
+    convocations: list[Convocation] = Field(default_factory=list)
+    absences: list[Absence] = Field(default_factory=list)
+    attended_on: date | None = None
+    attestation_ref: str | None = None
+    reported_missed: bool = False  # G4: OFII told the prefect
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def status(self) -> ParentStatus:
+        if self.attended_on is not None:
+            return ParentStatus.ATTENDED
+        if self.reported_missed:
+            return ParentStatus.MISSED
+        if self.pending_convocation is not None:
+            return ParentStatus.CONVENED
+        return ParentStatus.AWAITING_CONVOCATION
+
+    @property
+    def pending_convocation(self) -> Convocation | None:
+        if not self.convocations:
+            return None
+        last = self.convocations[-1]
+        if any(a.absent_on >= last.session_on for a in self.absences):
+            return None
+        return last
+
+
+class Breach(Record):
+    child_id: str
+    reported_on: date
+    detail: str
+
+
+class Referral(Record):
+    decided_on: date
+    reason: str
+
+
+class FamilyState(DossierRecord):
+    contract_id: str
+    input: CaiFamilyInput
+    parents: dict[str, Parent]
+    validity_ends: date
+    breaches: list[Breach] = Field(default_factory=list)
+    referral: Referral | None = None
+    closed: bool = False
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def stage(self) -> FamilyStage:
+        if self.closed:
+            return FamilyStage.CLOSED
+        if self.referral is not None:
+            return FamilyStage.REFERRED_TO_CONSEIL_GENERAL
+        statuses = {parent.status for parent in self.parents.values()}
+        if ParentStatus.MISSED in statuses:
+            return FamilyStage.TRAINING_MISSED
+        if statuses == {ParentStatus.ATTENDED}:
+            return FamilyStage.TRAINING_FOLLOWED
+        return FamilyStage.IN_PROGRESS
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def children_of_school_age(self) -> list[str]:
+        """G3: the children aged 6 to 16 on the day the contract was signed."""
+        return [
+            c.child_id
+            for c in self.input.children
+            if is_school_age(c.birth_date, self.input.signed_on)
+        ]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def deadlines(self) -> dict[str, date]:
+        return contract_deadlines(self.tracked_deadlines, lambda _: False)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def next_deadline(self) -> date | None:
+        if self.closed:
+            return None
+        return min((d.due for d in self.tracked_deadlines.values() if d.open), default=None)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def overdue(self) -> list[str]:
+        if self.closed:
+            return []
+        return sorted(
+            k for k, d in self.tracked_deadlines.items() if d.status == DeadlineStatus.MISSED
+        )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def awaiting(self) -> list[str]:
+        if self.closed:
+            return []
+        waits = {
+            ParentStatus.AWAITING_CONVOCATION: "parents_training_convened",
+            ParentStatus.CONVENED: "parents_training_attended",
+        }
+        return [
+            f"{waits[p.status]} ({p.person_id})" for p in self.parents.values() if p.status in waits
+        ]
+
+
+def is_school_age(birth_date: date, day: date) -> bool:
+    return SCHOOL_AGE_FROM <= age_on(birth_date, day) < SCHOOL_AGE_UNTIL
+
+
+def family_view(state: FamilyState) -> DossierView:
+    waiting = [
+        ConvocationWait(
+            service="parents_training",
+            person_id=parent.person_id,
+            platform=state.input.platform,
+            due=state.validity_ends,
+            language=parent.letter_language,
+        )
+        for parent in state.parents.values()
+        if not state.closed and parent.status == ParentStatus.AWAITING_CONVOCATION
+    ]
+    open_deadlines = sorted((d.due, k) for k, d in state.tracked_deadlines.items() if d.open)
+    return DossierView(
+        kind="cai_family_contract",
+        reference=state.contract_id,
+        procedure="cai_family",
+        prefecture=state.input.prefecture,
+        responsible_body=state.input.platform,
+        stage=state.stage.value,
+        outcome={"referral": state.referral is not None, "breaches": len(state.breaches)}
+        if state.closed
+        else None,
+        deadlines=state.deadlines,
+        next_deadline=state.next_deadline,
+        next_deadline_name=open_deadlines[0][1] if open_deadlines and not state.closed else None,
+        overdue=state.overdue,
+        awaiting=state.awaiting,
+        waiting=waiting,
+        closed=state.closed,
+        version=state.seq,
+    )

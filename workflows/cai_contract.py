@@ -1,0 +1,37 @@
+"""`CaiContract` and `CaiFamilyContract`: the CAI in France (circular part II)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+
+from workflows.dossier import DossierWorkflow, dossier_workflow
+
+with workflow.unsafe.imports_passed_through():
+    from models.cai_core import CAI_CORE, FAMILY_CORE
+    from models.cai_state import CaiState
+    from models.caif_state import FamilyState
+
+
+@dossier_workflow("CaiContract")
+class CaiContract(DossierWorkflow[CaiState]):
+    """Workflow id `cai-{contract_id}`: one signatory's reception and integration
+    contract, its skills assessment (H1–H5) and its follow-up (I1–I3)."""
+
+    core = CAI_CORE
+
+    @workflow.run
+    async def run(self, contract: Any, carried: Any = None) -> dict[str, Any]:
+        return await self.run_dossier(contract, carried)
+
+
+@dossier_workflow("CaiFamilyContract")
+class CaiFamilyContract(DossierWorkflow[FamilyState]):
+    """Workflow id `caif-{contract_id}`: the CAI for the family (G1–G4)."""
+
+    core = FAMILY_CORE
+
+    @workflow.run
+    async def run(self, contract: Any, carried: Any = None) -> dict[str, Any]:
+        return await self.run_dossier(contract, carried)
