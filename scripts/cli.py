@@ -95,8 +95,7 @@ class DossierKind:
         return f"{self.id_prefix}-{reference}"
 
 
-# One row per workflow kind: CaiContract (`cai-{contract_id}`) and CaiFamilyContract
-# (`caif-{contract_id}`) are added here once their workflows exist.
+# One row per workflow kind of the contract.
 KINDS: dict[str, DossierKind] = {
     kind.name: kind
     for kind in (
@@ -113,6 +112,32 @@ KINDS: dict[str, DossierKind] = {
                 ("Prefecture", "prefecture"),
                 ("Visa application date", "visa_application_date"),
                 ("Complete file date", "complete_file_date"),
+            ),
+        ),
+        DossierKind(
+            name="cai",
+            workflow_type="CaiContract",
+            id_prefix="cai",
+            id_field="contract_id",
+            summary="CAI · {prefecture} · {platform} · {contract_id}",
+            details=(
+                ("Prefecture", "prefecture"),
+                ("Platform", "platform"),
+                ("Signed on", "signed_on"),
+                ("Residence permit", "residence_permit_basis"),
+                ("Visa application", "visa_application_id"),
+            ),
+        ),
+        DossierKind(
+            name="cai-family",
+            workflow_type="CaiFamilyContract",
+            id_prefix="caif",
+            id_field="contract_id",
+            summary="CAI for the family · {prefecture} · {platform} · {contract_id}",
+            details=(
+                ("Prefecture", "prefecture"),
+                ("Platform", "platform"),
+                ("Signed on", "signed_on"),
             ),
         ),
     )

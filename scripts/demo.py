@@ -57,6 +57,7 @@ class DemoDossier:
     application: dict[str, Any]
     steps: list[Step] = field(default_factory=list)
     wait_for_overdue: bool = False
+    kind: str = "visa"
 
 
 @dataclass(frozen=True)
@@ -146,8 +147,12 @@ def build_dossiers(today: date, run: str) -> list[DemoDossier]:
         )
 
     def prescribed(days_ago: int, hours: int, provider: str, rejected: bool = False) -> Step:
-        payload = {"kind": "language", "hours": hours, "provider": provider,
-                   "notified_on": ago(days_ago)}
+        payload = {
+            "kind": "language",
+            "hours": hours,
+            "provider": provider,
+            "notified_on": ago(days_ago),
+        }
         return Step("training_prescribed", payload, rejected=rejected)
 
     family, spouse = "family_reunification", "spouse_of_french"
@@ -155,19 +160,42 @@ def build_dossiers(today: date, run: str) -> list[DemoDossier]:
     return [
         DemoDossier(
             "filed last week: awaiting both evaluations (B1)",
-            application("RBT", family, "Amina El Idrissi", "1991-03-02", "MA", ["ar", "fr"],
-                        "MA", "Rabat", 5, 8, prefecture="Paris"),
+            application(
+                "RBT",
+                family,
+                "Amina El Idrissi",
+                "1991-03-02",
+                "MA",
+                ["ar", "fr"],
+                "MA",
+                "Rabat",
+                5,
+                8,
+                prefecture="Paris",
+            ),
         ),
         DemoDossier(
             "both evaluations sufficient: awaiting the visa decision (D2, E2)",
-            application("IST", spouse, "Elif Yılmaz", "1994-07-19", "TR", ["tr"],
-                        "TR", "Istanbul", 20, 18),
+            application(
+                "IST", spouse, "Elif Yılmaz", "1994-07-19", "TR", ["tr"], "TR", "Istanbul", 20, 18
+            ),
             [language(6, 55, 25, "OFII Ankara"), values(6, "tr", 6, "OFII Ankara")],
         ),
         DemoDossier(
             "language and values insufficient: one combined training (E4), in training",
-            application("BKO", family, "Awa Traoré", "1988-11-05", "ML", ["bm", "fr"],
-                        "ML", "Bamako", 30, 34, prefecture="Montreuil"),
+            application(
+                "BKO",
+                family,
+                "Awa Traoré",
+                "1988-11-05",
+                "ML",
+                ["bm", "fr"],
+                "ML",
+                "Bamako",
+                30,
+                34,
+                prefecture="Montreuil",
+            ),
             [
                 language(6, 20, 10, "OFII Bamako"),
                 values(6, "bm", 3, "OFII Bamako"),
@@ -177,8 +205,18 @@ def build_dossiers(today: date, run: str) -> list[DemoDossier]:
         ),
         DemoDossier(
             "language test exemption, a year of higher education in France (C1)",
-            application("TUN", spouse, "Mohamed Ben Salah", "1990-01-23", "TN", ["ar", "fr"],
-                        "TN", "Tunis", 15, 13),
+            application(
+                "TUN",
+                spouse,
+                "Mohamed Ben Salah",
+                "1990-01-23",
+                "TN",
+                ["ar", "fr"],
+                "TN",
+                "Tunis",
+                15,
+                13,
+            ),
             [
                 Step(
                     "language_test_exemption",
@@ -193,8 +231,19 @@ def build_dossiers(today: date, run: str) -> list[DemoDossier]:
         ),
         DemoDossier(
             "values training exempted: incompatible constraints (C2, C3)",
-            application("DKR", family, "Fatou Diop", "1985-05-30", "SN", ["wo", "fr"],
-                        "SN", "Dakar", 25, 28, prefecture="Bobigny"),
+            application(
+                "DKR",
+                family,
+                "Fatou Diop",
+                "1985-05-30",
+                "SN",
+                ["wo", "fr"],
+                "SN",
+                "Dakar",
+                25,
+                28,
+                prefecture="Bobigny",
+            ),
             [
                 language(5, 50, 20, "OFII Dakar"),
                 values(5, "wo", 2, "OFII Dakar"),
@@ -212,8 +261,19 @@ def build_dossiers(today: date, run: str) -> list[DemoDossier]:
         ),
         DemoDossier(
             "training completed: awaiting the re-evaluation (D4)",
-            application("MTL", family, "Li Wei", "1992-09-14", "CA", ["zh", "en"],
-                        "CA", "Montréal", 20, 22, prefecture="Lyon"),
+            application(
+                "MTL",
+                family,
+                "Li Wei",
+                "1992-09-14",
+                "CA",
+                ["zh", "en"],
+                "CA",
+                "Montréal",
+                20,
+                22,
+                prefecture="Lyon",
+            ),
             [
                 language(6, 25, 15, "OFII Montréal"),
                 values(6, "en", 6, "OFII Montréal"),
@@ -221,15 +281,29 @@ def build_dossiers(today: date, run: str) -> list[DemoDossier]:
                 Step("training_started", {"kind": "language", "started_on": ago(4)}),
                 Step(
                     "training_completed",
-                    {"kind": "language", "completed_on": ago(0), "hours_attended": 40,
-                     "attestation_ref": "AF-MTL-2231"},
+                    {
+                        "kind": "language",
+                        "completed_on": ago(0),
+                        "hours_attended": 40,
+                        "attestation_ref": "AF-MTL-2231",
+                    },
                 ),
             ],
         ),
         DemoDossier(
             "visa issued; OFII told (F4)",
-            application("CAS", spouse, "Youssef Benali", "1987-02-11", "MA", ["ar", "fr"],
-                        "MA", "Casablanca", 14, 12),
+            application(
+                "CAS",
+                spouse,
+                "Youssef Benali",
+                "1987-02-11",
+                "MA",
+                ["ar", "fr"],
+                "MA",
+                "Casablanca",
+                14,
+                12,
+            ),
             [
                 language(4, 60, 25, "OFII Rabat"),
                 values(4, "fr", 6, "OFII Rabat"),
@@ -238,8 +312,19 @@ def build_dossiers(today: date, run: str) -> list[DemoDossier]:
         ),
         DemoDossier(
             "visa refused on public order grounds (F3 allows it)",
-            application("ANK", family, "Mehmet Demir", "1983-12-02", "TR", ["tr"],
-                        "TR", "Ankara", 18, 21, prefecture="Strasbourg"),
+            application(
+                "ANK",
+                family,
+                "Mehmet Demir",
+                "1983-12-02",
+                "TR",
+                ["tr"],
+                "TR",
+                "Ankara",
+                18,
+                21,
+                prefecture="Strasbourg",
+            ),
             [
                 language(5, 45, 20, "OFII Ankara"),
                 values(5, "tr", 5, "OFII Ankara"),
@@ -251,23 +336,66 @@ def build_dossiers(today: date, run: str) -> list[DemoDossier]:
         ),
         DemoDossier(
             "not subject: the scheme does not run in Viet Nam (A2)",
-            application("HAN", family, "Nguyen Thi Lan", "1993-04-08", "VN", ["vi"],
-                        "VN", "Hanoï", 10, 12, prefecture="Marseille"),
+            application(
+                "HAN",
+                family,
+                "Nguyen Thi Lan",
+                "1993-04-08",
+                "VN",
+                ["vi"],
+                "VN",
+                "Hanoï",
+                10,
+                12,
+                prefecture="Marseille",
+            ),
         ),
         DemoDossier(
             "not subject: aged 70 on the application date (A1)",
-            application("RBT", family, "Fatima Zahra Alaoui", seventy.isoformat(), "MA",
-                        ["ar"], "MA", "Rabat", 12, 15, prefecture="Paris"),
+            application(
+                "RBT",
+                family,
+                "Fatima Zahra Alaoui",
+                seventy.isoformat(),
+                "MA",
+                ["ar"],
+                "MA",
+                "Rabat",
+                12,
+                15,
+                prefecture="Paris",
+            ),
         ),
         DemoDossier(
             "spouse living in France, married over 6 months: CAI in France (A6)",
-            application("LYS", spouse, "Karim Haddad", "1989-06-27", "TN", ["ar", "fr"],
-                        "FR", "Lyon", 9, 7, resides_in_france_married_over_6_months=True),
+            application(
+                "LYS",
+                spouse,
+                "Karim Haddad",
+                "1989-06-27",
+                "TN",
+                ["ar", "fr"],
+                "FR",
+                "Lyon",
+                9,
+                7,
+                resides_in_france_married_over_6_months=True,
+            ),
         ),
         DemoDossier(
             "a 30-hour prescription refused (D3): see rejected_inputs",
-            application("BKO", spouse, "Moussa Keïta", "1995-08-03", "ML", ["bm", "fr"],
-                        "ML", "Bamako", 16, 14),
+            application(
+                "BKO",
+                spouse,
+                "Moussa Keïta",
+                "1995-08-03",
+                "ML",
+                ["bm", "fr"],
+                "ML",
+                "Bamako",
+                16,
+                14,
+            ),
             [
                 language(4, 18, 12, "OFII Bamako"),
                 values(4, "fr", 5, "OFII Bamako"),
@@ -276,9 +404,122 @@ def build_dossiers(today: date, run: str) -> list[DemoDossier]:
         ),
         DemoDossier(
             "filed 70 days ago, never evaluated: evaluation overdue (B1)",
-            application("TUN", family, "Salma Trabelsi", "1996-10-17", "TN", ["ar", "fr"],
-                        "TN", "Tunis", 70, 70, prefecture="Nice"),
+            application(
+                "TUN",
+                family,
+                "Salma Trabelsi",
+                "1996-10-17",
+                "TN",
+                ["ar", "fr"],
+                "TN",
+                "Tunis",
+                70,
+                70,
+                prefecture="Nice",
+            ),
             wait_for_overdue=True,
+        ),
+        *cai_dossiers(today, run),
+    ]
+
+
+def cai_dossiers(today: date, run: str) -> list[DemoDossier]:
+    """Contracts signed in France (part II): the session planners convene the waiting ones."""
+    counter = iter(range(1, 100))
+
+    def ago(days: int) -> str:
+        return (today - timedelta(days=days)).isoformat()
+
+    def contract(
+        name: str,
+        birth_date: str,
+        nationality: str,
+        languages: list[str],
+        prefecture: str,
+        platform: str,
+        signed_days_ago: int,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        return {
+            "contract_id": f"CAI-{today.year}-{run}-{next(counter):02d}",
+            "signatory": {
+                "full_name": name,
+                "birth_date": birth_date,
+                "nationality": nationality,
+                "languages": languages,
+            },
+            "prefecture": prefecture,
+            "platform": platform,
+            "signed_on": ago(signed_days_ago),
+            "residence_permit_basis": "L.313-11",
+            "in_school": False,
+            "prescriptions": {
+                "civic_training": True,
+                "vivre_en_france": True,
+                "language_training_hours": 120,
+                "dilf_required": False,
+            },
+            "visa_application_id": None,
+            **extra,
+        }
+
+    return [
+        DemoDossier(
+            "CAI signed this month: waits for its skills assessment convocation (H1)",
+            contract("Yasmine Benali", "1992-02-14", "DZ", ["ar", "fr"], "Paris", "OFII Paris", 10),
+            kind="cai",
+        ),
+        DemoDossier(
+            "CAI of a signatory over 55: exempt from the skills assessment (H2)",
+            contract("Hüseyin Aydın", "1960-09-09", "TR", ["tr"], "Lyon", "OFII Lyon", 30),
+            kind="cai",
+        ),
+        DemoDossier(
+            "CAI whose assessment is done; copy to France Travail (H3, H4)",
+            contract(
+                "Oumar Sow", "1990-01-20", "SN", ["wo", "fr"], "Marseille", "OFII Marseille", 40
+            ),
+            [
+                Step(
+                    "skills_assessment_convened",
+                    {
+                        "session_id": f"demo-{run}-1",
+                        "session_on": ago(5),
+                        "platform": "OFII Marseille",
+                    },
+                ),
+                Step(
+                    "skills_assessment_completed",
+                    {"completed_on": ago(5), "duration_hours": 3, "report_ref": "BCP-0001"},
+                ),
+            ],
+            kind="cai",
+        ),
+        DemoDossier(
+            "CAI signed over a year ago: OFII's proposal awaits the prefect (I1)",
+            contract("Rachid Amrani", "1985-04-04", "MA", ["ar"], "Paris", "OFII Paris", 380),
+            kind="cai",
+        ),
+        DemoDossier(
+            "CAI for the family: both parents wait for 'Droits et devoirs des parents' (G2)",
+            {
+                "contract_id": f"CAIF-{today.year}-{run}-01",
+                "prefecture": "Paris",
+                "platform": "OFII Paris",
+                "signed_on": ago(12),
+                "signatories": [
+                    {"person_id": "P1", "full_name": "Ayşe Kaya", "languages": ["tr"]},
+                    {"person_id": "P2", "full_name": "Mustafa Kaya", "languages": ["tr", "fr"]},
+                ],
+                "children": [
+                    {
+                        "child_id": "C1",
+                        "birth_date": _years_before(today, 9).isoformat(),
+                        "admitted_through_family_reunification": True,
+                    },
+                ],
+            },
+            kind="cai-family",
         ),
     ]
 
@@ -299,8 +540,9 @@ async def worker_is_polling(client: Client, settings: Settings) -> bool:
 
 async def run_dossier(client: Client, dossier: DemoDossier, task_queue: str) -> Outcome:
     """Submit the dossier, send its events, and return where it stands."""
-    await submit_application(client, dossier.application, task_queue)
-    workflow_id = workflow_id_of(KINDS["visa"], dossier.application)
+    kind = KINDS[dossier.kind]
+    await submit_application(client, dossier.application, task_queue, kind=kind)
+    workflow_id = workflow_id_of(kind, dossier.application)
     for step in dossier.steps:
         try:
             await send_event(client, workflow_id, step.event, step.payload)
@@ -316,8 +558,8 @@ async def run_dossier(client: Client, dossier: DemoDossier, task_queue: str) -> 
     return Outcome(
         workflow_id=workflow_id,
         shows=dossier.shows,
-        country=dossier.application["country_of_residence"],
-        procedure=dossier.application["procedure"],
+        country=dossier.application.get("country_of_residence", "FR"),
+        procedure=dossier.application.get("procedure", kind.workflow_type),
         stage=str(state.get("stage")),
         overdue=list(state.get("overdue") or []),
         rejected_inputs=len(state.get("rejected_inputs") or []),
@@ -389,8 +631,8 @@ async def run_demo(settings: Settings, ui_url: str) -> int:
     namespace = settings.temporal_namespace
     print(
         f"\nWeb UI: {ui_url.rstrip('/')}/namespaces/{namespace}/workflows\n"
-        "Try the query box with:  DossierStage = \"in_training\"   ·   Overdue = true"
-        "   ·   CountryOfResidence = \"MA\"\n"
+        'Try the query box with:  DossierStage = "in_training"   ·   Overdue = true'
+        '   ·   CountryOfResidence = "MA"\n'
         f"Or here: python -m scripts.cli show {outcomes[0].workflow_id if outcomes else 'ID'}"
         " --summary"
     )
