@@ -270,7 +270,7 @@ def _evaluation_record(
 
 
 def _place_evaluation(
-    state: VisaState, domain: Domain, rule_again: str
+    state: VisaState, domain: Domain, rule_again: str, evaluated_on: date
 ) -> tuple[DomainTrack, bool]:
     """Where an evaluation goes: the first one, or the re-evaluation after training."""
     track = state.track(domain)
@@ -278,6 +278,13 @@ def _place_evaluation(
     if status == TrackStatus.AWAITING_EVALUATION:
         return track, False
     if status == TrackStatus.AWAITING_RE_EVALUATION:
+        completed_on = _completion(state, domain)
+        if completed_on is not None and evaluated_on < completed_on:
+            raise InputRejected(
+                rule_again,
+                f"a re-evaluation follows the training completed on {completed_on}",
+                "evaluated_on",
+            )
         return track, True
     if status == TrackStatus.TEST_EXEMPT:
         raise InputRejected("C1", "the applicant is exempt from the language test")
@@ -288,10 +295,21 @@ def _place_evaluation(
     )
 
 
+def _completion(state: VisaState, domain: Domain) -> date | None:
+    training = state.training_of(domain)
+    return training.completed_on if training is not None else None
+
+
+def _not_before(evaluation: Evaluation | None, day: date, rule: str, field: str) -> None:
+    """What follows an evaluation is not dated before it."""
+    if evaluation is not None and day < evaluation.evaluated_on:
+        raise InputRejected(rule, f"precedes the evaluation of {evaluation.evaluated_on}", field)
+
+
 def _on_language_evaluation(
     state: VisaState, event: LanguageEvaluation, reference: ReferenceData, today: date
 ) -> list[NotificationDue]:
-    track, again = _place_evaluation(state, Domain.LANGUAGE, "D4")
+    track, again = _place_evaluation(state, Domain.LANGUAGE, "D4", event.evaluated_on)
     bareme = reference.language_bareme_on(event.evaluated_on)
     total = event.oral_score + event.written_score
     sufficient = event.oral_score >= bareme.oral_min and total >= bareme.total_min  # D1
@@ -326,7 +344,7 @@ def _on_values_evaluation(
             f"({', '.join(state.input.applicant.languages)})",
             "language_used",
         )
-    track, again = _place_evaluation(state, Domain.VALUES, "E5")
+    track, again = _place_evaluation(state, Domain.VALUES, "E5", event.evaluated_on)
     bareme = reference.values_bareme_on(event.evaluated_on)
     # E1: the barème's ratio, so that a different number of questions is judged alike.
     sufficient = event.correct_answers * bareme.out_of >= bareme.min_correct * event.questions_asked
@@ -366,6 +384,7 @@ def _on_training_prescribed(
         raise InputRejected(
             rule, f"no {domain.value} training is needed: the domain is {status.value}", "kind"
         )
+    _not_before(state.track(domain).evaluation, event.notified_on, "B7", "notified_on")
     if domain == Domain.LANGUAGE and event.hours < MIN_LANGUAGE_HOURS:
         raise InputRejected("D3", f"{event.hours} hours prescribed; never fewer than 40", "hours")
     if domain == Domain.VALUES and event.hours > MAX_VALUES_HOURS:
@@ -423,6 +442,7 @@ def _on_training_exemption(
                 f"no {domain.value} training need to exempt from: the domain is {status.value}",
                 "trainings",
             )
+        _not_before(state.track(domain).evaluation, event.decided_on, "C2", "decided_on")
     if state.values_integrated and set(event.trainings) == {Domain.LANGUAGE}:
         raise InputRejected(
             "E4",
@@ -561,6 +581,14 @@ def _on_visa_decision(
     untrained = [d.value for d, s in statuses.items() if s in TRAINING_OUTSTANDING]
     issued_under_b5 = False
     if event.decision == Decision.ISSUED:
+        attestations = [day for d in Domain if (day := _completion(state, d)) is not None]
+        if attestations and max(attestations) > event.decided_on:
+            raise InputRejected(
+                "F2",
+                f"the attestation of training followed dates from {max(attestations)}, "
+                "after the decision",
+                "decided_on",
+            )
         unevaluated = [d.value for d, s in statuses.items() if s == TrackStatus.AWAITING_EVALUATION]
         if unevaluated and not sursis_over:
             raise InputRejected(
