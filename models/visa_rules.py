@@ -63,7 +63,7 @@ RESULTS_DELAY_DAYS = 7  # B6: "dans la semaine"
 TRAINING_START_MONTHS = 2  # B7
 TRAINING_LENGTH_MONTHS = 2  # B8
 MIN_LANGUAGE_HOURS = 40  # D3
-MAX_VALUES_HOURS = 4  # E3: half a day
+MAX_VALUES_HOURS = 3  # E3: half a day, read as the circular reads it in II.2 (3 hours at most)
 FAMILY_MIN_AGE, MAX_AGE = 16, 65  # A1
 SCHEME_STARTS_ON = date(2008, 12, 1)  # A2: applications filed from 1 December 2008
 
