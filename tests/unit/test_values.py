@@ -177,7 +177,7 @@ def test_e3_insufficient_values_get_a_training_prescribed_and_notified() -> None
 @pytest.mark.rule("E3")
 def test_e3_a_training_longer_than_half_a_day_is_rejected() -> None:
     before = feed([LANGUAGE_OK, VALUES_KO]).state
-    step = send(before, *training_prescribed(PRESCRIBED, kind="values", hours=8))
+    step = send(before, *training_prescribed(PRESCRIBED, kind="values", hours=4))
     assert step.rejection is not None
     assert step.rejection.reason.startswith("E3: hours")
     assert step.notifications == []
