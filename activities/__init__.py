@@ -8,18 +8,25 @@ import asyncpg
 
 from activities.reference import ReferenceActivities
 from activities.register import RegisterActivities
+from activities.scheduled import ScheduledActivities
 
 
 def worker_activities(
-    pool: asyncpg.Pool, reference_data_path: Path | None
+    pool: asyncpg.Pool, reference_data_path: Path | None, reports_dir: Path | None = None
 ) -> list[Callable[..., Any]]:
-    """Every activity the worker registers, bound to its dependencies."""
+    """Every activity the worker registers, bound to its dependencies. Without
+    `reports_dir` the ministry report cannot write its CSV file (REPORTS_DIR)."""
     register = RegisterActivities(pool)
     reference = ReferenceActivities(reference_data_path)
+    scheduled = ScheduledActivities(pool, reference, reports_dir)
     return [
         register.claim_dossier,
         register.record_event,
         register.send_notification,
         register.upsert_dossier,
         reference.load_reference_data,
+        scheduled.plan_sessions,
+        scheduled.release_seats,
+        scheduled.sweep_deadlines,
+        scheduled.write_ministry_report,
     ]

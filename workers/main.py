@@ -51,7 +51,9 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
                 client,
                 task_queue=settings.temporal_task_queue,
                 workflows=workflows.WORKFLOWS,
-                activities=activities.worker_activities(pool, settings.reference_data_path),
+                activities=activities.worker_activities(
+                    pool, settings.reference_data_path, settings.reports_path
+                ),
                 graceful_shutdown_timeout=GRACEFUL_SHUTDOWN_TIMEOUT,
             )
             await _run_until(worker, stop_event, settings)

@@ -33,6 +33,12 @@ class Settings(BaseModel):
     reference_data_path: Path | None = None
     """A JSON file that replaces the packaged reference data (consulates, barèmes…)."""
     log_level: LogLevel = "INFO"
+    reports_dir: Path | None = None
+    """Where the weekly ministry report writes its CSV files; None means `data_dir / "reports"`."""
+
+    @property
+    def reports_path(self) -> Path:
+        return self.reports_dir if self.reports_dir is not None else self.data_dir / "reports"
 
     @field_validator("temporal_address")
     @classmethod

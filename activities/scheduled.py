@@ -1,0 +1,352 @@
+"""The I/O of the scheduled workflows: seats of the collective sessions (H1, G2), the daily
+deadline digest (B1–B8, H5) and the weekly report to the ministries (J1).
+
+Each write is idempotent on a key of the register, so a retried activity books no second
+seat and writes no second notification."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.reference import ReferenceActivities
+from models.common import Recipient
+from models.reference import ReferenceData
+from models.reporting import (
+    DEADLINE_MISSED_KINDS,
+    DIGEST_RULES,
+    DigestSent,
+    OpenDossier,
+    ReportResult,
+    SweepDeadlines,
+    SweepResult,
+    WriteReport,
+    build_digests,
+    iso_week,
+    report_rows,
+)
+from models.sessions import (
+    Candidate,
+    PlannedSessions,
+    PlanSessions,
+    Seat,
+    SeatsToRelease,
+    assign,
+    count_by_platform,
+    plan_sessions,
+)
+
+_WAITING = """
+    SELECT d.workflow_id, w.value AS wait
+    FROM dossier d, jsonb_array_elements(d.waiting) AS w(value)
+    WHERE d.closed_at IS NULL AND w.value->>'service' = $1
+    ORDER BY d.workflow_id"""
+
+_INSERT_NOTIFICATION = """
+    INSERT INTO notification (workflow_id, key, recipient, kind, language, payload)
+    VALUES ($1, $2, $3, $4, NULL, $5)
+    ON CONFLICT (workflow_id, key) DO NOTHING
+    RETURNING true"""
+
+
+class ScheduledActivities:
+    """Activities of `SessionPlanning`, `DeadlineSweep` and `MinistryReport`."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        reference: ReferenceActivities,
+        reports_dir: Path | None = None,
+    ) -> None:
+        self.pool = pool
+        self.reference = reference
+        self.reports_dir = reports_dir
+
+    # --- sessions --------------------------------------------------------------------------
+
+    @activity.defn(name="plan_sessions")
+    async def plan_sessions(self, request: PlanSessions) -> PlannedSessions:
+        """Plan the sessions of each platform and seat the signatories waiting, in one
+        transaction. The seats of `request.planned_by` are recomputed, not added to, so that
+        a retry after a lost result books nobody twice."""
+        reference = self._reference()
+        service = request.service
+        wanted = request.platforms
+        sessions = [
+            session
+            for name, platform in sorted(reference.platforms.items())
+            if wanted is None or name in wanted
+            for session in plan_sessions(
+                name, service, getattr(platform, service.value), request.run_on
+            )
+        ]
+        async with self.pool.acquire() as connection, connection.transaction():
+            # Two planning runs of one service never hand out the same free seat.
+            await connection.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1))", f"session_seat.{service.value}"
+            )
+            candidates = [
+                Candidate.model_validate({**row["wait"], "workflow_id": row["workflow_id"]})
+                for row in await connection.fetch(_WAITING, service.value)
+            ]
+            if wanted is not None:
+                candidates = [c for c in candidates if c.platform in wanted]
+            seated = {
+                (row["workflow_id"], row["person_id"])
+                for row in await connection.fetch(
+                    """SELECT workflow_id, person_id FROM session_seat
+                       WHERE service = $1 AND session_on >= $2
+                         AND planned_by IS DISTINCT FROM $3""",
+                    service.value,
+                    request.run_on,
+                    request.planned_by,
+                )
+            }
+            taken = {
+                row["session_id"]: int(row["seats"])
+                for row in await connection.fetch(
+                    """SELECT session_id, count(*) AS seats FROM session_seat
+                       WHERE session_id = ANY($1::text[]) AND planned_by IS DISTINCT FROM $2
+                       GROUP BY session_id""",
+                    [s.session_id for s in sessions],
+                    request.planned_by,
+                )
+            }
+            assignment = assign(sessions, candidates, taken=taken, seated=seated)
+            await _keep_only(connection, request.planned_by, assignment.seats)
+            await connection.executemany(
+                """INSERT INTO session_seat
+                       (session_id, service, platform, session_on, workflow_id, person_id,
+                        planned_by)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)
+                   ON CONFLICT (session_id, workflow_id, person_id) DO NOTHING""",
+                [
+                    (
+                        seat.session_id,
+                        seat.service.value,
+                        seat.platform,
+                        seat.session_on,
+                        seat.workflow_id,
+                        seat.person_id,
+                        request.planned_by,
+                    )
+                    for seat in assignment.seats
+                ],
+            )
+        return PlannedSessions(
+            service=service,
+            run_on=request.run_on,
+            platforms=count_by_platform(sessions, taken, candidates, assignment, seated),
+            seats=assignment.seats,
+            unassigned=assignment.unassigned,
+        )
+
+    @activity.defn(name="release_seats")
+    async def release_seats(self, release: SeatsToRelease) -> int:
+        """Give back the seats of convocations that could not be delivered (the contract
+        closed meanwhile)."""
+        result: str = await self.pool.execute(
+            """DELETE FROM session_seat s
+               USING unnest($2::text[], $3::text[], $4::text[]) AS k(session_id, workflow_id,
+                                                                     person_id)
+               WHERE s.planned_by = $1 AND s.session_id = k.session_id
+                 AND s.workflow_id = k.workflow_id AND s.person_id = k.person_id""",
+            release.planned_by,
+            [seat.session_id for seat in release.seats],
+            [seat.workflow_id for seat in release.seats],
+            [seat.person_id for seat in release.seats],
+        )
+        return int(result.split()[-1])
+
+    def _reference(self) -> ReferenceData:
+        try:
+            return self.reference.load()
+        except (OSError, ValueError) as error:
+            # A broken configuration file is fixed by an operator, then the retry succeeds.
+            raise ApplicationError(f"reference data: {error}") from error
+
+    # --- the deadline digest ---------------------------------------------------------------
+
+    @activity.defn(name="sweep_deadlines")
+    async def sweep_deadlines(self, sweep: SweepDeadlines) -> SweepResult:
+        """One `deadline_digest` per authority with open dossiers due within the window or
+        overdue; written once per day and authority."""
+        rows = await self.pool.fetch(
+            """SELECT workflow_id, kind, reference, stage, procedure, country, consulate,
+                      prefecture, responsible_body, next_deadline, deadlines, overdue
+               FROM dossier
+               WHERE closed_at IS NULL AND stage <> 'opening'
+                 AND (overdue OR next_deadline <= $1)
+               ORDER BY workflow_id""",
+            sweep.day + timedelta(days=sweep.within_days),
+        )
+        dossiers = [OpenDossier.model_validate(dict(row)) for row in rows]
+        digests = build_digests(dossiers, sweep.day, sweep.within_days)
+        result = SweepResult(day=sweep.day, dossiers_due=len(dossiers))
+        for digest in digests:
+            key = digest.key(sweep.day)
+            payload = {
+                "rule": DIGEST_RULES,
+                "day": sweep.day.isoformat(),
+                "addressee": digest.addressee,
+                "within_days": sweep.within_days,
+                "dossiers": [entry.model_dump(mode="json") for entry in digest.entries],
+            }
+            created = await self.pool.fetchval(
+                _INSERT_NOTIFICATION,
+                sweep.register_id,
+                key,
+                digest.recipient.value,
+                "deadline_digest",
+                payload,
+            )
+            result.digests.append(
+                DigestSent(
+                    recipient=digest.recipient.value,
+                    addressee=digest.addressee,
+                    key=key,
+                    dossiers=len(digest.entries),
+                    created=bool(created),
+                )
+            )
+        return result
+
+    # --- the report to the ministries -------------------------------------------------------
+
+    @activity.defn(name="write_ministry_report")
+    async def write_ministry_report(self, request: WriteReport) -> ReportResult:
+        """J1: the week's report, as one `ministry_report` notification and a CSV file of
+        (section, key, count) rows. A second run in the same week sends nothing new and
+        rewrites the file from the report already sent."""
+        if self.reports_dir is None:
+            raise ApplicationError(
+                "REPORTS_DIR is not configured for this worker", non_retryable=True
+            )
+        week = iso_week(request.as_of)
+        filename = f"ministry-report-{week}.csv"
+        sections = await self._count()
+        payload: dict[str, Any] = {
+            "rule": "J1",
+            "week": week,
+            "as_of": request.as_of.isoformat(),
+            "file": filename,
+            "sections": sections,
+        }
+        key = f"{week}.ministry"
+        created = await self.pool.fetchval(
+            _INSERT_NOTIFICATION,
+            request.register_id,
+            key,
+            Recipient.MINISTRY.value,
+            "ministry_report",
+            payload,
+        )
+        if not created:
+            payload = await self.pool.fetchval(
+                "SELECT payload FROM notification WHERE workflow_id = $1 AND key = $2",
+                request.register_id,
+                key,
+            )
+        rows = report_rows(payload["sections"])
+        path = self.reports_dir / filename
+        _write_csv(path, rows)
+        return ReportResult(
+            week=week,
+            as_of=request.as_of,
+            path=str(path),
+            created=bool(created),
+            rows=len(rows),
+        )
+
+    async def _count(self) -> dict[str, dict[str, int]]:
+        async with (
+            self.pool.acquire() as connection,
+            connection.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            queries = {
+                "stage": """SELECT kind || ':' || stage, count(*) FROM dossier
+                            WHERE stage <> 'opening' GROUP BY 1""",
+                "country": """SELECT country, count(*) FROM dossier
+                              WHERE country IS NOT NULL GROUP BY 1""",
+                "procedure": """SELECT procedure, count(*) FROM dossier
+                                WHERE procedure IS NOT NULL GROUP BY 1""",
+                "open_overdue": """SELECT kind, count(*) FROM dossier
+                                   WHERE closed_at IS NULL AND overdue GROUP BY 1""",
+                # One per event, however many authorities it was sent to; a notification key
+                # starts with the dossier's event sequence number.
+                "deadlines_missed": """SELECT kind,
+                                              count(DISTINCT workflow_id || '/'
+                                                    || split_part(key, '.', 1))
+                                       FROM notification WHERE kind = ANY($1::text[])
+                                       GROUP BY 1""",
+                # C3: every exemption is notified to OFII, once.
+                "exemptions_granted": """SELECT e.value, count(*)
+                                         FROM notification n,
+                                              jsonb_array_elements_text(n.payload->'exemptions')
+                                                  AS e(value)
+                                         WHERE n.kind = 'exemption_granted'
+                                           AND n.recipient = 'ofii'
+                                         GROUP BY 1""",
+                "trainings_prescribed": """SELECT payload->>'training', count(*)
+                                           FROM notification
+                                           WHERE kind = 'training_prescription'
+                                             AND recipient = 'consulate'
+                                           GROUP BY 1""",
+            }
+            sections: dict[str, dict[str, int]] = {}
+            for section, sql in queries.items():
+                args: list[Any] = [list(DEADLINE_MISSED_KINDS)] if "$1" in sql else []
+                rows = await connection.fetch(sql, *args)
+                sections[section] = {str(row[0]): int(row[1]) for row in rows if row[0]}
+            # A kind no dossier reached this far is worth reading as a zero.
+            for kind in DEADLINE_MISSED_KINDS:
+                sections["deadlines_missed"].setdefault(kind, 0)
+            # H2: a CAI signatory exempt from the skills assessment, by the contract's own data
+            # or on proof of employment, has no `skills_assessment_due` deadline.
+            exempt = await connection.fetchval(
+                """SELECT count(*) FROM dossier
+                   WHERE kind = 'cai_contract' AND stage <> 'opening'
+                     AND NOT deadlines ? 'skills_assessment_due'"""
+            )
+            if exempt:
+                sections["exemptions_granted"]["skills_assessment"] = int(exempt)
+        return sections
+
+
+async def _keep_only(
+    connection: asyncpg.Connection | PoolConnectionProxy, planned_by: str, seats: list[Seat]
+) -> None:
+    """Drop the seats an earlier attempt of this planning run booked and this one did not."""
+    await connection.execute(
+        """DELETE FROM session_seat s
+           WHERE s.planned_by = $1 AND NOT EXISTS (
+               SELECT 1 FROM unnest($2::text[], $3::text[], $4::text[])
+                             AS k(session_id, workflow_id, person_id)
+               WHERE k.session_id = s.session_id AND k.workflow_id = s.workflow_id
+                 AND k.person_id = s.person_id)""",
+        planned_by,
+        [seat.session_id for seat in seats],
+        [seat.workflow_id for seat in seats],
+        [seat.person_id for seat in seats],
+    )
+
+
+def _write_csv(path: Path, rows: list[tuple[str, str, int]]) -> None:
+    """Written beside, then renamed: a reader never sees half a report."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["section", "key", "count"])
+    writer.writerows(rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".csv.{os.getpid()}.partial")
+    partial.write_text(buffer.getvalue(), encoding="utf-8")
+    os.replace(partial, path)
