@@ -1,0 +1,167 @@
+"""The periodic workflows that the contract's schedules start (CONTRACT.md, "Schedules").
+
+- `SessionPlanning`: plans the skills-assessment half days (H1, H3, H5) or the days "Droits
+  et devoirs des parents" (G2) of each OFII platform, seats the signatories waiting, earliest
+  due date first, and convenes each one by a signal to their contract.
+- `DeadlineSweep`: the daily `deadline_digest` to each authority (B1–B8, H5).
+- `MinistryReport`: the weekly `ministry_report` and its CSV file (J1).
+
+They decide nothing themselves: the planning and the digests are pure functions of
+`models/`, the register is read and written by activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey
+from temporalio.exceptions import FailureError
+
+from workflows.dossier import REGISTER_RETRY, REGISTER_TIMEOUT
+
+with workflow.unsafe.imports_passed_through():
+    from models.reporting import (
+        ReportRequest,
+        ReportResult,
+        SweepDeadlines,
+        SweepRequest,
+        SweepResult,
+        WriteReport,
+    )
+    from models.sessions import (
+        FailedConvocation,
+        PlannedSessions,
+        PlanningRequest,
+        PlanningResult,
+        PlanSessions,
+        Seat,
+        SeatsToRelease,
+    )
+
+# Schedule ids of the contract; the sweep's and the report's are also the `workflow_id` of
+# their notifications, so that each day's digest and each week's report is written once.
+SKILLS_ASSESSMENT_SCHEDULE = "skills-assessment-sessions"
+PARENTS_TRAINING_SCHEDULE = "parents-training-sessions"
+DEADLINE_SWEEP_SCHEDULE = "deadline-sweep"
+MINISTRY_REPORT_SCHEDULE = "ministry-report"
+
+# A planning run reads and writes the whole waiting list in one transaction.
+PLANNING_TIMEOUT = timedelta(minutes=5)
+REPORT_TIMEOUT = timedelta(minutes=5)
+
+# Set by the schedule on the runs it starts: the time the run was meant for, which a
+# backfill sets in the past.
+SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+
+
+def _nominal_day() -> date:
+    """The day a scheduled run stands for (a backfilled run's own day); today otherwise."""
+    scheduled = workflow.info().typed_search_attributes.get(SCHEDULED_START_TIME)
+    return (scheduled or workflow.now()).date()
+
+
+@workflow.defn(name="SessionPlanning")
+class SessionPlanning:
+    """Convene the signatories waiting for a skills assessment or a parents' training day."""
+
+    @workflow.run
+    async def run(self, request: PlanningRequest) -> PlanningResult:
+        today = workflow.now().date()
+        # Nobody is convened to a day already past, whatever a backfill asks.
+        run_on = max(request.run_on or today, today)
+        planned_by = workflow.info().run_id
+        planned: PlannedSessions = await workflow.execute_activity(
+            "plan_sessions",
+            PlanSessions(
+                service=request.service,
+                run_on=run_on,
+                planned_by=planned_by,
+                platforms=request.platforms,
+            ),
+            result_type=PlannedSessions,
+            start_to_close_timeout=PLANNING_TIMEOUT,
+            retry_policy=REGISTER_RETRY,
+            summary=f"plan {request.service.value} sessions from {run_on}",
+        )
+        outcomes = await asyncio.gather(*(self._convene(seat) for seat in planned.seats))
+        failed = [outcome for outcome in outcomes if outcome is not None]
+        if failed:
+            await workflow.execute_activity(
+                "release_seats",
+                SeatsToRelease(planned_by=planned_by, seats=[f.seat for f in failed]),
+                result_type=int,
+                start_to_close_timeout=REGISTER_TIMEOUT,
+                retry_policy=REGISTER_RETRY,
+                summary=f"release {len(failed)} seats of undelivered convocations",
+            )
+        convened = [
+            seat for seat, outcome in zip(planned.seats, outcomes, strict=True) if not outcome
+        ]
+        workflow.logger.info(
+            "%s: %d convened, %d undelivered, %d without a seat",
+            request.service.value,
+            len(convened),
+            len(failed),
+            len(planned.unassigned),
+        )
+        return PlanningResult(
+            service=request.service,
+            run_on=run_on,
+            platforms=planned.platforms,
+            convened=convened,
+            failed=failed,
+            unassigned=planned.unassigned,
+        )
+
+    async def _convene(self, seat: Seat) -> FailedConvocation | None:
+        """Signal the convocation to the contract; a contract closed since the register was
+        read refuses it, which the run reports instead of failing."""
+        event, payload = seat.convocation()
+        try:
+            await workflow.get_external_workflow_handle(seat.workflow_id).signal(event, payload)
+        except FailureError as error:
+            workflow.logger.warning("%s to %s not delivered: %s", event, seat.workflow_id, error)
+            return FailedConvocation(seat=seat, error=str(error))
+        return None
+
+
+@workflow.defn(name="DeadlineSweep")
+class DeadlineSweep:
+    """Tell each authority, once a day, which of its open dossiers are due within the week or
+    overdue (B1–B8, H5)."""
+
+    @workflow.run
+    async def run(self, request: SweepRequest | None = None) -> SweepResult:
+        request = request or SweepRequest()
+        day = request.run_on or _nominal_day()
+        result: SweepResult = await workflow.execute_activity(
+            "sweep_deadlines",
+            SweepDeadlines(
+                register_id=DEADLINE_SWEEP_SCHEDULE, day=day, within_days=request.within_days
+            ),
+            result_type=SweepResult,
+            start_to_close_timeout=REPORT_TIMEOUT,
+            retry_policy=REGISTER_RETRY,
+            summary=f"deadline_digest of {day}",
+        )
+        return result
+
+
+@workflow.defn(name="MinistryReport")
+class MinistryReport:
+    """J1: keep the ministries informed, each week, of how the circular is applied."""
+
+    @workflow.run
+    async def run(self, request: ReportRequest | None = None) -> ReportResult:
+        as_of = (request.run_on if request else None) or _nominal_day()
+        result: ReportResult = await workflow.execute_activity(
+            "write_ministry_report",
+            WriteReport(register_id=MINISTRY_REPORT_SCHEDULE, as_of=as_of),
+            result_type=ReportResult,
+            start_to_close_timeout=REPORT_TIMEOUT,
+            retry_policy=REGISTER_RETRY,
+            summary=f"ministry_report as of {as_of}",
+        )
+        return result
