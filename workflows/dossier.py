@@ -182,36 +182,39 @@ class DossierWorkflow(Generic[S]):
     # --- effects -------------------------------------------------------------------------
 
     async def _persist(self, step: Step[S], event: str, source: str, raw: Any) -> None:
-        """Record the input, write the notifications due, project the dossier, and show
-        the new situation in the Web UI."""
+        """Record the input, write the notifications due and project the dossier, all at
+        once (each write is idempotent and the projection is versioned, so their order does
+        not matter), then show the new situation in the Web UI."""
         seq = self.core.seq(step.state)
         reason = step.rejection.reason if step.rejection is not None else None
-        await self._record(seq, event, source, raw, reason)
         workflow_id = workflow.info().workflow_id
-        await asyncio.gather(
-            *(
-                workflow.execute_activity(
-                    "send_notification",
-                    NotificationRecord.of(workflow_id, seq, due),
-                    start_to_close_timeout=REGISTER_TIMEOUT,
-                    retry_policy=REGISTER_RETRY,
-                    summary=f"{due.kind} → {due.recipient.value} ({due.rule})",
-                )
-                for due in step.notifications
-            )
-        )
-        if step.rejection is None:
-            view = self._view()
-            await workflow.execute_activity(
-                "upsert_dossier",
-                DossierRow(
-                    workflow_id=workflow_id,
-                    first_run_id=workflow.info().first_execution_run_id,
-                    view=view,
-                ),
+        writes = [self._record(seq, event, source, raw, reason)]
+        writes += [
+            workflow.execute_activity(
+                "send_notification",
+                NotificationRecord.of(workflow_id, seq, due),
                 start_to_close_timeout=REGISTER_TIMEOUT,
                 retry_policy=REGISTER_RETRY,
+                summary=f"{due.kind} → {due.recipient.value} ({due.rule})",
             )
+            for due in step.notifications
+        ]
+        view = self._view()
+        if step.rejection is None:
+            writes.append(
+                workflow.execute_activity(
+                    "upsert_dossier",
+                    DossierRow(
+                        workflow_id=workflow_id,
+                        first_run_id=workflow.info().first_execution_run_id,
+                        view=view,
+                    ),
+                    start_to_close_timeout=REGISTER_TIMEOUT,
+                    retry_policy=REGISTER_RETRY,
+                )
+            )
+        await asyncio.gather(*writes)
+        if step.rejection is None:
             _publish(view)
         self._changes += 1
 
