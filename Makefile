@@ -7,7 +7,7 @@ PYTHON  := $(VENV)/bin/python
 # Touched after a successful install: a newer pyproject.toml means dependencies changed.
 STAMP   := $(VENV)/.installed
 
-.PHONY: venv run test lint demo clean-data
+.PHONY: venv run test lint demo bench clean-data
 
 venv: $(STAMP)
 
@@ -28,6 +28,9 @@ lint: $(STAMP)
 
 demo: $(STAMP)
 	$(PYTHON) -m scripts.demo
+
+bench: $(STAMP)
+	$(PYTHON) -m scripts.bench
 
 # Needs no virtualenv. Refuses while `make run` holds the data dir: deleting a live
 # PostgreSQL's files under it corrupts it.
