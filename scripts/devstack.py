@@ -35,6 +35,7 @@ from temporalio.client import Client
 
 from activities.database import open_pool
 from scripts.ports import port_in_use
+from scripts.schedules import ensure_schedules
 from workers.client import connect
 from workers.logging import configure_logging
 from workers.postgres import database_url, release_embedded_database
@@ -56,6 +57,7 @@ STATE_FILE = "devstack.json"
 PostStartStep = Callable[[Client, Settings], Awaitable[None]]
 POST_START_STEPS: list[PostStartStep] = []
 """Steps run once the whole stack is up, in order (the schedules of CONTRACT.md go here)."""
+POST_START_STEPS.append(ensure_schedules)
 
 
 class DevStackError(RuntimeError):
