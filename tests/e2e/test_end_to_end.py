@@ -533,8 +533,9 @@ async def test_the_command_line_submits_sends_shows_and_lists(
         "written_score": 25,
         "evaluator": "OFII Ankara",
     }
-    accepted = await cli(stack, "send", workflow_id, "language_evaluation", "--json",
-                         json.dumps(language))
+    accepted = await cli(
+        stack, "send", workflow_id, "language_evaluation", "--json", json.dumps(language)
+    )
     assert accepted.code == 0, accepted.stderr
     state = json.loads(accepted.stdout)
     assert state["language"]["evaluation"]["sufficient"] is True
@@ -566,8 +567,9 @@ async def test_the_command_line_submits_sends_shows_and_lists(
         ),
         encoding="utf-8",
     )
-    signalled = await cli(stack, "send", workflow_id, "values_evaluation", "--file", values_file,
-                          "--signal")
+    signalled = await cli(
+        stack, "send", workflow_id, "values_evaluation", "--file", values_file, "--signal"
+    )
     assert signalled.code == 0, signalled.stderr
     assert signalled.stdout.strip() == "sent"
     await until_state(
@@ -602,8 +604,16 @@ async def test_the_command_line_submits_sends_shows_and_lists(
             break
         await asyncio.sleep(0.5)
     lines = listed.stdout.splitlines()
-    assert lines[0].split() == ["WORKFLOW", "ID", "STATUS", "DOSSIER", "STAGE", "NEXT",
-                                "DEADLINE", "OVERDUE"]
+    assert lines[0].split() == [
+        "WORKFLOW",
+        "ID",
+        "STATUS",
+        "DOSSIER",
+        "STAGE",
+        "NEXT",
+        "DEADLINE",
+        "OVERDUE",
+    ]
     assert lines[1].split() == [
         workflow_id,
         "running",
