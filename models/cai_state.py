@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import Field, computed_field
 
 from models.cai_events import CaiContractInput
-from models.common import DeadlineStatus, Record
+from models.common import Record
 from models.dossier import DossierRecord, contract_deadlines
 from models.register import ConvocationWait, DossierView
 
@@ -40,6 +40,18 @@ class Absence(Record):
     legitimate_reason: str | None
 
 
+def pending_convocation(
+    convocations: list[Convocation], absences: list[Absence]
+) -> Convocation | None:
+    """The last convocation, unless an absence was reported since (H1, G2)."""
+    if not convocations:
+        return None
+    last = convocations[-1]
+    if any(absence.absent_on >= last.session_on for absence in absences):
+        return None
+    return last
+
+
 class SkillsAssessment(Record):
     """The *bilan de compétences professionnelles* (H1–H5)."""
 
@@ -67,13 +79,7 @@ class SkillsAssessment(Record):
 
     @property
     def pending_convocation(self) -> Convocation | None:
-        """The last convocation, unless an absence was reported since."""
-        if not self.convocations:
-            return None
-        last = self.convocations[-1]
-        if any(a.absent_on >= last.session_on for a in self.absences):
-            return None
-        return last
+        return pending_convocation(self.convocations, self.absences)
 
 
 class ServiceRecord(Record):
@@ -141,6 +147,9 @@ class CaiState(DossierRecord):
     def closed(self) -> bool:
         return self.stage in (CaiStage.CLOSED, CaiStage.TERMINATED)
 
+    def shown_deadline(self, key: str) -> bool:
+        return not key.startswith("reminder")
+
     @property
     def open_for_services(self) -> bool:
         return self.stage in (CaiStage.IN_PROGRESS, CaiStage.EXTENDED)
@@ -149,27 +158,6 @@ class CaiState(DossierRecord):
     @property
     def deadlines(self) -> dict[str, date]:
         return contract_deadlines(self.tracked_deadlines, lambda name: name == "reminder")
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def next_deadline(self) -> date | None:
-        if self.closed:
-            return None
-        dues = [
-            d.due
-            for k, d in self.tracked_deadlines.items()
-            if d.open and not k.startswith("reminder")
-        ]
-        return min(dues, default=None)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def overdue(self) -> list[str]:
-        if self.closed:
-            return []
-        return sorted(
-            k for k, d in self.tracked_deadlines.items() if d.status == DeadlineStatus.MISSED
-        )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -193,11 +181,6 @@ class CaiState(DossierRecord):
 
 
 def cai_view(state: CaiState) -> DossierView:
-    open_deadlines = sorted(
-        (d.due, key.split(".", 1)[0])
-        for key, d in state.tracked_deadlines.items()
-        if d.open and not key.startswith("reminder")
-    )
     waiting = []
     if (
         state.open_for_services
@@ -224,7 +207,7 @@ def cai_view(state: CaiState) -> DossierView:
         outcome=outcome,
         deadlines=state.deadlines,
         next_deadline=state.next_deadline,
-        next_deadline_name=open_deadlines[0][1] if open_deadlines and not state.closed else None,
+        next_deadline_name=state.next_deadline_name,
         overdue=state.overdue,
         awaiting=state.awaiting,
         waiting=waiting,

@@ -239,7 +239,7 @@ def on_deadline(state: FamilyState, key: str, today: date, fired_at: str) -> Ste
     new.seq += 1
     if key == "validity_ends":
         new.tracked_deadlines[key].status = DeadlineStatus.REACHED
-        new.closed = True
+        new.ended = True
         return Step(new, [])
     new.tracked_deadlines[key].status = DeadlineStatus.MISSED
     notes = []

@@ -8,8 +8,8 @@ from enum import StrEnum
 from pydantic import Field, computed_field
 
 from models.cai_events import CaiFamilyInput
-from models.cai_state import Absence, Convocation
-from models.common import DeadlineStatus, Record, age_on
+from models.cai_state import Absence, Convocation, pending_convocation
+from models.common import Record, age_on
 from models.dossier import DossierRecord, contract_deadlines
 from models.register import ConvocationWait, DossierView
 
@@ -56,12 +56,7 @@ class Parent(Record):
 
     @property
     def pending_convocation(self) -> Convocation | None:
-        if not self.convocations:
-            return None
-        last = self.convocations[-1]
-        if any(a.absent_on >= last.session_on for a in self.absences):
-            return None
-        return last
+        return pending_convocation(self.convocations, self.absences)
 
 
 class Breach(Record):
@@ -82,7 +77,11 @@ class FamilyState(DossierRecord):
     validity_ends: date
     breaches: list[Breach] = Field(default_factory=list)
     referral: Referral | None = None
-    closed: bool = False
+    ended: bool = False  # the contract's year is over
+
+    @property
+    def closed(self) -> bool:
+        return self.ended
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -115,22 +114,6 @@ class FamilyState(DossierRecord):
 
     @computed_field  # type: ignore[prop-decorator]
     @property
-    def next_deadline(self) -> date | None:
-        if self.closed:
-            return None
-        return min((d.due for d in self.tracked_deadlines.values() if d.open), default=None)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def overdue(self) -> list[str]:
-        if self.closed:
-            return []
-        return sorted(
-            k for k, d in self.tracked_deadlines.items() if d.status == DeadlineStatus.MISSED
-        )
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
     def awaiting(self) -> list[str]:
         if self.closed:
             return []
@@ -159,7 +142,6 @@ def family_view(state: FamilyState) -> DossierView:
         for parent in state.parents.values()
         if not state.closed and parent.status == ParentStatus.AWAITING_CONVOCATION
     ]
-    open_deadlines = sorted((d.due, k) for k, d in state.tracked_deadlines.items() if d.open)
     return DossierView(
         kind="cai_family_contract",
         reference=state.contract_id,
@@ -172,7 +154,7 @@ def family_view(state: FamilyState) -> DossierView:
         else None,
         deadlines=state.deadlines,
         next_deadline=state.next_deadline,
-        next_deadline_name=open_deadlines[0][1] if open_deadlines and not state.closed else None,
+        next_deadline_name=state.next_deadline_name,
         overdue=state.overdue,
         awaiting=state.awaiting,
         waiting=waiting,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from models.common import DeadlineStatus, NotificationDue, Record, Rejection, TrackedDeadline
 from models.core import Step, TimerDue
@@ -22,6 +22,48 @@ class DossierRecord(Record):
     rejected_inputs: list[Rejection] = Field(default_factory=list)
     accepted_fingerprints: dict[str, int] = Field(default_factory=dict)
     seq: int = 0  # events received so far, accepted or not, and timers fired
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+    def shown_deadline(self, key: str) -> bool:
+        """Whether a tracked deadline is a deadline of the contract (not a reminder)."""
+        return True
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def next_deadline(self) -> date | None:
+        upcoming = self.upcoming_deadline()
+        return upcoming[0] if upcoming is not None else None
+
+    def upcoming_deadline(self) -> tuple[date, str] | None:
+        """The earliest open deadline of the contract and its name, while the dossier runs."""
+        if self.closed:
+            return None
+        return min(
+            (
+                (d.due, key.split(".", 1)[0])
+                for key, d in self.tracked_deadlines.items()
+                if d.open and self.shown_deadline(key)
+            ),
+            default=None,
+        )
+
+    @property
+    def next_deadline_name(self) -> str | None:
+        upcoming = self.upcoming_deadline()
+        return upcoming[1] if upcoming is not None else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def overdue(self) -> list[str]:
+        """Deadlines passed with their obligation still outstanding."""
+        if self.closed:
+            return []
+        return sorted(
+            key for key, d in self.tracked_deadlines.items() if d.status == DeadlineStatus.MISSED
+        )
 
 
 D = TypeVar("D", bound=DossierRecord)

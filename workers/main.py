@@ -19,9 +19,9 @@ import activities
 import workflows
 from activities.database import open_pool
 from workers.client import connect
-from workers.logging import configure_logging
+from workers.logging import settings_with_logging
 from workers.postgres import database_url, release_embedded_database
-from workers.settings import Settings, SettingsError
+from workers.settings import Settings
 
 # How long in-flight activities get to finish after a stop request before they are cancelled.
 GRACEFUL_SHUTDOWN_TIMEOUT = timedelta(seconds=10)
@@ -94,13 +94,9 @@ async def _run_until(worker: Worker, stop: asyncio.Event, settings: Settings) ->
 def main() -> int:
     """Entry point of `python -m workers`: 0 after a requested stop, 1 on a fatal error,
     2 on invalid settings."""
-    try:
-        settings = Settings.from_env()
-    except SettingsError as error:
-        configure_logging()
-        log.error("invalid settings", error=str(error))
+    settings = settings_with_logging()
+    if settings is None:
         return 2
-    configure_logging(settings.log_level)
     try:
         asyncio.run(run_worker(settings))
     except Exception:

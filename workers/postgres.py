@@ -24,7 +24,8 @@ def _pgdata(data_dir: Path) -> Path:
     return (data_dir / "postgres").resolve()
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine still runs (it may belong to another user)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -47,7 +48,7 @@ def _forget_dead_holders(pgdata: Path) -> None:
         return
     with PostgresServer._lock:
         holders = json.loads(holders_file.read_text())
-        alive = [pid for pid in holders if _alive(pid)]
+        alive = [pid for pid in holders if process_alive(pid)]
         if alive != holders:
             holders_file.write_text(json.dumps(alive))
 
