@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
 from models.common import NotificationDue, Rejection
-from models.reference import ReferenceData
-from models.register import DossierView
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -29,27 +27,3 @@ class Step(Generic[S]):
 class TimerDue:
     key: str
     fire_on: date  # the timer fires at the start of this day (UTC)
-
-
-class DossierCore(Protocol[S]):
-    """What a workflow needs from its core. Every function is pure: no I/O, no clock."""
-
-    kind: str
-    events: tuple[str, ...]
-    state_type: type[S]
-
-    def open(
-        self, raw: Any, reference: ReferenceData, today: date, received_at: str, workflow_id: str
-    ) -> Step[S]: ...
-
-    def receive(
-        self, state: S, name: str, raw: Any, reference: ReferenceData, today: date, received_at: str
-    ) -> Step[S]: ...
-
-    def due_timer(self, state: S) -> TimerDue | None: ...
-
-    def on_deadline(self, state: S, key: str, today: date, fired_at: str) -> Step[S]: ...
-
-    def view(self, state: S) -> DossierView: ...
-
-    def seq(self, state: S) -> int: ...

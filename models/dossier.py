@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import Field, computed_field
 
@@ -12,6 +13,8 @@ from models.common import DeadlineStatus, NotificationDue, Record, Rejection, Tr
 from models.core import Step, TimerDue
 from models.errors import InputRejected
 from models.events import Event, check_event_date, fingerprint, parse_event
+from models.reference import ReferenceData
+from models.register import DossierView
 
 
 class DossierRecord(Record):
@@ -150,3 +153,17 @@ def contract_deadlines(
         if name not in view or rank < view[name]:
             view[name] = rank
     return {name: due for name, (_, due) in sorted(view.items())}
+
+
+@dataclass(frozen=True)
+class DossierCore(Generic[D]):
+    """What a workflow needs from its core: pure functions, no I/O, no clock."""
+
+    kind: str
+    events: tuple[str, ...]
+    state_type: type[D]
+    open: Callable[[Any, ReferenceData, date, str, str], Step[D]]
+    receive: Callable[[D, str, Any, ReferenceData, date, str], Step[D]]
+    due_timer: Callable[[D], TimerDue | None]
+    on_deadline: Callable[[D, str, date, str], Step[D]]
+    view: Callable[[D], DossierView]

@@ -12,14 +12,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from models.common import Rejection
-    from models.core import DossierCore, Step
+    from models.core import Step
+    from models.dossier import DossierCore, DossierRecord
     from models.errors import InputRejected
     from models.reference import ReferenceData
     from models.register import (
@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes as sa
 
-S = TypeVar("S", bound=BaseModel)
+S = TypeVar("S", bound=DossierRecord)
 
 # Register writes are idempotent, so they are retried until the database answers:
 # a dossier must never lose an event or a notification because PostgreSQL was down.
@@ -185,7 +185,7 @@ class DossierWorkflow(Generic[S]):
         """Record the input, write the notifications due and project the dossier, all at
         once (each write is idempotent and the projection is versioned, so their order does
         not matter), then show the new situation in the Web UI."""
-        seq = self.core.seq(step.state)
+        seq = step.state.seq
         reason = step.rejection.reason if step.rejection is not None else None
         workflow_id = workflow.info().workflow_id
         writes = [self._record(seq, event, source, raw, reason)]
