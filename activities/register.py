@@ -74,9 +74,9 @@ class RegisterActivities:
             """INSERT INTO dossier
                    (workflow_id, first_run_id, kind, reference, procedure, country, consulate,
                     prefecture, responsible_body, stage, outcome, deadlines, next_deadline, overdue,
-                    version, closed_at, waiting)
+                    version, closed_at, waiting, exemptions)
                VALUES ($1, $16, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                       CASE WHEN $15 THEN now() END, $17)
+                       CASE WHEN $15 THEN now() END, $17, $18)
                ON CONFLICT (workflow_id) DO UPDATE SET
                    procedure = excluded.procedure, country = excluded.country,
                    consulate = excluded.consulate, prefecture = excluded.prefecture,
@@ -84,6 +84,7 @@ class RegisterActivities:
                    deadlines = excluded.deadlines, next_deadline = excluded.next_deadline,
                    overdue = excluded.overdue, version = excluded.version,
                    responsible_body = excluded.responsible_body, waiting = excluded.waiting,
+                   exemptions = excluded.exemptions,
                    updated_at = now(),
                    closed_at = COALESCE(dossier.closed_at, excluded.closed_at)
                WHERE dossier.version < excluded.version""",
@@ -104,4 +105,5 @@ class RegisterActivities:
             view.closed,
             row.first_run_id,
             [wait.model_dump(mode="json") for wait in view.waiting],
+            view.exemptions,
         )

@@ -288,13 +288,10 @@ class ScheduledActivities:
                                                     || split_part(key, '.', 1))
                                        FROM notification WHERE kind = ANY($1::text[])
                                        GROUP BY 1""",
-                # C3: every exemption is notified to OFII, once.
+                # C1, C2, H2: what each dossier is exempted from.
                 "exemptions_granted": """SELECT e.value, count(*)
-                                         FROM notification n,
-                                              jsonb_array_elements_text(n.payload->'exemptions')
-                                                  AS e(value)
-                                         WHERE n.kind = 'exemption_granted'
-                                           AND n.recipient = 'ofii'
+                                         FROM dossier d,
+                                              jsonb_array_elements_text(d.exemptions) AS e(value)
                                          GROUP BY 1""",
                 "trainings_prescribed": """SELECT payload->>'training', count(*)
                                            FROM notification
@@ -310,15 +307,6 @@ class ScheduledActivities:
             # A kind no dossier reached this far is worth reading as a zero.
             for kind in DEADLINE_MISSED_KINDS:
                 sections["deadlines_missed"].setdefault(kind, 0)
-            # H2: a CAI signatory exempt from the skills assessment, by the contract's own data
-            # or on proof of employment, has no `skills_assessment_due` deadline.
-            exempt = await connection.fetchval(
-                """SELECT count(*) FROM dossier
-                   WHERE kind = 'cai_contract' AND stage <> 'opening'
-                     AND NOT deadlines ? 'skills_assessment_due'"""
-            )
-            if exempt:
-                sections["exemptions_granted"]["skills_assessment"] = int(exempt)
         return sections
 
 

@@ -209,6 +209,7 @@ def cai_view(state: CaiState) -> DossierView:
         next_deadline=state.next_deadline,
         next_deadline_name=state.next_deadline_name,
         overdue=state.overdue,
+        exemptions=["skills_assessment"] if state.skills_assessment.exemption is not None else [],
         awaiting=state.awaiting,
         waiting=waiting,
         closed=state.closed,

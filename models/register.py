@@ -75,6 +75,7 @@ class DossierView(Record):
     next_deadline_name: str | None = None
     overdue: list[str] = Field(default_factory=list)
     training_prescribed: bool = False
+    exemptions: list[str] = Field(default_factory=list)  # C1, C2, H2: what is exempted
     awaiting: list[str] = Field(default_factory=list)
     waiting: list[ConvocationWait] = Field(default_factory=list)
     closed: bool = False

@@ -281,6 +281,12 @@ def visa_view(state: VisaState) -> DossierView:
         next_deadline_name=state.next_deadline_name,
         overdue=state.overdue,
         training_prescribed=state.training_prescribed,
+        exemptions=(["language_test"] if state.language.test_exemption is not None else [])
+        + [
+            f"{domain.value}_training"
+            for domain in Domain
+            if state.track(domain).training_exemption is not None
+        ],
         awaiting=state.awaiting,
         closed=state.closed,
         version=state.seq,
