@@ -102,6 +102,20 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
+def json_formatter() -> logging.Formatter:
+    """One JSON object a line, with the workflow's and activity's ids as top-level keys."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*_shared_processors(), structlog.stdlib.ExtraAdder()],
+        processors=[
+            add_temporal_context,
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            leading_keys_first,
+            structlog.processors.JSONRenderer(),
+        ],
+    )
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Send structlog and stdlib logging to stderr as JSON lines, at `level` and above.
 
@@ -119,18 +133,8 @@ def configure_logging(level: str = "INFO") -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
-        processors=[
-            add_temporal_context,
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            leading_keys_first,
-            structlog.processors.JSONRenderer(),
-        ],
-    )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter)
+    handler.setFormatter(json_formatter())
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
