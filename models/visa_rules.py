@@ -240,12 +240,13 @@ def _on_language_test_exemption(
 def _evaluation_record(
     state: VisaState,
     reference: ReferenceData,
-    evaluated_on: date,
+    event: LanguageEvaluation | ValuesEvaluation,
     today: date,
     sufficient: bool,
     bareme_from: date,
     **detail: Any,
 ) -> Evaluation:
+    evaluated_on = event.evaluated_on
     if evaluated_on < state.input.complete_file_date:
         raise InputRejected(
             "B1",
@@ -261,6 +262,7 @@ def _evaluation_record(
     )
     return Evaluation(
         evaluated_on=evaluated_on,
+        evaluator=event.evaluator,
         received_on=today,
         late=late,
         sufficient=sufficient,
@@ -316,11 +318,10 @@ def _on_language_evaluation(
     evaluation = _evaluation_record(
         state,
         reference,
-        event.evaluated_on,
+        event,
         today,
         sufficient,
         bareme.effective_from,
-        evaluator=event.evaluator,
         oral_score=event.oral_score,
         written_score=event.written_score,
     )
@@ -351,11 +352,10 @@ def _on_values_evaluation(
     evaluation = _evaluation_record(
         state,
         reference,
-        event.evaluated_on,
+        event,
         today,
         sufficient,
         bareme.effective_from,
-        evaluator=event.evaluator,
         language_used=event.language_used,
         questions_asked=event.questions_asked,
         correct_answers=event.correct_answers,

@@ -24,6 +24,17 @@ VALUES_PASS = {
 }
 
 
+async def prescribe_language_training(
+    handle: WorkflowHandle[Any, Any], day: date, hours: int
+) -> None:
+    """Language insufficient, values sufficient, then the provider's prescription (D3)."""
+    await evaluate_language_insufficient(handle, day)
+    await handle.execute_update(
+        "training_prescribed",
+        {"kind": "language", "hours": hours, "provider": "Alliance", "notified_on": iso(day)},
+    )
+
+
 async def evaluate_language_insufficient(handle: WorkflowHandle[Any, Any], day: date) -> None:
     await handle.execute_update("language_evaluation", {"evaluated_on": iso(day), **LANGUAGE_FAIL})
     await handle.execute_update("values_evaluation", {"evaluated_on": iso(day), **VALUES_PASS})
@@ -92,11 +103,7 @@ async def test_b2_prefecture_reminded_on_the_last_day_of_six_months(harness: Har
 async def test_b4_sursis_expires_after_six_months_and_b5_allows_issuance(harness: Harness) -> None:
     today = await harness.today()
     handle = await harness.start_visa(visa_input(today))
-    await evaluate_language_insufficient(handle, today)
-    await handle.execute_update(
-        "training_prescribed",
-        {"kind": "language", "hours": 120, "provider": "Alliance", "notified_on": iso(today)},
-    )
+    await prescribe_language_training(handle, today, hours=120)
     due = add_months(today, 6)
     await harness.skip_to(due)
     await harness.until_kind(handle.id, "training_start_overdue")
@@ -136,11 +143,7 @@ async def test_b6_results_recorded_after_a_week_are_flagged_late(harness: Harnes
 async def test_b7_training_start_due_two_months_after_notification(harness: Harness) -> None:
     today = await harness.today()
     handle = await harness.start_visa(visa_input(today))
-    await evaluate_language_insufficient(handle, today)
-    await handle.execute_update(
-        "training_prescribed",
-        {"kind": "language", "hours": 80, "provider": "Alliance", "notified_on": iso(today)},
-    )
+    await prescribe_language_training(handle, today, hours=80)
     due = add_months(today, 2)
     assert (await handle.query("state"))["deadlines"]["training_start_due"] == due.isoformat()
     await harness.skip_to(due)
@@ -156,11 +159,7 @@ async def test_b7_training_start_due_two_months_after_notification(harness: Harn
 async def test_b8_training_still_open_after_two_months_is_flagged(harness: Harness) -> None:
     today = await harness.today()
     handle = await harness.start_visa(visa_input(today))
-    await evaluate_language_insufficient(handle, today)
-    await handle.execute_update(
-        "training_prescribed",
-        {"kind": "language", "hours": 80, "provider": "Alliance", "notified_on": iso(today)},
-    )
+    await prescribe_language_training(handle, today, hours=80)
     await handle.execute_update("training_started", {"kind": "language", "started_on": iso(today)})
     due = add_months(today, 2)
     await harness.skip_to(due)
