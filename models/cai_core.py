@@ -5,10 +5,11 @@ from models.cai_events import CAI_EVENTS, FAMILY_EVENTS
 from models.cai_state import CaiState, cai_view
 from models.caif_state import FamilyState, family_view
 from models.dossier import DossierCore
+from models.history import CORRECT_EVENT
 
 CAI_CORE = DossierCore(
     kind="cai_contract",
-    events=tuple(CAI_EVENTS),
+    events=(*CAI_EVENTS, CORRECT_EVENT),
     state_type=CaiState,
     open=cai_rules.open_contract,
     receive=cai_rules.receive,
@@ -19,7 +20,7 @@ CAI_CORE = DossierCore(
 
 FAMILY_CORE = DossierCore(
     kind="cai_family_contract",
-    events=tuple(FAMILY_EVENTS),
+    events=(*FAMILY_EVENTS, CORRECT_EVENT),
     state_type=FamilyState,
     open=caif_rules.open_family_contract,
     receive=caif_rules.receive,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from models import history
 from models.cai_events import (
     CAI_EVENTS,
     Absence,
@@ -35,7 +36,7 @@ from models.cai_state import (
 from models.calendar import months_after
 from models.common import DeadlineStatus, NotificationDue, Recipient, TrackedDeadline, age_on
 from models.core import Step, TimerDue
-from models.dossier import fulfil, next_timer, take_event
+from models.dossier import Moment, fulfil
 from models.errors import InputRejected
 from models.events import Event
 from models.intake import parse_payload
@@ -47,6 +48,7 @@ REMINDER_MONTHS_BEFORE = (2, 1)  # H5, I1: OFII is reminded two months, then one
 MAX_ASSESSMENT_HOURS = 3  # H3: half a day, 3 hours at most
 EXEMPT_PERMITS = frozenset({"L.313-8", "L.313-9", "L.313-10"})  # H2
 ADULT_AGE, SENIOR_AGE = 18, 55  # H2
+SKILLS_ASSESSMENT_FROM = date(2008, 12, 1)  # H1: compulsory since 1 December 2008
 
 
 def workflow_id_for(contract_id: str) -> str:
@@ -54,7 +56,9 @@ def workflow_id_for(contract_id: str) -> str:
 
 
 def statutory_exemption(contract: CaiContractInput) -> str | None:
-    """H2 exemptions that follow from the contract's own data."""
+    """H1, H2: why no skills assessment is owed, from the contract's own data."""
+    if contract.signed_on < SKILLS_ASSESSMENT_FROM:
+        return f"H1: contract signed before {SKILLS_ASSESSMENT_FROM}, when the assessment began"
     age = age_on(contract.signatory.birth_date, contract.signed_on)
     if age < ADULT_AGE and contract.in_school:
         return f"H2: minor aged {age}, in school"
@@ -68,7 +72,7 @@ def statutory_exemption(contract: CaiContractInput) -> str | None:
 
 
 def open_contract(
-    raw: Any, reference: ReferenceData, today: date, received_at: str, workflow_id: str
+    raw: Any, reference: ReferenceData, today: Moment, received_at: str, workflow_id: str
 ) -> Step[CaiState]:
     contract = parse_payload(
         CaiContractInput, raw, CaiContractInput.RULE, CaiContractInput.FIELD_RULES
@@ -79,6 +83,10 @@ def open_contract(
             f"the workflow id must be {workflow_id_for(contract.contract_id)}",
             "contract_id",
         )
+    return history.open_dossier(RULES, contract, reference, today)
+
+
+def _open_input(contract: CaiContractInput, reference: ReferenceData) -> Step[CaiState]:
     language, fallback = letter_language(contract.signatory.languages, reference.letter_languages)
     validity_ends = months_after(contract.signed_on, VALIDITY_MONTHS, reference.calendar)
     prescriptions = contract.prescriptions
@@ -95,7 +103,6 @@ def open_contract(
             ),
             Service.VIVRE_EN_FRANCE.value: ServiceRecord(prescribed=prescriptions.vivre_en_france),
         },
-        seq=1,
     )
     state.skills_assessment.exemption = statutory_exemption(contract)
     state.tracked_deadlines["validity_ends"] = TrackedDeadline(due=validity_ends, rule="H5")
@@ -117,13 +124,17 @@ def _plan_reminders(state: CaiState, reference: ReferenceData) -> None:
 
 
 def receive(
-    state: CaiState, name: str, raw: Any, reference: ReferenceData, today: date, received_at: str
+    state: CaiState, name: str, raw: Any, reference: ReferenceData, today: Moment, received_at: str
 ) -> Step[CaiState]:
-    def handle(new: CaiState, event: Event) -> list[NotificationDue]:
-        notes: list[NotificationDue] = _HANDLERS[type(event)](new, event, reference)
-        return notes
+    return history.receive(RULES, state, name, raw, reference, today, received_at)
 
-    return take_event(state, name, raw, CAI_EVENTS, handle, today, received_at, _admissible)
+
+def _apply(
+    state: CaiState, event: Event, reference: ReferenceData, received_on: date
+) -> list[NotificationDue]:
+    _admissible(state)
+    notes: list[NotificationDue] = _HANDLERS[type(event)](state, event, reference)
+    return notes
 
 
 def _admissible(state: CaiState) -> None:
@@ -146,6 +157,7 @@ def _on_exemption(
         raise InputRejected("H2", f"the skills assessment is already {skills.status.value}")
     skills.exemption = "H2: already employed"
     skills.exemption_proof_ref = event.proof_ref
+    skills.overdue = False
     state.tracked_deadlines.pop("skills_assessment_due", None)
     return []
 
@@ -319,6 +331,7 @@ def _on_prefect_decision(
         state.tracked_deadlines["extension_ends"] = TrackedDeadline(
             due=event.extended_until, rule="I1"
         )
+        _offer_again(state, event.decided_on, event.extended_until)
         for key in [k for k in state.tracked_deadlines if k.startswith("reminder")]:
             del state.tracked_deadlines[key]
         _plan_reminders(state, reference)
@@ -345,6 +358,16 @@ def _on_prefect_decision(
     return notes
 
 
+def _offer_again(state: CaiState, decided_on: date, until: date) -> None:
+    """H1, H5: an assessment not yet done is offered again within the extension."""
+    skills = state.skills_assessment
+    if skills.status in (SkillsStatus.EXEMPT, SkillsStatus.COMPLETED):
+        return
+    skills.overdue = False
+    skills.offered_again_on = decided_on
+    state.tracked_deadlines["skills_assessment_due"] = TrackedDeadline(due=until, rule="H5")
+
+
 _HANDLERS: dict[type[Event], Any] = {
     SkillsAssessmentExemption: _on_exemption,
     SkillsAssessmentConvened: _on_convened,
@@ -360,13 +383,14 @@ _HANDLERS: dict[type[Event], Any] = {
 
 
 def due_timer(state: CaiState) -> TimerDue | None:
-    if state.closed:
-        return None
-    return next_timer(state.tracked_deadlines, lambda key: key.startswith("reminder"))
+    return RULES.due_timer(state)
 
 
 def propose(state: CaiState, today: date) -> Proposal:
-    """I1, I2: OFII's proposal from what the signatory followed."""
+    """I1, I2: OFII's proposal from what the signatory followed. `close` only when every
+    prescribed service was followed or exempted; `terminate` on an absence without a
+    legitimate reason; `extend` when a language training is under way or legitimately
+    deferred; otherwise no proposal fits, and it says what is missing."""
     unexcused = [
         f"I2: absent from {name} on {a.absent_on} without legitimate reason"
         for name, absences in _all_absences(state)
@@ -378,67 +402,80 @@ def propose(state: CaiState, today: date) -> Proposal:
         for name, service in state.services.items()
         if service.prescribed and service.completed_on is None
     ]
-    if state.skills_assessment.status in (
-        SkillsStatus.MISSED,
-        SkillsStatus.AWAITING_CONVOCATION,
-        SkillsStatus.CONVENED,
-    ):
+    if state.skills_assessment.status not in (SkillsStatus.EXEMPT, SkillsStatus.COMPLETED):
         outstanding.append("skills_assessment not completed")
     if unexcused:
         return Proposal(proposal="terminate", reasons=unexcused + outstanding, made_on=today)
+    if not outstanding:
+        return Proposal(
+            proposal="close",
+            reasons=["every prescribed service followed or exempted"],
+            made_on=today,
+        )
     extension = extension_grounds(state)
     if extension is not None:
         return Proposal(proposal="extend", reasons=[extension, *outstanding], made_on=today)
     return Proposal(
-        proposal="close", reasons=outstanding or ["every service followed"], made_on=today
+        proposal="undetermined",
+        reasons=[
+            "I1: no proposal fits: services are outstanding, with no absence without "
+            "legitimate reason and no language training under way or deferred",
+            *outstanding,
+        ],
+        missing=outstanding,
+        made_on=today,
     )
 
 
 def _all_absences(state: CaiState) -> list[tuple[str, list[AbsenceRecord]]]:
-    return [("skills_assessment", state.skills_assessment.absences)] + [
+    """The absences that count (I2): a skills-assessment absence is voided by an exemption
+    granted later, and by the assessment being offered again after an extension."""
+    skills = state.skills_assessment
+    counted = [] if skills.exemption is not None else skills.counted_absences
+    return [("skills_assessment", counted)] + [
         (name, service.absences) for name, service in state.services.items()
     ]
 
 
-def on_deadline(state: CaiState, key: str, today: date, fired_at: str) -> Step[CaiState]:
-    new = state.model_copy(deep=True)
-    new.seq += 1
-    deadline = new.tracked_deadlines[key]
-    notes: list[NotificationDue] = []
+def on_deadline(state: CaiState, key: str, today: Moment, fired_at: str) -> Step[CaiState]:
+    return history.advance(RULES, state, today)
+
+
+def _fire(state: CaiState, key: str, today: date) -> list[NotificationDue]:
+    deadline = state.tracked_deadlines[key]
     if key.startswith("reminder"):
         deadline.status = DeadlineStatus.REACHED
-        notes = [
+        return [
             _note(
-                new,
+                state,
                 "cai_expiry_reminder",
                 Recipient.OFII,
                 "H5, I1",
-                ends_on=new.current_end.isoformat(),
-                skills_assessment=new.skills_assessment.status.value,
-                awaiting=new.awaiting,
+                ends_on=state.current_end.isoformat(),
+                skills_assessment=state.skills_assessment.status.value,
+                awaiting=state.awaiting,
             )
         ]
-    elif key == "skills_assessment_due":
+    if key == "skills_assessment_due":
         deadline.status = DeadlineStatus.MISSED
-        new.skills_assessment.overdue = True
-        notes = [
-            _note(new, "skills_assessment_overdue", r, "H5", due=deadline.due.isoformat())
+        state.skills_assessment.overdue = True
+        return [
+            _note(state, "skills_assessment_overdue", r, "H5", due=deadline.due.isoformat())
             for r in (Recipient.OFII, Recipient.PREFECTURE)
         ]
-    else:  # validity_ends, extension_ends: OFII proposes, the prefect rules (I1)
-        deadline.status = DeadlineStatus.REACHED
-        new.proposal = propose(new, today)
-        new.awaiting_decision = True
-        notes = [
-            _note(
-                new,
-                "cai_follow_up_proposal",
-                Recipient.PREFECTURE,
-                "I1, I2",
-                **new.proposal.model_dump(mode="json"),
-            )
-        ]
-    return Step(new, notes)
+    # validity_ends, extension_ends: OFII proposes, the prefect rules (I1)
+    deadline.status = DeadlineStatus.REACHED
+    state.proposal = propose(state, today)
+    state.awaiting_decision = True
+    return [
+        _note(
+            state,
+            "cai_follow_up_proposal",
+            Recipient.PREFECTURE,
+            "I1, I2",
+            **state.proposal.model_dump(mode="json"),
+        )
+    ]
 
 
 def _note(
@@ -458,5 +495,13 @@ def _note(
         kind=kind, recipient=recipient, rule=rule, language=language, payload={**base, **payload}
     )
 
+
+RULES: history.Rules[CaiState] = history.Rules(
+    catalogue=CAI_EVENTS,
+    open_input=_open_input,
+    apply=_apply,
+    fire=_fire,
+    fires_on_last_day=lambda key: key.startswith("reminder"),
+)
 
 __all__ = ["CaiStage", "due_timer", "on_deadline", "open_contract", "receive"]

@@ -63,6 +63,13 @@ class SkillsAssessment(Record):
     duration_hours: float | None = None
     report_ref: str | None = None
     overdue: bool = False  # H5: the year of validity passed without it
+    offered_again_on: date | None = None  # H5: offered again within an extension (I1)
+
+    @property
+    def counted_absences(self) -> list[Absence]:
+        """The absences since the assessment was last offered."""
+        since = self.offered_again_on
+        return [a for a in self.absences if since is None or a.absent_on >= since]
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -71,7 +78,7 @@ class SkillsAssessment(Record):
             return SkillsStatus.EXEMPT
         if self.completed_on is not None:
             return SkillsStatus.COMPLETED
-        if self.overdue or any(a.legitimate_reason is None for a in self.absences):
+        if self.overdue or any(a.legitimate_reason is None for a in self.counted_absences):
             return SkillsStatus.MISSED
         if self.pending_convocation is not None:
             return SkillsStatus.CONVENED
@@ -100,9 +107,10 @@ class LanguageTrainingReport(Record):
 class Proposal(Record):
     """OFII's proposal to the prefect at the end of the contract (I1, I2)."""
 
-    proposal: str  # close, terminate or extend
+    proposal: str  # close, terminate, extend, or undetermined (none fits)
     reasons: list[str]
     made_on: date
+    missing: list[str] = Field(default_factory=list)  # what keeps it from `close`
 
 
 class PrefectDecisionRecord(Record):
@@ -124,6 +132,14 @@ class CaiState(DossierRecord):
     proposal: Proposal | None = None
     awaiting_decision: bool = False  # OFII's proposal made, the prefect not yet ruled
     decisions: list[PrefectDecisionRecord] = Field(default_factory=list)
+
+    @property
+    def opened_on(self) -> date:
+        return self.input.signed_on
+
+    @property
+    def opening_rule(self) -> str:
+        return "H1"
 
     @property
     def current_end(self) -> date:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from models import history
 from models.cai_events import (
     FAMILY_EVENTS,
     CaiFamilyInput,
@@ -19,7 +20,7 @@ from models.caif_state import Breach, FamilyState, Parent, ParentStatus, Referra
 from models.calendar import months_after
 from models.common import DeadlineStatus, NotificationDue, Recipient, TrackedDeadline, age_on
 from models.core import Step, TimerDue
-from models.dossier import next_timer, take_event
+from models.dossier import Moment
 from models.errors import InputRejected
 from models.events import Event
 from models.intake import parse_payload
@@ -28,7 +29,6 @@ from models.visa_rules import letter_language
 
 IN_FORCE_FROM = date(2009, 1, 1)  # G1: the CAI for the family applies from 1 January 2009
 CHILD_AGE_LIMIT = 16  # G1: children under 16
-VALIDITY_MONTHS = 12
 
 
 def workflow_id_for(contract_id: str) -> str:
@@ -36,7 +36,7 @@ def workflow_id_for(contract_id: str) -> str:
 
 
 def open_family_contract(
-    raw: Any, reference: ReferenceData, today: date, received_at: str, workflow_id: str
+    raw: Any, reference: ReferenceData, today: Moment, received_at: str, workflow_id: str
 ) -> Step[FamilyState]:
     contract = parse_payload(CaiFamilyInput, raw, CaiFamilyInput.RULE, CaiFamilyInput.FIELD_RULES)
     if workflow_id != workflow_id_for(contract.contract_id):
@@ -45,6 +45,10 @@ def open_family_contract(
             f"the workflow id must be {workflow_id_for(contract.contract_id)}",
             "contract_id",
         )
+    return history.open_dossier(RULES, contract, reference, today)
+
+
+def _open_input(contract: CaiFamilyInput, reference: ReferenceData) -> Step[FamilyState]:
     if contract.signed_on < IN_FORCE_FROM:
         raise InputRejected(
             "G1", f"the CAI for the family applies from {IN_FORCE_FROM}", "signed_on"
@@ -67,13 +71,16 @@ def open_family_contract(
             letter_language=language,
             letter_language_fallback=fallback,
         )
-    validity_ends = months_after(contract.signed_on, VALIDITY_MONTHS, reference.calendar)
+    follow_up = reference.family_follow_up
+    validity_ends = months_after(contract.signed_on, follow_up.months, reference.calendar)
     state = FamilyState(
         contract_id=contract.contract_id,
         input=contract,
         parents=parents,
         validity_ends=validity_ends,
-        seq=1,
+        referral_window_ends=months_after(
+            validity_ends, follow_up.referral_window_months, reference.calendar
+        ),
     )
     state.tracked_deadlines["parents_training_due"] = TrackedDeadline(due=validity_ends, rule="G2")
     state.tracked_deadlines["validity_ends"] = TrackedDeadline(due=validity_ends, rule="G1")
@@ -81,18 +88,33 @@ def open_family_contract(
 
 
 def receive(
-    state: FamilyState, name: str, raw: Any, reference: ReferenceData, today: date, received_at: str
+    state: FamilyState,
+    name: str,
+    raw: Any,
+    reference: ReferenceData,
+    today: Moment,
+    received_at: str,
 ) -> Step[FamilyState]:
-    def handle(new: FamilyState, event: Event) -> list[NotificationDue]:
-        notes: list[NotificationDue] = _HANDLERS[type(event)](new, event)
-        return notes
-
-    return take_event(state, name, raw, FAMILY_EVENTS, handle, today, received_at, _admissible)
+    return history.receive(RULES, state, name, raw, reference, today, received_at)
 
 
-def _admissible(state: FamilyState) -> None:
+def _apply(
+    state: FamilyState, event: Event, reference: ReferenceData, received_on: date
+) -> list[NotificationDue]:
+    _admissible(state, event)
+    notes: list[NotificationDue] = _HANDLERS[type(event)](state, event)
+    return notes
+
+
+def _admissible(state: FamilyState, event: Event) -> None:
     if state.closed:
-        raise InputRejected("G2", f"the contract closed on {state.validity_ends}")
+        raise InputRejected("G2", f"the contract's follow-up is over ({state.validity_ends})")
+    if state.follow_up_over and not isinstance(event, ConseilGeneralReferral):
+        raise InputRejected(
+            "G4",
+            f"the follow-up ended on {state.validity_ends}; only the prefect's referral to the "
+            f"conseil général is awaited, until {state.referral_window_ends}",
+        )
 
 
 def _parent(state: FamilyState, person_id: str) -> Parent:
@@ -204,6 +226,8 @@ def _on_referral(state: FamilyState, event: ConseilGeneralReferral) -> list[Noti
             "G4", "a referral follows a signatory's failure to attend the training", "decided_on"
         )
     state.referral = Referral(decided_on=event.decided_on, reason=event.reason)
+    if state.follow_up_over:
+        state.ended = True
     return [
         _note(
             state,
@@ -227,27 +251,40 @@ _HANDLERS: dict[type[Event], Any] = {
 
 
 def due_timer(state: FamilyState) -> TimerDue | None:
-    if state.closed:
-        return None
-    return next_timer(state.tracked_deadlines, lambda _: False)
+    return RULES.due_timer(state)
 
 
-def on_deadline(state: FamilyState, key: str, today: date, fired_at: str) -> Step[FamilyState]:
-    """The contract's year ends: whoever never attended is reported to the prefect (G4),
-    then the contract closes."""
-    new = state.model_copy(deep=True)
-    new.seq += 1
+def on_deadline(state: FamilyState, key: str, today: Moment, fired_at: str) -> Step[FamilyState]:
+    return history.advance(RULES, state, today)
+
+
+def _fire(state: FamilyState, key: str, today: date) -> list[NotificationDue]:
+    """The follow-up ends: each parent who never attended is reported to the prefect, one
+    report per parent (G4); the dossier then stays open for the prefect's referral."""
+    deadline = state.tracked_deadlines[key]
+    if key == "parents_training_due":
+        deadline.status = DeadlineStatus.MISSED
+        notes = []
+        for parent in state.parents.values():
+            if parent.status in (ParentStatus.AWAITING_CONVOCATION, ParentStatus.CONVENED):
+                parent.reported_missed = True
+                notes.append(
+                    _missed_note(state, parent, f"did not attend by {state.validity_ends}")
+                )
+        return notes
+    deadline.status = DeadlineStatus.REACHED
     if key == "validity_ends":
-        new.tracked_deadlines[key].status = DeadlineStatus.REACHED
-        new.ended = True
-        return Step(new, [])
-    new.tracked_deadlines[key].status = DeadlineStatus.MISSED
-    notes = []
-    for parent in new.parents.values():
-        if parent.status in (ParentStatus.AWAITING_CONVOCATION, ParentStatus.CONVENED):
-            parent.reported_missed = True
-            notes.append(_missed_note(new, parent, f"did not attend by {new.validity_ends}"))
-    return Step(new, notes)
+        state.follow_up_over = True
+        awaits_referral = state.referral is None and any(
+            p.status == ParentStatus.MISSED for p in state.parents.values()
+        )
+        if awaits_referral and state.referral_window_ends > state.validity_ends:
+            state.tracked_deadlines["referral_window_ends"] = TrackedDeadline(
+                due=state.referral_window_ends, rule="G4"
+            )
+            return []
+    state.ended = True  # validity_ends with nothing awaited, or referral_window_ends
+    return []
 
 
 def _missed_note(state: FamilyState, parent: Parent, why: str) -> NotificationDue:
@@ -256,9 +293,11 @@ def _missed_note(state: FamilyState, parent: Parent, why: str) -> NotificationDu
         "parents_training_missed",
         Recipient.PREFECTURE,
         "G4",
+        about=parent.person_id,
         person_id=parent.person_id,
         why=why,
         may_refer_to="président du conseil général (CASF L.222-4-1)",
+        referral_window_ends=state.referral_window_ends.isoformat(),
     )
 
 
@@ -283,6 +322,7 @@ def _note(
     recipient: Recipient,
     rule: str,
     language: str | None = None,
+    about: str | None = None,
     **payload: Any,
 ) -> NotificationDue:
     base = {
@@ -291,5 +331,18 @@ def _note(
         "platform": state.input.platform,
     }
     return NotificationDue(
-        kind=kind, recipient=recipient, rule=rule, language=language, payload={**base, **payload}
+        kind=kind,
+        recipient=recipient,
+        rule=rule,
+        language=language,
+        about=about,
+        payload={**base, **payload},
     )
+
+
+RULES: history.Rules[FamilyState] = history.Rules(
+    catalogue=FAMILY_EVENTS,
+    open_input=_open_input,
+    apply=_apply,
+    fire=_fire,
+)

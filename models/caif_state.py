@@ -77,7 +77,17 @@ class FamilyState(DossierRecord):
     validity_ends: date
     breaches: list[Breach] = Field(default_factory=list)
     referral: Referral | None = None
-    ended: bool = False  # the contract's year is over
+    referral_window_ends: date  # G4: the prefect's window to refer, after the follow-up
+    follow_up_over: bool = False  # the follow-up's term passed (G2)
+    ended: bool = False  # nothing more is awaited: the dossier closes
+
+    @property
+    def opened_on(self) -> date:
+        return self.input.signed_on
+
+    @property
+    def opening_rule(self) -> str:
+        return "G1"
 
     @property
     def closed(self) -> bool:
@@ -117,6 +127,10 @@ class FamilyState(DossierRecord):
     def awaiting(self) -> list[str]:
         if self.closed:
             return []
+        if self.follow_up_over:
+            return [
+                f"conseil_general_referral from the prefecture (until {self.referral_window_ends})"
+            ]
         waits = {
             ParentStatus.AWAITING_CONVOCATION: "parents_training_convened",
             ParentStatus.CONVENED: "parents_training_attended",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
@@ -79,3 +80,9 @@ def days_after(start: date, days: int, policy: CalendarPolicy) -> date:
 
 def months_after(start: date, months: int, policy: CalendarPolicy) -> date:
     return last_day_allowed(add_months(start, months), policy)
+
+
+@lru_cache(maxsize=64)
+def zone_info(zone: str) -> ZoneInfo:
+    """An IANA time zone (B9: a last day ends at midnight where the authority sits)."""
+    return ZoneInfo(zone)

@@ -65,13 +65,22 @@ class Recipient(StrEnum):
 
 
 class NotificationDue(Record):
-    """One notification row of the register: one kind, one recipient."""
+    """One notification row of the register: one kind, one recipient, and what it is
+    about when one step tells one recipient of several people (G4: one report per parent)."""
 
     kind: str
     recipient: Recipient
     rule: str
     language: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
+    origin: str = ""  # the event (its number) or the delay (`name@due`) that caused it
+    about: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Its key in the register, the same at every re-fold of the dossier."""
+        key = f"{self.origin}.{self.kind}.{self.recipient.value}"
+        return f"{key}.{self.about}" if self.about is not None else key
 
 
 class Rejection(Record):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
@@ -26,4 +26,10 @@ class Step(Generic[S]):
 @dataclass(frozen=True)
 class TimerDue:
     key: str
-    fire_on: date  # the timer fires at the start of this day (UTC)
+    fire_on: date  # the timer fires at the start of this day, in the dossier's time zone
+
+    def fire_at(self, zone: str) -> datetime:
+        """B9: midnight starting `fire_on` where the authority keeping the delay sits."""
+        from models.calendar import zone_info
+
+        return datetime.combine(self.fire_on, time.min, tzinfo=zone_info(zone)).astimezone(UTC)

@@ -4,31 +4,56 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from pydantic import Field, computed_field
 
 from models.common import DeadlineStatus, NotificationDue, Record, Rejection, TrackedDeadline
 from models.core import Step, TimerDue
-from models.errors import InputRejected
-from models.events import Event, check_event_date, fingerprint, parse_event
 from models.reference import ReferenceData
 from models.register import DossierView
 
 
+class Fact(Record):
+    """An accepted event, as the fold reads it (models.history)."""
+
+    seq: int  # its number on arrival
+    name: str
+    payload: dict[str, Any]
+    dated: date  # the day it happened: its place in event time
+    received_on: date  # the day it reached the dossier (B6: results reach the consulate)
+    withdrawn: bool = False
+    corrected_by: list[int] = Field(default_factory=list)
+
+
 class DossierRecord(Record):
     """The bookkeeping every dossier kind shares: its statutory delays, the inputs it
-    refused, the events it accepted (to refuse duplicates) and its event counter."""
+    refused, the facts it accepted, what it has told whom, and its event counter."""
 
     tracked_deadlines: dict[str, TrackedDeadline] = Field(default_factory=dict)
     rejected_inputs: list[Rejection] = Field(default_factory=list)
     accepted_fingerprints: dict[str, int] = Field(default_factory=dict)
     seq: int = 0  # events received so far, accepted or not, and timers fired
+    facts: list[Fact] = Field(default_factory=list)
+    # Every notification sent, by register key; None once a correction withdrew it.
+    said: dict[str, NotificationDue | None] = Field(default_factory=dict)
+    clock: date | None = None  # the latest day the dossier has seen
+    time_zone: str = "Europe/Paris"  # B9: where the authority keeping the delays sits
 
     @property
     def closed(self) -> bool:
         return False
+
+    @property
+    def opened_on(self) -> date:
+        """No fact of the dossier may be dated before this day."""
+        raise NotImplementedError
+
+    @property
+    def opening_rule(self) -> str:
+        """The rule that opens the dossier on `opened_on`."""
+        raise NotImplementedError
 
     def shown_deadline(self, key: str) -> bool:
         """Whether a tracked deadline is a deadline of the contract (not a reminder)."""
@@ -70,50 +95,6 @@ class DossierRecord(Record):
 
 
 D = TypeVar("D", bound=DossierRecord)
-Handler = Callable[[D, Event], list[NotificationDue]]
-
-
-def take_event(
-    state: D,
-    name: str,
-    raw: Any,
-    catalogue: Mapping[str, type[Event]],
-    handle: Callable[[D, Event], list[NotificationDue]],
-    today: date,
-    received_at: str,
-    admissible: Callable[[D], None] = lambda _: None,
-) -> Step[D]:
-    """Apply one event. A refused event leaves the dossier as it was, but for the
-    rejection recorded in `rejected_inputs` (contract: nothing is dropped silently)."""
-    new = state.model_copy(deep=True)
-    new.seq += 1
-    try:
-        event = parse_event(catalogue, name, raw)
-        admissible(new)
-        print_ = fingerprint(name, event)
-        if print_ in new.accepted_fingerprints:
-            raise InputRejected(
-                "duplicate",
-                f"identical to event #{new.accepted_fingerprints[print_]}, already accepted; "
-                "nothing changed",
-            )
-        check_event_date(event, today)
-        notes = handle(new, event)
-    except InputRejected as rejected:
-        kept = state.model_copy(deep=True)
-        kept.seq = new.seq
-        rejection = Rejection(
-            event=name,
-            received_at=received_at,
-            reason=rejected.reason,
-            rule=rejected.rule,
-            field=rejected.field,
-            seq=new.seq,
-        )
-        kept.rejected_inputs.append(rejection)
-        return Step(kept, [], rejection)
-    new.accepted_fingerprints[print_] = new.seq
-    return Step(new, notes)
 
 
 def fulfil(deadline: TrackedDeadline | None) -> None:
@@ -155,6 +136,9 @@ def contract_deadlines(
     return {name: due for name, (_, due) in sorted(view.items())}
 
 
+Moment = date | datetime  # a day, or an instant the core turns into the dossier's local day
+
+
 @dataclass(frozen=True)
 class DossierCore(Generic[D]):
     """What a workflow needs from its core: pure functions, no I/O, no clock."""
@@ -162,8 +146,8 @@ class DossierCore(Generic[D]):
     kind: str
     events: tuple[str, ...]
     state_type: type[D]
-    open: Callable[[Any, ReferenceData, date, str, str], Step[D]]
-    receive: Callable[[D, str, Any, ReferenceData, date, str], Step[D]]
+    open: Callable[[Any, ReferenceData, Moment, str, str], Step[D]]
+    receive: Callable[[D, str, Any, ReferenceData, Moment, str], Step[D]]
     due_timer: Callable[[D], TimerDue | None]
-    on_deadline: Callable[[D, str, date, str], Step[D]]
+    on_deadline: Callable[[D, str, Moment, str], Step[D]]
     view: Callable[[D], DossierView]

@@ -9,7 +9,9 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any, ClassVar
 
-from models.common import Strict
+from pydantic import Field
+
+from models.common import Strict, Text
 from models.errors import InputRejected
 from models.intake import parse_payload
 
@@ -44,8 +46,20 @@ def check_event_date(event: Event, today: date) -> None:
         raise InputRejected(event.RULE, f"{event.event_date()} is in the future", event.DATE_FIELD)
 
 
-def fingerprint(name: str, event: Event) -> str:
-    canonical = json.dumps(
-        {"event": name, "payload": event.model_dump(mode="json")}, sort_keys=True
-    )
+def fingerprint(name: str, payload: dict[str, Any]) -> str:
+    """The same event sent twice has the same fingerprint (duplicates are refused)."""
+    canonical = json.dumps({"event": name, "payload": payload}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+class Correction(Event):
+    """`correct_event` (every dossier kind): replace an accepted event's payload, or
+    withdraw it with `payload` null; the original stays in the register."""
+
+    RULE = "correction"
+    seq: int = Field(ge=1)
+    payload: dict[str, Any] | None
+    reason: Text
+    corrected_on: date
+
+    DATE_FIELD = "corrected_on"

@@ -13,11 +13,14 @@ from datetime import date
 from enum import StrEnum
 from importlib import resources
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from models.calendar import CalendarPolicy
+from models.calendar import CalendarPolicy, zone_info
 from models.common import CountryCode, LanguageCode
+
+FRANCE_TIME_ZONE = "Europe/Paris"  # B9: part II, and the default
 
 
 class Frozen(BaseModel):
@@ -59,6 +62,19 @@ class CountryEntry(Frozen):
     body: BodyKind
     body_name: str
     scheme_starts_on: date | None  # None: no representation nor convention yet
+    # B9: where the consulate keeps its delays; a country of several zones names each
+    # consulate's own (Canada).
+    time_zone: str = FRANCE_TIME_ZONE
+    consulate_zones: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _zones_exist(self) -> CountryEntry:
+        for zone in [self.time_zone, *self.consulate_zones.values()]:
+            try:
+                zone_info(zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {zone!r} (an IANA name)") from None
+        return self
 
 
 class SessionPlan(Frozen):
@@ -78,12 +94,22 @@ class Platform(Frozen):
     parents_training: SessionPlan  # G2: one day
 
 
+class FamilyFollowUp(Frozen):
+    """G2, G4: the circular sets no term for the CAI for the family; OFII follows it up for
+    `months`, then the dossier stays open `referral_window_months` for the prefect's
+    referral to the conseil général when a parent did not attend."""
+
+    months: int = Field(default=12, ge=1, le=36)
+    referral_window_months: int = Field(default=3, ge=0, le=24)
+
+
 class ReferenceData(Frozen):
     language_baremes: list[LanguageBareme] = Field(min_length=1)
     values_baremes: list[ValuesBareme] = Field(min_length=1)
     countries: dict[CountryCode, CountryEntry]
     letter_languages: list[LanguageCode] = Field(min_length=1)
     calendar: CalendarPolicy = CalendarPolicy()
+    family_follow_up: FamilyFollowUp = FamilyFollowUp()
     platforms: dict[str, Platform] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -91,6 +117,13 @@ class ReferenceData(Frozen):
         if "fr" not in self.letter_languages:
             raise ValueError("letter_languages must include 'fr', the fallback of A4")
         return self
+
+    def time_zone_of(self, country: str, consulate: str) -> str:
+        """B9: the zone of the consulate keeping a part-I dossier's delays."""
+        entry = self.countries.get(country)
+        if entry is None:
+            return FRANCE_TIME_ZONE
+        return entry.consulate_zones.get(consulate, entry.time_zone)
 
     def language_bareme_on(self, day: date) -> LanguageBareme:
         return _in_force(self.language_baremes, day)

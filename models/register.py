@@ -35,10 +35,10 @@ class NotificationRecord(Record):
     payload: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
-    def of(cls, workflow_id: str, seq: int, due: NotificationDue) -> NotificationRecord:
+    def of(cls, workflow_id: str, due: NotificationDue) -> NotificationRecord:
         return cls(
             workflow_id=workflow_id,
-            key=f"{seq:06d}.{due.kind}.{due.recipient.value}",
+            key=due.key,
             recipient=due.recipient.value,
             kind=due.kind,
             language=due.language,

@@ -34,7 +34,9 @@ class VisaApplicationInput(Strict):
     applicant: Person
     country_of_residence: CountryCode
     consulate: Text
-    visa_application_date: date
+    # Family reunification opens at the complete file; the visa application follows
+    # (`visa_application_filed`) and starts the sursis (A1, B1, B4).
+    visa_application_date: date | None = Field(default=None, validate_default=True)
     complete_file_date: date
     resides_in_france_married_over_6_months: bool = False
     prefecture: Text | None = Field(default=None, validate_default=True)
@@ -42,10 +44,29 @@ class VisaApplicationInput(Strict):
     # Cross-field checks are field validators, so that a rejection names its field.
     @field_validator("visa_application_date")
     @classmethod
-    def _after_birth(cls, value: date, info: ValidationInfo) -> date:
+    def _after_birth(cls, value: date | None, info: ValidationInfo) -> date | None:
+        if value is None:
+            if info.data.get("procedure") == Procedure.SPOUSE_OF_FRENCH:
+                raise ValueError("is required for a spouse of a French national")
+            return value
         applicant = info.data.get("applicant")
         if applicant is not None and applicant.birth_date >= value:
             raise ValueError("must follow applicant.birth_date")
+        return value
+
+    @field_validator("complete_file_date")
+    @classmethod
+    def _file_after_birth(cls, value: date, info: ValidationInfo) -> date:
+        applicant = info.data.get("applicant")
+        if applicant is not None and applicant.birth_date >= value:
+            raise ValueError("must follow applicant.birth_date")
+        filed = info.data.get("visa_application_date")
+        reunification = info.data.get("procedure") == Procedure.FAMILY_REUNIFICATION
+        if reunification and filed is not None and filed < value:
+            raise ValueError(
+                "the visa application follows the attestation of complete file "
+                f"(visa_application_date {filed})"
+            )
         return value
 
     @field_validator("resides_in_france_married_over_6_months")
@@ -100,6 +121,27 @@ class RefusalGround(StrEnum):
 
 class VisaEvent(Event):
     """An event of `VisaApplication`."""
+
+
+class VisaApplicationFiled(VisaEvent):
+    """Family reunification: the visa application, after the complete file (B4)."""
+
+    RULE = "B4"
+    filed_on: date
+
+    DATE_FIELD = "filed_on"
+
+
+class EvaluationAbsence(VisaEvent):
+    """The applicant did not come to an evaluation (B5: without a legitimate reason,
+    the delay is attributable to them)."""
+
+    RULE = "B5"
+    kind: Domain
+    absent_on: date
+    legitimate_reason: Text | None
+
+    DATE_FIELD = "absent_on"
 
 
 class LanguageTestExemption(VisaEvent):
@@ -214,6 +256,8 @@ class VisaDecision(VisaEvent):
 
 
 VISA_EVENTS: dict[str, type[VisaEvent]] = {
+    "visa_application_filed": VisaApplicationFiled,
+    "evaluation_absence": EvaluationAbsence,
     "language_test_exemption": LanguageTestExemption,
     "language_evaluation": LanguageEvaluation,
     "values_evaluation": ValuesEvaluation,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from models import history
 from models.calendar import days_after, months_after
 from models.common import (
     DeadlineStatus,
@@ -19,7 +20,7 @@ from models.common import (
     age_on,
 )
 from models.core import Step, TimerDue
-from models.dossier import fulfil, next_timer, take_event
+from models.dossier import Moment, fulfil
 from models.errors import InputRejected
 from models.events import Event
 from models.intake import parse_payload
@@ -28,6 +29,7 @@ from models.visa_events import (
     VISA_EVENTS,
     Decision,
     Domain,
+    EvaluationAbsence,
     LanguageEvaluation,
     LanguageTestExemption,
     Procedure,
@@ -38,6 +40,7 @@ from models.visa_events import (
     TrainingPrescribed,
     TrainingStarted,
     ValuesEvaluation,
+    VisaApplicationFiled,
     VisaApplicationInput,
     VisaDecision,
 )
@@ -86,14 +89,21 @@ def letter_language(declared: list[str], available: list[str]) -> tuple[str, boo
 
 
 def scope_reason(application: VisaApplicationInput, reference: ReferenceData) -> str | None:
-    """Why the applicant is outside the evaluation abroad, or None when subject (A1, A2, A6)."""
-    age = age_on(application.applicant.birth_date, application.visa_application_date)
+    """Why the applicant is outside the evaluation abroad, or None when subject (A1, A2, A6).
+    Family reunification is judged at the complete file, when its dossier opens; a spouse
+    at the visa application."""
+    if application.procedure == Procedure.FAMILY_REUNIFICATION:
+        judged_on, on_what = application.complete_file_date, "the complete-file date"
+    else:
+        assert application.visa_application_date is not None  # required for a spouse
+        judged_on, on_what = application.visa_application_date, "the visa application date"
+    age = age_on(application.applicant.birth_date, judged_on)
     if application.procedure == Procedure.FAMILY_REUNIFICATION and not (
         FAMILY_MIN_AGE <= age < MAX_AGE
     ):
-        return f"A1: aged {age} on the visa application date; family reunification covers 16 to 64"
+        return f"A1: aged {age} on {on_what}; family reunification covers 16 to 64"
     if application.procedure == Procedure.SPOUSE_OF_FRENCH and age >= MAX_AGE:
-        return f"A1: aged {age} on the visa application date; spouses are covered under 65"
+        return f"A1: aged {age} on {on_what}; spouses are covered under 65"
     if application.resides_in_france_married_over_6_months:
         return (
             "A6: spouse residing in France, married over six months: CAI arrangements in "
@@ -106,9 +116,12 @@ def scope_reason(application: VisaApplicationInput, reference: ReferenceData) ->
             "(no OFII representation nor delegated organisation)"
         )
     starts_on = max(entry.scheme_starts_on, SCHEME_STARTS_ON)
-    if application.visa_application_date < starts_on:
+    # A2: the visa application comes after the complete file, so a file completed since
+    # the scheme started in the country leads to an application filed since then too.
+    filed = application.visa_application_date or application.complete_file_date
+    if filed < starts_on:
         return (
-            f"A2: visa application filed {application.visa_application_date}, before the scheme "
+            f"A2: visa application filed {filed}, before the scheme "
             f"started in {entry.name} on {starts_on}"
         )
     return None
@@ -119,10 +132,7 @@ def workflow_id_for(application_id: str) -> str:
     return f"visa-{application_id}"
 
 
-def open_dossier(
-    raw: Any, reference: ReferenceData, today: date, received_at: str, workflow_id: str
-) -> Step[VisaState]:
-    """Judge a new application: scope, responsible body, deadlines and first letters."""
+def start_input(raw: Any, workflow_id: str) -> VisaApplicationInput:
     application = parse_input(raw)
     if workflow_id != workflow_id_for(application.application_id):
         raise InputRejected(
@@ -130,6 +140,17 @@ def open_dossier(
             f"the workflow id must be {workflow_id_for(application.application_id)}",
             "application_id",
         )
+    return application
+
+
+def open_dossier(
+    raw: Any, reference: ReferenceData, today: Moment, received_at: str, workflow_id: str
+) -> Step[VisaState]:
+    """Judge a new application: scope, responsible body, deadlines and first letters."""
+    return history.open_dossier(RULES, start_input(raw, workflow_id), reference, today)
+
+
+def _open_input(application: VisaApplicationInput, reference: ReferenceData) -> Step[VisaState]:
     language, fallback = letter_language(
         application.applicant.languages, reference.letter_languages
     )
@@ -142,7 +163,7 @@ def open_dossier(
         not_subject_reason=reason,
         letter_language=language,
         letter_language_fallback=fallback,
-        seq=1,
+        time_zone=reference.time_zone_of(application.country_of_residence, application.consulate),
     )
     if reason is not None:
         if application.resides_in_france_married_over_6_months:
@@ -161,9 +182,8 @@ def open_dossier(
         due=days_after(application.complete_file_date, EVALUATION_DELAY_DAYS, policy),
         rule=evaluation_rule,
     )
-    state.tracked_deadlines["decision_suspension_ends"] = TrackedDeadline(
-        due=months_after(application.visa_application_date, SURSIS_MONTHS, policy), rule="B4"
-    )
+    if application.visa_application_date is not None:
+        _file_visa_application(state, application.visa_application_date, reference)
     if application.procedure == Procedure.FAMILY_REUNIFICATION:
         state.tracked_deadlines["prefecture_decision_due"] = TrackedDeadline(
             due=months_after(application.complete_file_date, PREFECTURE_DELAY_MONTHS, policy),
@@ -178,10 +198,26 @@ def open_dossier(
                 "visa_application_copy",
                 Recipient.OFII,
                 "A5",
-                visa_application_date=application.visa_application_date.isoformat(),
+                visa_application_date=_filed(state).isoformat(),
             ),
         ]
     return Step(state, notes)
+
+
+def _file_visa_application(state: VisaState, filed_on: date, reference: ReferenceData) -> None:
+    """B4: the sursis à statuer runs six months from the visa application."""
+    state.visa_application_date = filed_on
+    state.tracked_deadlines["decision_suspension_ends"] = TrackedDeadline(
+        due=months_after(filed_on, SURSIS_MONTHS, reference.calendar), rule="B4"
+    )
+
+
+def _filed(state: VisaState) -> date:
+    if state.visa_application_date is None:
+        raise InputRejected(
+            "F1", "no visa application is filed yet (visa_application_filed)", "decided_on"
+        )
+    return state.visa_application_date
 
 
 # --- receiving an event ---------------------------------------------------------------
@@ -192,17 +228,20 @@ def receive(
     name: str,
     raw: Any,
     reference: ReferenceData,
-    today: date,
+    today: Moment,
     received_at: str,
 ) -> Step[VisaState]:
-    """Apply one event of `VisaApplication`."""
+    """Take one event of `VisaApplication` (or a correction) in, judged in event time."""
+    return history.receive(RULES, state, name, raw, reference, today, received_at)
 
-    def handle(new: VisaState, event: Event) -> list[NotificationDue]:
-        notes: list[NotificationDue] = _HANDLERS[type(event)](new, event, reference, today)
-        _settle_evaluation_deadline(new)
-        return notes
 
-    return take_event(state, name, raw, VISA_EVENTS, handle, today, received_at, _admissible)
+def _apply(
+    state: VisaState, event: Event, reference: ReferenceData, received_on: date
+) -> list[NotificationDue]:
+    _admissible(state)
+    notes: list[NotificationDue] = _HANDLERS[type(event)](state, event, reference, received_on)
+    _settle_evaluation_deadline(state)
+    return notes
 
 
 def _admissible(state: VisaState) -> None:
@@ -223,8 +262,46 @@ def _settle_evaluation_deadline(state: VisaState) -> None:
     fulfil(deadline)
 
 
+def _on_visa_application_filed(
+    state: VisaState, event: VisaApplicationFiled, reference: ReferenceData, received_on: date
+) -> list[NotificationDue]:
+    if state.visa_application_date is not None:
+        raise InputRejected(
+            "B4", f"the visa application was filed on {state.visa_application_date}", "filed_on"
+        )
+    _file_visa_application(state, event.filed_on, reference)
+    return []
+
+
+def _on_evaluation_absence(
+    state: VisaState, event: EvaluationAbsence, reference: ReferenceData, received_on: date
+) -> list[NotificationDue]:
+    status = state.status_of(event.kind)
+    if status not in (TrackStatus.AWAITING_EVALUATION, TrackStatus.AWAITING_RE_EVALUATION):
+        raise InputRejected(
+            "B5",
+            f"no {event.kind.value} evaluation is awaited: the domain is {status.value}",
+            "kind",
+        )
+    state.track(event.kind).evaluation_absences.append(
+        Absence(absent_on=event.absent_on, legitimate_reason=event.legitimate_reason)
+    )
+    return [
+        _note(
+            state,
+            "non_attendance",
+            Recipient.CONSULATE,
+            "B5",
+            evaluation=event.kind.value,
+            absent_on=event.absent_on.isoformat(),
+            legitimate_reason=event.legitimate_reason,
+            attributable_to_applicant=event.legitimate_reason is None,  # B5
+        )
+    ]
+
+
 def _on_language_test_exemption(
-    state: VisaState, event: LanguageTestExemption, reference: ReferenceData, today: date
+    state: VisaState, event: LanguageTestExemption, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
     if state.language.evaluation is not None:
         raise InputRejected("C1", "a language test exemption is asked before the evaluation")
@@ -241,7 +318,7 @@ def _evaluation_record(
     state: VisaState,
     reference: ReferenceData,
     event: LanguageEvaluation | ValuesEvaluation,
-    today: date,
+    received_on: date,
     sufficient: bool,
     bareme_from: date,
     **detail: Any,
@@ -253,8 +330,10 @@ def _evaluation_record(
             f"{evaluated_on} precedes the complete-file date {state.input.complete_file_date}",
             "evaluated_on",
         )
+    # B6: the week runs from the evaluation to the results reaching the consulate, which
+    # is told on receipt.
     results_due = days_after(evaluated_on, RESULTS_DELAY_DAYS, reference.calendar)
-    late = today > results_due
+    late = received_on > results_due
     state.tracked_deadlines["results_to_consulate_due"] = TrackedDeadline(
         due=results_due,
         rule="B6",
@@ -263,7 +342,7 @@ def _evaluation_record(
     return Evaluation(
         evaluated_on=evaluated_on,
         evaluator=event.evaluator,
-        received_on=today,
+        received_on=received_on,
         late=late,
         sufficient=sufficient,
         bareme_from=bareme_from,
@@ -308,8 +387,32 @@ def _not_before(evaluation: Evaluation | None, day: date, rule: str, field: str)
         raise InputRejected(rule, f"precedes the evaluation of {evaluation.evaluated_on}", field)
 
 
+def _training_needed(
+    state: VisaState, domain: Domain, evaluation: Evaluation, reference: ReferenceData
+) -> None:
+    """B7: the two months to start a training run from the notification of the
+    insufficient results (on receipt), before any prescription; E4: a values need found
+    while a language module runs joins that module."""
+    module = state.language.training
+    joins_module = (
+        domain == Domain.VALUES
+        and module is not None
+        and module.completed_on is None
+        and state.language.training_exemption is None
+    )
+    if joins_module:
+        assert module is not None
+        module.integrates_values = True
+        if module.started_on is not None:
+            return  # the module already started: B7 is met for values too
+    state.tracked_deadlines[f"training_start_due.{domain.value}"] = TrackedDeadline(
+        due=months_after(evaluation.received_on, TRAINING_START_MONTHS, reference.calendar),
+        rule="B7",
+    )
+
+
 def _on_language_evaluation(
-    state: VisaState, event: LanguageEvaluation, reference: ReferenceData, today: date
+    state: VisaState, event: LanguageEvaluation, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
     track, again = _place_evaluation(state, Domain.LANGUAGE, "D4", event.evaluated_on)
     bareme = reference.language_bareme_on(event.evaluated_on)
@@ -319,7 +422,7 @@ def _on_language_evaluation(
         state,
         reference,
         event,
-        today,
+        received_on,
         sufficient,
         bareme.effective_from,
         oral_score=event.oral_score,
@@ -332,11 +435,13 @@ def _on_language_evaluation(
     track.evaluation = evaluation
     if sufficient:  # D2: the AMDFL
         notes += _to_applicant_and_consulate(state, "attestation_language_exemption", "D2")
+    else:
+        _training_needed(state, Domain.LANGUAGE, evaluation, reference)
     return notes
 
 
 def _on_values_evaluation(
-    state: VisaState, event: ValuesEvaluation, reference: ReferenceData, today: date
+    state: VisaState, event: ValuesEvaluation, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
     if event.language_used not in state.input.applicant.languages:
         raise InputRejected(
@@ -345,15 +450,21 @@ def _on_values_evaluation(
             f"({', '.join(state.input.applicant.languages)})",
             "language_used",
         )
-    track, again = _place_evaluation(state, Domain.VALUES, "E5", event.evaluated_on)
     bareme = reference.values_bareme_on(event.evaluated_on)
-    # E1: the barème's ratio, so that a different number of questions is judged alike.
-    sufficient = event.correct_answers * bareme.out_of >= bareme.min_correct * event.questions_asked
+    if event.questions_asked != bareme.out_of:
+        raise InputRejected(
+            "E1",
+            f"{event.questions_asked} questions asked; the evaluation is {bareme.out_of} "
+            "questions (arrêté du 1er décembre 2008)",
+            "questions_asked",
+        )
+    track, again = _place_evaluation(state, Domain.VALUES, "E5", event.evaluated_on)
+    sufficient = event.correct_answers >= bareme.min_correct  # E1
     evaluation = _evaluation_record(
         state,
         reference,
         event,
-        today,
+        received_on,
         sufficient,
         bareme.effective_from,
         language_used=event.language_used,
@@ -362,16 +473,18 @@ def _on_values_evaluation(
     )
     notes = [_results_note(state, Domain.VALUES, evaluation, again)]
     if again:
-        track.re_evaluation = evaluation
-    else:
-        track.evaluation = evaluation
-    if sufficient:  # E2
+        track.re_evaluation = evaluation  # E5: the attestation is that of training followed
+        return notes
+    track.evaluation = evaluation
+    if sufficient:  # E2: issued once, at a first evaluation that is satisfactory
         notes += _to_applicant_and_consulate(state, "attestation_values", "E2")
+    else:
+        _training_needed(state, Domain.VALUES, evaluation, reference)
     return notes
 
 
 def _on_training_prescribed(
-    state: VisaState, event: TrainingPrescribed, reference: ReferenceData, today: date
+    state: VisaState, event: TrainingPrescribed, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
     domain = event.kind
     rule = "D3" if domain == Domain.LANGUAGE else "E3"
@@ -407,22 +520,20 @@ def _on_training_prescribed(
     integrates = domain == Domain.LANGUAGE and values_waiting
     if integrates and state.values.training is not None:
         state.values.training = None
-        _drop_training_deadlines(state, Domain.VALUES)
+        state.tracked_deadlines.pop("training_end_due.values", None)
     state.track(domain).training = Training(
         hours=event.hours,
         provider=event.provider,
         notified_on=event.notified_on,
         integrates_values=integrates,
     )
-    state.tracked_deadlines[f"training_start_due.{domain.value}"] = TrackedDeadline(
-        due=months_after(event.notified_on, TRAINING_START_MONTHS, reference.calendar), rule="B7"
-    )
+    start_due = state.tracked_deadlines.get(f"training_start_due.{domain.value}")
     details = {
         "training": domain.value,
         "hours": event.hours,
         "provider": event.provider,
         "integrates_values": integrates,
-        "start_by": state.tracked_deadlines[f"training_start_due.{domain.value}"].due.isoformat(),
+        "start_by": start_due.due.isoformat() if start_due is not None else None,
     }
     rules = "D3, E3, E4" if integrates else rule
     return [
@@ -432,7 +543,7 @@ def _on_training_prescribed(
 
 
 def _on_training_exemption(
-    state: VisaState, event: TrainingExemption, reference: ReferenceData, today: date
+    state: VisaState, event: TrainingExemption, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
     for domain in event.trainings:
         status = state.status_of(domain)
@@ -443,12 +554,7 @@ def _on_training_exemption(
                 "trainings",
             )
         _not_before(state.track(domain).evaluation, event.decided_on, "C2", "decided_on")
-    if state.values_integrated and set(event.trainings) == {Domain.LANGUAGE}:
-        raise InputRejected(
-            "E4",
-            "the values training is integrated into the language module: exempt both or neither",
-            "trainings",
-        )
+    integrated = state.values_integrated
     for domain in event.trainings:
         state.track(domain).training_exemption = Exemption(
             decided_on=event.decided_on,
@@ -457,6 +563,13 @@ def _on_training_exemption(
             detail=event.detail,
         )
         _drop_training_deadlines(state, domain)
+    if integrated and Domain.VALUES not in event.trainings:
+        # C2, E4: the language module is exempted alone; the half-day values training it
+        # carried is due on its own, within the two months of its results (B7).
+        values = state.values.evaluation
+        assert values is not None
+        if f"training_start_due.{Domain.VALUES.value}" not in state.tracked_deadlines:
+            _training_needed(state, Domain.VALUES, values, reference)
     trainings = [f"{domain.value}_training" for domain in event.trainings]
     return _exemption_notes(state, "C2", trainings, event.ground.value, event.decided_on)
 
@@ -477,8 +590,15 @@ def _open_training(state: VisaState, domain: Domain, rule: str) -> Training:
     return training
 
 
+def _served_by(state: VisaState, domain: Domain) -> list[Domain]:
+    """The domains a training of `domain` serves (E4: the module serves both)."""
+    if domain == Domain.LANGUAGE and state.values_integrated:
+        return [Domain.LANGUAGE, Domain.VALUES]
+    return [domain]
+
+
 def _on_training_started(
-    state: VisaState, event: TrainingStarted, reference: ReferenceData, today: date
+    state: VisaState, event: TrainingStarted, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
     training = _open_training(state, event.kind, "B7")
     if training.started_on is not None:
@@ -488,7 +608,8 @@ def _on_training_started(
             "B7", f"precedes the prescription notified on {training.notified_on}", "started_on"
         )
     training.started_on = event.started_on
-    fulfil(state.tracked_deadlines[f"training_start_due.{event.kind.value}"])
+    for domain in _served_by(state, event.kind):
+        fulfil(state.tracked_deadlines.get(f"training_start_due.{domain.value}"))
     state.tracked_deadlines[f"training_end_due.{event.kind.value}"] = TrackedDeadline(
         due=months_after(event.started_on, TRAINING_LENGTH_MONTHS, reference.calendar), rule="B8"
     )
@@ -496,7 +617,7 @@ def _on_training_started(
 
 
 def _on_training_absence(
-    state: VisaState, event: TrainingAbsence, reference: ReferenceData, today: date
+    state: VisaState, event: TrainingAbsence, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
     rule = "D5" if event.kind == Domain.LANGUAGE else "E6"
     training = _open_training(state, event.kind, rule)
@@ -525,7 +646,7 @@ def _on_training_absence(
 
 
 def _on_training_completed(
-    state: VisaState, event: TrainingCompleted, reference: ReferenceData, today: date
+    state: VisaState, event: TrainingCompleted, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
     rule = "D4" if event.kind == Domain.LANGUAGE else "E5"
     training = _open_training(state, event.kind, rule)
@@ -539,12 +660,18 @@ def _on_training_completed(
         )
     if event.completed_on < training.started_on:
         raise InputRejected(rule, f"precedes the start on {training.started_on}", "completed_on")
+    if event.hours_attended == 0:
+        raise InputRejected(
+            rule,
+            "an attestation of training followed with no hour attended is not an attestation",
+            "hours_attended",
+        )
     training.completed_on = event.completed_on
     training.hours_attended = event.hours_attended
     training.attestation_ref = event.attestation_ref
-    fulfil(state.tracked_deadlines[f"training_end_due.{event.kind.value}"])
+    fulfil(state.tracked_deadlines.get(f"training_end_due.{event.kind.value}"))
     rules = "D4, E5" if training.integrates_values else rule
-    return [
+    notes = [
         _note(
             state,
             "training_attestation",
@@ -554,25 +681,103 @@ def _on_training_completed(
             integrates_values=training.integrates_values,
             completed_on=event.completed_on.isoformat(),
             hours_attended=event.hours_attended,
+            hours_prescribed=training.hours,
             attestation_ref=event.attestation_ref,
         )
     ]
+    if event.hours_attended < training.hours:  # D4, D5: reported with the attestation
+        notes.append(
+            _note(
+                state,
+                "non_attendance",
+                Recipient.CONSULATE,
+                "D4, D5" if event.kind == Domain.LANGUAGE else "E5, E6",
+                training=event.kind.value,
+                hours_attended=event.hours_attended,
+                hours_prescribed=training.hours,
+                completed_on=event.completed_on.isoformat(),
+            )
+        )
+    return notes
 
 
 def delay_attributable_to_applicant(state: VisaState) -> bool:
-    """B5: only a reported absence without a legitimate reason counts against the applicant."""
+    """B5: only an absence without a legitimate reason, from a training or from an
+    evaluation, counts against the applicant."""
     return any(
         absence.legitimate_reason is None
         for domain in Domain
-        if (training := state.track(domain).training) is not None
-        for absence in training.absences
+        for absence in _absences(state.track(domain))
     )
 
 
+def _absences(track: DomainTrack) -> list[Absence]:
+    training = track.training
+    return [*track.evaluation_absences, *(training.absences if training is not None else [])]
+
+
+def _followed(training: Training | None) -> bool:
+    """D4: an attestation of training followed is on file (hours were attended)."""
+    return training is not None and training.completed_on is not None
+
+
+def _refusable_for_training_not_followed(state: VisaState, decided_on: date) -> None:
+    """B4, B5, F2: "training not followed" grounds a refusal only once the training is over
+    (completed, or past B8) or the sursis has expired, never while an attestation of training
+    followed is on file, and only when the delay is attributable to the applicant."""
+    owed = [
+        domain
+        for domain in Domain
+        if state.training_of(domain) is not None
+        and state.track(domain).training_exemption is None
+        and not (domain == Domain.VALUES and state.values_integrated)
+    ]
+    missed_evaluation = any(
+        state.status_of(domain) == TrackStatus.AWAITING_EVALUATION for domain in Domain
+    ) and any(
+        absence.legitimate_reason is None
+        for domain in Domain
+        for absence in state.track(domain).evaluation_absences
+    )
+    if not owed and not missed_evaluation:
+        raise InputRejected("F2", "no training was prescribed", "grounds")
+    unfollowed = [domain for domain in owed if not _followed(state.training_of(domain))]
+    if owed and not unfollowed and not missed_evaluation:
+        refs = ", ".join(
+            f"{d.value}: {t.attestation_ref}" for d in owed if (t := state.training_of(d))
+        )
+        raise InputRejected(
+            "F2",
+            f"the attestation of training followed is on file ({refs}); the training was followed",
+            "grounds",
+        )
+    sursis = state.tracked_deadlines.get("decision_suspension_ends")
+    sursis_over = sursis is None or sursis.status != DeadlineStatus.PENDING
+    over = all(
+        (end := state.tracked_deadlines.get(f"training_end_due.{d.value}")) is not None
+        and end.status == DeadlineStatus.MISSED
+        for d in unfollowed
+    )
+    if not sursis_over and not (unfollowed and over):
+        raise InputRejected(
+            "B4",
+            "the training is not over and the sursis à statuer runs until "
+            f"{sursis.due if sursis else decided_on}: it cannot be held as not followed yet",
+            "grounds",
+        )
+    if not delay_attributable_to_applicant(state):
+        raise InputRejected(
+            "B5",
+            "a training not followed for a reason independent of the applicant cannot "
+            "ground a refusal",
+            "grounds",
+        )
+
+
 def _on_visa_decision(
-    state: VisaState, event: VisaDecision, reference: ReferenceData, today: date
+    state: VisaState, event: VisaDecision, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
-    if event.decided_on < state.input.visa_application_date:
+    if event.decided_on < _filed(state):
         raise InputRejected("F1", "precedes the visa application", "decided_on")
     sursis = state.tracked_deadlines["decision_suspension_ends"]
     sursis_over = sursis.status != DeadlineStatus.PENDING or event.decided_on > sursis.due
@@ -617,16 +822,7 @@ def _on_visa_decision(
                 "F3", "a visa may not be refused because of an evaluation result", "grounds"
             )
         if RefusalGround.TRAINING_NOT_FOLLOWED in event.grounds:
-            prescribed = any(state.track(d).training is not None for d in Domain)
-            if not prescribed:
-                raise InputRejected("F2", "no training was prescribed", "grounds")
-            if not attributable:
-                raise InputRejected(
-                    "B5",
-                    "a training not followed for a reason independent of the applicant cannot "
-                    "ground a refusal",
-                    "grounds",
-                )
+            _refusable_for_training_not_followed(state, event.decided_on)
     fulfil(sursis)
     state.outcome = VisaOutcome(
         decision=event.decision.value,
@@ -651,28 +847,29 @@ def _on_visa_decision(
 
 
 def cai_carry_over(state: VisaState) -> CaiCarryOver:
-    """What the CAI in France inherits (D2, D6, D7)."""
+    """What the CAI in France inherits (D2, D6, D7): a language training is owed unless the
+    last evaluation (or re-evaluation) was sufficient or C1 exempted the test; a training
+    followed without a re-evaluation does not discharge it."""
     language = state.language
-    re_evaluation = language.re_evaluation
+    last = language.re_evaluation or language.evaluation
+    discharged = language.test_exemption is not None or (last is not None and last.sufficient)
     values_training = state.training_of(Domain.VALUES)
     return CaiCarryOver(
         amdfl=language.evaluation is not None and language.evaluation.sufficient,
-        dilf_required=re_evaluation is not None and re_evaluation.sufficient,
-        language_training_required=re_evaluation is not None and not re_evaluation.sufficient,
+        dilf_required=language.re_evaluation is not None and language.re_evaluation.sufficient,
+        language_training_required=not discharged,
         language_results=(
-            {
-                "oral_score": re_evaluation.oral_score or 0,
-                "written_score": re_evaluation.written_score or 0,
-            }
-            if re_evaluation is not None and not re_evaluation.sufficient
+            {"oral_score": last.oral_score or 0, "written_score": last.written_score or 0}
+            if last is not None and not last.sufficient
             else None
         ),
-        values_training_followed=values_training is not None
-        and values_training.completed_on is not None,
+        values_training_followed=_followed(values_training),
     )
 
 
 _HANDLERS: dict[type[Event], Any] = {
+    VisaApplicationFiled: _on_visa_application_filed,
+    EvaluationAbsence: _on_evaluation_absence,
     LanguageTestExemption: _on_language_test_exemption,
     LanguageEvaluation: _on_language_evaluation,
     ValuesEvaluation: _on_values_evaluation,
@@ -698,25 +895,24 @@ _FIRES_ON_LAST_DAY = frozenset({"prefecture_decision_due"})
 
 def due_timer(state: VisaState) -> TimerDue | None:
     """The next statutory alert to wait for, if any."""
-    if state.closed:
-        return None
-    return next_timer(state.tracked_deadlines, lambda key: key in _FIRES_ON_LAST_DAY)
+    return RULES.due_timer(state)
 
 
-def on_deadline(state: VisaState, key: str, today: date, fired_at: str) -> Step[VisaState]:
+def on_deadline(state: VisaState, key: str, today: Moment, fired_at: str) -> Step[VisaState]:
     """A statutory delay has run out: record what became of it and alert who must act."""
-    new = state.model_copy(deep=True)
-    new.seq += 1
-    deadline = new.tracked_deadlines[key]
+    return history.advance(RULES, state, today)
+
+
+def _fire(state: VisaState, key: str, today: date) -> list[NotificationDue]:
+    deadline = state.tracked_deadlines[key]
     name, _, domain_name = key.partition(".")
-    notes: list[NotificationDue] = []
-    body = _body_recipient(new)
+    body = _body_recipient(state)
     if name == "evaluation_due":  # B1, B3: never held against the applicant
         deadline.status = DeadlineStatus.MISSED
-        pending = [d.value for d in Domain if new.status_of(d) == TrackStatus.AWAITING_EVALUATION]
-        notes = [
+        pending = [d.value for d in Domain if state.status_of(d) == TrackStatus.AWAITING_EVALUATION]
+        return [
             _note(
-                new,
+                state,
                 "evaluation_overdue",
                 r,
                 deadline.rule,
@@ -726,39 +922,40 @@ def on_deadline(state: VisaState, key: str, today: date, fired_at: str) -> Step[
             )
             for r in (body, Recipient.CONSULATE)
         ]
-    elif name == "prefecture_decision_due":  # B2
+    if name == "prefecture_decision_due":  # B2
         deadline.status = DeadlineStatus.REACHED
-        notes = [
+        return [
             _note(
-                new,
+                state,
                 "prefecture_decision_due",
                 Recipient.PREFECTURE,
                 "B2",
-                prefecture=new.input.prefecture,
+                prefecture=state.input.prefecture,
                 due=deadline.due.isoformat(),
             )
         ]
-    elif name == "decision_suspension_ends":  # B4, B5
+    if name == "decision_suspension_ends":  # B4, B5
         deadline.status = DeadlineStatus.MISSED
-        statuses = {d.value: new.status_of(d).value for d in Domain}
+        statuses = {d.value: state.status_of(d).value for d in Domain}
         incomplete = [d for d, s in statuses.items() if TrackStatus(s) not in SETTLED]
-        notes = [
+        attributable = delay_attributable_to_applicant(state)
+        return [
             _note(
-                new,
+                state,
                 "sursis_expired",
                 Recipient.CONSULATE,
                 "B4, B5",
                 due=deadline.due.isoformat(),
                 incomplete=incomplete,
-                delay_attributable_to_applicant=delay_attributable_to_applicant(new),
-                may_refuse_for_training_not_followed=delay_attributable_to_applicant(new),
+                delay_attributable_to_applicant=attributable,
+                may_refuse_for_training_not_followed=attributable and bool(incomplete),
             )
         ]
-    elif name == "training_start_due":  # B7
-        deadline.status = DeadlineStatus.MISSED
-        notes = [
+    deadline.status = DeadlineStatus.MISSED
+    if name == "training_start_due":  # B7
+        return [
             _note(
-                new,
+                state,
                 "training_start_overdue",
                 r,
                 "B7",
@@ -767,19 +964,17 @@ def on_deadline(state: VisaState, key: str, today: date, fired_at: str) -> Step[
             )
             for r in (body, Recipient.CONSULATE)
         ]
-    elif name == "training_end_due":  # B8
-        deadline.status = DeadlineStatus.MISSED
-        notes = [
-            _note(
-                new,
-                "training_overrun",
-                body,
-                "B8",
-                training=domain_name,
-                due=deadline.due.isoformat(),
-            )
-        ]
-    return Step(new, notes)
+    # training_end_due, B8
+    return [
+        _note(
+            state,
+            "training_overrun",
+            body,
+            "B8",
+            training=domain_name,
+            due=deadline.due.isoformat(),
+        )
+    ]
 
 
 # --- notifications --------------------------------------------------------------------
@@ -858,3 +1053,12 @@ def _exemption_notes(
         )
         for r in recipients
     ]
+
+
+RULES: history.Rules[VisaState] = history.Rules(
+    catalogue=VISA_EVENTS,
+    open_input=_open_input,
+    apply=_apply,
+    fire=_fire,
+    fires_on_last_day=lambda key: key in _FIRES_ON_LAST_DAY,
+)

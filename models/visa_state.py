@@ -103,6 +103,7 @@ class Training(Record):
 
 class DomainTrack(Record):
     test_exemption: Exemption | None = None  # C1, language only
+    evaluation_absences: list[Absence] = Field(default_factory=list)  # B5
     evaluation: Evaluation | None = None
     training_exemption: Exemption | None = None  # C2
     training: Training | None = None
@@ -138,6 +139,8 @@ class VisaState(DossierRecord):
     application_id: str
     procedure: Procedure
     input: VisaApplicationInput
+    # The visa application: from the input, or `visa_application_filed` (B4).
+    visa_application_date: date | None = None
     subject: bool
     not_subject_reason: str | None = None
     responsible_body: ResponsibleBody | None = None
@@ -158,8 +161,26 @@ class VisaState(DossierRecord):
 
     @property
     def values_integrated(self) -> bool:
+        """E4: the values training rides in the language module, unless that module was
+        exempted (C2: the half-day values training is then due on its own)."""
         training = self.language.training
-        return training is not None and training.integrates_values
+        return (
+            training is not None
+            and training.integrates_values
+            and self.language.training_exemption is None
+        )
+
+    @property
+    def opened_on(self) -> date:
+        """Family reunification opens at the complete file; a spouse's dossier at the visa
+        application (A1, B1, B3)."""
+        if self.procedure == Procedure.FAMILY_REUNIFICATION:
+            return self.input.complete_file_date
+        return self.input.visa_application_date or self.input.complete_file_date
+
+    @property
+    def opening_rule(self) -> str:
+        return "B1" if self.procedure == Procedure.FAMILY_REUNIFICATION else "B3"
 
     def status_of(self, domain: Domain) -> TrackStatus:
         track = self.track(domain)
@@ -238,7 +259,9 @@ class VisaState(DossierRecord):
             ):
                 continue  # E4: the language module carries it
             waits.extend(_AWAITING_TEXT.get((domain, status), []))
-        if self.stage == Stage.AWAITING_VISA_DECISION or any(
+        if self.visa_application_date is None:
+            waits.append("visa_application_filed from the consulate")
+        elif self.stage == Stage.AWAITING_VISA_DECISION or any(
             d.status == DeadlineStatus.MISSED and k == "decision_suspension_ends"
             for k, d in self.tracked_deadlines.items()
         ):

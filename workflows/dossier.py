@@ -119,7 +119,7 @@ class DossierWorkflow(Generic[S]):
         if timer is None:
             await workflow.wait_condition(lambda: self._changes != changes)
             return
-        remaining = datetime.combine(timer.fire_on, time.min, tzinfo=UTC) - workflow.now()
+        remaining = timer.fire_at(self._current().time_zone) - workflow.now()
         if remaining > timedelta(0):
             try:
                 await workflow.wait_condition(
@@ -192,7 +192,7 @@ class DossierWorkflow(Generic[S]):
         writes += [
             workflow.execute_activity(
                 "send_notification",
-                NotificationRecord.of(workflow_id, seq, due),
+                NotificationRecord.of(workflow_id, due),
                 start_to_close_timeout=REGISTER_TIMEOUT,
                 retry_policy=REGISTER_RETRY,
                 summary=f"{due.kind} → {due.recipient.value} ({due.rule})",
@@ -239,9 +239,10 @@ class DossierWorkflow(Generic[S]):
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _clock(self) -> tuple[Any, str]:
+    def _clock(self) -> tuple[datetime, str]:
+        # The core turns the instant into the day where the dossier's authority sits (B9).
         now = workflow.now()
-        return now.date(), now.isoformat()
+        return now, now.isoformat()
 
     def _current(self) -> S:
         assert self._state is not None, "the dossier is opened before any event is fed"

@@ -1,0 +1,382 @@
+"""A dossier judged on the dates of its facts (RULES.md, "Readings where rules meet").
+
+The accepted facts of a dossier are kept in arrival order; its state is the fold of the
+rules over them in event time (by the date each carries, ties in arrival order), with the
+statutory deadlines fired between them as facts of the calendar. A late fact is inserted
+where its date puts it and the state re-folded; a correction replaces or withdraws a fact
+and the state is re-folded. A new fact or a correction that would make a fact already
+accepted inadmissible (a decision above all) is itself refused, naming both.
+
+What was said stays said: the notifications of the fold are compared with those already
+sent, and each one that a re-fold changed or withdrew gets a `correction_notice` naming
+it. Everything here is pure: the shell hands in the day and the reference data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
+
+from models.common import NotificationDue, Rejection
+from models.core import Step, TimerDue
+from models.dossier import DossierRecord, Fact, next_timer
+from models.errors import InputRejected
+from models.events import Correction, Event, check_event_date, fingerprint, parse_event
+from models.intake import parse_payload
+from models.reference import ReferenceData
+
+D = TypeVar("D", bound=DossierRecord)
+
+CORRECT_EVENT = "correct_event"
+OPENING = 1  # the start input is event 1 of every dossier
+# What a re-fold carries over from the dossier it replaces: the journal, not the facts' effects.
+JOURNAL = ("seq", "rejected_inputs", "accepted_fingerprints", "facts", "said", "clock")
+
+
+@dataclass(frozen=True)
+class Rules(Generic[D]):
+    """What the fold needs of a dossier kind: its events, how it opens, how one event
+    and one passing deadline change it. Each function mutates the state it is given."""
+
+    catalogue: Mapping[str, type[Event]]
+    open_input: Callable[[Any, ReferenceData], Step[D]]
+    apply: Callable[[D, Event, ReferenceData, date], list[NotificationDue]]
+    fire: Callable[[D, str, date], list[NotificationDue]]
+    fires_on_last_day: Callable[[str], bool] = lambda _: False
+
+    def due_timer(self, state: D) -> TimerDue | None:
+        """The next statutory delay to pass, while the dossier runs."""
+        if state.closed:
+            return None
+        return next_timer(state.tracked_deadlines, self.fires_on_last_day)
+
+
+@dataclass
+class _Folded(Generic[D]):
+    state: D
+    notes: dict[str, NotificationDue]
+
+
+class _FoldFailed(Exception):
+    def __init__(self, fact: Fact, rejected: InputRejected) -> None:
+        self.fact = fact
+        self.rejected = rejected
+
+
+def local_day(when: date | datetime, zone: str) -> date:
+    """The day it is where the authority keeping the delays sits (B9)."""
+    if isinstance(when, datetime):
+        from models.calendar import zone_info
+
+        return when.astimezone(zone_info(zone)).date()
+    return when
+
+
+# --- opening ---------------------------------------------------------------------------
+
+
+def open_dossier(
+    rules: Rules[D], input_: Any, reference: ReferenceData, when: date | datetime
+) -> Step[D]:
+    """Open a dossier from its validated input, and pass the delays already run out."""
+    step = rules.open_input(input_, reference)
+    state = step.state
+    state.seq = OPENING
+    today = local_day(when, state.time_zone)
+    state.clock = today
+    notes = _keyed(step.notifications, _origin(OPENING))
+    notes.update(_advance(rules, state, today))
+    state.said = dict(notes)
+    return Step(state, list(notes.values()))
+
+
+# --- the fold --------------------------------------------------------------------------
+
+
+def _fold(
+    rules: Rules[D], state: D, facts: Iterable[Fact], reference: ReferenceData, clock: date
+) -> _Folded[D]:
+    opened = rules.open_input(state.input, reference)  # type: ignore[attr-defined]
+    new = opened.state
+    notes = _keyed(opened.notifications, _origin(OPENING))
+    for fact in sorted((f for f in facts if not f.withdrawn), key=lambda f: (f.dated, f.seq)):
+        notes.update(_advance(rules, new, min(fact.dated, clock)))
+        event = rules.catalogue[fact.name].model_validate(fact.payload)
+        try:
+            applied = rules.apply(new, event, reference, fact.received_on)
+        except InputRejected as rejected:
+            raise _FoldFailed(fact, rejected) from None
+        notes.update(_keyed(applied, _origin(fact.seq)))
+    notes.update(_advance(rules, new, clock))
+    for name in JOURNAL:
+        setattr(new, name, getattr(state, name))
+    return _Folded(new, notes)
+
+
+def _advance(rules: Rules[D], state: D, until: date) -> dict[str, NotificationDue]:
+    """Pass every statutory delay whose alert falls on or before `until`."""
+    notes: dict[str, NotificationDue] = {}
+    while (timer := rules.due_timer(state)) is not None and timer.fire_on <= until:
+        due = state.tracked_deadlines[timer.key].due
+        notes.update(_keyed(rules.fire(state, timer.key, timer.fire_on), f"{timer.key}@{due}"))
+    return notes
+
+
+def _origin(seq: int) -> str:
+    return f"{seq:06d}"
+
+
+def _keyed(notes: Iterable[NotificationDue], origin: str) -> dict[str, NotificationDue]:
+    """Notifications by their register key; two of one step under one key is a fault of
+    the rules, never a notification silently dropped (G4: one report per parent)."""
+    keyed: dict[str, NotificationDue] = {}
+    for note in notes:
+        note = note.model_copy(update={"origin": origin})
+        if note.key in keyed:
+            raise ValueError(f"two notifications of one step share the key {note.key}")
+        keyed[note.key] = note
+    return keyed
+
+
+# --- receiving an event or a correction ------------------------------------------------
+
+
+def receive(
+    rules: Rules[D],
+    state: D,
+    name: str,
+    raw: Any,
+    reference: ReferenceData,
+    when: date | datetime,
+    received_at: str,
+) -> Step[D]:
+    """Take one event (or `correct_event`) in: accepted, the dossier re-folded with it and
+    what it changed told; refused, the dossier unchanged but for the rejection recorded."""
+    seq = state.seq + 1
+    today = local_day(when, state.time_zone)
+    clock = max(state.clock or today, today)
+    try:
+        if name == CORRECT_EVENT:
+            facts, why = _corrected(rules, state, raw, seq, today)
+        else:
+            fact = _new_fact(rules, state, name, raw, seq, today)
+            facts = [*state.facts, fact]
+            why = _lateness(state, fact)
+        folded = _refold(rules, state, facts, reference, clock, seq)
+    except InputRejected as rejected:
+        kept = state.model_copy(deep=True)
+        kept.seq = seq
+        rejection = Rejection(
+            event=name,
+            received_at=received_at,
+            reason=rejected.reason,
+            rule=rejected.rule,
+            field=rejected.field,
+            seq=seq,
+        )
+        kept.rejected_inputs.append(rejection)
+        return Step(kept, [], rejection)
+    new = folded.state
+    new.seq, new.clock, new.facts = seq, clock, facts
+    new.accepted_fingerprints = {
+        _fingerprint(fact): fact.seq for fact in facts if not fact.withdrawn
+    }
+    told = _tell(new, folded.notes, seq, why)
+    return Step(new, told)
+
+
+def _new_fact(rules: Rules[D], state: D, name: str, raw: Any, seq: int, today: date) -> Fact:
+    event = parse_event(rules.catalogue, name, raw)
+    payload = event.model_dump(mode="json")
+    same = state.accepted_fingerprints.get(_fingerprint_of(name, payload))
+    if same is not None:
+        raise InputRejected(
+            "duplicate", f"identical to event #{same}, already accepted; nothing changed"
+        )
+    check_event_date(event, today)
+    _not_before_opening(state, event)
+    # A fact counts from the day it happened, and never from after the day it arrived
+    # (a convocation is dated by its session, ahead of its sending).
+    dated = min(event.event_date(), today)
+    return Fact(seq=seq, name=name, payload=payload, dated=dated, received_on=today)
+
+
+def _not_before_opening(state: DossierRecord, event: Event) -> None:
+    if event.event_date() < state.opened_on:
+        raise InputRejected(
+            state.opening_rule,
+            f"{event.event_date()} precedes the opening of the dossier on {state.opened_on}",
+            event.DATE_FIELD,
+        )
+
+
+def _corrected(
+    rules: Rules[D], state: D, raw: Any, seq: int, today: date
+) -> tuple[list[Fact], str]:
+    """The facts with one replaced or withdrawn, and the reason to tell recipients."""
+    correction = parse_payload(Correction, raw, Correction.RULE)
+    check_event_date(correction, today)
+    target = next((f for f in state.facts if f.seq == correction.seq), None)
+    if target is None:
+        raise InputRejected("correction", _why_not_correctable(state, correction.seq), "seq")
+    if correction.corrected_on < target.received_on:
+        raise InputRejected(
+            "correction",
+            f"precedes the receipt of event #{target.seq} on {target.received_on}",
+            "corrected_on",
+        )
+    replacement: Fact
+    if correction.payload is None:
+        if target.withdrawn:
+            raise InputRejected("correction", f"event #{target.seq} is already withdrawn", "seq")
+        replacement = target.model_copy(update={"withdrawn": True})
+        what = f"event #{target.seq} ({target.name}) withdrawn"
+    else:
+        try:
+            event = parse_event(rules.catalogue, target.name, correction.payload)
+        except InputRejected as rejected:
+            raise InputRejected(
+                rejected.rule, rejected.message, f"payload.{rejected.field or ''}".rstrip(".")
+            ) from None
+        check_event_date(event, today)
+        _not_before_opening(state, event)
+        payload = event.model_dump(mode="json")
+        if payload == target.payload and not target.withdrawn:
+            raise InputRejected("correction", "the payload is the one on file; nothing changed")
+        replacement = target.model_copy(
+            update={
+                "payload": payload,
+                "withdrawn": False,
+                "dated": min(event.event_date(), target.received_on),
+            }
+        )
+        what = f"event #{target.seq} ({target.name}) corrected"
+    replacement.corrected_by = [*target.corrected_by, seq]
+    facts = [replacement if f.seq == target.seq else f for f in state.facts]
+    return facts, f"{what} on {correction.corrected_on}: {correction.reason}"
+
+
+def _why_not_correctable(state: DossierRecord, seq: int) -> str:
+    if seq == OPENING:
+        return "event #1 is the opening input; a rejected start is corrected by starting again"
+    rejected = next((r for r in state.rejected_inputs if r.seq == seq), None)
+    if rejected is not None:
+        return f"event #{seq} ({rejected.event}) was rejected; send it again, corrected"
+    if seq > state.seq:
+        return f"no event #{seq}: the dossier has received {state.seq}"
+    return f"#{seq} is not an accepted event (a statutory delay, or a correction)"
+
+
+def _refold(
+    rules: Rules[D],
+    state: D,
+    facts: list[Fact],
+    reference: ReferenceData,
+    clock: date,
+    seq: int,
+) -> _Folded[D]:
+    try:
+        return _fold(rules, state, facts, reference, clock)
+    except _FoldFailed as failed:
+        if failed.fact.seq == seq:
+            raise failed.rejected from None
+        # Another fact would no longer hold: the new input is refused, naming both.
+        raise InputRejected(
+            failed.rejected.rule,
+            f"contradicts event #{failed.fact.seq} ({failed.fact.name}, {failed.fact.dated}), "
+            f"already accepted, which would no longer hold: {failed.rejected.message}",
+            failed.rejected.field,
+        ) from None
+
+
+def _lateness(state: DossierRecord, fact: Fact) -> str:
+    return (
+        f"{fact.name} dated {fact.dated} reached the dossier on {fact.received_on} "
+        f"(event #{fact.seq})"
+    )
+
+
+def _fingerprint(fact: Fact) -> str:
+    return _fingerprint_of(fact.name, fact.payload)
+
+
+def _fingerprint_of(name: str, payload: dict[str, Any]) -> str:
+    return fingerprint(name, payload)
+
+
+# --- what was said ---------------------------------------------------------------------
+
+
+def _tell(
+    state: DossierRecord, notes: Mapping[str, NotificationDue], seq: int, why: str
+) -> list[NotificationDue]:
+    """The notifications to send now: each new one, and a `correction_notice` for each one
+    already sent that the re-fold changed or withdrew (what was said stays said)."""
+    said = dict(state.said)
+    told: list[NotificationDue] = []
+    for key, note in notes.items():
+        before = said.get(key, _UNSAID)
+        if before is _UNSAID:
+            told.append(note)
+        elif not _same(before, note):
+            told.append(_correction_notice(key, before, note, seq, why))
+        said[key] = note
+    for key, before in state.said.items():
+        if before is not None and key not in notes:
+            told.append(_correction_notice(key, before, None, seq, why))
+            said[key] = None
+    state.said = said
+    return told
+
+
+_UNSAID: Any = object()
+
+
+def _same(before: NotificationDue | None, after: NotificationDue) -> bool:
+    return before is not None and before.model_dump(exclude={"origin"}) == after.model_dump(
+        exclude={"origin"}
+    )
+
+
+def _correction_notice(
+    key: str,
+    before: NotificationDue | None,
+    after: NotificationDue | None,
+    seq: int,
+    why: str,
+) -> NotificationDue:
+    """Tells the recipient of `key` what now stands instead (contract: correction_notice)."""
+    told = before if before is not None else after
+    assert told is not None
+    return NotificationDue(
+        kind="correction_notice",
+        recipient=told.recipient,
+        rule=told.rule,
+        language=told.language,
+        origin=_origin(seq),
+        about=key,
+        payload={
+            "supersedes": key,
+            "superseded_kind": told.kind,
+            "previously": before.payload if before is not None else None,
+            "now": after.payload if after is not None else None,
+            "reason": why,
+        },
+    )
+
+
+# --- time passing ----------------------------------------------------------------------
+
+
+def advance(rules: Rules[D], state: D, when: date | datetime) -> Step[D]:
+    """The shell's timer fired: pass every delay run out by now. Every fact is dated on or
+    before the clock, so the delays passing now come after all of them in event time."""
+    new = state.model_copy(deep=True)
+    new.seq += 1
+    today = local_day(when, new.time_zone)
+    new.clock = max(new.clock or today, today)
+    notes = _advance(rules, new, new.clock)
+    new.said = {**new.said, **notes}
+    return Step(new, list(notes.values()))
