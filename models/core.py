@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
+from models.calendar import zone_info
 from models.common import NotificationDue, Rejection
 
 S = TypeVar("S", bound=BaseModel)
@@ -30,6 +31,4 @@ class TimerDue:
 
     def fire_at(self, zone: str) -> datetime:
         """B9: midnight starting `fire_on` where the authority keeping the delay sits."""
-        from models.calendar import zone_info
-
         return datetime.combine(self.fire_on, time.min, tzinfo=zone_info(zone)).astimezone(UTC)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
+from models.calendar import zone_info
 from models.common import NotificationDue, Rejection
 from models.core import Step, TimerDue
 from models.dossier import DossierRecord, Fact, next_timer
@@ -68,8 +69,6 @@ class _FoldFailed(Exception):
 def local_day(when: date | datetime, zone: str) -> date:
     """The day it is where the authority keeping the delays sits (B9)."""
     if isinstance(when, datetime):
-        from models.calendar import zone_info
-
         return when.astimezone(zone_info(zone)).date()
     return when
 

@@ -400,15 +400,28 @@ def _training_needed(
         and module.completed_on is None
         and state.language.training_exemption is None
     )
+    start_by = months_after(evaluation.received_on, TRAINING_START_MONTHS, reference.calendar)
     if joins_module:
         assert module is not None
         module.integrates_values = True
-        if module.started_on is not None:
-            return  # the module already started: B7 is met for values too
+        if module.started_on is None:
+            _start_module_by(state, start_by)
+        return  # a module already started meets B7 for values too
     state.tracked_deadlines[f"training_start_due.{domain.value}"] = TrackedDeadline(
-        due=months_after(evaluation.received_on, TRAINING_START_MONTHS, reference.calendar),
-        rule="B7",
+        due=start_by, rule="B7"
     )
+
+
+def _start_module_by(state: VisaState, start_by: date) -> None:
+    """E4, B7: one module, one start deadline, the earlier of the two domains'."""
+    language = state.tracked_deadlines.get("training_start_due.language")
+    values = state.tracked_deadlines.pop("training_start_due.values", None)
+    due = min(d.due for d in (language, values) if d is not None) if language or values else None
+    earliest = start_by if due is None else min(due, start_by)
+    if language is None or language.due != earliest:
+        state.tracked_deadlines["training_start_due.language"] = TrackedDeadline(
+            due=earliest, rule="B7"
+        )
 
 
 def _on_language_evaluation(
@@ -518,9 +531,13 @@ def _on_training_prescribed(
         TrackStatus.TRAINING_PRESCRIBED,
     )
     integrates = domain == Domain.LANGUAGE and values_waiting
-    if integrates and state.values.training is not None:
-        state.values.training = None
-        state.tracked_deadlines.pop("training_end_due.values", None)
+    if integrates:
+        if state.values.training is not None:
+            state.values.training = None
+            state.tracked_deadlines.pop("training_end_due.values", None)
+        values_start = state.tracked_deadlines.get("training_start_due.values")
+        if values_start is not None:
+            _start_module_by(state, values_start.due)
     state.track(domain).training = Training(
         hours=event.hours,
         provider=event.provider,

@@ -280,7 +280,9 @@ async def test_a_dossier_runs_end_to_end_on_plain_json(
     assert state["language"]["training"]["integrates_values"] is True
     assert state["language"]["training"]["hours"] == 120
     assert state["values"]["training"] is None
-    assert state["deadlines"]["training_start_due"] == iso(months_after(notified, 2))  # B7
+    # B7: the two months run from the insufficient results reaching the dossier (today),
+    # not from the prescription.
+    assert state["deadlines"]["training_start_due"] == iso(months_after(today, 2))
 
     started = today - timedelta(days=1)
     state = await handle.execute_update(
@@ -415,8 +417,9 @@ async def test_a_dossier_runs_end_to_end_on_plain_json(
             ("training_prescription", "consulate"),
             ("training_prescription", "ofii"),
             ("training_attestation", "consulate"),  # D4, E5
-            ("attestation_values", "applicant"),  # E2
-            ("attestation_values", "consulate"),
+            ("non_attendance", "consulate"),  # D4, D5: 118 of 120 hours attended
+            # E2: no values attestation after a training; the attestation is that of
+            # training followed (E5).
             ("visa_decision", "ofii"),  # F4
         ]
     )
@@ -520,6 +523,7 @@ async def test_the_command_line_submits_sends_shows_and_lists(
         **application,
         "application_id": f"RBT-E2E-{uuid.uuid4().hex[:8]}",
         "procedure": "family_reunification",
+        "complete_file_date": iso(today - timedelta(days=12)),
     }
     no_prefecture_file = tmp_path / "no_prefecture.json"
     no_prefecture_file.write_text(json.dumps(no_prefecture), encoding="utf-8")
@@ -621,3 +625,99 @@ async def test_the_command_line_submits_sends_shows_and_lists(
         months_after(today - timedelta(days=10), 6).isoformat(),  # B4, the only one left open
         "no",
     ]
+
+
+# --- a correction through the contract ---------------------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.rule("D1")
+@pytest.mark.rule("D2")
+@pytest.mark.rule("B6")
+async def test_a_data_entry_error_is_corrected_and_its_recipients_told(
+    stack: Stack,
+    client: Client,
+    worker: asyncio.subprocess.Process,
+    register: asyncpg.Connection,
+) -> None:
+    today = utc_today()
+    application_id = f"RBT-E2E-{uuid.uuid4().hex[:8]}"
+    workflow_id = f"visa-{application_id}"
+    application = {
+        "application_id": application_id,
+        "procedure": "family_reunification",
+        "applicant": {
+            "full_name": "Amina El Idrissi",
+            "birth_date": "1990-03-02",
+            "nationality": "MA",
+            "languages": ["ar", "fr"],
+        },
+        "country_of_residence": "MA",
+        "consulate": "Rabat",
+        "visa_application_date": None,  # family reunification opens at the complete file
+        "complete_file_date": iso(today - timedelta(days=20)),
+        "resides_in_france_married_over_6_months": False,
+        "prefecture": "Paris",
+    }
+    handle = await client.start_workflow(
+        "VisaApplication", application, id=workflow_id, task_queue=TASK_QUEUE
+    )
+    await until_state(handle, lambda s: s["stage"] != "opening")
+    evaluation = {
+        "evaluated_on": iso(today - timedelta(days=2)),
+        "oral_score": 50,
+        "written_score": 20,
+        "evaluator": "OFII Rabat",
+    }
+    state = await handle.execute_update("language_evaluation", evaluation)
+    assert state["language"]["evaluation"]["sufficient"] is True
+    evaluation_seq = state["seq"]  # the update's answer names the event's number
+
+    # The scores were typed the wrong way round: 20 oral, 10 written.
+    correction = {
+        "seq": evaluation_seq,
+        "payload": {**evaluation, "oral_score": 20, "written_score": 10},
+        "reason": "scores entered wrongly",
+        "corrected_on": iso(today),
+    }
+    state = await handle.execute_update("correct_event", correction)
+    assert state["language"]["evaluation"]["sufficient"] is False
+    assert state["language"]["evaluation"]["oral_score"] == 20
+    assert state["track_status"]["language"] == "training_needed"
+
+    # The original stays in the register; the correction is a row of its own pointing at it.
+    rows = await register.fetch(
+        "SELECT seq, event, accepted, payload FROM dossier_event WHERE workflow_id = $1 "
+        "ORDER BY seq",
+        workflow_id,
+    )
+    by_seq = {row["seq"]: row for row in rows}
+    assert by_seq[evaluation_seq]["payload"]["oral_score"] == 50
+    corrected = by_seq[state["seq"]]
+    assert corrected["event"] == "correct_event" and corrected["accepted"] is True
+    assert corrected["payload"]["seq"] == evaluation_seq
+
+    # What was said stays said: the attestation already sent is superseded, not unsent.
+    notes = await register.fetch(
+        "SELECT key, kind, recipient, payload FROM notification WHERE workflow_id = $1",
+        workflow_id,
+    )
+    attestations = {
+        n["key"]: n["recipient"] for n in notes if n["kind"] == "attestation_language_exemption"
+    }
+    notices = {
+        n["payload"]["supersedes"]: n["recipient"]
+        for n in notes
+        if n["kind"] == "correction_notice"
+    }
+    assert sorted(attestations.values()) == ["applicant", "consulate"]
+    for key, recipient in attestations.items():
+        assert notices[key] == recipient
+    results = next(n for n in notes if n["kind"] == "evaluation_results")
+    assert notices[results["key"]] == "consulate"
+
+    refused = await rejected_update(
+        handle, "correct_event", {**correction, "seq": 999, "payload": evaluation}
+    )
+    assert refused.startswith("correction: seq: no event #999"), refused
+    await handle.terminate("test finished")
