@@ -35,8 +35,9 @@ class RegisterActivities:
     async def record_event(self, record: EventRecord) -> None:
         await self.pool.execute(
             """INSERT INTO dossier_event
-                   (workflow_id, seq, event, source, accepted, payload, reason, received_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::timestamptz)
+                   (workflow_id, seq, event, source, accepted, payload, reason, received_at,
+                    corrects)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::timestamptz, $9)
                ON CONFLICT (workflow_id, seq) DO NOTHING""",
             record.workflow_id,
             record.seq,
@@ -46,6 +47,7 @@ class RegisterActivities:
             record.payload,
             record.reason,
             record.received_at,
+            record.corrects,
         )
 
     @activity.defn(name="send_notification")
@@ -74,9 +76,10 @@ class RegisterActivities:
             """INSERT INTO dossier
                    (workflow_id, first_run_id, kind, reference, procedure, country, consulate,
                     prefecture, responsible_body, stage, outcome, deadlines, next_deadline, overdue,
-                    version, closed_at, waiting, exemptions)
+                    version, closed_at, waiting, exemptions, deadlines_missed, trainings,
+                    corrections)
                VALUES ($1, $16, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                       CASE WHEN $15 THEN now() END, $17, $18)
+                       CASE WHEN $15 THEN now() END, $17, $18, $19, $20, $21)
                ON CONFLICT (workflow_id) DO UPDATE SET
                    procedure = excluded.procedure, country = excluded.country,
                    consulate = excluded.consulate, prefecture = excluded.prefecture,
@@ -85,6 +88,8 @@ class RegisterActivities:
                    overdue = excluded.overdue, version = excluded.version,
                    responsible_body = excluded.responsible_body, waiting = excluded.waiting,
                    exemptions = excluded.exemptions,
+                   deadlines_missed = excluded.deadlines_missed,
+                   trainings = excluded.trainings, corrections = excluded.corrections,
                    updated_at = now(),
                    closed_at = COALESCE(dossier.closed_at, excluded.closed_at)
                WHERE dossier.version < excluded.version""",
@@ -106,4 +111,7 @@ class RegisterActivities:
             row.first_run_id,
             [wait.model_dump(mode="json") for wait in view.waiting],
             view.exemptions,
+            view.deadlines_missed,
+            view.trainings,
+            view.corrections,
         )

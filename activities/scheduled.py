@@ -281,28 +281,29 @@ class ScheduledActivities:
                                 WHERE procedure IS NOT NULL GROUP BY 1""",
                 "open_overdue": """SELECT kind, count(*) FROM dossier
                                    WHERE closed_at IS NULL AND overdue GROUP BY 1""",
-                # One per event, however many authorities it was sent to; a notification key
-                # starts with the dossier's event sequence number.
-                "deadlines_missed": """SELECT kind,
-                                              count(DISTINCT workflow_id || '/'
-                                                    || split_part(key, '.', 1))
-                                       FROM notification WHERE kind = ANY($1::text[])
+                # B1–B8, H5, G4: the dossiers whose delay passed with its obligation
+                # outstanding, as they stand after every late fact and correction.
+                "deadlines_missed": """SELECT m.value, count(*)
+                                       FROM dossier d,
+                                            jsonb_array_elements_text(d.deadlines_missed)
+                                              AS m(value)
                                        GROUP BY 1""",
                 # C1, C2, H2: what each dossier is exempted from.
                 "exemptions_granted": """SELECT e.value, count(*)
                                          FROM dossier d,
                                               jsonb_array_elements_text(d.exemptions) AS e(value)
                                          GROUP BY 1""",
-                "trainings_prescribed": """SELECT payload->>'training', count(*)
-                                           FROM notification
-                                           WHERE kind = 'training_prescription'
-                                             AND recipient = 'consulate'
+                "trainings_prescribed": """SELECT t.value, count(*)
+                                           FROM dossier d,
+                                                jsonb_array_elements_text(d.trainings)
+                                                  AS t(value)
                                            GROUP BY 1""",
+                "facts_corrected": """SELECT kind, sum(corrections) FROM dossier
+                                      WHERE corrections > 0 GROUP BY 1""",
             }
             sections: dict[str, dict[str, int]] = {}
             for section, sql in queries.items():
-                args: list[Any] = [list(DEADLINE_MISSED_KINDS)] if "$1" in sql else []
-                rows = await connection.fetch(sql, *args)
+                rows = await connection.fetch(sql)
                 sections[section] = {str(row[0]): int(row[1]) for row in rows if row[0]}
             # A kind no dossier reached this far is worth reading as a zero.
             for kind in DEADLINE_MISSED_KINDS:

@@ -230,4 +230,8 @@ def cai_view(state: CaiState) -> DossierView:
         waiting=waiting,
         closed=state.closed,
         version=state.seq,
+        deadlines_missed=state.missed_alerts(
+            {"skills_assessment_due": "skills_assessment_overdue"}
+        ),
+        corrections=state.corrections,
     )

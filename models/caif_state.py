@@ -174,4 +174,9 @@ def family_view(state: FamilyState) -> DossierView:
         waiting=waiting,
         closed=state.closed,
         version=state.seq,
+        # G4: a parent reported for not attending, by absence or at the follow-up's end.
+        deadlines_missed=["parents_training_missed"]
+        if any(p.status == ParentStatus.MISSED for p in state.parents.values())
+        else [],
+        corrections=state.corrections,
     )

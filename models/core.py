@@ -22,6 +22,7 @@ class Step(Generic[S]):
     state: S
     notifications: list[NotificationDue] = field(default_factory=list)
     rejection: Rejection | None = None
+    corrects: int | None = None  # an accepted correct_event: the event it corrects
 
 
 @dataclass(frozen=True)

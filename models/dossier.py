@@ -83,6 +83,23 @@ class DossierRecord(Record):
         upcoming = self.upcoming_deadline()
         return upcoming[1] if upcoming is not None else None
 
+    def missed_alerts(self, alerts: Mapping[str, str]) -> list[str]:
+        """J1: the alert kind of each delay that passed with its obligation outstanding,
+        as the dossier stands now (a late fact that met it removes it)."""
+        return sorted(
+            {
+                alerts[name]
+                for key, d in self.tracked_deadlines.items()
+                if (name := key.split(".", 1)[0]) in alerts
+                and d.status in (DeadlineStatus.MISSED, DeadlineStatus.MET_LATE)
+            }
+        )
+
+    @property
+    def corrections(self) -> int:
+        """How many corrections the dossier's facts received."""
+        return sum(len(fact.corrected_by) for fact in self.facts)
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def overdue(self) -> list[str]:

@@ -183,7 +183,8 @@ def receive(
         _fingerprint(fact): fact.seq for fact in facts if not fact.withdrawn
     }
     told = _tell(new, folded.notes, seq, why)
-    return Step(new, told)
+    corrects = next((f.seq for f in facts if seq in f.corrected_by), None)
+    return Step(new, told, corrects=corrects)
 
 
 def _new_fact(rules: Rules[D], state: D, name: str, raw: Any, seq: int, today: date) -> Fact:

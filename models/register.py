@@ -22,6 +22,7 @@ class EventRecord(Record):
     payload: Any = None
     reason: str | None = None
     received_at: str
+    corrects: int | None = None  # correct_event: the event it corrects
 
 
 class NotificationRecord(Record):
@@ -76,6 +77,11 @@ class DossierView(Record):
     overdue: list[str] = Field(default_factory=list)
     training_prescribed: bool = False
     exemptions: list[str] = Field(default_factory=list)  # C1, C2, H2: what is exempted
+    # J1: the alerts whose delay was missed, and the trainings prescribed, as they stand
+    # after every correction (the ministry report counts these, not what was once said).
+    deadlines_missed: list[str] = Field(default_factory=list)
+    trainings: list[str] = Field(default_factory=list)
+    corrections: int = 0
     awaiting: list[str] = Field(default_factory=list)
     waiting: list[ConvocationWait] = Field(default_factory=list)
     closed: bool = False

@@ -32,6 +32,7 @@ REPORT_SECTIONS = (
     "deadlines_missed",
     "exemptions_granted",
     "trainings_prescribed",
+    "facts_corrected",
 )
 
 

@@ -272,6 +272,14 @@ class VisaState(DossierRecord):
         return self.model_dump(mode="json")
 
 
+# The alert each delay sends when it passes with its obligation outstanding (J1).
+VISA_ALERTS = {
+    "evaluation_due": "evaluation_overdue",  # B1, B3
+    "training_start_due": "training_start_overdue",  # B7
+    "training_end_due": "training_overrun",  # B8
+    "decision_suspension_ends": "sursis_expired",  # B4, B5
+}
+
 _AWAITING_TEXT: dict[tuple[Domain, TrackStatus], list[str]] = {
     (Domain.LANGUAGE, TrackStatus.AWAITING_EVALUATION): ["language_evaluation"],
     (Domain.VALUES, TrackStatus.AWAITING_EVALUATION): ["values_evaluation"],
@@ -313,4 +321,7 @@ def visa_view(state: VisaState) -> DossierView:
         awaiting=state.awaiting,
         closed=state.closed,
         version=state.seq,
+        deadlines_missed=state.missed_alerts(VISA_ALERTS),
+        trainings=[d.value for d in Domain if state.track(d).training is not None],
+        corrections=state.corrections,
     )

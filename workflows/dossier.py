@@ -188,7 +188,7 @@ class DossierWorkflow(Generic[S]):
         seq = step.state.seq
         reason = step.rejection.reason if step.rejection is not None else None
         workflow_id = workflow.info().workflow_id
-        writes = [self._record(seq, event, source, raw, reason)]
+        writes = [self._record(seq, event, source, raw, reason, step.corrects)]
         writes += [
             workflow.execute_activity(
                 "send_notification",
@@ -219,7 +219,13 @@ class DossierWorkflow(Generic[S]):
         self._changes += 1
 
     async def _record(
-        self, seq: int, event: str, source: str, raw: Any, reason: str | None
+        self,
+        seq: int,
+        event: str,
+        source: str,
+        raw: Any,
+        reason: str | None,
+        corrects: int | None = None,
     ) -> None:
         await workflow.execute_activity(
             "record_event",
@@ -232,6 +238,7 @@ class DossierWorkflow(Generic[S]):
                 payload=raw,
                 reason=reason,
                 received_at=workflow.now().isoformat(),
+                corrects=corrects,
             ),
             start_to_close_timeout=REGISTER_TIMEOUT,
             retry_policy=REGISTER_RETRY,
