@@ -382,13 +382,35 @@ def summary_text(workflow_id: str, state: Mapping[str, Any]) -> str:
     if isinstance(outcome, dict):
         grounds = ", ".join(outcome.get("grounds") or [])
         rows.append(
-            ("outcome", f"{outcome.get('decision')} on {outcome.get('decided_on')}"
-             + (f" ({grounds})" if grounds else ""))
+            (
+                "outcome",
+                f"{outcome.get('decision')} on {outcome.get('decided_on')}"
+                + (f" ({grounds})" if grounds else ""),
+            )
         )
     if state.get("not_subject_reason"):
         rows.append(("not subject", str(state["not_subject_reason"])))
     width = max(len(label) for label, _ in rows)
-    return "\n".join(f"{label.ljust(width)}  {value}" for label, value in rows)
+    lines = [f"{label.ljust(width)}  {value}" for label, value in rows]
+    return "\n".join(lines + facts_lines(state.get("facts") or []))
+
+
+def facts_lines(facts: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The accepted facts in event time, each with the number `correct_event` takes."""
+    if not facts:
+        return []
+    lines = ["", "facts (in the order of their dates; correct one with correct_event and its #):"]
+    for fact in sorted(facts, key=lambda f: (str(f.get("dated")), int(f.get("seq", 0)))):
+        notes = []
+        if fact.get("received_on") != fact.get("dated"):
+            notes.append(f"received {fact.get('received_on')}")
+        if fact.get("corrected_by"):
+            notes.append("corrected by " + ", ".join(f"#{n}" for n in fact["corrected_by"]))
+        if fact.get("withdrawn"):
+            notes.append("withdrawn")
+        extra = f"  ({'; '.join(notes)})" if notes else ""
+        lines.append(f"  #{fact.get('seq')}  {fact.get('dated')}  {fact.get('name')}{extra}")
+    return lines
 
 
 def listing_table(listings: Sequence[Listing]) -> str:
@@ -450,8 +472,10 @@ def build_parser() -> argparse.ArgumentParser:
     payload.add_argument("--json", dest="json_text", metavar="JSON", help="the payload inline")
     payload.add_argument("--file", type=Path, metavar="FILE.json", help="the payload in a file")
     send.add_argument(
-        "--signal", action="store_true", help="fire-and-forget: invalid input lands in "
-        "the state's rejected_inputs instead of an answer"
+        "--signal",
+        action="store_true",
+        help="fire-and-forget: invalid input lands in "
+        "the state's rejected_inputs instead of an answer",
     )
 
     show = commands.add_parser("show", help="print a dossier's state")

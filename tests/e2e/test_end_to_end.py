@@ -593,6 +593,10 @@ async def test_the_command_line_submits_sends_shows_and_lists(
     assert re.search(r"^stage\s+awaiting_visa_decision$", short.stdout, re.MULTILINE)
     assert re.search(r"^rejected inputs\s+1 \(last: F3:", short.stdout, re.MULTILINE)
     assert re.search(r"^awaiting\s+visa_decision from the consulate$", short.stdout, re.MULTILINE)
+    # The accepted facts, with the number a correction names.
+    assert re.search(
+        r"^  #2  \d{4}-\d\d-\d\d  language_evaluation  \(received ", short.stdout, re.MULTILINE
+    )
 
     missing = await cli(stack, "show", "visa-NO-SUCH-DOSSIER")
     assert missing.code == 1
