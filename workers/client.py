@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+from collections.abc import Mapping
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig, ClientConnectConfig
 from temporalio.runtime import (
     LogForwardingConfig,
     LoggingConfig,
@@ -15,6 +17,7 @@ from temporalio.runtime import (
     TelemetryFilter,
 )
 
+from workers.codec import KeyRing, sealed_data_converter
 from workers.settings import Settings
 
 
@@ -32,12 +35,37 @@ def runtime() -> Runtime:
     )
 
 
-async def connect(settings: Settings) -> Client:
-    """A client on `settings`' frontend and namespace, with the pydantic data converter that
-    the workflows' models need."""
+# The contract's names for the TLS files, beside the `temporal` CLI's own.
+TLS_ALIASES = {
+    "TEMPORAL_TLS_CERT": "TEMPORAL_TLS_CLIENT_CERT_PATH",
+    "TEMPORAL_TLS_KEY": "TEMPORAL_TLS_CLIENT_KEY_PATH",
+    "TEMPORAL_TLS_CA": "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+}
+
+
+def connect_config(
+    settings: Settings, environ: Mapping[str, str] | None = None
+) -> ClientConnectConfig:
+    """Where and how to connect: the `temporal` CLI's variables and profiles
+    (`temporalio.envconfig`: address, namespace, TLS, API key), the settings' address and
+    namespace winning when they were given."""
+    env = dict(os.environ if environ is None else environ)
+    for alias, name in TLS_ALIASES.items():
+        if env.get(alias) and not env.get(name):
+            env[name] = env[alias]
+    config = ClientConfig.load_client_connect_config(override_env_vars=env)
+    if "temporal_address" in settings.model_fields_set or "target_host" not in config:
+        config["target_host"] = settings.temporal_address
+    if "temporal_namespace" in settings.model_fields_set or "namespace" not in config:
+        config["namespace"] = settings.temporal_namespace
+    return config
+
+
+async def connect(settings: Settings, ring: KeyRing | None = None) -> Client:
+    """A client with the project's data converter: pydantic models, payloads and failures
+    sealed with the payload keys."""
     return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        **connect_config(settings),
+        data_converter=sealed_data_converter(ring or settings.key_ring()),
         runtime=runtime(),
     )

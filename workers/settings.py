@@ -7,9 +7,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
+
+from workers.codec import KeyRing, PayloadKeyError, local_key_ring
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+# Never repeated in a message or a log line: a URL carries its password.
+SECRETS = frozenset({"database_url", "payload_keys", "codec_auth"})
 
 
 class SettingsError(ValueError):
@@ -35,12 +41,29 @@ class Settings(BaseModel):
     log_level: LogLevel = "INFO"
     reports_dir: Path | None = None
     """Where the weekly ministry report writes its CSV files; None means `data_dir / "reports"`."""
+    payload_keys: SecretStr | None = None
+    """`key_id:base64,…` AES-256-GCM keys, the first encrypting; None means the key generated
+    once into `data_dir / "keys"`, allowed only with the embedded register (`make run`)."""
+    codec_server_address: str = "127.0.0.1:8234"
+    codec_auth: SecretStr | None = None
+    """`none` (loopback only), `token:<secret>` or `oidc:<issuer URL>`; None means `none`
+    with the embedded register, and is refused elsewhere."""
+    codec_cors_origins: str = "http://localhost:8233"
+    """The Web UI origins allowed to call the codec server (comma-separated)."""
+
+    def key_ring(self) -> KeyRing:
+        """The payload keys (CONTRACT.md, "Personal data is sealed")."""
+        if self.payload_keys is not None:
+            return KeyRing.parse(self.payload_keys.get_secret_value())
+        if self.database_url is None:
+            return local_key_ring(self.data_dir)
+        raise PayloadKeyError("PAYLOAD_KEYS is required outside `make run` (DATABASE_URL is set)")
 
     @property
     def reports_path(self) -> Path:
         return self.reports_dir if self.reports_dir is not None else self.data_dir / "reports"
 
-    @field_validator("temporal_address")
+    @field_validator("temporal_address", "codec_server_address")
     @classmethod
     def _host_and_port(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
@@ -91,6 +114,7 @@ class Settings(BaseModel):
         except ValidationError as error:
             problems = []
             for detail in error.errors():
-                variable = str(detail["loc"][0]).upper() if detail["loc"] else "?"
-                problems.append(f"{variable}={values.get(variable.lower(), '')!r}: {detail['msg']}")
+                name = str(detail["loc"][0]) if detail["loc"] else "?"
+                shown = "(hidden)" if name in SECRETS else repr(values.get(name, ""))
+                problems.append(f"{name.upper()}={shown}: {detail['msg']}")
             raise SettingsError("invalid environment: " + "; ".join(problems)) from None
