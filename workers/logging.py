@@ -8,6 +8,7 @@ can find every line of a dossier by its `workflow_id`.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -83,6 +84,30 @@ def add_temporal_context(_: WrappedLogger, __: str, event_dict: EventDict) -> Ev
     return event_dict
 
 
+# Secrets that may ride in a message (a connection URL, a bearer token, a payload key) are
+# masked in every line, whoever logged it.
+_SECRET_PATTERNS = (
+    (re.compile(r"(postgres(?:ql)?://[^:/@\s]+:)[^@\s]+@"), r"\1***@"),
+    (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1***"),
+    (re.compile(r"(token:)[^\s,'\"]+"), r"\1***"),
+    (re.compile(r"([A-Za-z0-9-]+:)[A-Za-z0-9+/]{43}="), r"\1***"),  # a PAYLOAD_KEYS entry
+)
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """Mask secrets in every string value of a line (exceptions included)."""
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = redact(value)
+    return event_dict
+
+
 _LEADING_KEYS = ("timestamp", "level", "logger", "event")
 
 
@@ -110,6 +135,7 @@ def json_formatter() -> logging.Formatter:
             add_temporal_context,
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            redact_secrets,
             leading_keys_first,
             structlog.processors.JSONRenderer(),
         ],

@@ -1,0 +1,146 @@
+"""Sealed payloads (CONTRACT.md, "Personal data is sealed"): AES-256-GCM with key ids and
+rotation; bad keys and bad ciphertexts fail loudly, naming the key id, never the secret."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import stat
+from pathlib import Path
+
+import pytest
+from temporalio.api.common.v1 import Payload
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DefaultFailureConverterWithEncodedAttributes
+
+from workers.codec import (
+    ENCODING,
+    EncryptionCodec,
+    KeyRing,
+    PayloadKeyError,
+    local_key_ring,
+    new_key_entry,
+    sealed_data_converter,
+)
+from workers.logging import json_formatter, redact
+from workers.settings import Settings, SettingsError
+
+NAME = "Amina El Idrissi"
+
+
+def _payload(text: str = NAME) -> Payload:
+    return pydantic_data_converter.payload_converter.to_payloads([{"full_name": text}])[0]
+
+
+def test_a_sealed_payload_hides_its_content_and_opens_again() -> None:
+    codec = EncryptionCodec(KeyRing.parse(new_key_entry("k1")))
+    [sealed] = codec.seal([_payload()])
+    assert sealed.metadata["encoding"] == ENCODING
+    assert sealed.metadata["encryption-key-id"] == b"k1"
+    assert NAME.encode() not in sealed.SerializeToString()
+    [opened] = codec.open([sealed])
+    assert opened == _payload()
+
+
+def test_rotation_old_payloads_open_after_a_new_key_is_put_first() -> None:
+    old, new = new_key_entry("2009-01"), new_key_entry("2009-06")
+    [sealed_before] = EncryptionCodec(KeyRing.parse(old)).seal([_payload()])
+    rotated = EncryptionCodec(KeyRing.parse(f"{new},{old}"))
+    [sealed_after] = rotated.seal([_payload()])
+    assert sealed_after.metadata["encryption-key-id"] == b"2009-06"
+    assert rotated.open([sealed_before, sealed_after]) == [_payload(), _payload()]
+
+
+def test_a_payload_written_in_clear_before_encryption_still_opens() -> None:
+    codec = EncryptionCodec(KeyRing.parse(new_key_entry("k1")))
+    assert codec.open([_payload()]) == [_payload()]
+
+
+def test_an_unknown_key_id_is_named() -> None:
+    [sealed] = EncryptionCodec(KeyRing.parse(new_key_entry("retired"))).seal([_payload()])
+    with pytest.raises(PayloadKeyError, match="key 'retired', which is not among"):
+        EncryptionCodec(KeyRing.parse(new_key_entry("k2"))).open([sealed])
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[:-5],  # truncated
+        lambda data: data[:-1] + bytes([data[-1] ^ 1]),  # tag tampered
+        lambda data: data[:20] + bytes([data[20] ^ 1]) + data[21:],  # ciphertext tampered
+    ],
+)
+def test_a_damaged_ciphertext_fails_loudly_never_returns_garbage(damage: object) -> None:
+    codec = EncryptionCodec(KeyRing.parse(new_key_entry("k1")))
+    [sealed] = codec.seal([_payload()])
+    broken = Payload(metadata=dict(sealed.metadata), data=damage(sealed.data))  # type: ignore[operator]
+    with pytest.raises(PayloadKeyError, match="key 'k1' does not authenticate") as caught:
+        codec.open([broken])
+    assert NAME not in str(caught.value)
+
+
+def test_the_key_id_is_bound_to_the_ciphertext() -> None:
+    """A ciphertext relabelled with another key id of the ring does not open."""
+    ring = KeyRing.parse(f"{new_key_entry('a')},{new_key_entry('b')}")
+    [sealed] = EncryptionCodec(ring).seal([_payload()])
+    relabelled = Payload(metadata={**sealed.metadata, "encryption-key-id": b"b"}, data=sealed.data)
+    with pytest.raises(PayloadKeyError, match="does not authenticate"):
+        EncryptionCodec(ring).open([relabelled])
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("", "entry 1 is not key_id:base64"),
+        ("k1", "entry 1 is not key_id:base64"),
+        ("k1:%%%%", "key 'k1' is not base64"),
+        (f"k1:{base64.b64encode(b'short').decode()}", "key 'k1' has 5 bytes"),
+        (f"{new_key_entry('k1')},{new_key_entry('k1')}", "appears twice"),
+    ],
+)
+def test_payload_keys_errors_name_the_entry_never_the_key(spec: str, message: str) -> None:
+    with pytest.raises(PayloadKeyError, match=message) as caught:
+        KeyRing.parse(spec)
+    secret = spec.partition(":")[2]
+    assert not secret or secret[:10] not in str(caught.value)
+
+
+def test_make_run_generates_its_key_once_readable_by_its_owner_only(tmp_path: Path) -> None:
+    first = local_key_ring(tmp_path)
+    mode = stat.S_IMODE((tmp_path / "keys").stat().st_mode)
+    assert mode == 0o600
+    assert local_key_ring(tmp_path) == first
+
+
+def test_keys_are_required_outside_make_run(tmp_path: Path) -> None:
+    settings = Settings(database_url="postgresql://worker@db/register", data_dir=tmp_path)
+    with pytest.raises(PayloadKeyError, match="PAYLOAD_KEYS is required"):
+        settings.key_ring()
+    assert not (tmp_path / "keys").exists()
+
+
+def test_a_mistyped_database_url_is_reported_without_its_password() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"DATABASE_URL": "mysql://worker:s3cret@db/register"})
+    assert "DATABASE_URL=(hidden)" in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+
+
+def test_secrets_are_masked_in_every_log_line() -> None:
+    record = logging.LogRecord(
+        "x", logging.ERROR, __file__, 1,
+        "connect postgresql://worker:s3cret@db/x with Bearer abc.def.ghi and %s",
+        (new_key_entry("k1"),), None,
+    )  # fmt: skip
+    line = json_formatter().format(record)
+    assert "s3cret" not in line and "abc.def.ghi" not in line
+    assert "k1:***" in line
+    assert redact("token:hunter2") == "token:***"
+
+
+def test_the_sealed_converter_also_seals_failures() -> None:
+    converter = sealed_data_converter(KeyRing.parse(new_key_entry("k1")))
+    assert converter.payload_codec is not None
+    # The failure's message and stack trace move into its sealed attributes.
+    assert isinstance(converter.failure_converter, DefaultFailureConverterWithEncodedAttributes)
+    assert sealed_data_converter(None) is pydantic_data_converter
