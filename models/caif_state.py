@@ -135,8 +135,11 @@ class FamilyState(DossierRecord):
             ParentStatus.AWAITING_CONVOCATION: "parents_training_convened",
             ParentStatus.CONVENED: "parents_training_attended",
         }
+        # Shown in clear in the Web UI: the signatory's rank, never a person id.
         return [
-            f"{waits[p.status]} ({p.person_id})" for p in self.parents.values() if p.status in waits
+            f"{waits[p.status]} (signatory {rank})"
+            for rank, p in enumerate(self.parents.values(), start=1)
+            if p.status in waits
         ]
 
 

@@ -45,6 +45,7 @@ from workflows.search_attributes import ALL_KEYS, cli_definitions
 # The ports of CONTRACT.md's defaults; only `make run` uses them, tests take free ports.
 TEMPORAL_PORT = 7233
 UI_PORT = 8233
+CODEC_ADDRESS = "127.0.0.1:8234"  # CONTRACT.md: CODEC_SERVER_ADDRESS
 
 SERVER_START_TIMEOUT = 60.0
 SERVER_STOP_TIMEOUT = 10.0
@@ -130,6 +131,7 @@ async def start_temporal_dev_server(
     *,
     namespace: str = "default",
     timeout: float = SERVER_START_TIMEOUT,
+    codec_endpoint: str | None = None,
 ) -> TemporalDevServer:
     """Start the Temporal dev server on 127.0.0.1:`port`, persisted in `data_dir/temporal.db`,
     logging to `data_dir/temporal.log`, with the Web UI on `ui_port` (None: no UI).
@@ -159,6 +161,9 @@ async def start_temporal_dev_server(
     else:
         # The machine may have no internet: the UI must not try to fetch its news feed.
         args += ["--ui-port", str(ui_port), "--ui-disable-news-fetch"]
+        if codec_endpoint is not None:
+            # The Web UI decodes the sealed payloads through the codec server.
+            args += ["--ui-codec-endpoint", codec_endpoint]
     if namespace != "default":
         args += ["--namespace", namespace]
     for definition in cli_definitions():
@@ -253,12 +258,9 @@ async def ensure_search_attributes(client: Client, namespace: str) -> None:
         )
 
 
-async def start_worker_process(
-    settings: Settings, temporal_address: str, register_url: str
-) -> asyncio.subprocess.Process:
-    """`python -m workers` on `temporal_address` and `register_url`, in its own session (so
-    the terminal's Ctrl-C is ours to forward), sharing this terminal's stdout and stderr."""
-    env = {
+def process_env(settings: Settings, temporal_address: str, register_url: str) -> dict[str, str]:
+    """The environment of the stack's processes: our Temporal, our register, our keys."""
+    return {
         **os.environ,
         "TEMPORAL_ADDRESS": temporal_address,
         "TEMPORAL_NAMESPACE": settings.temporal_namespace,
@@ -267,15 +269,59 @@ async def start_worker_process(
         "DATABASE_URL": register_url,
         "DATA_DIR": str(settings.data_dir),
         "LOG_LEVEL": settings.log_level,
+        "PAYLOAD_KEYS": key_spec(settings),
     }
+
+
+def key_spec(settings: Settings) -> str:
+    """PAYLOAD_KEYS as given, or the key generated once into DATA_DIR/keys."""
+    return settings.key_ring().spec()
+
+
+async def start_worker_process(
+    settings: Settings, temporal_address: str, register_url: str
+) -> asyncio.subprocess.Process:
+    """`python -m workers` on `temporal_address` and `register_url`, in its own session (so
+    the terminal's Ctrl-C is ours to forward), sharing this terminal's stdout and stderr."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "workers",
+        env=process_env(settings, temporal_address, register_url),
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+async def start_codec_server(
+    settings: Settings, address: str, ui_origin: str | None, *, auth: str = "none"
+) -> asyncio.subprocess.Process:
+    """`python -m workers.codec_server` on loopback, for the Web UI of this stack (`none`:
+    loopback only, CONTRACT.md); returns once it listens."""
+    env = {
+        **process_env(settings, "", ""),
+        "CODEC_SERVER_ADDRESS": address,
+        "CODEC_AUTH": auth,
+        "CODEC_CORS_ORIGINS": ui_origin or settings.codec_cors_origins,
+    }
+    for unset in ("TEMPORAL_ADDRESS", "DATABASE_URL"):
+        env.pop(unset)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "workers.codec_server",
         env=env,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
+    port = address.rpartition(":")[2]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WORKER_START_TIMEOUT
+    while not port_in_use(int(port)):
+        if process.returncode is not None or loop.time() > deadline:
+            raise DevStackError(f"the codec server did not start on {address}")
+        await asyncio.sleep(0.1)
+    return process
 
 
 async def stop_worker_process(
@@ -354,6 +400,7 @@ class _Stack:
     server: TemporalDevServer | None = None
     embedded_postgres: bool = False
     worker: asyncio.subprocess.Process | None = None
+    codec: asyncio.subprocess.Process | None = None
     pids: dict[str, int] = field(default_factory=dict)
 
     def record(self, name: str, pid: int) -> None:
@@ -376,7 +423,11 @@ class _Stack:
         owner = previous.pop("devstack", None)
         if owner is not None and owner != os.getpid() and process_alive(owner):
             raise DevStackError(f"another dev stack is running (pid {owner}): stop it first")
-        signatures = {"temporal": ["server", "start-dev"], "worker": ["-m", "workers"]}
+        signatures = {
+            "temporal": ["server", "start-dev"],
+            "worker": ["-m", "workers"],
+            "codec": ["-m", "workers.codec_server"],
+        }
         stopped = []
         # Reverse start order: the worker before the server it drains against.
         for name, pid in reversed(previous.items()):
@@ -402,9 +453,19 @@ class _Stack:
         self.clear_leftovers()
         self.record("devstack", os.getpid())  # claims the data dir before anything starts
 
+        say("starting the codec server…")
+        self.codec = await start_codec_server(
+            settings, CODEC_ADDRESS, f"http://localhost:{UI_PORT}"
+        )
+        self.record("codec", self.codec.pid)
+
         say("starting Temporal…")
         self.server = await start_temporal_dev_server(
-            settings.data_dir, TEMPORAL_PORT, UI_PORT, namespace=settings.temporal_namespace
+            settings.data_dir,
+            TEMPORAL_PORT,
+            UI_PORT,
+            namespace=settings.temporal_namespace,
+            codec_endpoint=f"http://{CODEC_ADDRESS}",
         )
         self.record("temporal", self.server.process.pid)
 
@@ -435,6 +496,7 @@ class _Stack:
             "The integration stack is up.",
             f"  Web UI       {self.server.ui_url if self.server else '-'}",
             f"  Temporal     localhost:{TEMPORAL_PORT} (namespace {namespace}, task queue {queue})",
+            f"  Codec        http://{CODEC_ADDRESS} (payloads sealed; key in {data}/keys)",
             f"  PostgreSQL   {register}",
             f"  Data         {data}/",
             f"  Logs         worker: this terminal; Temporal: {data}/temporal.log"
@@ -450,6 +512,9 @@ class _Stack:
             with contextlib.suppress(TimeoutError):
                 code = await asyncio.wait_for(self.worker.wait(), 1.0)
                 say(f"the worker exited unexpectedly with code {code}: stopping everything")
+                return 1
+            if self.codec is not None and self.codec.returncode is not None:
+                say(f"the codec server exited with code {self.codec.returncode}: stopping")
                 return 1
             server_code = self.server.process.poll()
             if server_code is not None:
@@ -469,6 +534,10 @@ class _Stack:
         if self.server is not None:
             say("stopping Temporal…")
             await asyncio.to_thread(self.server.stop)
+        if self.codec is not None and self.codec.returncode is None:
+            self.codec.terminate()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.codec.wait(), WORKER_STOP_TIMEOUT)
         if self.embedded_postgres:
             say("stopping PostgreSQL…")
             await asyncio.to_thread(release_embedded_database, self.settings.data_dir)

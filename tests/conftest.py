@@ -20,15 +20,17 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import worker_activities
 from activities.database import open_pool
+from workers.codec import KeyRing, new_key_entry, sealed_data_converter
 from workflows import WORKFLOWS
 from workflows.search_attributes import ALL_KEYS
+
+TEST_KEYS = KeyRing.parse(new_key_entry("test-1"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -78,7 +80,8 @@ def installed_binary(name: str) -> str:
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=installed_binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        # Every workflow test runs on sealed payloads, as production does.
+        data_converter=sealed_data_converter(TEST_KEYS),
     )
     await register_search_attributes(env.client)
     try:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
     from models.common import Rejection
     from models.core import Step
     from models.dossier import DossierCore, DossierRecord
@@ -60,7 +62,7 @@ class DossierWorkflow(Generic[S]):
 
     async def run_dossier(self, raw: Any, carried: Any) -> dict[str, Any]:
         if carried is not None:
-            self._restore(carried)
+            await self._continue(raw, carried)
         else:
             await self._open(raw)
         while not self._view().closed:
@@ -85,11 +87,7 @@ class DossierWorkflow(Generic[S]):
             self._start_rejection = rejected.reason
             # seq 0: a corrected application may start again under the same id, and its
             # accepted start is then event 1.
-            await self._record(0, "start", "start", raw, rejected.reason)
-            workflow.logger.warning("input rejected: %s", rejected.reason)
-            raise ApplicationError(
-                rejected.reason, type=INPUT_REJECTED, non_retryable=True
-            ) from None
+            await self._refuse_start(raw, rejected)
         view = self.core.view(step.state)
         holder = await workflow.execute_activity(
             "claim_dossier",
@@ -112,6 +110,37 @@ class DossierWorkflow(Generic[S]):
             )
         self._state = step.state
         await self._persist(step, "start", "start", raw)
+
+    async def _refuse_start(self, raw: Any, rejected: InputRejected) -> NoReturn:
+        """A start the contract refuses: recorded, and the workflow fails for good."""
+        self._start_rejection = rejected.reason
+        # seq 0: a corrected application may start again under the same id, and its
+        # accepted start is then event 1.
+        await self._record(0, "start", "start", raw, rejected.reason)
+        # The reason may name a person's data: the log says only where it broke.
+        workflow.logger.warning("start rejected", extra=_where(rejected.rule, rejected.field))
+        raise ApplicationError(rejected.reason, type=INPUT_REJECTED, non_retryable=True)
+
+    async def _continue(self, raw: Any, carried: Any) -> None:
+        """A state is carried only by this workflow's own continue-as-new: handed in at a
+        first start, it would skip validation and the one-dossier-per-id claim."""
+        if workflow.info().continued_run_id is None:
+            await self._refuse_start(
+                raw,
+                InputRejected(
+                    "contract",
+                    "a carried state is accepted only on a run continued as new",
+                    "carried",
+                ),
+            )
+        try:
+            self._restore(carried)
+        except (ValidationError, KeyError, TypeError, ValueError) as error:
+            raise ApplicationError(
+                f"the carried state does not load ({type(error).__name__})",
+                type="CarriedStateInvalid",
+                non_retryable=True,
+            ) from None
 
     async def _wait_for_change_or_deadline(self) -> None:
         changes = self._changes
@@ -149,7 +178,12 @@ class DossierWorkflow(Generic[S]):
             self._state = step.state
             await self._persist(step, name, source, raw)
         if step.rejection is not None:
-            workflow.logger.warning("%s %s rejected: %s", source, name, step.rejection.reason)
+            workflow.logger.warning(
+                "%s %s rejected",
+                source,
+                name,
+                extra=_where(step.rejection.rule, step.rejection.field),
+            )
         return step
 
     async def update_event(self, name: str, raw: Any) -> dict[str, Any]:
@@ -274,6 +308,10 @@ class DossierWorkflow(Generic[S]):
         self._reference = ReferenceData.model_validate(carried["reference"])
         self._changes = int(carried.get("changes", 0))
         _publish(self._view())
+
+
+def _where(rule: str | None, field: str | None) -> dict[str, Any]:
+    return {"rule": rule, "field": field}
 
 
 def _rejected(rejection: Rejection) -> ApplicationError:

