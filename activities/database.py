@@ -54,11 +54,40 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
         )
 
 
-async def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """A pool on the register, migrated to the latest schema."""
+async def open_pool(
+    database_url: str, *, min_size: int = 1, max_size: int = 10, migrated: bool = True
+) -> asyncpg.Pool:
+    """A pool on the register; with `migrated`, first brought to the latest schema (the
+    role of `database_url` then owns the schema; see `migrate_database` otherwise)."""
     pool = await asyncpg.create_pool(
         database_url, min_size=min_size, max_size=max_size, init=_init_connection
     )
-    async with pool.acquire() as connection:
-        await migrate(connection)
+    if migrated:
+        async with pool.acquire() as connection:
+            await migrate(connection)
     return pool
+
+
+async def migrate_database(owner_url: str) -> list[str]:
+    """Migrate as the schema's owner (`MIGRATION_DATABASE_URL`)."""
+    connection = await asyncpg.connect(owner_url)
+    try:
+        return await migrate(connection)
+    finally:
+        await connection.close()
+
+
+async def ensure_login_role(owner_url: str, role: str) -> None:
+    """A login role with the worker's privileges (`register_writer`), for the embedded
+    register of `make run`, whose local connections are trusted (no password)."""
+    if not role.replace("_", "").isalnum():
+        raise ValueError(f"not a role name: {role!r}")
+    connection = await asyncpg.connect(owner_url)
+    try:
+        async with connection.transaction():
+            await connection.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK_ID)
+            exists = await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+            if not exists:
+                await connection.execute(f"CREATE ROLE {role} LOGIN IN ROLE register_writer")
+    finally:
+        await connection.close()

@@ -33,12 +33,18 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from activities.database import open_pool
+from activities.database import ensure_login_role, open_pool
 from scripts.ports import port_in_use
 from scripts.schedules import ensure_schedules
 from workers.client import connect
 from workers.logging import configure_logging
-from workers.postgres import database_url, process_alive, release_embedded_database
+from workers.postgres import (
+    WORKER_ROLE,
+    as_role,
+    database_url,
+    process_alive,
+    release_embedded_database,
+)
 from workers.settings import Settings, SettingsError
 from workflows.search_attributes import ALL_KEYS, cli_definitions
 
@@ -258,9 +264,14 @@ async def ensure_search_attributes(client: Client, namespace: str) -> None:
         )
 
 
-def process_env(settings: Settings, temporal_address: str, register_url: str) -> dict[str, str]:
+def process_env(
+    settings: Settings,
+    temporal_address: str,
+    register_url: str,
+    migration_url: str | None = None,
+) -> dict[str, str]:
     """The environment of the stack's processes: our Temporal, our register, our keys."""
-    return {
+    env = {
         **os.environ,
         "TEMPORAL_ADDRESS": temporal_address,
         "TEMPORAL_NAMESPACE": settings.temporal_namespace,
@@ -271,6 +282,9 @@ def process_env(settings: Settings, temporal_address: str, register_url: str) ->
         "LOG_LEVEL": settings.log_level,
         "PAYLOAD_KEYS": key_spec(settings),
     }
+    if migration_url is not None:
+        env["MIGRATION_DATABASE_URL"] = migration_url
+    return env
 
 
 def key_spec(settings: Settings) -> str:
@@ -279,7 +293,10 @@ def key_spec(settings: Settings) -> str:
 
 
 async def start_worker_process(
-    settings: Settings, temporal_address: str, register_url: str
+    settings: Settings,
+    temporal_address: str,
+    register_url: str,
+    migration_url: str | None = None,
 ) -> asyncio.subprocess.Process:
     """`python -m workers` on `temporal_address` and `register_url`, in its own session (so
     the terminal's Ctrl-C is ours to forward), sharing this terminal's stdout and stderr."""
@@ -287,7 +304,7 @@ async def start_worker_process(
         sys.executable,
         "-m",
         "workers",
-        env=process_env(settings, temporal_address, register_url),
+        env=process_env(settings, temporal_address, register_url, migration_url),
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
@@ -476,7 +493,15 @@ class _Stack:
         await pool.close()
 
         say("starting the worker…")
-        self.worker = await start_worker_process(settings, self.server.address, register_url)
+        worker_url, owner_url = register_url, None
+        if self.embedded_postgres:
+            # Least privilege: the worker connects as a role that appends to the audit trail
+            # and cannot rewrite it; the owner migrates.
+            await ensure_login_role(register_url, WORKER_ROLE)
+            worker_url, owner_url = as_role(register_url, WORKER_ROLE), register_url
+        self.worker = await start_worker_process(
+            settings, self.server.address, worker_url, owner_url
+        )
         self.record("worker", self.worker.pid)
         client = await connect(
             settings.model_copy(update={"temporal_address": self.server.address})

@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 
 import activities
 import workflows
-from activities.database import open_pool
+from activities.database import migrate_database, open_pool
 from workers.client import connect
 from workers.logging import settings_with_logging
 from workers.postgres import database_url, release_embedded_database
@@ -44,7 +44,11 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
     embedded = settings.database_url is None
     try:
         url = await asyncio.to_thread(database_url, settings)
-        pool = await open_pool(url)
+        owner = settings.migration_database_url
+        if owner is not None:
+            # Least privilege: the owner migrates; the worker's role only writes.
+            await migrate_database(owner.get_secret_value())
+        pool = await open_pool(url, migrated=owner is None)
         try:
             client = await connect(settings)
             worker = Worker(

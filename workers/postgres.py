@@ -11,6 +11,7 @@ import json
 import os
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from workers.settings import Settings
 
@@ -74,6 +75,16 @@ def release_embedded_database(data_dir: Path) -> None:
     server = PostgresServer._instances.get(_pgdata(data_dir))
     if server is not None:
         server.cleanup()
+
+
+WORKER_ROLE = "register_worker"  # make run: the worker's own role, least privilege
+
+
+def as_role(url: str, role: str) -> str:
+    """The same embedded server, connecting as `role` (local connections are trusted)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{role}@{host}"))
 
 
 def database_url(settings: Settings) -> str:

@@ -15,7 +15,7 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 # Never repeated in a message or a log line: a URL carries its password.
-SECRETS = frozenset({"database_url", "payload_keys", "codec_auth"})
+SECRETS = frozenset({"database_url", "migration_database_url", "payload_keys", "codec_auth"})
 
 
 class SettingsError(ValueError):
@@ -34,7 +34,11 @@ class Settings(BaseModel):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "integration"
     database_url: str | None = None
-    """None means an embedded PostgreSQL under `data_dir / "postgres"`."""
+    """None means an embedded PostgreSQL under `data_dir / "postgres"`. Its role needs only
+    the privileges of `register_writer` when `migration_database_url` is set."""
+    migration_database_url: SecretStr | None = None
+    """The schema owner's URL, for migrations and retention; None means `database_url`'s
+    role owns the schema and migrates it itself."""
     data_dir: Path = Path(".data")
     reference_data_path: Path | None = None
     """A JSON file that replaces the packaged reference data (consulates, barèmes…)."""
@@ -48,6 +52,8 @@ class Settings(BaseModel):
     codec_auth: SecretStr | None = None
     """`none` (loopback only), `token:<secret>` or `oidc:<issuer URL>`; None means `none`
     with the embedded register, and is refused elsewhere."""
+    retention_days: int = 1095
+    """How long after closing a dossier keeps its personal data in the register."""
     codec_cors_origins: str = "http://localhost:8233"
     """The Web UI origins allowed to call the codec server (comma-separated)."""
 

@@ -34,6 +34,7 @@ from temporalio.client import (
 from temporalio.common import SearchAttributeKey, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 
+from activities.database import ensure_login_role, migrate_database
 from scripts.devstack import (
     TemporalDevServer,
     start_codec_server,
@@ -45,6 +46,7 @@ from scripts.devstack import (
 from scripts.ports import free_port
 from tests.e2e.remote_codec import remote_data_converter
 from workers.codec import new_key_entry
+from workers.postgres import WORKER_ROLE, as_role
 from workers.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -127,9 +129,14 @@ async def client(stack: Stack) -> Client:
 
 @pytest.fixture
 async def worker(stack: Stack, client: Client) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`python -m workers` in its own process, polling the stack's task queue."""
+    """`python -m workers` in its own process, polling the stack's task queue, connected to
+    the register as a role that cannot rewrite the audit trail (the owner migrates)."""
     settings = stack.worker_settings()
-    process = await start_worker_process(settings, stack.address, stack.database_url)
+    await migrate_database(stack.database_url)
+    await ensure_login_role(stack.database_url, WORKER_ROLE)
+    process = await start_worker_process(
+        settings, stack.address, as_role(stack.database_url, WORKER_ROLE), stack.database_url
+    )
     try:
         await wait_for_worker(client, process, settings)
         yield process

@@ -1,0 +1,74 @@
+"""Erase the personal data of dossiers closed longer than the retention period.
+
+    python -m scripts.retention [--dossier WORKFLOW_ID] [--days N]
+
+`RETENTION_DAYS` (default 1095) is the period; the register is reached as its owner
+(`MIGRATION_DATABASE_URL`, else `DATABASE_URL`, else the embedded one of `make run`).
+A dossier still open, or closed within the period, is refused. Each erasure is logged by
+dossier id only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import structlog
+
+from activities.database import migrate_database
+from activities.retention import RetentionRefused, erase_personal_data
+from workers.logging import settings_with_logging
+from workers.postgres import database_url, release_embedded_database
+from workers.settings import Settings
+
+log = structlog.get_logger("retention")
+
+
+async def run(settings: Settings, days: int, dossier: str | None) -> int:
+    owner = settings.migration_database_url
+    url = owner.get_secret_value() if owner else await asyncio.to_thread(database_url, settings)
+    try:
+        await migrate_database(url)
+        connection = await asyncpg.connect(url)
+        try:
+            cutoff = datetime.now(UTC) - timedelta(days=days)
+            erased = await erase_personal_data(connection, cutoff, dossier)
+        finally:
+            await connection.close()
+    except RetentionRefused as refused:
+        log.error("erasure refused", reason=str(refused))
+        return 2
+    finally:
+        if settings.database_url is None and owner is None:
+            await asyncio.to_thread(release_embedded_database, settings.data_dir)
+    for workflow_id in erased.workflow_ids:
+        log.info("personal data erased", workflow_id=workflow_id, closed_for_days_over=days)
+    log.info(
+        "retention done",
+        dossiers=len(erased.workflow_ids),
+        events=erased.events,
+        notifications=erased.notifications,
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.retention", description=__doc__)
+    parser.add_argument("--dossier", metavar="WORKFLOW_ID", help="only this closed dossier")
+    parser.add_argument("--days", type=int, help="the retention period (RETENTION_DAYS)")
+    args = parser.parse_args(argv)
+    settings = settings_with_logging()
+    if settings is None:
+        return 2
+    days = args.days if args.days is not None else settings.retention_days
+    if days < 0:
+        parser.error("--days must not be negative")
+    return asyncio.run(run(settings, days, args.dossier))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Least privilege in the register: the worker's role appends to the audit trail
+(`dossier_event`, `notification`) and never rewrites it, but for `delivered_at`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from activities.database import ensure_login_role, open_pool
+from activities.register import RegisterActivities
+from models.common import NotificationDue, Recipient
+from models.register import DossierClaim, DossierRow, DossierView, EventRecord, NotificationRecord
+from workers.postgres import as_role
+
+
+@pytest.fixture
+async def worker_pool(database_url: str, pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
+    """A pool as the worker's role; `pool` (the owner's) has migrated the schema."""
+    await ensure_login_role(database_url, "test_register_worker")
+    await ensure_login_role(database_url, "test_register_worker")  # idempotent
+    worker = await open_pool(as_role(database_url, "test_register_worker"), migrated=False)
+    try:
+        yield worker
+    finally:
+        await worker.close()
+
+
+async def test_the_worker_role_writes_every_step_and_rewrites_nothing(
+    worker_pool: asyncpg.Pool,
+) -> None:
+    workflow_id = f"visa-PRIV-{uuid.uuid4().hex[:8]}"
+    register = RegisterActivities(worker_pool)
+    assert await register.claim_dossier(DossierClaim(
+        workflow_id=workflow_id, first_run_id="run-1", kind="visa_application", reference="PRIV"
+    )) is None  # fmt: skip
+    await register.record_event(
+        EventRecord(
+            workflow_id=workflow_id,
+            seq=1,
+            event="start",
+            source="start",
+            accepted=True,
+            payload={"application_id": "PRIV"},
+            received_at="2009-02-02T09:00:00+00:00",
+        )
+    )
+    due = NotificationDue(
+        kind="invitation", recipient=Recipient.APPLICANT, rule="A4", origin="000001"
+    )
+    assert await register.send_notification(NotificationRecord.of(workflow_id, due))
+    await register.upsert_dossier(
+        DossierRow(
+            workflow_id=workflow_id,
+            first_run_id="run-1",
+            view=DossierView(kind="visa_application", reference="PRIV", stage="x", version=1),
+        )
+    )
+    await worker_pool.execute(
+        "UPDATE notification SET delivered_at = now() WHERE workflow_id = $1", workflow_id
+    )
+
+    forbidden = [
+        "UPDATE dossier_event SET reason = 'rewritten' WHERE workflow_id = $1",
+        "DELETE FROM dossier_event WHERE workflow_id = $1",
+        "UPDATE notification SET payload = '{}' WHERE workflow_id = $1",
+        "DELETE FROM notification WHERE workflow_id = $1",
+        "DELETE FROM dossier WHERE workflow_id = $1",
+    ]
+    for statement in forbidden:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await worker_pool.execute(statement, workflow_id)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await worker_pool.execute("CREATE TABLE intruder (x int)")
