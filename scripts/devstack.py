@@ -138,6 +138,7 @@ async def start_temporal_dev_server(
     namespace: str = "default",
     timeout: float = SERVER_START_TIMEOUT,
     codec_endpoint: str | None = None,
+    dynamic_config: dict[str, str] | None = None,
 ) -> TemporalDevServer:
     """Start the Temporal dev server on 127.0.0.1:`port`, persisted in `data_dir/temporal.db`,
     logging to `data_dir/temporal.log`, with the Web UI on `ui_port` (None: no UI).
@@ -174,6 +175,8 @@ async def start_temporal_dev_server(
         args += ["--namespace", namespace]
     for definition in cli_definitions():
         args += ["--search-attribute", definition]
+    for key, value in (dynamic_config or {}).items():
+        args += ["--dynamic-config-value", f"{key}={value}"]
 
     log_path = data_dir / "temporal.log"
     with log_path.open("ab") as log_file:

@@ -46,6 +46,7 @@ NAME = "Zoubida Benkirane-Quatremains"
 BIRTH = "1987-04-23"
 MEDICAL = "hospitalisée pour une appendicectomie"
 WAIT = 20.0
+CONTINUE_AFTER = 150  # history events
 
 
 @dataclass
@@ -63,7 +64,14 @@ async def sealed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Seal
     postgres = await asyncio.to_thread(get_server, root / "postgres", "delete")
     try:
         url = await asyncio.to_thread(postgres.get_uri)
-        server = await start_temporal_dev_server(root / "temporal", free_port(), None)
+        # Continue-as-new is suggested early, so that a dossier carries its state across runs
+        # within a test.
+        server = await start_temporal_dev_server(
+            root / "temporal",
+            free_port(),
+            None,
+            dynamic_config={"limit.historyCount.suggestContinueAsNew": str(CONTINUE_AFTER)},
+        )
         settings = Settings(
             temporal_address=server.address,
             temporal_task_queue=TASK_QUEUE,
@@ -247,3 +255,48 @@ async def test_a_forged_carried_state_is_refused_at_start(sealed: Sealed) -> Non
     cause = failed.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "InputRejected"
     assert cause.message.startswith("contract: carried: a carried state is accepted only")
+
+
+@pytest.mark.e2e
+@pytest.mark.rule("B6")
+async def test_a_real_continue_as_new_carries_the_sealed_state(sealed: Sealed) -> None:
+    upstream = await Client.connect(
+        sealed.server.address, data_converter=remote_data_converter(sealed.codec_url, TOKEN)
+    )
+    today = datetime.now(UTC).date()
+    application_id = f"RBT-CAN-{uuid.uuid4().hex[:8]}"
+    handle = await upstream.start_workflow(
+        "VisaApplication",
+        {
+            "application_id": application_id,
+            "procedure": "family_reunification",
+            "applicant": {
+                "full_name": NAME,
+                "birth_date": BIRTH,
+                "nationality": "MA",
+                "languages": ["ar", "fr"],
+            },
+            "country_of_residence": "MA",
+            "consulate": "Rabat",
+            "complete_file_date": (today - timedelta(days=30)).isoformat(),
+            "prefecture": "Paris",
+        },
+        id=f"visa-{application_id}",
+        task_queue=TASK_QUEUE,
+    )
+    first_run = handle.result_run_id
+    await _until(handle, "awaiting_evaluation")
+    filed_on = (today - timedelta(days=20)).isoformat()
+    await handle.execute_update("visa_application_filed", {"filed_on": filed_on})
+    # Refused inputs pile up history until the server suggests continuing as new.
+    for _ in range(40):
+        await handle.signal("training_started", {"kind": "language", "started_on": "x"})
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while (await upstream.get_workflow_handle(handle.id).describe()).run_id == first_run:
+        assert asyncio.get_running_loop().time() < deadline, "never continued as new"
+        await asyncio.sleep(0.2)
+    latest = upstream.get_workflow_handle(handle.id)
+    state = await latest.query("state")
+    assert state["input"]["applicant"]["full_name"] == NAME
+    assert state["visa_application_date"] == filed_on  # the accepted fact crossed over
+    assert len(state["rejected_inputs"]) >= 1 and state["stage"] == "awaiting_evaluation"
