@@ -144,3 +144,30 @@ def test_the_sealed_converter_also_seals_failures() -> None:
     # The failure's message and stack trace move into its sealed attributes.
     assert isinstance(converter.failure_converter, DefaultFailureConverterWithEncodedAttributes)
     assert sealed_data_converter(None) is pydantic_data_converter
+
+
+def test_the_client_takes_tls_and_an_api_key_from_the_temporal_cli_variables(
+    tmp_path: Path,
+) -> None:
+    from workers.client import connect_config
+
+    cert, key, ca = (tmp_path / name for name in ("client.pem", "client.key", "ca.pem"))
+    for path in (cert, key, ca):
+        path.write_bytes(f"-----{path.name}-----".encode())
+    environ = {
+        "TEMPORAL_ADDRESS": "ministry.tmprl.cloud:7233",
+        "TEMPORAL_NAMESPACE": "visas.a1b2c",
+        "TEMPORAL_API_KEY": "cloud-key",
+        "TEMPORAL_TLS_CERT": str(cert),  # the contract's names, beside the CLI's own
+        "TEMPORAL_TLS_KEY": str(key),
+        "TEMPORAL_TLS_CA": str(ca),
+    }
+    settings = Settings.from_env(environ)
+    config = connect_config(settings, environ)
+    assert config["target_host"] == "ministry.tmprl.cloud:7233"
+    assert config["namespace"] == "visas.a1b2c"
+    assert config["api_key"] == "cloud-key"
+    tls = config["tls"]
+    assert not isinstance(tls, bool)
+    assert tls.client_cert == b"-----client.pem-----"
+    assert tls.server_root_ca_cert == b"-----ca.pem-----"
