@@ -3,10 +3,28 @@ retried activity never writes a row twice and never loses one."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from typing import Any
+
 import asyncpg
 from temporalio import activity
 
 from models.register import DossierClaim, DossierRow, EventRecord, NotificationRecord
+
+MAX_STORED_PAYLOAD = 64 * 1024  # bytes of JSON kept whole in dossier_event
+
+
+def stored_size(payload: Any) -> int:
+    return len(json.dumps(payload, ensure_ascii=False, default=str).encode())
+
+
+def digest_of(payload: Any, why: str) -> dict[str, Any]:
+    """What stands for a payload the register does not keep whole."""
+    text = json.dumps(payload, ensure_ascii=False, default=str, sort_keys=True).encode(
+        errors="replace"
+    )
+    return {"not_stored": why, "bytes": len(text), "sha256": hashlib.sha256(text).hexdigest()}
 
 
 class RegisterActivities:
@@ -33,6 +51,19 @@ class RegisterActivities:
 
     @activity.defn(name="record_event")
     async def record_event(self, record: EventRecord) -> None:
+        """Record an input, accepted or not. A payload the database cannot hold (a NUL
+        character, say) or too large to keep whole is kept as its size and digest, so
+        that nothing is lost and no retry loops on it."""
+        payload = record.payload
+        if stored_size(payload) > MAX_STORED_PAYLOAD:
+            record = record.model_copy(update={"payload": digest_of(payload, "too large")})
+        try:
+            await self._insert_event(record)
+        except asyncpg.DataError as error:
+            unstorable = digest_of(payload, type(error).__name__)
+            await self._insert_event(record.model_copy(update={"payload": unstorable}))
+
+    async def _insert_event(self, record: EventRecord) -> None:
         await self.pool.execute(
             """INSERT INTO dossier_event
                    (workflow_id, seq, event, source, accepted, payload, reason, received_at,

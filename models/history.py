@@ -80,7 +80,12 @@ def open_dossier(
     rules: Rules[D], input_: Any, reference: ReferenceData, when: date | datetime
 ) -> Step[D]:
     """Open a dossier from its validated input, and pass the delays already run out."""
-    step = rules.open_input(input_, reference)
+    try:
+        step = rules.open_input(input_, reference)
+    except InputRejected:
+        raise
+    except Exception as error:
+        raise _unjudgeable(error) from None
     state = step.state
     state.seq = OPENING
     today = local_day(when, state.time_zone)
@@ -165,18 +170,10 @@ def receive(
             why = _lateness(state, fact)
         folded = _refold(rules, state, facts, reference, clock, seq)
     except InputRejected as rejected:
-        kept = state.model_copy(deep=True)
-        kept.seq = seq
-        rejection = Rejection(
-            event=name,
-            received_at=received_at,
-            reason=rejected.reason,
-            rule=rejected.rule,
-            field=rejected.field,
-            seq=seq,
-        )
-        kept.rejected_inputs.append(rejection)
-        return Step(kept, [], rejection)
+        return _refused(state, seq, name, received_at, rejected)
+    except Exception as error:
+        # Whatever the rules cannot judge is refused and recorded, never a stuck dossier.
+        return _refused(state, seq, name, received_at, _unjudgeable(error))
     new = folded.state
     new.seq, new.clock, new.facts = seq, clock, facts
     new.accepted_fingerprints = {
@@ -185,6 +182,33 @@ def receive(
     told = _tell(new, folded.notes, seq, why)
     corrects = next((f.seq for f in facts if seq in f.corrected_by), None)
     return Step(new, told, corrects=corrects)
+
+
+# The state keeps the latest rejections; the register keeps them all (dossier_event).
+KEPT_REJECTIONS = 50
+
+
+def _refused(state: D, seq: int, name: str, received_at: str, rejected: InputRejected) -> Step[D]:
+    """The dossier as it was, but for the rejection recorded."""
+    kept = state.model_copy(deep=True)
+    kept.seq = seq
+    rejection = Rejection(
+        event=name,
+        received_at=received_at,
+        reason=rejected.reason,
+        rule=rejected.rule,
+        field=rejected.field,
+        seq=seq,
+    )
+    kept.rejected_inputs = [*kept.rejected_inputs, rejection][-KEPT_REJECTIONS:]
+    return Step(kept, [], rejection)
+
+
+def _unjudgeable(error: Exception) -> InputRejected:
+    return InputRejected(
+        "core",
+        f"the rules cannot judge this input ({type(error).__name__}); nothing changed",
+    )
 
 
 def _new_fact(rules: Rules[D], state: D, name: str, raw: Any, seq: int, today: date) -> Fact:
@@ -236,12 +260,10 @@ def _corrected(
     else:
         try:
             event = parse_event(rules.catalogue, target.name, correction.payload)
+            check_event_date(event, today)
+            _not_before_opening(state, event)
         except InputRejected as rejected:
-            raise InputRejected(
-                rejected.rule, rejected.message, f"payload.{rejected.field or ''}".rstrip(".")
-            ) from None
-        check_event_date(event, today)
-        _not_before_opening(state, event)
+            raise _in_payload(rejected) from None
         payload = event.model_dump(mode="json")
         if payload == target.payload and not target.withdrawn:
             raise InputRejected("correction", "the payload is the one on file; nothing changed")
@@ -256,6 +278,13 @@ def _corrected(
     replacement.corrected_by = [*target.corrected_by, seq]
     facts = [replacement if f.seq == target.seq else f for f in state.facts]
     return facts, f"{what} on {correction.corrected_on}: {correction.reason}"
+
+
+def _in_payload(rejected: InputRejected) -> InputRejected:
+    """A corrected payload breaks a rule: its field is named inside `payload`."""
+    return InputRejected(
+        rejected.rule, rejected.message, f"payload.{rejected.field or ''}".rstrip(".")
+    )
 
 
 def _why_not_correctable(state: DossierRecord, seq: int) -> str:
@@ -282,6 +311,8 @@ def _refold(
     except _FoldFailed as failed:
         if failed.fact.seq == seq:
             raise failed.rejected from None
+        if seq in failed.fact.corrected_by:  # the corrected payload itself does not hold
+            raise _in_payload(failed.rejected) from None
         # Another fact would no longer hold: the new input is refused, naming both.
         raise InputRejected(
             failed.rejected.rule,

@@ -43,6 +43,9 @@ from workflows.scheduled import (
 log = structlog.get_logger("schedules")
 
 MONDAY = 1  # ScheduleCalendarSpec counts weekdays from Sunday = 0
+# The longest a scheduled run may take: well past a day's planning or a week's report,
+# short of the next daily run.
+RUN_TIMEOUT = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,8 @@ class ScheduleDefinition:
                 id=self.schedule_id,
                 task_queue=task_queue,
                 static_summary=self.summary,
+                # A stuck run must not block every later one (they never overlap).
+                execution_timeout=RUN_TIMEOUT,
             ),
             spec=ScheduleSpec(
                 calendars=[

@@ -74,3 +74,33 @@ async def test_the_worker_role_writes_every_step_and_rewrites_nothing(
             await worker_pool.execute(statement, workflow_id)
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await worker_pool.execute("CREATE TABLE intruder (x int)")
+
+
+async def test_a_payload_the_database_cannot_hold_is_kept_as_its_digest(
+    worker_pool: asyncpg.Pool,
+) -> None:
+    """A NUL character (PostgreSQL's jsonb refuses it) or an oversized payload never loops
+    a retry: the row is written with the payload's size and digest."""
+    workflow_id = f"visa-NUL-{uuid.uuid4().hex[:8]}"
+    register = RegisterActivities(worker_pool)
+    for seq, payload in [(1, {"detail": "a\x00b"}), (2, {"detail": "x" * 70_000})]:
+        await register.record_event(
+            EventRecord(
+                workflow_id=workflow_id,
+                seq=seq,
+                event="school_attendance_breach",
+                source="signal",
+                accepted=False,
+                payload=payload,
+                reason="G3: detail: control characters are refused",
+                received_at="2009-03-02T09:00:00+00:00",
+            )
+        )
+    rows = await worker_pool.fetch(
+        "SELECT seq, payload FROM dossier_event WHERE workflow_id = $1 ORDER BY seq", workflow_id
+    )
+    assert [row["payload"]["not_stored"] for row in rows] == [
+        "UntranslatableCharacterError",
+        "too large",
+    ]
+    assert all(len(row["payload"]["sha256"]) == 64 for row in rows)

@@ -15,6 +15,7 @@ from typing import Any
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
 
 from tests.conftest import TEST_KEYS
 from workers.codec import sealed_data_converter
@@ -26,6 +27,9 @@ HISTORIES = Path(__file__).parent.parent / "histories"
 async def test_recorded_histories_replay() -> None:
     files = sorted(HISTORIES.glob("*.json"))
     assert files, "no recorded history to replay"
+    recorded = {_workflow_type(path) for path in files}
+    assert recorded == {workflow.__temporal_workflow_definition.name for workflow in WORKFLOWS}
+    assert any(_continued(path) for path in files), "no history of a run continued as new"
     # Histories recorded in clear, before payloads were sealed, replay under the sealed
     # converter: a payload without the encrypted encoding passes through.
     replayer = Replayer(workflows=WORKFLOWS, data_converter=sealed_data_converter(TEST_KEYS))
@@ -34,9 +38,37 @@ async def test_recorded_histories_replay() -> None:
         await replayer.replay_workflow(history)
 
 
+async def test_a_changed_command_sequence_fails_the_replay() -> None:
+    """The check bites: a history whose first activity differs from what the code schedules
+    (as after an unpatched change) does not replay."""
+    path = HISTORIES / "visa-RBT-HISTORY-1.json"
+    data = json.loads(path.read_text())
+    scheduled = next(e for e in data["events"] if "activityTaskScheduledEventAttributes" in e)
+    scheduled["activityTaskScheduledEventAttributes"]["activityType"]["name"] = "renamed"
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=sealed_data_converter(TEST_KEYS))
+    result = await replayer.replay_workflow(
+        WorkflowHistory.from_json(path.stem, data), raise_on_replay_failure=False
+    )
+    assert isinstance(result.replay_failure, NondeterminismError)
+
+
+def _first_event(path: Path) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(path.read_text())["events"][0]
+    started: dict[str, Any] = event["workflowExecutionStartedEventAttributes"]
+    return started
+
+
+def _workflow_type(path: Path) -> str:
+    return str(_first_event(path)["workflowType"]["name"])
+
+
+def _continued(path: Path) -> bool:
+    return bool(_first_event(path).get("continuedExecutionRunId"))
+
+
 async def _record(scenario: str) -> None:
-    """Drive a dossier through `scenario` on the time-skipping server, and write its
-    history under the workflow id."""
+    """Drive a workflow through `scenario` (on the time-skipping server, or on the dev server
+    for a run continued as new), and write its history under the workflow id."""
     import tempfile
     import uuid
 
@@ -47,25 +79,38 @@ async def _record(scenario: str) -> None:
     from activities import worker_activities
     from activities.database import open_pool
     from tests.conftest import Harness, installed_binary, register_search_attributes
+    from workflows.search_attributes import cli_definitions
 
+    drive, on_dev_server = SCENARIOS[scenario]
     with tempfile.TemporaryDirectory() as tmp:
         server = get_server(Path(tmp) / "pg", cleanup_mode="delete")
         pool = await open_pool(server.get_uri())
-        env = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=installed_binary("temporal-test-server"),
-            data_converter=pydantic_data_converter,
-        )
-        await register_search_attributes(env.client)
+        if on_dev_server:
+            extra = ["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=120"]
+            for definition in cli_definitions():
+                extra += ["--search-attribute", definition]
+            env = await WorkflowEnvironment.start_local(
+                dev_server_existing_path=installed_binary("temporal"),
+                dev_server_extra_args=extra,
+                data_converter=pydantic_data_converter,
+            )
+        else:
+            env = await WorkflowEnvironment.start_time_skipping(
+                test_server_existing_path=installed_binary("temporal-test-server"),
+                data_converter=pydantic_data_converter,
+            )
+            await register_search_attributes(env.client)
         harness = Harness(env, pool, f"record-{uuid.uuid4()}")
         async with Worker(
             env.client,
             task_queue=harness.task_queue,
             workflows=WORKFLOWS,
-            activities=worker_activities(pool, None),
+            activities=worker_activities(pool, None, Path(tmp) / "reports"),
         ):
-            handle = await SCENARIOS[scenario](harness)
+            handle = await drive(harness)
             await handle.result()
-            history = await handle.fetch_history()
+            latest = env.client.get_workflow_handle(handle.id)  # the last run, if continued
+            history = await latest.fetch_history()
         # The file is named after the workflow id: the shell checks it against the input.
         (HISTORIES / f"{handle.id}.json").write_text(history.to_json())
         await env.shutdown()
@@ -167,9 +212,116 @@ async def _late_facts_and_a_correction(harness: Any) -> Any:
     return handle
 
 
-SCENARIOS = {
-    "combined-training": _combined_training,
-    "late-facts": _late_facts_and_a_correction,
+async def _cai_contract(harness: Any) -> Any:
+    """A CAI: assessment convened and done, the year ends on an extension, then closed."""
+    from datetime import timedelta
+
+    from models.calendar import add_months
+    from tests.conftest import cai_input, iso
+
+    today = await harness.today()
+    handle = await harness.start_cai(cai_input(today, contract_id="CAI-HISTORY-1"))
+    await handle.execute_update(
+        "skills_assessment_convened",
+        {"session_id": "S1", "session_on": iso(today, 10), "platform": "OFII Paris"},
+    )
+    await harness.skip_to(today + timedelta(days=10))
+    day = await harness.today()
+    await handle.execute_update(
+        "skills_assessment_completed",
+        {"completed_on": iso(day), "duration_hours": 3, "report_ref": "B-1"},
+    )
+    await handle.execute_update(
+        "language_training_status",
+        {"status": "in_progress", "reason": None, "reported_on": iso(day)},
+    )
+    ends = add_months(today, 12)
+    await harness.skip_to(ends + timedelta(days=1))
+    until = ends + timedelta(days=90)
+    await handle.execute_update(
+        "prefect_decision",
+        {"decision": "extend", "decided_on": iso(ends, 2), "extended_until": until.isoformat()},
+    )
+    await harness.skip_to(until + timedelta(days=1))
+    day = await harness.today()
+    await handle.execute_update(
+        "service_completed",
+        {"service": "language_training", "completed_on": iso(day), "attestation_ref": "L-1"},
+    )
+    await handle.execute_update("prefect_decision", {"decision": "close", "decided_on": iso(day)})
+    return handle
+
+
+async def _cai_family(harness: Any) -> Any:
+    """A CAI for the family: one parent attends, the other is reported, then referred."""
+    from datetime import timedelta
+
+    from models.calendar import add_months
+    from tests.conftest import family_input, iso
+
+    today = await harness.today()
+    handle = await harness.start_family(family_input(today, contract_id="CAIF-HISTORY-1"))
+    await handle.execute_update(
+        "parents_training_convened",
+        {"person_id": "P1", "session_id": "F1", "session_on": iso(today, 7)},
+    )
+    await harness.skip_to(today + timedelta(days=7))
+    await handle.execute_update(
+        "parents_training_attended",
+        {"person_id": "P1", "attended_on": iso(today, 7), "attestation_ref": "A-1"},
+    )
+    ends = add_months(today, 12)
+    await harness.skip_to(ends + timedelta(days=2))
+    await handle.execute_update(
+        "conseil_general_referral", {"decided_on": iso(ends, 2), "reason": "P2 never came"}
+    )
+    return handle
+
+
+async def _scheduled(harness: Any, workflow: str, arg: dict[str, Any]) -> Any:
+    return await harness.client.start_workflow(
+        workflow, arg, id=f"{workflow}-HISTORY", task_queue=harness.task_queue
+    )
+
+
+async def _continued_as_new(harness: Any) -> Any:
+    """A dossier flooded with refused inputs continues as new, carrying its state."""
+    from datetime import timedelta
+
+    from tests.conftest import iso, visa_input
+
+    today = await harness.today()
+    application = visa_input(
+        today - timedelta(days=5),
+        application_id="RBT-HISTORY-CAN",
+        visa_application_date=None,
+    )
+    handle = await harness.start_visa(application)
+    first_run = handle.result_run_id
+    for _ in range(30):
+        await handle.signal("training_started", {"kind": "language", "started_on": "x"})
+    while (await handle.describe()).run_id == first_run:
+        await asyncio.sleep(0.2)
+    latest = harness.client.get_workflow_handle(handle.id)
+    await latest.execute_update("visa_application_filed", {"filed_on": iso(today)})
+    await latest.execute_update(
+        "visa_decision", {"decision": "refused", "decided_on": iso(today), "grounds": ["fraud"]}
+    )
+    return latest
+
+
+SCENARIOS: dict[str, tuple[Any, bool]] = {
+    "combined-training": (_combined_training, False),
+    "late-facts": (_late_facts_and_a_correction, False),
+    "cai-contract": (_cai_contract, False),
+    "cai-family": (_cai_family, False),
+    "session-planning": (
+        lambda h: _scheduled(h, "SessionPlanning", {"service": "skills_assessment"}),
+        False,
+    ),
+    "deadline-sweep": (lambda h: _scheduled(h, "DeadlineSweep", {}), False),
+    "ministry-report": (lambda h: _scheduled(h, "MinistryReport", {}), False),
+    "continued-as-new": (_continued_as_new, True),
 }
 
 
