@@ -5,10 +5,11 @@ pure rules exactly as the durable shell does."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from models.common import NotificationDue, Recipient
 from models.core import Step
+from models.dossier import DossierCore, DossierRecord
 from models.reference import ReferenceData, default_reference_data, merge_reference_data
 from models.visa_rules import due_timer, on_deadline, open_dossier, receive, workflow_id_for
 from models.visa_state import VisaState
@@ -147,6 +148,43 @@ def run_timers(state: VisaState, until: date) -> tuple[VisaState, list[Step[Visa
     return state, fired
 
 
+D = TypeVar("D", bound=DossierRecord)
+
+
+def deliver(
+    core: DossierCore[D],
+    state: D,
+    name: str,
+    payload: Any,
+    today: date | None = None,
+    ref: ReferenceData | None = None,
+) -> Step[D]:
+    """Feed one event to a dossier of any kind; `today` defaults to the date it carries."""
+    day = today or event_day(payload)
+    return core.receive(state, name, payload, ref or reference(), day, stamp(day))
+
+
+def pass_time(core: DossierCore[D], state: D, until: date) -> tuple[D, list[NotificationDue]]:
+    """Fire every statutory timer of a dossier of any kind due by `until`, as the shell
+    does; the notifications they sent, in order."""
+    sent: list[NotificationDue] = []
+    while (timer := core.due_timer(state)) is not None and timer.fire_on <= until:
+        step = core.on_deadline(state, timer.key, timer.fire_on, stamp(timer.fire_on))
+        sent += step.notifications
+        state = step.state
+    return state, sent
+
+
+def correction(
+    seq: int, payload: dict[str, Any] | None, on: date, reason: str = "entered wrongly"
+) -> Event:
+    """`correct_event`: replace event `seq`'s payload, or withdraw it (`payload` None)."""
+    return (
+        "correct_event",
+        {"seq": seq, "payload": payload, "reason": reason, "corrected_on": on.isoformat()},
+    )
+
+
 def pairs(step: Step[VisaState]) -> set[tuple[str, Recipient]]:
     """The (kind, recipient) of each notification of a step."""
     return {(note.kind, note.recipient) for note in step.notifications}
@@ -162,7 +200,7 @@ def to_applicant(step: Step[VisaState], kind: str) -> NotificationDue:
     return found[0]
 
 
-def unchanged_but_seq(before: VisaState, after: VisaState) -> bool:
+def unchanged_but_seq(before: DossierRecord, after: DossierRecord) -> bool:
     """A rejection leaves everything but `seq` and `rejected_inputs` as it was."""
     excluded = {"seq", "rejected_inputs"}
     return before.model_dump(exclude=excluded) == after.model_dump(exclude=excluded)

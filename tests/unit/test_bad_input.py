@@ -12,6 +12,7 @@ from models.errors import InputRejected
 from models.visa_rules import open_dossier
 from models.visa_state import VisaState
 from tests.unit.builders import (
+    COMPLETE_FILE,
     FILED,
     Event,
     application,
@@ -20,6 +21,7 @@ from tests.unit.builders import (
     open_,
     reference,
     send,
+    spouse_application,
     stamp,
     training_completed,
     training_exemption,
@@ -158,13 +160,15 @@ def test_a_prescription_before_any_evaluation_is_rejected() -> None:
 
 @pytest.mark.rule("B7")
 def test_a_training_started_before_it_was_prescribed_is_rejected() -> None:
+    # Judged in event time: on 24 February no training was prescribed yet.
     before = feed([*LANGUAGE_KO, training_prescribed(date(2009, 2, 25))]).state
-    reject(
+    reason = reject(
         before,
         "training_started",
         {"kind": "language", "started_on": "2009-02-24"},
-        "B7: started_on",
+        "B7: kind",
     )
+    assert "no language training was prescribed" in reason
 
 
 # An event dated before the event it follows is out of order too: its date would set a
@@ -181,34 +185,38 @@ TRAINED: list[Event] = [
 @pytest.mark.rule("D3")
 @pytest.mark.rule("B7")
 def test_a_prescription_notified_before_the_evaluation_is_rejected() -> None:
-    # The results were notified on 20 February at the earliest; a prescription dated
-    # 1 February would start the two months of B7 before the need was even found.
-    reject(
+    # The results were notified on 20 February at the earliest; judged on 1 February, the
+    # prescription finds no need for training yet (the evaluation is still awaited).
+    reason = reject(
         feed(LANGUAGE_KO).state,
         *training_prescribed(date(2009, 2, 1)),
-        ("D3: notified_on", "B7: notified_on"),
+        "D3: kind",
     )
+    assert "awaiting_evaluation" in reason
 
 
 @pytest.mark.rule("C2")
 def test_a_training_exemption_decided_before_the_evaluation_is_rejected() -> None:
-    # C2: only after an evaluation that concludes a need for training.
-    reject(
+    # C2: only after an evaluation that concludes a need for training; on 10 February the
+    # evaluation was still awaited.
+    reason = reject(
         feed(LANGUAGE_KO).state,
         *training_exemption(date(2009, 2, 10), ["language"]),
-        "C2: decided_on",
+        "C2: trainings",
     )
+    assert "awaiting_evaluation" in reason
 
 
 @pytest.mark.rule("D4")
 def test_a_re_evaluation_dated_before_the_training_ended_is_rejected() -> None:
-    # D4: the new evaluation comes after the training.
-    reject(
+    # D4: the new evaluation comes after the training; on 1 April it was under way.
+    reason = reject(
         feed(TRAINED).state,
         *language_evaluation(date(2009, 4, 1)),
-        "D4: evaluated_on",
+        "D4: ",
         today=date(2009, 5, 1),
     )
+    assert "in_training" in reason
 
 
 @pytest.mark.rule("F2")
@@ -312,12 +320,20 @@ def test_an_application_with_an_unknown_field_is_rejected() -> None:
 
 
 @pytest.mark.rule("B4")
-def test_an_application_without_its_date_is_rejected() -> None:
-    raw = application()
+def test_a_spouse_application_without_its_date_is_rejected() -> None:
+    # A spouse's dossier opens at the visa application; family reunification opens at
+    # the complete file and may come without it (visa_application_filed follows).
+    raw = spouse_application()
     del raw["visa_application_date"]
     with pytest.raises(InputRejected) as caught:
         open_raw(raw)
     assert caught.value.reason.startswith("B4: visa_application_date: is required")
+    family = application()
+    del family["visa_application_date"]
+    opened = open_dossier(
+        family, reference(), COMPLETE_FILE, stamp(COMPLETE_FILE), "visa-RBT-2009-000123"
+    )
+    assert opened.state.visa_application_date is None
 
 
 @pytest.mark.rule("B2")

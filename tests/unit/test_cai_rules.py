@@ -51,12 +51,21 @@ def opened(**overrides: Any) -> CaiState:
     return cai_rules.open_contract(raw, REFERENCE, SIGNED, "t", f"cai-{raw['contract_id']}").state
 
 
+def event_day(payload: dict[str, Any]) -> date:
+    """The date an event carries (its `*_on` field)."""
+    [day] = [value for key, value in payload.items() if key.endswith("_on")]
+    return date.fromisoformat(day)
+
+
 def feed(
-    state: CaiState, *events: tuple[str, dict[str, Any]], day: date = date(2011, 1, 1)
+    state: CaiState, *events: tuple[str, dict[str, Any]], day: date | None = None
 ) -> Step[CaiState]:
+    """Feed events, each received on `day`, by default on the date it carries: the day an
+    event arrives moves the dossier's clock, and the delays run out by then pass."""
     step: Step[CaiState] = Step(state)
     for name, payload in events:
-        step = cai_rules.receive(step.state, name, payload, REFERENCE, day, "t")
+        received = day or event_day(payload)
+        step = cai_rules.receive(step.state, name, payload, REFERENCE, received, "t")
     return step
 
 
@@ -164,6 +173,7 @@ def test_assessment_takes_place_within_the_year() -> None:
             "skills_assessment_convened",
             {"session_id": "S1", "session_on": "2010-03-03", "platform": "OFII Paris"},
         ),
+        day=date(2010, 2, 1),  # planned a month ahead, for a day after the year
     )
     assert late.rejection is not None and late.rejection.reason.startswith("H5: session_on:")
     timer = cai_rules.due_timer(state)

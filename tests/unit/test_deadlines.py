@@ -372,10 +372,12 @@ def test_b6_has_no_timer() -> None:
     assert timer is not None and timer.key != "results_to_consulate_due"
 
 
-# --- B7: a prescribed training starts within two months of the notification -------------
+# --- B7: a training starts within two months of the notification of the results -------
 
 PRESCRIBED = date(2009, 3, 20)
-START_DUE = date(2009, 5, 20)
+# Two months from the insufficient results reaching the dossier (20 February), before any
+# prescription; the prescription of 20 March does not move them.
+START_DUE = date(2009, 4, 20)
 
 
 def prescribed(delegate: bool = False) -> VisaState:
@@ -388,7 +390,9 @@ def prescribed(delegate: bool = False) -> VisaState:
 
 
 @pytest.mark.rule("B7")
-def test_b7_training_must_start_within_two_months_of_the_notification() -> None:
+def test_b7_training_must_start_within_two_months_of_the_insufficient_results() -> None:
+    before = feed(LANGUAGE_INSUFFICIENT).state  # no prescription yet: the delay runs
+    assert before.tracked_deadlines["training_start_due.language"].due == START_DUE
     state = prescribed()
     deadline = state.tracked_deadlines["training_start_due.language"]
     assert deadline.due == START_DUE
@@ -400,7 +404,7 @@ def test_b7_training_must_start_within_two_months_of_the_notification() -> None:
 def test_b7_alert_fires_the_day_after_to_the_body_and_the_consulate() -> None:
     state = prescribed()
     timer = due_timer(state)
-    assert timer == TimerDue("training_start_due.language", date(2009, 5, 21))
+    assert timer == TimerDue("training_start_due.language", date(2009, 4, 21))
     state, sent = fire(state, timer)
     assert sent == [
         ("training_start_overdue", Recipient.CONSULATE),
@@ -437,12 +441,13 @@ def test_b7_a_start_on_the_last_day_meets_the_deadline() -> None:
 @pytest.mark.rule("B7")
 @pytest.mark.rule("B9")
 def test_b7_month_end_notification() -> None:
+    # Results received on 31 December: two months end on the last day of February.
     raw = application(complete_file_date="2009-10-01", visa_application_date="2009-10-15")
     state = feed(
         [
-            language_evaluation(date(2009, 12, 1), oral=20, written=10),
-            values_evaluation(date(2009, 12, 1)),
-            training_prescribed(date(2009, 12, 31)),
+            language_evaluation(date(2009, 12, 31), oral=20, written=10),
+            values_evaluation(date(2009, 12, 31)),
+            training_prescribed(date(2010, 1, 5)),
         ],
         raw,
     ).state

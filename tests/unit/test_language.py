@@ -207,7 +207,7 @@ def test_d3_40_hours_are_prescribed_and_notified() -> None:
     assert letter.language == "ar"
     assert letter.payload["hours"] == 40
     assert letter.payload["training"] == "language"
-    assert letter.payload["start_by"] == "2009-05-01"
+    assert letter.payload["start_by"] == "2009-04-20"  # B7: two months from the results
     training = step.state.language.training
     assert training is not None and training.hours == 40
     assert step.state.track_status["language"] == TrackStatus.TRAINING_PRESCRIBED

@@ -28,16 +28,18 @@ from tests.unit.builders import (
     unchanged_but_seq,
 )
 
-# --- A1: age in completed years at the visa application date --------------------------
+# --- A1: age in completed years when the dossier opens ---------------------------------
+# Family reunification: at the complete file (12 January 2009); a spouse of a French
+# national: at the visa application (2 February 2009).
 
 
-def family_aged(birth_date: str, filed: str = "2009-02-02") -> dict[str, object]:
-    return application(applicant={"birth_date": birth_date}, visa_application_date=filed)
+def family_aged(birth_date: str) -> dict[str, object]:
+    return application(applicant={"birth_date": birth_date})
 
 
 @pytest.mark.rule("A1")
 def test_family_member_the_day_before_the_16th_birthday_is_not_subject() -> None:
-    step = open_(family_aged("1993-02-03"))  # 16 on 3 February 2009, filed on the 2nd
+    step = open_(family_aged("1993-01-13"))  # 16 on 13 January 2009, complete file the 12th
     assert step.state.subject is False
     assert step.state.stage == Stage.NOT_SUBJECT
     assert step.state.not_subject_reason is not None
@@ -48,7 +50,7 @@ def test_family_member_the_day_before_the_16th_birthday_is_not_subject() -> None
 
 @pytest.mark.rule("A1")
 def test_family_member_on_the_16th_birthday_is_subject() -> None:
-    step = open_(family_aged("1993-02-02"))
+    step = open_(family_aged("1993-01-12"))
     assert step.state.subject is True
     assert step.state.stage == Stage.AWAITING_EVALUATION
     assert ("invitation", Recipient.APPLICANT) in pairs(step)
@@ -56,14 +58,14 @@ def test_family_member_on_the_16th_birthday_is_subject() -> None:
 
 @pytest.mark.rule("A1")
 def test_family_member_the_day_before_the_65th_birthday_is_subject() -> None:
-    step = open_(family_aged("1944-02-03"))  # still 64 on 2 February 2009
+    step = open_(family_aged("1944-01-13"))  # still 64 on 12 January 2009
     assert step.state.subject is True
     assert step.state.stage == Stage.AWAITING_EVALUATION
 
 
 @pytest.mark.rule("A1")
 def test_family_member_on_the_65th_birthday_is_not_subject() -> None:
-    step = open_(family_aged("1944-02-02"))
+    step = open_(family_aged("1944-01-12"))
     assert step.state.subject is False
     assert step.state.not_subject_reason is not None
     assert step.state.not_subject_reason.startswith("A1:")
@@ -71,10 +73,17 @@ def test_family_member_on_the_65th_birthday_is_not_subject() -> None:
 
 
 @pytest.mark.rule("A1")
-def test_age_is_taken_at_the_visa_application_date_not_the_complete_file_date() -> None:
+def test_family_age_is_taken_at_the_complete_file_date_not_the_visa_application_date() -> None:
     # 16 on 20 January 2009: under 16 at the complete file (12 Jan), 16 when filing (2 Feb).
     step = open_(application(applicant={"birth_date": "1993-01-20"}))
-    assert step.state.subject is True
+    assert step.state.subject is False
+    assert step.state.not_subject_reason is not None
+    assert "complete-file date" in step.state.not_subject_reason
+    # A spouse of the same age is judged at the visa application: 65 on 20 January.
+    spouse = open_(spouse_application(applicant={"birth_date": "1944-01-20"}))
+    assert spouse.state.subject is False
+    assert spouse.state.not_subject_reason is not None
+    assert "visa application date" in spouse.state.not_subject_reason
 
 
 @pytest.mark.rule("A1")
@@ -95,7 +104,7 @@ def test_spouse_the_day_before_and_on_the_65th_birthday() -> None:
 
 @pytest.mark.rule("A1")
 def test_the_consulate_is_told_why_the_applicant_is_not_subject() -> None:
-    step = open_(family_aged("1993-02-03"))
+    step = open_(family_aged("1993-01-13"))
     [note] = step.notifications
     assert note.kind == "not_subject"
     assert note.recipient == Recipient.CONSULATE
@@ -106,7 +115,7 @@ def test_the_consulate_is_told_why_the_applicant_is_not_subject() -> None:
 
 @pytest.mark.rule("A1")
 def test_a_not_subject_dossier_has_no_timer_and_refuses_evaluations_citing_a1() -> None:
-    opened = open_(family_aged("1993-02-03"))
+    opened = open_(family_aged("1993-01-13"))
     assert due_timer(opened.state) is None
     step = send(opened.state, *language_evaluation(date(2009, 2, 20)))
     assert step.rejection is not None

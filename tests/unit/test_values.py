@@ -171,7 +171,8 @@ def test_e3_insufficient_values_get_a_training_prescribed_and_notified() -> None
     assert letter.rule == "E3"
     assert letter.language == "ar"
     assert letter.payload["training"] == "values"
-    assert step.state.deadlines["training_start_due"] == date(2009, 5, 1)
+    # B7: two months from the insufficient results (20 February), not the prescription.
+    assert step.state.deadlines["training_start_due"] == date(2009, 4, 20)
 
 
 @pytest.mark.rule("E3")
