@@ -27,6 +27,7 @@ def worker_activities(
         reference.load_reference_data,
         scheduled.plan_sessions,
         scheduled.release_seats,
+        scheduled.convene_seats,
         scheduled.sweep_deadlines,
         scheduled.write_ministry_report,
     ]

@@ -6,6 +6,7 @@ seat and writes no second notification."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import os
@@ -16,7 +17,9 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from temporalio import activity
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.reference import ReferenceActivities
 from models.common import Recipient
@@ -36,6 +39,7 @@ from models.reporting import (
 )
 from models.sessions import (
     Candidate,
+    FailedConvocation,
     PlannedSessions,
     PlanSessions,
     Seat,
@@ -50,6 +54,17 @@ _WAITING = """
     FROM dossier d, jsonb_array_elements(d.waiting) AS w(value)
     WHERE d.closed_at IS NULL AND w.value->>'service' = $1
     ORDER BY d.workflow_id"""
+
+# Seats booked by another run more than an hour ago whose holder still waits.
+_STALE_SEATS = """
+    DELETE FROM session_seat s
+    USING dossier d, jsonb_array_elements(d.waiting) AS w(value)
+    WHERE s.service = $1 AND s.planned_by IS DISTINCT FROM $2
+      AND s.assigned_at < now() - interval '1 hour'
+      AND d.workflow_id = s.workflow_id AND d.closed_at IS NULL
+      AND w.value->>'service' = $1 AND coalesce(w.value->>'person_id', '') = s.person_id"""
+
+CONVENE_CONCURRENCY = 20
 
 _INSERT_NOTIFICATION = """
     INSERT INTO notification (workflow_id, key, recipient, kind, language, payload)
@@ -100,6 +115,9 @@ class ScheduledActivities:
             ]
             if wanted is not None:
                 candidates = [c for c in candidates if c.platform in wanted]
+            # A run interrupted between booking and convening left seats whose holders still
+            # wait: they are given back (a run convenes within minutes of booking).
+            await connection.execute(_STALE_SEATS, service.value, request.planned_by)
             seated = {
                 (row["workflow_id"], row["person_id"])
                 for row in await connection.fetch(
@@ -149,6 +167,42 @@ class ScheduledActivities:
             seats=assignment.seats,
             unassigned=assignment.unassigned,
         )
+
+    @activity.defn(name="convene_seats")
+    async def convene_seats(self, batch: SeatsToRelease) -> list[FailedConvocation]:
+        """Convene each seat's holder by an update, so that the contract answers: a refused
+        convocation (the contract closed, or convened meanwhile) gives its seat back at once.
+        The update id is the seat's, so a retried batch convenes nobody twice."""
+        client = activity.client()
+        limit = asyncio.Semaphore(CONVENE_CONCURRENCY)
+
+        async def convene(seat: Seat) -> FailedConvocation | None:
+            event, payload = seat.convocation()
+            update_id = f"{batch.planned_by}/{seat.session_id}/{seat.person_id}"
+            async with limit:
+                try:
+                    await client.get_workflow_handle(seat.workflow_id).execute_update(
+                        event, payload, id=update_id
+                    )
+                except WorkflowUpdateFailedError as error:
+                    # The refusal's wording may name the person: kept, not logged.
+                    cause = error.cause
+                    reason = cause.message if isinstance(cause, ApplicationError) else str(cause)
+                    return FailedConvocation(seat=seat, error=reason)
+                except RPCError as error:
+                    if error.status != RPCStatusCode.NOT_FOUND:
+                        raise  # the server is unreachable: the activity retries
+                    return FailedConvocation(seat=seat, error="the contract is closed")
+            activity.heartbeat(seat.workflow_id)
+            return None
+
+        outcomes = await asyncio.gather(*(convene(seat) for seat in batch.seats))
+        failed = [outcome for outcome in outcomes if outcome is not None]
+        if failed:
+            await self.release_seats(
+                SeatsToRelease(planned_by=batch.planned_by, seats=[f.seat for f in failed])
+            )
+        return failed
 
     @activity.defn(name="release_seats")
     async def release_seats(self, release: SeatsToRelease) -> int:

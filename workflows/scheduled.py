@@ -47,6 +47,12 @@ PARENTS_TRAINING_SCHEDULE = "parents-training-sessions"
 DEADLINE_SWEEP_SCHEDULE = "deadline-sweep"
 MINISTRY_REPORT_SCHEDULE = "ministry-report"
 
+# Convocations go by update, in batches of one activity each (patched in: earlier runs
+# signalled each seat).
+CONVENE_BY_UPDATE = "convene-by-update"
+CONVENE_BATCH = 100
+CONVENE_TIMEOUT = timedelta(minutes=10)
+
 # A planning run reads and writes the whole waiting list in one transaction.
 PLANNING_TIMEOUT = timedelta(minutes=5)
 REPORT_TIMEOUT = timedelta(minutes=5)
@@ -85,19 +91,15 @@ class SessionPlanning:
             retry_policy=REGISTER_RETRY,
             summary=f"plan {request.service.value} sessions from {run_on}",
         )
-        outcomes = await asyncio.gather(*(self._convene(seat) for seat in planned.seats))
-        failed = [outcome for outcome in outcomes if outcome is not None]
-        if failed:
-            await workflow.execute_activity(
-                "release_seats",
-                SeatsToRelease(planned_by=planned_by, seats=[f.seat for f in failed]),
-                result_type=int,
-                start_to_close_timeout=REGISTER_TIMEOUT,
-                retry_policy=REGISTER_RETRY,
-                summary=f"release {len(failed)} seats of undelivered convocations",
-            )
+        if workflow.patched(CONVENE_BY_UPDATE):
+            failed = await self._convene_by_update(planned_by, planned.seats)
+        else:
+            failed = await self._convene_by_signal(planned_by, planned.seats)
+        refused = {(f.seat.session_id, f.seat.workflow_id, f.seat.person_id) for f in failed}
         convened = [
-            seat for seat, outcome in zip(planned.seats, outcomes, strict=True) if not outcome
+            seat
+            for seat in planned.seats
+            if (seat.session_id, seat.workflow_id, seat.person_id) not in refused
         ]
         workflow.logger.info(
             "%s: %d convened, %d undelivered, %d without a seat",
@@ -114,6 +116,43 @@ class SessionPlanning:
             failed=failed,
             unassigned=planned.unassigned,
         )
+
+    async def _convene_by_update(
+        self, planned_by: str, seats: list[Seat]
+    ) -> list[FailedConvocation]:
+        """Convene in batches, each one activity: the contract's answer to each update says
+        whether it took the convocation, and a refused seat is given back at once. Batches
+        keep every run far under Temporal's limits on pending calls."""
+        failed: list[FailedConvocation] = []
+        for start in range(0, len(seats), CONVENE_BATCH):
+            batch = seats[start : start + CONVENE_BATCH]
+            failed += await workflow.execute_activity(
+                "convene_seats",
+                SeatsToRelease(planned_by=planned_by, seats=batch),
+                result_type=list[FailedConvocation],
+                start_to_close_timeout=CONVENE_TIMEOUT,
+                heartbeat_timeout=timedelta(minutes=1),
+                retry_policy=REGISTER_RETRY,
+                summary=f"convene seats {start + 1}–{start + len(batch)} of {len(seats)}",
+            )
+        return failed
+
+    async def _convene_by_signal(
+        self, planned_by: str, seats: list[Seat]
+    ) -> list[FailedConvocation]:
+        """Before CONVENE_BY_UPDATE: one signal per seat (kept for the runs recorded so)."""
+        outcomes = await asyncio.gather(*(self._convene(seat) for seat in seats))
+        failed = [outcome for outcome in outcomes if outcome is not None]
+        if failed:
+            await workflow.execute_activity(
+                "release_seats",
+                SeatsToRelease(planned_by=planned_by, seats=[f.seat for f in failed]),
+                result_type=int,
+                start_to_close_timeout=REGISTER_TIMEOUT,
+                retry_policy=REGISTER_RETRY,
+                summary=f"release {len(failed)} seats of undelivered convocations",
+            )
+        return failed
 
     async def _convene(self, seat: Seat) -> FailedConvocation | None:
         """Signal the convocation to the contract; a contract closed since the register was

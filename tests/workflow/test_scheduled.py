@@ -14,13 +14,13 @@ from typing import Any
 import asyncpg
 import pytest
 from temporalio.client import WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import worker_activities
 from activities.reference import ReferenceActivities
 from activities.scheduled import ScheduledActivities
-from models.sessions import PlanSessions, Service
+from models.sessions import PlanSessions, Seat, SeatsToRelease, Service
 from tests.conftest import Harness, cai_input, family_input
 from workflows import WORKFLOWS
 
@@ -50,13 +50,16 @@ class Planner(Harness):
     platform: str
 
     async def plan(self, service: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.client.execute_workflow(
-            "SessionPlanning",
-            {"service": service, "platforms": [self.platform]},
-            id=f"plan-{uuid.uuid4()}",
-            task_queue=self.task_queue,
-            result_type=dict,
-        )
+        # A run takes minutes, not the year the contracts' timers would skip to while its
+        # convocations are delivered.
+        with self.env.auto_time_skipping_disabled():
+            result: dict[str, Any] = await self.client.execute_workflow(
+                "SessionPlanning",
+                {"service": service, "platforms": [self.platform]},
+                id=f"plan-{uuid.uuid4()}",
+                task_queue=self.task_queue,
+                result_type=dict,
+            )
         return result
 
     async def state(self, handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
@@ -211,3 +214,87 @@ async def test_a_retried_planning_activity_books_the_same_seats(
     assert other_run.platforms[platform].already_seated == 3
     booked = await pool.fetchval("SELECT count(*) FROM session_seat WHERE platform = $1", platform)
     assert booked == 3
+
+
+@pytest.mark.rule("H1")
+@pytest.mark.rule("H2")
+async def test_a_refused_convocation_gives_its_seat_back_and_a_retry_convenes_nobody_twice(
+    planner: Planner,
+) -> None:
+    """Convocations go by update: the contract's refusal (an exempt signatory) is known at
+    once and its seat released; the same batch retried convenes the others only once."""
+    today = await planner.today()
+    waiting = await planner.start_cai(cai_input(today, platform=planner.platform))
+    exempt = await planner.start_cai(
+        cai_input(
+            today,
+            platform=planner.platform,
+            signatory={
+                "full_name": "Fatma Kaya",
+                "birth_date": "1940-01-01",
+                "nationality": "TR",
+                "languages": ["tr"],
+            },
+        )
+    )
+    session_on = today + timedelta(days=8)
+    seats = [
+        Seat(
+            session_id=f"S-{uuid.uuid4().hex[:6]}",
+            service=Service.SKILLS_ASSESSMENT,
+            platform=planner.platform,
+            session_on=session_on,
+            slot="morning",
+            workflow_id=handle.id,
+            due=today + timedelta(days=300),
+        )
+        for handle in (waiting, exempt)
+    ]
+    for seat in seats:
+        await planner.pool.execute(
+            """INSERT INTO session_seat (session_id, service, platform, session_on,
+                                         workflow_id, person_id, planned_by)
+               VALUES ($1, 'skills_assessment', $2, $3, $4, '', 'run-1')""",
+            seat.session_id,
+            seat.platform,
+            seat.session_on,
+            seat.workflow_id,
+        )
+    activities = ScheduledActivities(planner.pool, ReferenceActivities(None))
+    environment = ActivityEnvironment(client=planner.client)
+    batch = SeatsToRelease(planned_by="run-1", seats=seats)
+    for _ in range(2):  # the second run stands for a retried activity
+        failed = await environment.run(activities.convene_seats, batch)
+        assert [f.seat.workflow_id for f in failed] == [exempt.id]
+        assert failed[0].error.startswith("H2:")
+    rows = await planner.pool.fetch(
+        "SELECT workflow_id FROM session_seat WHERE session_id = ANY($1::text[])",
+        [seat.session_id for seat in seats],
+    )
+    assert [row["workflow_id"] for row in rows] == [waiting.id]
+    state = await planner.state(waiting)
+    assert len(state["skills_assessment"]["convocations"]) == 1
+
+
+@pytest.mark.rule("H1")
+async def test_a_run_interrupted_after_booking_gives_its_seats_back_to_the_next_run(
+    planner: Planner,
+) -> None:
+    today = await planner.today()
+    handle = await planner.start_cai(cai_input(today, platform=planner.platform))
+    await planner.waiting(handle)
+    # A run booked a seat two hours ago and died before convening anyone.
+    await planner.pool.execute(
+        """INSERT INTO session_seat (session_id, service, platform, session_on, workflow_id,
+                                     person_id, planned_by, assigned_at)
+           VALUES ('S-LOST', 'skills_assessment', $1, $2, $3, '', 'run-killed',
+                   now() - interval '2 hours')""",
+        planner.platform,
+        today + timedelta(days=9),
+        handle.id,
+    )
+    result = await planner.plan("skills_assessment")
+    assert [seat["workflow_id"] for seat in result["convened"]] == [handle.id]
+    assert not await planner.pool.fetchval(
+        "SELECT count(*) FROM session_seat WHERE session_id = 'S-LOST'"
+    )
