@@ -164,11 +164,15 @@ def receive(
     try:
         if name == CORRECT_EVENT:
             facts, why = _corrected(rules, state, raw, seq, today)
+            # What puts the correction at odds with another fact: its payload, or its
+            # withdrawing the event.
+            placed_by = "payload" if raw.get("payload") is not None else "seq"
         else:
             fact = _new_fact(rules, state, name, raw, seq, today)
             facts = [*state.facts, fact]
             why = _lateness(state, fact)
-        folded = _refold(rules, state, facts, reference, clock, seq)
+            placed_by = rules.catalogue[name].DATE_FIELD  # its date puts it before the other
+        folded = _refold(rules, state, facts, reference, clock, seq, placed_by)
     except InputRejected as rejected:
         return _refused(state, seq, name, received_at, rejected)
     except Exception as error:
@@ -305,6 +309,7 @@ def _refold(
     reference: ReferenceData,
     clock: date,
     seq: int,
+    placed_by: str,
 ) -> _Folded[D]:
     try:
         return _fold(rules, state, facts, reference, clock)
@@ -318,7 +323,7 @@ def _refold(
             failed.rejected.rule,
             f"contradicts event #{failed.fact.seq} ({failed.fact.name}, {failed.fact.dated}), "
             f"already accepted, which would no longer hold: {failed.rejected.message}",
-            failed.rejected.field,
+            placed_by,
         ) from None
 
 

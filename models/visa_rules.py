@@ -326,7 +326,7 @@ def _evaluation_record(
     evaluated_on = event.evaluated_on
     if evaluated_on < state.input.complete_file_date:
         raise InputRejected(
-            "B1",
+            state.opening_rule,  # B1, or B3 for a spouse's récépissé
             f"{evaluated_on} precedes the complete-file date {state.input.complete_file_date}",
             "evaluated_on",
         )

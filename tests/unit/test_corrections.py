@@ -169,8 +169,8 @@ def decided() -> VisaState:
         (99, None, "correction", "seq", "no event #99"),
         (4, LANGUAGE_OK[1], "correction", "seq", "was rejected"),
         (1, application(), "correction", "seq", "opening input"),
-        (2, LANGUAGE_KO[1], "F2", "decision", "contradicts event #5 (visa_decision"),
-        (3, None, "B4", "decision", "contradicts event #5 (visa_decision"),
+        (2, LANGUAGE_KO[1], "F2", "payload", "contradicts event #5 (visa_decision"),
+        (3, None, "B4", "seq", "contradicts event #5 (visa_decision"),
         (2, {**LANGUAGE_OK[1], "oral_score": 99}, "D1", "payload.oral_score", "70"),
         (3, {**VALUES_OK[1], "questions_asked": 7}, "E1", "payload.questions_asked", "6 questions"),
         (

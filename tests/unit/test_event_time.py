@@ -823,7 +823,7 @@ def test_a_late_absence_that_would_undo_an_issuance_under_b5_is_rejected() -> No
     before = issued.state
     step = send(before, *training_absence(ABSENT), today=date(2009, 8, 10))
     assert step.rejection is not None
-    assert step.rejection.rule == "F2"
+    assert (step.rejection.rule, step.rejection.field) == ("F2", "absent_on")
     assert f"contradicts event #{decision_seq} (visa_decision" in step.rejection.reason
     assert unchanged_but_seq(before, step.state)
     # Excused, it changes nothing that was decided: accepted, and reported (D5).
