@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, Field, model_validator
 
-from models.common import LanguageCode, Person, Strict, Text
+from models.common import BirthDate, Count, Flag, Hours, Languages, Person, Strict, Text
 from models.events import Event
 
 CONTRACT_ID = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -30,14 +30,15 @@ CesedaArticle = Annotated[str, AfterValidator(_ceseda_article)]
 class Prescriptions(Strict):
     """The services of the CAI, as carried from the visa application (D6, D7)."""
 
-    civic_training: bool = True
+    civic_training: Flag = True
     vivre_en_france: bool = False
-    language_training_hours: int = Field(default=0, ge=0, le=2000)
-    dilf_required: bool = False
+    language_training_hours: Count = Field(default=0, ge=0, le=2000)
+    dilf_required: Flag = False
 
 
 class CaiContractInput(Strict):
     RULE: ClassVar[str] = "H1"
+    DATE_FIELDS: ClassVar[tuple[str, ...]] = ("signed_on",)
     FIELD_RULES: ClassVar[dict[str, str]] = {"residence_permit_basis": "H2", "in_school": "H2"}
 
     contract_id: Annotated[str, CONTRACT_ID]
@@ -46,7 +47,7 @@ class CaiContractInput(Strict):
     platform: Text
     signed_on: date
     residence_permit_basis: CesedaArticle
-    in_school: bool = False
+    in_school: Flag = False
     prescriptions: Prescriptions = Prescriptions()
     visa_application_id: Text | None = None
 
@@ -92,7 +93,7 @@ class SkillsAssessmentConvened(CaiEvent):
 class SkillsAssessmentCompleted(CaiEvent):
     RULE = "H3"
     completed_on: date
-    duration_hours: float = Field(gt=0, le=24)
+    duration_hours: Hours = Field(gt=0, le=24)
     report_ref: Text
 
     DATE_FIELD = "completed_on"
@@ -174,17 +175,18 @@ CAI_EVENTS: dict[str, type[CaiEvent]] = {
 class FamilySignatory(Strict):
     person_id: Text
     full_name: Text
-    languages: list[LanguageCode] = Field(min_length=1)
+    languages: Languages
 
 
 class Child(Strict):
     child_id: Text
-    birth_date: date
-    admitted_through_family_reunification: bool
+    birth_date: BirthDate
+    admitted_through_family_reunification: Flag
 
 
 class CaiFamilyInput(Strict):
     RULE: ClassVar[str] = "G1"
+    DATE_FIELDS: ClassVar[tuple[str, ...]] = ("signed_on",)
     FIELD_RULES: ClassVar[dict[str, str]] = {}
 
     contract_id: Annotated[str, CONTRACT_ID]

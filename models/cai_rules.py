@@ -49,6 +49,7 @@ MAX_ASSESSMENT_HOURS = 3  # H3: half a day, 3 hours at most
 EXEMPT_PERMITS = frozenset({"L.313-8", "L.313-9", "L.313-10"})  # H2
 ADULT_AGE, SENIOR_AGE = 18, 55  # H2
 SKILLS_ASSESSMENT_FROM = date(2008, 12, 1)  # H1: compulsory since 1 December 2008
+MAX_EXTENSION_MONTHS = 12  # I1: the contract is extended, at most by its own length
 
 
 def workflow_id_for(contract_id: str) -> str:
@@ -327,6 +328,11 @@ def _on_prefect_decision(
             )
         if event.extended_until <= state.current_end:
             raise InputRejected("I1", f"must follow {state.current_end}", "extended_until")
+        longest = months_after(state.current_end, MAX_EXTENSION_MONTHS, reference.calendar)
+        if event.extended_until > longest:
+            raise InputRejected(
+                "I1", f"an extension runs one more year at most (until {longest})", "extended_until"
+            )
         state.extended_until = event.extended_until
         state.tracked_deadlines["extension_ends"] = TrackedDeadline(
             due=event.extended_until, rule="I1"

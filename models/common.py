@@ -4,11 +4,13 @@ notifications due and tracked deadlines."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Strict as PydanticStrict
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
@@ -26,9 +28,60 @@ def _language_code(value: str) -> str:
     return value
 
 
+# Characters no upstream system has a reason to send: controls (but tab and newline) and
+# format characters (zero-width, bidirectional overrides), which would also slip past the
+# fingerprint that refuses duplicates.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+_ALLOWED_CONTROLS = frozenset("\t\n")
+
+
+def _plain_text(value: str) -> str:
+    """NFC-normalised text with no control or format character."""
+    value = unicodedata.normalize("NFC", value)
+    for position, char in enumerate(value):
+        if char not in _ALLOWED_CONTROLS and unicodedata.category(char) in _REFUSED_CATEGORIES:
+            raise ValueError(
+                f"contains the control or format character U+{ord(char):04X} at {position}"
+            )
+    return value
+
+
 CountryCode = Annotated[str, AfterValidator(_country_code)]
 LanguageCode = Annotated[str, AfterValidator(_language_code)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    AfterValidator(_plain_text),
+]
+# Strict: `true` is not a count and `"50"` is not a score (pydantic would coerce both).
+Count = Annotated[int, PydanticStrict()]
+Hours = Annotated[float, PydanticStrict()]
+Flag = Annotated[bool, PydanticStrict()]
+MAX_LANGUAGES = 10
+
+
+def _distinct(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("must not repeat a value")
+    return values
+
+
+Languages = Annotated[
+    list[LanguageCode],
+    Field(min_length=1, max_length=MAX_LANGUAGES),
+    AfterValidator(_distinct),
+]
+# A person born before this is an input error, not an applicant.
+EARLIEST_BIRTH = date(1900, 1, 1)
+
+
+def _plausible_birth(value: date) -> date:
+    if value < EARLIEST_BIRTH:
+        raise ValueError(f"must not precede {EARLIEST_BIRTH}")
+    return value
+
+
+BirthDate = Annotated[date, AfterValidator(_plausible_birth)]
 
 
 class Strict(BaseModel):
@@ -45,9 +98,9 @@ class Record(BaseModel):
 
 class Person(Strict):
     full_name: Text
-    birth_date: date
+    birth_date: BirthDate
     nationality: CountryCode
-    languages: list[LanguageCode] = Field(min_length=1)
+    languages: Languages
 
 
 class Recipient(StrEnum):

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from models.common import Strict, Text
+from models.common import Count, Strict, Text
 from models.errors import InputRejected
 from models.intake import parse_payload
 
@@ -57,7 +57,7 @@ class Correction(Event):
     withdraw it with `payload` null; the original stays in the register."""
 
     RULE = "correction"
-    seq: int = Field(ge=1)
+    seq: Count = Field(ge=1)
     payload: dict[str, Any] | None
     reason: Text
     corrected_on: date

@@ -24,7 +24,14 @@ from models.common import NotificationDue, Rejection
 from models.core import Step, TimerDue
 from models.dossier import DossierRecord, Fact, next_timer
 from models.errors import InputRejected
-from models.events import Correction, Event, check_event_date, fingerprint, parse_event
+from models.events import (
+    EVENT_DATE_SLACK,
+    Correction,
+    Event,
+    check_event_date,
+    fingerprint,
+    parse_event,
+)
 from models.intake import parse_payload
 from models.reference import ReferenceData
 
@@ -80,6 +87,8 @@ def open_dossier(
     rules: Rules[D], input_: Any, reference: ReferenceData, when: date | datetime
 ) -> Step[D]:
     """Open a dossier from its validated input, and pass the delays already run out."""
+    # Before the rules count anything from them (the one-day slack covers time zones).
+    _not_in_the_future(input_, local_day(when, "UTC"))
     try:
         step = rules.open_input(input_, reference)
     except InputRejected:
@@ -94,6 +103,15 @@ def open_dossier(
     notes.update(_advance(rules, state, today))
     state.said = dict(notes)
     return Step(state, list(notes.values()))
+
+
+def _not_in_the_future(input_: Any, today: date) -> None:
+    """The dates of a start input happened already (a start dated 9999 is refused)."""
+    for name in getattr(input_, "DATE_FIELDS", ()):
+        value = getattr(input_, name)
+        if value is not None and value > today + EVENT_DATE_SLACK:
+            rule = input_.FIELD_RULES.get(name, input_.RULE)
+            raise InputRejected(rule, f"{value} is in the future", name)
 
 
 # --- the fold --------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from models.common import CountryCode, Person, Strict, Text
+from models.common import Count, CountryCode, Flag, Person, Strict, Text
 from models.events import Event
 
 
@@ -21,6 +21,7 @@ class VisaApplicationInput(Strict):
     """What the consulate (spouse) or OFII (family reunification) starts a dossier with."""
 
     RULE: ClassVar[str] = "A1"
+    DATE_FIELDS: ClassVar[tuple[str, ...]] = ("complete_file_date", "visa_application_date")
     FIELD_RULES: ClassVar[dict[str, str]] = {
         "country_of_residence": "A2",
         "complete_file_date": "B1",
@@ -38,7 +39,7 @@ class VisaApplicationInput(Strict):
     # (`visa_application_filed`) and starts the sursis (A1, B1, B4).
     visa_application_date: date | None = Field(default=None, validate_default=True)
     complete_file_date: date
-    resides_in_france_married_over_6_months: bool = False
+    resides_in_france_married_over_6_months: Flag = False
     prefecture: Text | None = Field(default=None, validate_default=True)
 
     # Cross-field checks are field validators, so that a rejection names its field.
@@ -157,8 +158,8 @@ class LanguageEvaluation(VisaEvent):
     RULE = "D1"
     FIELD_RULES: ClassVar[dict[str, str]] = {"evaluated_on": "B6"}
     evaluated_on: date
-    oral_score: int = Field(ge=0, le=70)
-    written_score: int = Field(ge=0, le=30)
+    oral_score: Count = Field(ge=0, le=70)
+    written_score: Count = Field(ge=0, le=30)
     evaluator: Text
 
     DATE_FIELD = "evaluated_on"
@@ -169,8 +170,8 @@ class ValuesEvaluation(VisaEvent):
     FIELD_RULES: ClassVar[dict[str, str]] = {"evaluated_on": "B6"}
     evaluated_on: date
     language_used: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
-    questions_asked: int = Field(ge=1, le=50)
-    correct_answers: int = Field(ge=0, le=50)
+    questions_asked: Count = Field(ge=1, le=50)
+    correct_answers: Count = Field(ge=0, le=50)
     evaluator: Text
 
     @model_validator(mode="after")
@@ -186,7 +187,7 @@ class TrainingPrescribed(VisaEvent):
     RULE = "D3"
     FIELD_RULES: ClassVar[dict[str, str]] = {"notified_on": "B7"}
     kind: Domain
-    hours: int = Field(gt=0, le=2000)
+    hours: Count = Field(gt=0, le=2000)
     provider: Text
     notified_on: date
 
@@ -231,7 +232,7 @@ class TrainingCompleted(VisaEvent):
     RULE = "D4"
     kind: Domain
     completed_on: date
-    hours_attended: int = Field(ge=0, le=2000)
+    hours_attended: Count = Field(ge=0, le=2000)
     attestation_ref: Text
 
     DATE_FIELD = "completed_on"
@@ -242,7 +243,7 @@ class VisaDecision(VisaEvent):
     FIELD_RULES: ClassVar[dict[str, str]] = {"grounds": "F3"}
     decision: Decision
     decided_on: date
-    grounds: list[RefusalGround] = Field(default_factory=list)
+    grounds: list[RefusalGround] = Field(default_factory=list, max_length=len(RefusalGround))
 
     @model_validator(mode="after")
     def _grounds_match_decision(self) -> VisaDecision:
