@@ -27,6 +27,19 @@ def digest_of(payload: Any, why: str) -> dict[str, Any]:
     return {"not_stored": why, "bytes": len(text), "sha256": hashlib.sha256(text).hexdigest()}
 
 
+ALERT_EVERY_ATTEMPTS = 10
+
+
+def alert_if_retrying() -> None:
+    """Attempts piling up on a register write say the database is unreachable: each tenth
+    one is logged as an error, for the operators' alerting."""
+    if not activity.in_activity():
+        return  # called directly, as tests do
+    attempt = activity.info().attempt
+    if attempt >= ALERT_EVERY_ATTEMPTS and attempt % ALERT_EVERY_ATTEMPTS == 0:
+        activity.logger.error("register write still failing after %d attempts", attempt - 1)
+
+
 class RegisterActivities:
     """Activities writing to PostgreSQL through one asyncpg pool."""
 
@@ -37,6 +50,7 @@ class RegisterActivities:
     async def claim_dossier(self, claim: DossierClaim) -> str | None:
         """Reserve the workflow id for this run; the run that already holds it, if another.
         Starting the same id twice must not create a second dossier (contract)."""
+        alert_if_retrying()
         holder: str = await self.pool.fetchval(
             """INSERT INTO dossier (workflow_id, first_run_id, kind, reference, stage, version)
                VALUES ($1, $2, $3, $4, 'opening', 0)
@@ -54,6 +68,7 @@ class RegisterActivities:
         """Record an input, accepted or not. A payload the database cannot hold (a NUL
         character, say) or too large to keep whole is kept as its size and digest, so
         that nothing is lost and no retry loops on it."""
+        alert_if_retrying()
         payload = record.payload
         if stored_size(payload) > MAX_STORED_PAYLOAD:
             record = record.model_copy(update={"payload": digest_of(payload, "too large")})
@@ -85,6 +100,7 @@ class RegisterActivities:
     async def send_notification(self, notification: NotificationRecord) -> bool:
         """Write the notification due; True when this call created it. Delivery to the
         authority's channel reads the undelivered rows and sets `delivered_at`."""
+        alert_if_retrying()
         created = await self.pool.fetchval(
             """INSERT INTO notification (workflow_id, key, recipient, kind, language, payload)
                VALUES ($1, $2, $3, $4, $5, $6)
@@ -102,6 +118,7 @@ class RegisterActivities:
     @activity.defn(name="upsert_dossier")
     async def upsert_dossier(self, row: DossierRow) -> None:
         """Project the dossier; an older version retried late never overwrites a newer one."""
+        alert_if_retrying()
         view = row.view
         await self.pool.execute(
             """INSERT INTO dossier

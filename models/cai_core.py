@@ -1,7 +1,6 @@
 """The cores of `CaiContract` and `CaiFamilyContract`, in the shape the shell drives."""
 
 from models import cai_rules, caif_rules
-from models.cai_events import CAI_EVENTS, FAMILY_EVENTS
 from models.cai_state import CaiState, cai_view
 from models.caif_state import FamilyState, family_view
 from models.dossier import DossierCore
@@ -9,7 +8,7 @@ from models.history import CORRECT_EVENT
 
 CAI_CORE = DossierCore(
     kind="cai_contract",
-    events=(*CAI_EVENTS, CORRECT_EVENT),
+    events=(*cai_rules.EVENTS, CORRECT_EVENT),
     state_type=CaiState,
     open=cai_rules.open_contract,
     receive=cai_rules.receive,
@@ -20,7 +19,7 @@ CAI_CORE = DossierCore(
 
 FAMILY_CORE = DossierCore(
     kind="cai_family_contract",
-    events=(*FAMILY_EVENTS, CORRECT_EVENT),
+    events=(*caif_rules.EVENTS, CORRECT_EVENT),
     state_type=FamilyState,
     open=caif_rules.open_family_contract,
     receive=caif_rules.receive,

@@ -158,17 +158,6 @@ class PrefectDecision(CaiEvent):
     DATE_FIELD = "decided_on"
 
 
-CAI_EVENTS: dict[str, type[CaiEvent]] = {
-    "skills_assessment_exemption": SkillsAssessmentExemption,
-    "skills_assessment_convened": SkillsAssessmentConvened,
-    "skills_assessment_completed": SkillsAssessmentCompleted,
-    "absence": Absence,
-    "service_completed": ServiceCompleted,
-    "language_training_status": LanguageTrainingStatus,
-    "prefect_decision": PrefectDecision,
-}
-
-
 # --- CAI for the family -----------------------------------------------------------------
 
 
@@ -252,12 +241,3 @@ class ConseilGeneralReferral(FamilyEvent):
     reason: Text
 
     DATE_FIELD = "decided_on"
-
-
-FAMILY_EVENTS: dict[str, type[CaiEvent]] = {
-    "parents_training_convened": ParentsTrainingConvened,
-    "parents_training_attended": ParentsTrainingAttended,
-    "parents_training_absence": ParentsTrainingAbsence,
-    "school_attendance_breach": SchoolAttendanceBreach,
-    "conseil_general_referral": ConseilGeneralReferral,
-}

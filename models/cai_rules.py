@@ -7,7 +7,6 @@ from typing import Any
 
 from models import history
 from models.cai_events import (
-    CAI_EVENTS,
     Absence,
     CaiContractInput,
     LanguageTrainingState,
@@ -39,6 +38,7 @@ from models.core import Step, TimerDue
 from models.dossier import Moment, fulfil
 from models.errors import InputRejected
 from models.events import Event
+from models.history import on
 from models.intake import parse_payload
 from models.reference import ReferenceData
 from models.visa_rules import letter_language
@@ -130,15 +130,7 @@ def receive(
     return history.receive(RULES, state, name, raw, reference, today, received_at)
 
 
-def _apply(
-    state: CaiState, event: Event, reference: ReferenceData, received_on: date
-) -> list[NotificationDue]:
-    _admissible(state)
-    notes: list[NotificationDue] = _HANDLERS[type(event)](state, event, reference)
-    return notes
-
-
-def _admissible(state: CaiState) -> None:
+def _admissible(state: CaiState, event: Event) -> None:
     if state.closed:
         raise InputRejected("I1", f"the contract is {state.stage.value}")
 
@@ -151,7 +143,7 @@ def _require_open(state: CaiState, rule: str, what: str) -> None:
 
 
 def _on_exemption(
-    state: CaiState, event: SkillsAssessmentExemption, reference: ReferenceData
+    state: CaiState, event: SkillsAssessmentExemption, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
     skills = state.skills_assessment
     if skills.status in (SkillsStatus.EXEMPT, SkillsStatus.COMPLETED):
@@ -164,7 +156,7 @@ def _on_exemption(
 
 
 def _on_convened(
-    state: CaiState, event: SkillsAssessmentConvened, reference: ReferenceData
+    state: CaiState, event: SkillsAssessmentConvened, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
     _require_open(state, "H5", "a convocation")
     skills = state.skills_assessment
@@ -208,7 +200,7 @@ def _on_convened(
 
 
 def _on_completed(
-    state: CaiState, event: SkillsAssessmentCompleted, reference: ReferenceData
+    state: CaiState, event: SkillsAssessmentCompleted, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
     skills = state.skills_assessment
     if skills.status == SkillsStatus.EXEMPT:
@@ -242,7 +234,9 @@ def _on_completed(
     ]
 
 
-def _on_absence(state: CaiState, event: Absence, reference: ReferenceData) -> list[NotificationDue]:
+def _on_absence(
+    state: CaiState, event: Absence, reference: ReferenceData, received_on: date
+) -> list[NotificationDue]:
     record = AbsenceRecord(absent_on=event.absent_on, legitimate_reason=event.legitimate_reason)
     if event.service == Service.SKILLS_ASSESSMENT:
         pending = state.skills_assessment.pending_convocation
@@ -275,7 +269,7 @@ def _prescribed(state: CaiState, name: Service, rule: str) -> ServiceRecord:
 
 
 def _on_service_completed(
-    state: CaiState, event: ServiceCompleted, reference: ReferenceData
+    state: CaiState, event: ServiceCompleted, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
     service = _prescribed(state, event.service, "I1")
     if event.completed_on < state.input.signed_on:
@@ -286,7 +280,7 @@ def _on_service_completed(
 
 
 def _on_language_status(
-    state: CaiState, event: LanguageTrainingStatus, reference: ReferenceData
+    state: CaiState, event: LanguageTrainingStatus, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
     _prescribed(state, Service.LANGUAGE_TRAINING, "I1")
     state.language_training_status = LanguageTrainingReport(
@@ -307,7 +301,7 @@ def extension_grounds(state: CaiState) -> str | None:
 
 
 def _on_prefect_decision(
-    state: CaiState, event: PrefectDecision, reference: ReferenceData
+    state: CaiState, event: PrefectDecision, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
     if not state.awaiting_decision:
         raise InputRejected(
@@ -372,17 +366,6 @@ def _offer_again(state: CaiState, decided_on: date, until: date) -> None:
     skills.overdue = False
     skills.offered_again_on = decided_on
     state.tracked_deadlines["skills_assessment_due"] = TrackedDeadline(due=until, rule="H5")
-
-
-_HANDLERS: dict[type[Event], Any] = {
-    SkillsAssessmentExemption: _on_exemption,
-    SkillsAssessmentConvened: _on_convened,
-    SkillsAssessmentCompleted: _on_completed,
-    Absence: _on_absence,
-    ServiceCompleted: _on_service_completed,
-    LanguageTrainingStatus: _on_language_status,
-    PrefectDecision: _on_prefect_decision,
-}
 
 
 # --- the year of validity ----------------------------------------------------------------
@@ -502,10 +485,21 @@ def _note(
     )
 
 
+# The one catalogue of `CaiContract`: each event of the contract, its model, its rule.
+EVENTS: dict[str, history.Registered[CaiState]] = {
+    "skills_assessment_exemption": on(SkillsAssessmentExemption, _on_exemption),
+    "skills_assessment_convened": on(SkillsAssessmentConvened, _on_convened),
+    "skills_assessment_completed": on(SkillsAssessmentCompleted, _on_completed),
+    "absence": on(Absence, _on_absence),
+    "service_completed": on(ServiceCompleted, _on_service_completed),
+    "language_training_status": on(LanguageTrainingStatus, _on_language_status),
+    "prefect_decision": on(PrefectDecision, _on_prefect_decision),
+}
+
 RULES: history.Rules[CaiState] = history.Rules(
-    catalogue=CAI_EVENTS,
+    events=EVENTS,
     open_input=_open_input,
-    apply=_apply,
+    admit=_admissible,
     fire=_fire,
     fires_on_last_day=lambda key: key.startswith("reminder"),
 )

@@ -7,7 +7,6 @@ from typing import Any
 
 from models import history
 from models.cai_events import (
-    FAMILY_EVENTS,
     CaiFamilyInput,
     ConseilGeneralReferral,
     ParentsTrainingAbsence,
@@ -23,6 +22,7 @@ from models.core import Step, TimerDue
 from models.dossier import Moment
 from models.errors import InputRejected
 from models.events import Event
+from models.history import on
 from models.intake import parse_payload
 from models.reference import ReferenceData
 from models.visa_rules import letter_language
@@ -98,14 +98,6 @@ def receive(
     return history.receive(RULES, state, name, raw, reference, today, received_at)
 
 
-def _apply(
-    state: FamilyState, event: Event, reference: ReferenceData, received_on: date
-) -> list[NotificationDue]:
-    _admissible(state, event)
-    notes: list[NotificationDue] = _HANDLERS[type(event)](state, event)
-    return notes
-
-
 def _admissible(state: FamilyState, event: Event) -> None:
     if state.closed:
         raise InputRejected("G2", f"the contract's follow-up is over ({state.validity_ends})")
@@ -128,7 +120,9 @@ def _parent(state: FamilyState, person_id: str) -> Parent:
     return parent
 
 
-def _on_convened(state: FamilyState, event: ParentsTrainingConvened) -> list[NotificationDue]:
+def _on_convened(
+    state: FamilyState, event: ParentsTrainingConvened, reference: ReferenceData, received_on: date
+) -> list[NotificationDue]:
     parent = _parent(state, event.person_id)
     if any(c.session_id == event.session_id for c in parent.convocations):
         raise InputRejected("G2", f"already convened to session {event.session_id}", "session_id")
@@ -157,7 +151,9 @@ def _on_convened(state: FamilyState, event: ParentsTrainingConvened) -> list[Not
     ]
 
 
-def _on_attended(state: FamilyState, event: ParentsTrainingAttended) -> list[NotificationDue]:
+def _on_attended(
+    state: FamilyState, event: ParentsTrainingAttended, reference: ReferenceData, received_on: date
+) -> list[NotificationDue]:
     parent = _parent(state, event.person_id)
     if not parent.convocations:
         raise InputRejected("G2", f"{event.person_id} was never convened", "person_id")
@@ -177,7 +173,9 @@ def _on_attended(state: FamilyState, event: ParentsTrainingAttended) -> list[Not
     ]
 
 
-def _on_absence(state: FamilyState, event: ParentsTrainingAbsence) -> list[NotificationDue]:
+def _on_absence(
+    state: FamilyState, event: ParentsTrainingAbsence, reference: ReferenceData, received_on: date
+) -> list[NotificationDue]:
     parent = _parent(state, event.person_id)
     pending = parent.pending_convocation
     if pending is None:
@@ -191,7 +189,9 @@ def _on_absence(state: FamilyState, event: ParentsTrainingAbsence) -> list[Notif
     return [_missed_note(state, parent, f"absent on {event.absent_on} without legitimate reason")]
 
 
-def _on_breach(state: FamilyState, event: SchoolAttendanceBreach) -> list[NotificationDue]:
+def _on_breach(
+    state: FamilyState, event: SchoolAttendanceBreach, reference: ReferenceData, received_on: date
+) -> list[NotificationDue]:
     child = next((c for c in state.input.children if c.child_id == event.child_id), None)
     if child is None:
         raise InputRejected("G3", f"{event.child_id} is not a child of this contract", "child_id")
@@ -218,7 +218,9 @@ def _on_breach(state: FamilyState, event: SchoolAttendanceBreach) -> list[Notifi
     ]
 
 
-def _on_referral(state: FamilyState, event: ConseilGeneralReferral) -> list[NotificationDue]:
+def _on_referral(
+    state: FamilyState, event: ConseilGeneralReferral, reference: ReferenceData, received_on: date
+) -> list[NotificationDue]:
     if state.referral is not None:
         raise InputRejected("G4", f"already referred on {state.referral.decided_on}", "decided_on")
     if not any(p.status == ParentStatus.MISSED for p in state.parents.values()):
@@ -239,15 +241,6 @@ def _on_referral(state: FamilyState, event: ConseilGeneralReferral) -> list[Noti
             casf_article="L.222-4-1",
         )
     ]
-
-
-_HANDLERS: dict[type[Event], Any] = {
-    ParentsTrainingConvened: _on_convened,
-    ParentsTrainingAttended: _on_attended,
-    ParentsTrainingAbsence: _on_absence,
-    SchoolAttendanceBreach: _on_breach,
-    ConseilGeneralReferral: _on_referral,
-}
 
 
 def due_timer(state: FamilyState) -> TimerDue | None:
@@ -340,9 +333,18 @@ def _note(
     )
 
 
+# The one catalogue of `CaiFamilyContract`: each event of the contract, its model, its rule.
+EVENTS: dict[str, history.Registered[FamilyState]] = {
+    "parents_training_convened": on(ParentsTrainingConvened, _on_convened),
+    "parents_training_attended": on(ParentsTrainingAttended, _on_attended),
+    "parents_training_absence": on(ParentsTrainingAbsence, _on_absence),
+    "school_attendance_breach": on(SchoolAttendanceBreach, _on_breach),
+    "conseil_general_referral": on(ConseilGeneralReferral, _on_referral),
+}
+
 RULES: history.Rules[FamilyState] = history.Rules(
-    catalogue=FAMILY_EVENTS,
+    events=EVENTS,
     open_input=_open_input,
-    apply=_apply,
+    admit=_admissible,
     fire=_fire,
 )

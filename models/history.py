@@ -43,16 +43,47 @@ OPENING = 1  # the start input is event 1 of every dossier
 JOURNAL = ("seq", "rejected_inputs", "accepted_fingerprints", "facts", "said", "clock")
 
 
+Handler = Callable[[D, Any, ReferenceData, date], list[NotificationDue]]
+
+
+@dataclass(frozen=True)
+class Registered(Generic[D]):
+    """One event of a dossier kind: its model and the rule that applies it, bound once."""
+
+    model: type[Event]
+    handle: Handler[D]
+
+
+def on(model: type[Event], handle: Handler[D]) -> Registered[D]:
+    return Registered(model, handle)
+
+
 @dataclass(frozen=True)
 class Rules(Generic[D]):
-    """What the fold needs of a dossier kind: its events, how it opens, how one event
-    and one passing deadline change it. Each function mutates the state it is given."""
+    """What the fold needs of a dossier kind: its events (the one catalogue binding each
+    name to its model and handler), how it opens, which events it admits at all, how one
+    passing deadline changes it. Each function mutates the state it is given."""
 
-    catalogue: Mapping[str, type[Event]]
+    events: Mapping[str, Registered[D]]
     open_input: Callable[[Any, ReferenceData], Step[D]]
-    apply: Callable[[D, Event, ReferenceData, date], list[NotificationDue]]
+    admit: Callable[[D, Event], None]
     fire: Callable[[D, str, date], list[NotificationDue]]
     fires_on_last_day: Callable[[str], bool] = lambda _: False
+    # What follows from any event (B1/B3: the evaluations are all in).
+    settle: Callable[[D], None] = lambda _: None
+
+    @property
+    def catalogue(self) -> dict[str, type[Event]]:
+        """Event name → model, as the contract names them."""
+        return {name: registered.model for name, registered in self.events.items()}
+
+    def apply(
+        self, state: D, name: str, event: Event, reference: ReferenceData, received_on: date
+    ) -> list[NotificationDue]:
+        self.admit(state, event)
+        notes = self.events[name].handle(state, event, reference, received_on)
+        self.settle(state)
+        return notes
 
     def due_timer(self, state: D) -> TimerDue | None:
         """The next statutory delay to pass, while the dossier runs."""
@@ -125,9 +156,9 @@ def _fold(
     notes = _keyed(opened.notifications, _origin(OPENING))
     for fact in sorted((f for f in facts if not f.withdrawn), key=lambda f: (f.dated, f.seq)):
         notes.update(_advance(rules, new, min(fact.dated, clock)))
-        event = rules.catalogue[fact.name].model_validate(fact.payload)
+        event = rules.events[fact.name].model.model_validate(fact.payload)
         try:
-            applied = rules.apply(new, event, reference, fact.received_on)
+            applied = rules.apply(new, fact.name, event, reference, fact.received_on)
         except InputRejected as rejected:
             raise _FoldFailed(fact, rejected) from None
         notes.update(_keyed(applied, _origin(fact.seq)))
@@ -189,7 +220,7 @@ def receive(
             fact = _new_fact(rules, state, name, raw, seq, today)
             facts = [*state.facts, fact]
             why = _lateness(state, fact)
-            placed_by = rules.catalogue[name].DATE_FIELD  # its date puts it before the other
+            placed_by = rules.events[name].model.DATE_FIELD  # its date puts it before the other
         folded = _refold(rules, state, facts, reference, clock, seq, placed_by)
     except InputRejected as rejected:
         return _refused(state, seq, name, received_at, rejected)

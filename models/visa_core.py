@@ -3,12 +3,11 @@
 from models import visa_rules
 from models.dossier import DossierCore
 from models.history import CORRECT_EVENT
-from models.visa_events import VISA_EVENTS
 from models.visa_state import VisaState, visa_view
 
 VISA_CORE = DossierCore(
     kind="visa_application",
-    events=(*VISA_EVENTS, CORRECT_EVENT),
+    events=(*visa_rules.EVENTS, CORRECT_EVENT),
     state_type=VisaState,
     open=visa_rules.open_dossier,
     receive=visa_rules.receive,

@@ -254,18 +254,3 @@ class VisaDecision(VisaEvent):
         return self
 
     DATE_FIELD = "decided_on"
-
-
-VISA_EVENTS: dict[str, type[VisaEvent]] = {
-    "visa_application_filed": VisaApplicationFiled,
-    "evaluation_absence": EvaluationAbsence,
-    "language_test_exemption": LanguageTestExemption,
-    "language_evaluation": LanguageEvaluation,
-    "values_evaluation": ValuesEvaluation,
-    "training_prescribed": TrainingPrescribed,
-    "training_exemption": TrainingExemption,
-    "training_started": TrainingStarted,
-    "training_absence": TrainingAbsence,
-    "training_completed": TrainingCompleted,
-    "visa_decision": VisaDecision,
-}

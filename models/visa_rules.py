@@ -23,10 +23,10 @@ from models.core import Step, TimerDue
 from models.dossier import Moment, fulfil
 from models.errors import InputRejected
 from models.events import Event
+from models.history import on
 from models.intake import parse_payload
 from models.reference import BodyKind, ReferenceData
 from models.visa_events import (
-    VISA_EVENTS,
     Decision,
     Domain,
     EvaluationAbsence,
@@ -235,16 +235,7 @@ def receive(
     return history.receive(RULES, state, name, raw, reference, today, received_at)
 
 
-def _apply(
-    state: VisaState, event: Event, reference: ReferenceData, received_on: date
-) -> list[NotificationDue]:
-    _admissible(state)
-    notes: list[NotificationDue] = _HANDLERS[type(event)](state, event, reference, received_on)
-    _settle_evaluation_deadline(state)
-    return notes
-
-
-def _admissible(state: VisaState) -> None:
+def _admissible(state: VisaState, event: Event) -> None:
     if not state.subject:
         reason = state.not_subject_reason or ""
         raise InputRejected(reason[:2], f"the applicant is not subject: {reason[4:]}")
@@ -884,21 +875,6 @@ def cai_carry_over(state: VisaState) -> CaiCarryOver:
     )
 
 
-_HANDLERS: dict[type[Event], Any] = {
-    VisaApplicationFiled: _on_visa_application_filed,
-    EvaluationAbsence: _on_evaluation_absence,
-    LanguageTestExemption: _on_language_test_exemption,
-    LanguageEvaluation: _on_language_evaluation,
-    ValuesEvaluation: _on_values_evaluation,
-    TrainingPrescribed: _on_training_prescribed,
-    TrainingExemption: _on_training_exemption,
-    TrainingStarted: _on_training_started,
-    TrainingAbsence: _on_training_absence,
-    TrainingCompleted: _on_training_completed,
-    VisaDecision: _on_visa_decision,
-}
-
-
 def _drop_training_deadlines(state: VisaState, domain: Domain) -> None:
     for name in ("training_start_due", "training_end_due"):
         state.tracked_deadlines.pop(f"{name}.{domain.value}", None)
@@ -1072,10 +1048,26 @@ def _exemption_notes(
     ]
 
 
+# The one catalogue of `VisaApplication`: each event of the contract, its model, its rule.
+EVENTS: dict[str, history.Registered[VisaState]] = {
+    "visa_application_filed": on(VisaApplicationFiled, _on_visa_application_filed),
+    "evaluation_absence": on(EvaluationAbsence, _on_evaluation_absence),
+    "language_test_exemption": on(LanguageTestExemption, _on_language_test_exemption),
+    "language_evaluation": on(LanguageEvaluation, _on_language_evaluation),
+    "values_evaluation": on(ValuesEvaluation, _on_values_evaluation),
+    "training_prescribed": on(TrainingPrescribed, _on_training_prescribed),
+    "training_exemption": on(TrainingExemption, _on_training_exemption),
+    "training_started": on(TrainingStarted, _on_training_started),
+    "training_absence": on(TrainingAbsence, _on_training_absence),
+    "training_completed": on(TrainingCompleted, _on_training_completed),
+    "visa_decision": on(VisaDecision, _on_visa_decision),
+}
+
 RULES: history.Rules[VisaState] = history.Rules(
-    catalogue=VISA_EVENTS,
+    events=EVENTS,
     open_input=_open_input,
-    apply=_apply,
+    admit=_admissible,
     fire=_fire,
     fires_on_last_day=lambda key: key in _FIRES_ON_LAST_DAY,
+    settle=_settle_evaluation_deadline,
 )

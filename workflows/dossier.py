@@ -8,17 +8,19 @@ and Web UI details current. It decides nothing the circular decides: the core do
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RawValue, RetryPolicy
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
+    from activities.reference import ReferenceActivities
+    from activities.register import RegisterActivities
     from models.common import Rejection
     from models.core import Step
     from models.dossier import DossierCore, DossierRecord
@@ -31,18 +33,11 @@ with workflow.unsafe.imports_passed_through():
         EventRecord,
         NotificationRecord,
     )
+    from workflows import register
     from workflows import search_attributes as sa
 
 S = TypeVar("S", bound=DossierRecord)
 
-# Register writes are idempotent, so they are retried until the database answers:
-# a dossier must never lose an event or a notification because PostgreSQL was down.
-REGISTER_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=2),
-)
-REGISTER_TIMEOUT = timedelta(seconds=30)
 INPUT_REJECTED = "InputRejected"
 
 
@@ -74,12 +69,7 @@ class DossierWorkflow(Generic[S]):
         return self.state_json()
 
     async def _open(self, raw: Any) -> None:
-        self._reference = await workflow.execute_activity(
-            "load_reference_data",
-            result_type=ReferenceData,
-            start_to_close_timeout=REGISTER_TIMEOUT,
-            retry_policy=REGISTER_RETRY,
-        )
+        self._reference = await register.call(ReferenceActivities.load_reference_data)
         info = workflow.info()
         try:
             step = self.core.open(raw, self._reference, *self._clock(), info.workflow_id)
@@ -89,17 +79,14 @@ class DossierWorkflow(Generic[S]):
             # accepted start is then event 1.
             await self._refuse_start(raw, rejected)
         view = self.core.view(step.state)
-        holder = await workflow.execute_activity(
-            "claim_dossier",
+        holder = await register.call(
+            RegisterActivities.claim_dossier,
             DossierClaim(
                 workflow_id=info.workflow_id,
                 first_run_id=info.first_execution_run_id,
                 kind=view.kind,
                 reference=view.reference,
             ),
-            result_type=str,
-            start_to_close_timeout=REGISTER_TIMEOUT,
-            retry_policy=REGISTER_RETRY,
         )
         if holder is not None:
             raise ApplicationError(
@@ -222,13 +209,13 @@ class DossierWorkflow(Generic[S]):
         seq = step.state.seq
         reason = step.rejection.reason if step.rejection is not None else None
         workflow_id = workflow.info().workflow_id
-        writes = [self._record(seq, event, source, raw, reason, step.corrects)]
+        writes: list[Awaitable[Any]] = [
+            self._record(seq, event, source, raw, reason, step.corrects)
+        ]
         writes += [
-            workflow.execute_activity(
-                "send_notification",
+            register.call(
+                RegisterActivities.send_notification,
                 NotificationRecord.of(workflow_id, due),
-                start_to_close_timeout=REGISTER_TIMEOUT,
-                retry_policy=REGISTER_RETRY,
                 summary=f"{due.kind} → {due.recipient.value} ({due.rule})",
             )
             for due in step.notifications
@@ -236,15 +223,13 @@ class DossierWorkflow(Generic[S]):
         view = self._view()
         if step.rejection is None:
             writes.append(
-                workflow.execute_activity(
-                    "upsert_dossier",
+                register.call(
+                    RegisterActivities.upsert_dossier,
                     DossierRow(
                         workflow_id=workflow_id,
                         first_run_id=workflow.info().first_execution_run_id,
                         view=view,
                     ),
-                    start_to_close_timeout=REGISTER_TIMEOUT,
-                    retry_policy=REGISTER_RETRY,
                 )
             )
         await asyncio.gather(*writes)
@@ -261,8 +246,8 @@ class DossierWorkflow(Generic[S]):
         reason: str | None,
         corrects: int | None = None,
     ) -> None:
-        await workflow.execute_activity(
-            "record_event",
+        await register.call(
+            RegisterActivities.record_event,
             EventRecord(
                 workflow_id=workflow.info().workflow_id,
                 seq=seq,
@@ -274,8 +259,6 @@ class DossierWorkflow(Generic[S]):
                 received_at=workflow.now().isoformat(),
                 corrects=corrects,
             ),
-            start_to_close_timeout=REGISTER_TIMEOUT,
-            retry_policy=REGISTER_RETRY,
         )
 
     # --- helpers -------------------------------------------------------------------------

@@ -19,9 +19,10 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import FailureError
 
-from workflows.dossier import REGISTER_RETRY, REGISTER_TIMEOUT
+from workflows import register
 
 with workflow.unsafe.imports_passed_through():
+    from activities.scheduled import ScheduledActivities
     from models.reporting import (
         ReportRequest,
         ReportResult,
@@ -78,17 +79,15 @@ class SessionPlanning:
         # Nobody is convened to a day already past, whatever a backfill asks.
         run_on = max(request.run_on or today, today)
         planned_by = workflow.info().run_id
-        planned: PlannedSessions = await workflow.execute_activity(
-            "plan_sessions",
+        planned: PlannedSessions = await register.call(
+            ScheduledActivities.plan_sessions,
             PlanSessions(
                 service=request.service,
                 run_on=run_on,
                 planned_by=planned_by,
                 platforms=request.platforms,
             ),
-            result_type=PlannedSessions,
-            start_to_close_timeout=PLANNING_TIMEOUT,
-            retry_policy=REGISTER_RETRY,
+            timeout=PLANNING_TIMEOUT,
             summary=f"plan {request.service.value} sessions from {run_on}",
         )
         if workflow.patched(CONVENE_BY_UPDATE):
@@ -126,13 +125,11 @@ class SessionPlanning:
         failed: list[FailedConvocation] = []
         for start in range(0, len(seats), CONVENE_BATCH):
             batch = seats[start : start + CONVENE_BATCH]
-            failed += await workflow.execute_activity(
-                "convene_seats",
+            failed += await register.call(
+                ScheduledActivities.convene_seats,
                 SeatsToRelease(planned_by=planned_by, seats=batch),
-                result_type=list[FailedConvocation],
-                start_to_close_timeout=CONVENE_TIMEOUT,
-                heartbeat_timeout=timedelta(minutes=1),
-                retry_policy=REGISTER_RETRY,
+                timeout=CONVENE_TIMEOUT,
+                heartbeat=timedelta(minutes=1),
                 summary=f"convene seats {start + 1}–{start + len(batch)} of {len(seats)}",
             )
         return failed
@@ -144,12 +141,9 @@ class SessionPlanning:
         outcomes = await asyncio.gather(*(self._convene(seat) for seat in seats))
         failed = [outcome for outcome in outcomes if outcome is not None]
         if failed:
-            await workflow.execute_activity(
-                "release_seats",
+            await register.call(
+                ScheduledActivities.release_seats,
                 SeatsToRelease(planned_by=planned_by, seats=[f.seat for f in failed]),
-                result_type=int,
-                start_to_close_timeout=REGISTER_TIMEOUT,
-                retry_policy=REGISTER_RETRY,
                 summary=f"release {len(failed)} seats of undelivered convocations",
             )
         return failed
@@ -176,14 +170,12 @@ class DeadlineSweep:
     async def run(self, request: SweepRequest | None = None) -> SweepResult:
         request = request or SweepRequest()
         day = request.run_on or _nominal_day()
-        result: SweepResult = await workflow.execute_activity(
-            "sweep_deadlines",
+        result: SweepResult = await register.call(
+            ScheduledActivities.sweep_deadlines,
             SweepDeadlines(
                 register_id=DEADLINE_SWEEP_SCHEDULE, day=day, within_days=request.within_days
             ),
-            result_type=SweepResult,
-            start_to_close_timeout=REPORT_TIMEOUT,
-            retry_policy=REGISTER_RETRY,
+            timeout=REPORT_TIMEOUT,
             summary=f"deadline_digest of {day}",
         )
         return result
@@ -196,12 +188,10 @@ class MinistryReport:
     @workflow.run
     async def run(self, request: ReportRequest | None = None) -> ReportResult:
         as_of = (request.run_on if request else None) or _nominal_day()
-        result: ReportResult = await workflow.execute_activity(
-            "write_ministry_report",
+        result: ReportResult = await register.call(
+            ScheduledActivities.write_ministry_report,
             WriteReport(register_id=MINISTRY_REPORT_SCHEDULE, as_of=as_of),
-            result_type=ReportResult,
-            start_to_close_timeout=REPORT_TIMEOUT,
-            retry_policy=REGISTER_RETRY,
+            timeout=REPORT_TIMEOUT,
             summary=f"ministry_report as of {as_of}",
         )
         return result
