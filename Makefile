@@ -7,7 +7,7 @@ PYTHON  := $(VENV)/bin/python
 # Touched after a successful install: a newer pyproject.toml means dependencies changed.
 STAMP   := $(VENV)/.installed
 
-.PHONY: venv run test lint demo bench clean-data
+.PHONY: venv run test lint demo bench fuzz clean-data
 
 venv: $(STAMP)
 
@@ -41,3 +41,8 @@ clean-data:
 	  echo "make run is still running (pid $$pid): stop it first" >&2; exit 1; \
 	fi
 	rm -rf .data
+
+# Hypothesis-generated inputs: 10,000 per dossier kind through the core, then 1,000 as
+# signals on a live stack; fails on any stuck workflow or unrecorded input.
+fuzz: $(STAMP)
+	$(PYTHON) -m scripts.fuzz
