@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from temporalio import activity
 
 from models.register import DossierClaim, DossierRow, EventRecord, NotificationRecord
@@ -38,6 +39,42 @@ def alert_if_retrying() -> None:
     attempt = activity.info().attempt
     if attempt >= ALERT_EVERY_ATTEMPTS and attempt % ALERT_EVERY_ATTEMPTS == 0:
         activity.logger.error("register write still failing after %d attempts", attempt - 1)
+
+
+async def follow_branch(
+    connection: asyncpg.Connection | PoolConnectionProxy, workflow_id: str, run_id: str, seq: int
+) -> str | None:
+    """Resets: the register follows the branch the latest run of the dossier is on.
+
+    The run writing step `seq` is noted; if it is the latest run (first seen last), the rows
+    of other runs from `seq` on belong to a branch a reset abandoned and are marked so. A
+    write of an older run (a zombie of the abandoned branch) is itself marked abandoned;
+    the run that replaced it is returned. Runs continued as new number their steps on, so
+    their predecessors' rows are never touched."""
+    if not run_id:
+        return None
+    await connection.execute(
+        "INSERT INTO dossier_run (workflow_id, run_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        workflow_id,
+        run_id,
+    )
+    latest: str = await connection.fetchval(
+        """SELECT run_id FROM dossier_run WHERE workflow_id = $1
+           ORDER BY first_seen_at DESC, run_id DESC LIMIT 1""",
+        workflow_id,
+    )
+    if latest != run_id:
+        return latest
+    for table in ("dossier_event", "notification"):
+        await connection.execute(
+            f"""UPDATE {table} SET abandoned_by = $2
+                WHERE workflow_id = $1 AND seq >= $3 AND run_id <> $2
+                  AND abandoned_by IS NULL""",
+            workflow_id,
+            run_id,
+            seq,
+        )
+    return None
 
 
 class RegisterActivities:
@@ -79,40 +116,54 @@ class RegisterActivities:
             await self._insert_event(record.model_copy(update={"payload": unstorable}))
 
     async def _insert_event(self, record: EventRecord) -> None:
-        await self.pool.execute(
-            """INSERT INTO dossier_event
-                   (workflow_id, seq, event, source, accepted, payload, reason, received_at,
-                    corrects)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::timestamptz, $9)
-               ON CONFLICT (workflow_id, seq) DO NOTHING""",
-            record.workflow_id,
-            record.seq,
-            record.event,
-            record.source,
-            record.accepted,
-            record.payload,
-            record.reason,
-            record.received_at,
-            record.corrects,
-        )
+        async with self.pool.acquire() as connection, connection.transaction():
+            abandoned_by = await follow_branch(
+                connection, record.workflow_id, record.run_id, record.seq
+            )
+            await connection.execute(
+                """INSERT INTO dossier_event
+                       (workflow_id, seq, event, source, accepted, payload, reason, received_at,
+                        corrects, run_id, abandoned_by)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::timestamptz, $9, $10, $11)
+                   ON CONFLICT (workflow_id, seq, run_id) DO NOTHING""",
+                record.workflow_id,
+                record.seq,
+                record.event,
+                record.source,
+                record.accepted,
+                record.payload,
+                record.reason,
+                record.received_at,
+                record.corrects,
+                record.run_id,
+                abandoned_by,
+            )
 
     @activity.defn(name="send_notification")
     async def send_notification(self, notification: NotificationRecord) -> bool:
         """Write the notification due; True when this call created it. Delivery to the
         authority's channel reads the undelivered rows and sets `delivered_at`."""
         alert_if_retrying()
-        created = await self.pool.fetchval(
-            """INSERT INTO notification (workflow_id, key, recipient, kind, language, payload)
-               VALUES ($1, $2, $3, $4, $5, $6)
-               ON CONFLICT (workflow_id, key) DO NOTHING
-               RETURNING true""",
-            notification.workflow_id,
-            notification.key,
-            notification.recipient,
-            notification.kind,
-            notification.language,
-            notification.payload,
-        )
+        async with self.pool.acquire() as connection, connection.transaction():
+            abandoned_by = await follow_branch(
+                connection, notification.workflow_id, notification.run_id, notification.seq
+            )
+            created = await connection.fetchval(
+                """INSERT INTO notification (workflow_id, key, recipient, kind, language,
+                                             payload, run_id, seq, abandoned_by)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                   ON CONFLICT (workflow_id, key, run_id) DO NOTHING
+                   RETURNING true""",
+                notification.workflow_id,
+                notification.key,
+                notification.recipient,
+                notification.kind,
+                notification.language,
+                notification.payload,
+                notification.run_id,
+                notification.seq,
+                abandoned_by,
+            )
         return bool(created)
 
     @activity.defn(name="upsert_dossier")
@@ -120,14 +171,23 @@ class RegisterActivities:
         """Project the dossier; an older version retried late never overwrites a newer one."""
         alert_if_retrying()
         view = row.view
-        await self.pool.execute(
+        async with self.pool.acquire() as connection, connection.transaction():
+            if await follow_branch(connection, row.workflow_id, row.run_id, view.version):
+                return  # a run a reset abandoned projects nothing
+            await self._project(connection, row)
+
+    async def _project(
+        self, connection: asyncpg.Connection | PoolConnectionProxy, row: DossierRow
+    ) -> None:
+        view = row.view
+        await connection.execute(
             """INSERT INTO dossier
                    (workflow_id, first_run_id, kind, reference, procedure, country, consulate,
                     prefecture, responsible_body, stage, outcome, deadlines, next_deadline, overdue,
                     version, closed_at, waiting, exemptions, deadlines_missed, trainings,
-                    corrections)
+                    corrections, run_id)
                VALUES ($1, $16, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                       CASE WHEN $15 THEN now() END, $17, $18, $19, $20, $21)
+                       CASE WHEN $15 THEN now() END, $17, $18, $19, $20, $21, $22)
                ON CONFLICT (workflow_id) DO UPDATE SET
                    procedure = excluded.procedure, country = excluded.country,
                    consulate = excluded.consulate, prefecture = excluded.prefecture,
@@ -138,9 +198,10 @@ class RegisterActivities:
                    exemptions = excluded.exemptions,
                    deadlines_missed = excluded.deadlines_missed,
                    trainings = excluded.trainings, corrections = excluded.corrections,
+                   run_id = excluded.run_id,
                    updated_at = now(),
                    closed_at = COALESCE(dossier.closed_at, excluded.closed_at)
-               WHERE dossier.version < excluded.version""",
+               WHERE dossier.version < excluded.version OR dossier.run_id <> excluded.run_id""",
             row.workflow_id,
             view.kind,
             view.reference,
@@ -162,4 +223,5 @@ class RegisterActivities:
             view.deadlines_missed,
             view.trainings,
             view.corrections,
+            row.run_id,
         )

@@ -69,7 +69,7 @@ CONVENE_CONCURRENCY = 20
 _INSERT_NOTIFICATION = """
     INSERT INTO notification (workflow_id, key, recipient, kind, language, payload)
     VALUES ($1, $2, $3, $4, NULL, $5)
-    ON CONFLICT (workflow_id, key) DO NOTHING
+    ON CONFLICT (workflow_id, key, run_id) DO NOTHING
     RETURNING true"""
 
 

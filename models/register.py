@@ -23,6 +23,7 @@ class EventRecord(Record):
     reason: str | None = None
     received_at: str
     corrects: int | None = None  # correct_event: the event it corrects
+    run_id: str = ""  # the run that wrote it: a reset's branch is followed (migration 007)
 
 
 class NotificationRecord(Record):
@@ -35,10 +36,17 @@ class NotificationRecord(Record):
     language: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
 
+    run_id: str = ""
+    seq: int = 0  # the step that said it
+
     @classmethod
-    def of(cls, workflow_id: str, due: NotificationDue) -> NotificationRecord:
+    def of(
+        cls, workflow_id: str, due: NotificationDue, run_id: str = "", seq: int = 0
+    ) -> NotificationRecord:
         return cls(
             workflow_id=workflow_id,
+            run_id=run_id,
+            seq=seq,
             key=due.key,
             recipient=due.recipient.value,
             kind=due.kind,
@@ -113,6 +121,7 @@ class DossierRow(Record):
     workflow_id: str
     first_run_id: str
     view: DossierView
+    run_id: str = ""
 
 
 class DossierClaim(Record):

