@@ -22,3 +22,8 @@ ALTER TABLE dossier ADD COLUMN run_id text NOT NULL DEFAULT '';
 GRANT SELECT, INSERT ON dossier_run TO register_writer;
 GRANT UPDATE (abandoned_by) ON dossier_event TO register_writer;
 GRANT UPDATE (abandoned_by) ON notification TO register_writer;
+-- The contract's keys stay unique on the branch the dossier is on.
+CREATE UNIQUE INDEX dossier_event_current_seq ON dossier_event (workflow_id, seq)
+    WHERE abandoned_by IS NULL;
+CREATE UNIQUE INDEX notification_current_key ON notification (workflow_id, key)
+    WHERE abandoned_by IS NULL;

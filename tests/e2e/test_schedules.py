@@ -35,7 +35,7 @@ from activities.database import open_pool
 from models.calendar import add_months
 from scripts.devstack import TemporalDevServer, start_temporal_dev_server
 from scripts.ports import free_port
-from scripts.schedules import SCHEDULES, ensure_schedules
+from scripts.schedules import RUN_TIMEOUT, SCHEDULES, ensure_schedules
 from workers.client import connect
 from workers.codec import new_key_entry
 from workers.settings import Settings
@@ -368,6 +368,8 @@ async def test_ensure_schedules_creates_the_four_schedules_and_keeps_a_pause(sta
         action = described.schedule.action
         assert isinstance(action, ScheduleActionStartWorkflow)
         assert action.task_queue == TASK_QUEUE
+        # A stuck run times out instead of blocking every later one.
+        assert action.execution_timeout == RUN_TIMEOUT
         workflows[definition.schedule_id] = action.workflow
         calendar = described.schedule.spec.calendars[0]
         assert calendar.comment is not None
