@@ -7,7 +7,7 @@ from typing import Any
 
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 
-PROCEDURE = SearchAttributeKey.for_keyword("Procedure")
+PROCEDURE = SearchAttributeKey.for_keyword("DossierProcedure")
 COUNTRY_OF_RESIDENCE = SearchAttributeKey.for_keyword("CountryOfResidence")
 CONSULATE = SearchAttributeKey.for_keyword("Consulate")
 RESPONSIBLE_BODY = SearchAttributeKey.for_keyword("ResponsibleBody")
