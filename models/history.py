@@ -219,7 +219,7 @@ def receive(
         else:
             fact = _new_fact(rules, state, name, raw, seq, today)
             facts = [*state.facts, fact]
-            why = _lateness(state, fact)
+            why = _lateness(fact)
             placed_by = rules.events[name].model.DATE_FIELD  # its date puts it before the other
         folded = _refold(rules, state, facts, reference, clock, seq, placed_by)
     except InputRejected as rejected:
@@ -230,7 +230,7 @@ def receive(
     new = folded.state
     new.seq, new.clock, new.facts = seq, clock, facts
     new.accepted_fingerprints = {
-        _fingerprint(fact): fact.seq for fact in facts if not fact.withdrawn
+        fingerprint(fact.name, fact.payload): fact.seq for fact in facts if not fact.withdrawn
     }
     told = _tell(new, folded.notes, seq, why)
     corrects = next((f.seq for f in facts if seq in f.corrected_by), None)
@@ -267,7 +267,7 @@ def _unjudgeable(error: Exception) -> InputRejected:
 def _new_fact(rules: Rules[D], state: D, name: str, raw: Any, seq: int, today: date) -> Fact:
     event = parse_event(rules.catalogue, name, raw)
     payload = event.model_dump(mode="json")
-    same = state.accepted_fingerprints.get(_fingerprint_of(name, payload))
+    same = state.accepted_fingerprints.get(fingerprint(name, payload))
     if same is not None:
         raise InputRejected(
             "duplicate", f"identical to event #{same}, already accepted; nothing changed"
@@ -376,19 +376,11 @@ def _refold(
         ) from None
 
 
-def _lateness(state: DossierRecord, fact: Fact) -> str:
+def _lateness(fact: Fact) -> str:
     return (
         f"{fact.name} dated {fact.dated} reached the dossier on {fact.received_on} "
         f"(event #{fact.seq})"
     )
-
-
-def _fingerprint(fact: Fact) -> str:
-    return _fingerprint_of(fact.name, fact.payload)
-
-
-def _fingerprint_of(name: str, payload: dict[str, Any]) -> str:
-    return fingerprint(name, payload)
 
 
 # --- what was said ---------------------------------------------------------------------
