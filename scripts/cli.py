@@ -452,7 +452,7 @@ def parse_json(text: str, origin: str) -> Any:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m scripts.cli",
+        prog="dossiers",
         description="Start dossiers, send them events and look at them "
         "(TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE as for the worker).",
         epilog="Exit codes: 0 done, 1 could not do it, 2 the input was rejected.",
@@ -559,5 +559,10 @@ def exit_process(code: int) -> None:
     os._exit(code)
 
 
-if __name__ == "__main__":
+def entry_point() -> None:
+    """The `dossiers` console script."""
     exit_process(main())
+
+
+if __name__ == "__main__":
+    entry_point()

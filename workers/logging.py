@@ -8,6 +8,7 @@ can find every line of a dossier by its `workflow_id`.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -127,8 +128,12 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
-def json_formatter() -> logging.Formatter:
-    """One JSON object a line, with the workflow's and activity's ids as top-level keys."""
+def json_formatter(for_humans: bool = False) -> logging.Formatter:
+    """One JSON object a line, with the workflow's and activity's ids as top-level keys; on
+    a terminal (`for_humans`), the same keys rendered as coloured text."""
+    renderer: Processor = (
+        structlog.dev.ConsoleRenderer() if for_humans else structlog.processors.JSONRenderer()
+    )
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*_shared_processors(), structlog.stdlib.ExtraAdder()],
         processors=[
@@ -137,7 +142,7 @@ def json_formatter() -> logging.Formatter:
             structlog.processors.format_exc_info,
             redact_secrets,
             leading_keys_first,
-            structlog.processors.JSONRenderer(),
+            renderer,
         ],
     )
 
@@ -160,7 +165,10 @@ def configure_logging(level: str = "INFO") -> None:
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(json_formatter())
+    # People at a terminal read text; log collectors read JSON (LOG_FORMAT overrides).
+    human = os.environ.get("LOG_FORMAT", "").lower()
+    for_humans = human == "text" or (human != "json" and sys.stderr.isatty())
+    handler.setFormatter(json_formatter(for_humans))
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
