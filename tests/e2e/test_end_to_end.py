@@ -47,6 +47,7 @@ from scripts.devstack import (
     wait_for_worker,
 )
 from scripts.ports import free_port
+from tests.conftest import visa_input
 from tests.e2e.remote_codec import remote_data_converter
 from workers.codec import new_key_entry
 from workers.postgres import WORKER_ROLE, as_role
@@ -206,22 +207,14 @@ async def until_listed(client: Client, query: str) -> WorkflowExecution:
 
 
 def opened_at_complete_file(prefix: str, today: date, **overrides: Any) -> dict[str, Any]:
-    """A family-reunification application from Morocco, its complete file 20 days ago."""
-    return {
-        "application_id": f"{prefix}-{uuid.uuid4().hex[:8]}",
-        "procedure": "family_reunification",
-        "applicant": {
-            "full_name": "Amina El Idrissi",
-            "birth_date": "1990-03-02",
-            "nationality": "MA",
-            "languages": ["ar", "fr"],
-        },
-        "country_of_residence": "MA",
-        "consulate": "Rabat",
-        "complete_file_date": iso(today - timedelta(days=20)),
-        "prefecture": "Paris",
-        **overrides,
-    }
+    """A family-reunification application from Morocco, its complete file 20 days ago and
+    no visa application yet."""
+    application = visa_input(
+        today - timedelta(days=20),
+        application_id=f"{prefix}-{uuid.uuid4().hex[:8]}",
+        visa_application_date=None,
+    )
+    return {**application, **overrides}
 
 
 async def rejected_update(handle: WorkflowHandle[Any, Any], event: str, payload: Any) -> str:

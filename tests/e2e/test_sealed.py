@@ -34,6 +34,7 @@ from scripts.devstack import (
 )
 from scripts.ports import free_port
 from scripts.private_stack import private_stack
+from tests.conftest import visa_input
 from tests.e2e.remote_codec import remote_data_converter
 from workers.settings import Settings
 
@@ -86,21 +87,14 @@ async def sealed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Seal
 
 def _application(prefix: str, today: date, **overrides: Any) -> dict[str, Any]:
     """A family-reunification application from Morocco, its complete file 30 days ago."""
-    return {
-        "application_id": f"RBT-{prefix}-{uuid.uuid4().hex[:8]}",
-        "procedure": "family_reunification",
-        "applicant": {
-            "full_name": NAME,
-            "birth_date": BIRTH,
-            "nationality": "MA",
-            "languages": ["ar", "fr"],
-        },
-        "country_of_residence": "MA",
-        "consulate": "Rabat",
-        "complete_file_date": (today - timedelta(days=30)).isoformat(),
-        "prefecture": "Paris",
-        **overrides,
-    }
+    application = visa_input(
+        today - timedelta(days=30),
+        application_id=f"RBT-{prefix}-{uuid.uuid4().hex[:8]}",
+        applicant={"full_name": NAME, "birth_date": BIRTH, "nationality": "MA",
+                   "languages": ["ar", "fr"]},
+        visa_application_date=None,
+    )  # fmt: skip
+    return {**application, **overrides}
 
 
 async def _until(handle: WorkflowHandle[Any, Any], stage: str) -> dict[str, Any]:
