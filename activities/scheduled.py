@@ -25,9 +25,9 @@ from activities.reference import ReferenceActivities
 from models.common import Recipient
 from models.reference import ReferenceData
 from models.reporting import (
-    DEADLINE_MISSED_KINDS,
     DIGEST_RULES,
     DigestSent,
+    DossierTally,
     OpenDossier,
     ReportResult,
     SweepDeadlines,
@@ -36,6 +36,7 @@ from models.reporting import (
     build_digests,
     iso_week,
     report_rows,
+    report_sections,
 )
 from models.sessions import (
     Candidate,
@@ -65,6 +66,14 @@ _STALE_SEATS = """
       AND w.value->>'service' = $1 AND coalesce(w.value->>'person_id', '') = s.person_id"""
 
 CONVENE_CONCURRENCY = 20
+
+# J1: the register only counts; what each section holds is `report_sections`'s to decide.
+_TALLY = """
+    SELECT kind, stage, country, procedure, overdue, closed_at IS NOT NULL AS closed,
+           deadlines_missed, exemptions, trainings, corrections, count(*) AS dossiers
+    FROM dossier
+    GROUP BY kind, stage, country, procedure, overdue, closed_at IS NOT NULL,
+             deadlines_missed, exemptions, trainings, corrections"""
 
 _INSERT_NOTIFICATION = """
     INSERT INTO notification (workflow_id, key, recipient, kind, language, payload)
@@ -322,47 +331,14 @@ class ScheduledActivities:
         )
 
     async def _count(self) -> dict[str, dict[str, int]]:
+        """The register's dossiers counted by the columns the report reads, in one snapshot;
+        the sections are decided by `report_sections` (J1)."""
         async with (
             self.pool.acquire() as connection,
             connection.transaction(isolation="repeatable_read", readonly=True),
         ):
-            queries = {
-                "stage": """SELECT kind || ':' || stage, count(*) FROM dossier
-                            WHERE stage <> 'opening' GROUP BY 1""",
-                "country": """SELECT country, count(*) FROM dossier
-                              WHERE country IS NOT NULL GROUP BY 1""",
-                "procedure": """SELECT procedure, count(*) FROM dossier
-                                WHERE procedure IS NOT NULL GROUP BY 1""",
-                "open_overdue": """SELECT kind, count(*) FROM dossier
-                                   WHERE closed_at IS NULL AND overdue GROUP BY 1""",
-                # B1–B8, H5, G4: the dossiers whose delay passed with its obligation
-                # outstanding, as they stand after every late fact and correction.
-                "deadlines_missed": """SELECT m.value, count(*)
-                                       FROM dossier d,
-                                            jsonb_array_elements_text(d.deadlines_missed)
-                                              AS m(value)
-                                       GROUP BY 1""",
-                # C1, C2, H2: what each dossier is exempted from.
-                "exemptions_granted": """SELECT e.value, count(*)
-                                         FROM dossier d,
-                                              jsonb_array_elements_text(d.exemptions) AS e(value)
-                                         GROUP BY 1""",
-                "trainings_prescribed": """SELECT t.value, count(*)
-                                           FROM dossier d,
-                                                jsonb_array_elements_text(d.trainings)
-                                                  AS t(value)
-                                           GROUP BY 1""",
-                "facts_corrected": """SELECT kind, sum(corrections) FROM dossier
-                                      WHERE corrections > 0 GROUP BY 1""",
-            }
-            sections: dict[str, dict[str, int]] = {}
-            for section, sql in queries.items():
-                rows = await connection.fetch(sql)
-                sections[section] = {str(row[0]): int(row[1]) for row in rows if row[0]}
-            # A kind no dossier reached this far is worth reading as a zero.
-            for kind in DEADLINE_MISSED_KINDS:
-                sections["deadlines_missed"].setdefault(kind, 0)
-        return sections
+            rows = await connection.fetch(_TALLY)
+        return report_sections(DossierTally.model_validate(dict(row)) for row in rows)
 
 
 async def _keep_only(

@@ -152,6 +152,58 @@ def iso_week(day: date) -> str:
     return f"{year}-W{week:02d}"
 
 
+class DossierTally(Record):
+    """How many dossiers of the register share these columns: one row of the report's
+    single grouped count, read before any section is decided."""
+
+    kind: str
+    stage: str
+    country: str | None = None
+    procedure: str | None = None
+    overdue: bool = False
+    closed: bool = False
+    deadlines_missed: list[str] = Field(default_factory=list)
+    exemptions: list[str] = Field(default_factory=list)
+    trainings: list[str] = Field(default_factory=list)
+    corrections: int = 0
+    dossiers: int
+
+
+def report_sections(groups: Iterable[DossierTally]) -> dict[str, dict[str, int]]:
+    """J1: the report's sections, in `REPORT_SECTIONS` order and each keyed by what it
+    counts, from the register's dossiers grouped by the columns the report reads. An empty
+    key (no country, no procedure) is left out of its section."""
+    sections: dict[str, dict[str, int]] = {name: {} for name in REPORT_SECTIONS}
+    # A kind no dossier reached this far is worth reading as a zero.
+    sections["deadlines_missed"].update(dict.fromkeys(DEADLINE_MISSED_KINDS, 0))
+    for group in groups:
+        count = group.dossiers
+        # A dossier still opening has not been routed yet: no stage of the circular.
+        if group.stage != "opening":
+            _add(sections["stage"], f"{group.kind}:{group.stage}", count)
+        _add(sections["country"], group.country, count)
+        _add(sections["procedure"], group.procedure, count)
+        if group.overdue and not group.closed:
+            _add(sections["open_overdue"], group.kind, count)
+        # B1–B8, H5, G4: the dossiers whose delay passed with its obligation outstanding,
+        # as they stand after every late fact and correction.
+        for missed in group.deadlines_missed:
+            _add(sections["deadlines_missed"], missed, count)
+        # C1, C2, H2: what each dossier is exempted from.
+        for exempted in group.exemptions:
+            _add(sections["exemptions_granted"], exempted, count)
+        for training in group.trainings:
+            _add(sections["trainings_prescribed"], training, count)
+        if group.corrections > 0:
+            _add(sections["facts_corrected"], group.kind, group.corrections * count)
+    return {name: dict(sorted(by_key.items())) for name, by_key in sections.items()}
+
+
+def _add(section: dict[str, int], key: str | None, count: int) -> None:
+    if key:
+        section[key] = section.get(key, 0) + count
+
+
 def report_rows(sections: Mapping[str, Mapping[str, int]]) -> list[tuple[str, str, int]]:
     """(section, key, count) rows, sections in the report's order, keys sorted."""
     order = {name: index for index, name in enumerate(REPORT_SECTIONS)}
