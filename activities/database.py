@@ -54,13 +54,26 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
         )
 
 
+# A statement that has not answered in this time fails, and its activity retries.
+COMMAND_TIMEOUT_SECONDS = 30.0
+
+
 async def open_pool(
-    database_url: str, *, min_size: int = 1, max_size: int = 10, migrated: bool = True
+    database_url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    migrated: bool = True,
+    command_timeout: float = COMMAND_TIMEOUT_SECONDS,
 ) -> asyncpg.Pool:
     """A pool on the register; with `migrated`, first brought to the latest schema (the
     role of `database_url` then owns the schema; see `migrate_database` otherwise)."""
     pool = await asyncpg.create_pool(
-        database_url, min_size=min_size, max_size=max_size, init=_init_connection
+        database_url,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        command_timeout=command_timeout,
     )
     if migrated:
         async with pool.acquire() as connection:

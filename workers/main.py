@@ -10,8 +10,11 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
+import asyncpg
 import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -51,18 +54,10 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         if owner is not None:
             # Least privilege: the owner migrates; the worker's role only writes.
             await migrate_database(owner.get_secret_value())
-        pool = await open_pool(url, migrated=owner is None)
+        pool = await open_register_pool(url, settings, migrated=owner is None)
         try:
             client = await _connect_patiently(settings)
-            worker = Worker(
-                client,
-                task_queue=settings.temporal_task_queue,
-                workflows=workflows.WORKFLOWS,
-                activities=activities.worker_activities(
-                    pool, settings.reference_data_path, settings.reports_path
-                ),
-                graceful_shutdown_timeout=GRACEFUL_SHUTDOWN_TIMEOUT,
-            )
+            worker = build_worker(client, pool, settings)
             await _run_until(worker, stop_event, settings)
         finally:
             await pool.close()
@@ -72,6 +67,44 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         if own_signals:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
+
+
+async def open_register_pool(url: str, settings: Settings, *, migrated: bool) -> asyncpg.Pool:
+    """The register's pool, sized to the worker's activity slots (README, "Sizing")."""
+    return await open_pool(
+        url,
+        min_size=min(4, settings.database_pool_size),
+        max_size=settings.database_pool_size,
+        migrated=migrated,
+        command_timeout=settings.database_command_timeout,
+    )
+
+
+def build_worker(
+    client: Client,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    *,
+    extra_workflows: Sequence[type[Any]] = (),
+    extra_activities: Sequence[Callable[..., Any]] = (),
+) -> Worker:
+    """The worker of the system, with its measured sizing (README, "Sizing"): as many
+    activity slots as the pool has connections, so an activity never waits for one."""
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[*workflows.WORKFLOWS, *extra_workflows],
+        activities=[
+            *activities.worker_activities(
+                pool, settings.reference_data_path, settings.reports_path
+            ),
+            *extra_activities,
+        ],
+        max_concurrent_activities=settings.worker_activity_slots,
+        max_concurrent_local_activities=settings.worker_activity_slots,
+        max_cached_workflows=settings.worker_cache_size,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN_TIMEOUT,
+    )
 
 
 async def _connect_patiently(settings: Settings) -> Client:

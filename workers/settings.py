@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from workers.codec import KeyRing, PayloadKeyError, local_key_ring
 
@@ -56,6 +56,13 @@ class Settings(BaseModel):
     """How long after closing a dossier keeps its personal data in the register."""
     codec_cors_origins: str = "http://localhost:8233"
     """The Web UI origins allowed to call the codec server (comma-separated)."""
+    worker_activity_slots: int = Field(default=16, ge=1, le=500)
+    """Activities (and as many local activities) a worker runs at once; the register's pool
+    holds one connection per slot, so no activity ever waits for a connection."""
+    worker_cache_size: int = Field(default=2000, ge=0, le=100_000)
+    """Workflows a worker keeps in memory between their tasks (the sticky cache)."""
+    database_command_timeout: float = Field(default=30.0, gt=0, le=600)
+    """Seconds a register statement may take before it fails (and its activity retries)."""
 
     def key_ring(self) -> KeyRing:
         """The payload keys (CONTRACT.md, "Personal data is sealed")."""
@@ -64,6 +71,11 @@ class Settings(BaseModel):
         if self.database_url is None:
             return local_key_ring(self.data_dir)
         raise PayloadKeyError("PAYLOAD_KEYS is required outside `make run` (DATABASE_URL is set)")
+
+    @property
+    def database_pool_size(self) -> int:
+        """One connection per activity slot, normal and local (sizing: README)."""
+        return 2 * self.worker_activity_slots
 
     @property
     def reports_path(self) -> Path:
