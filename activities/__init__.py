@@ -18,8 +18,12 @@ def worker_activities(
     `reports_dir` the ministry report cannot write its CSV file (REPORTS_DIR)."""
     register = RegisterActivities(pool)
     reference = ReferenceActivities(reference_data_path)
+    reference.load()  # a broken reference file stops the worker at start, naming the file
     scheduled = ScheduledActivities(pool, reference, reports_dir)
     return [
+        register.record_step,
+        # The activities of the steps written before one transaction per step, for the
+        # dossiers still running on that branch of their history.
         register.claim_dossier,
         register.record_event,
         register.send_notification,

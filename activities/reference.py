@@ -1,4 +1,6 @@
-"""Reference data (barèmes, country registry, letter languages) read from configuration."""
+"""Reference data (barèmes, country registry, letter languages) read from configuration,
+once per worker: every dossier opened on a worker gets the same version, identified by
+the digest of its content."""
 
 from __future__ import annotations
 
@@ -16,15 +18,22 @@ class ReferenceActivities:
 
     def __init__(self, override_path: Path | None = None) -> None:
         self.override_path = override_path
+        self._loaded: ReferenceData | None = None
 
     def load(self) -> ReferenceData:
-        override = {}
-        if self.override_path is not None:
-            override = json.loads(self.override_path.read_text(encoding="utf-8"))
-        return merge_reference_data(default_reference_data(), override)
+        """Read and checked on first use, then kept for the worker's life: a changed file
+        takes effect when workers restart, and open dossiers keep the version they got."""
+        if self._loaded is None:
+            override = {}
+            if self.override_path is not None:
+                override = json.loads(self.override_path.read_text(encoding="utf-8"))
+            self._loaded = merge_reference_data(default_reference_data(), override)
+        return self._loaded
 
     @activity.defn(name="load_reference_data")
     async def load_reference_data(self) -> ReferenceData:
+        """The reference data; run as a local activity by dossiers opened since one
+        transaction per step, as a normal one by the dossiers opened before."""
         try:
             return self.load()
         except (OSError, ValueError) as error:

@@ -11,7 +11,13 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from temporalio import activity
 
-from models.register import DossierClaim, DossierRow, EventRecord, NotificationRecord
+from models.register import (
+    DossierClaim,
+    DossierRow,
+    EventRecord,
+    NotificationRecord,
+    StepRecord,
+)
 
 MAX_STORED_PAYLOAD = 64 * 1024  # bytes of JSON kept whole in dossier_event
 
@@ -41,6 +47,30 @@ def alert_if_retrying() -> None:
         activity.logger.error("register write still failing after %d attempts", attempt - 1)
 
 
+# One round trip: note the run, find the latest (a run seen for the first time is the
+# latest), and, when the writer is the latest, mark the rows other runs wrote from `seq` on.
+_FOLLOW_BRANCH = """
+    WITH seen AS (
+        INSERT INTO dossier_run (workflow_id, run_id) VALUES ($1, $2)
+        ON CONFLICT DO NOTHING RETURNING run_id),
+    latest AS (
+        SELECT coalesce(
+            (SELECT run_id FROM seen),
+            (SELECT run_id FROM dossier_run WHERE workflow_id = $1
+             ORDER BY first_seen_at DESC, run_id DESC LIMIT 1)) AS run_id),
+    events AS (
+        UPDATE dossier_event SET abandoned_by = $2
+        WHERE workflow_id = $1 AND seq >= $3 AND run_id <> $2 AND abandoned_by IS NULL
+          AND (SELECT run_id FROM latest) = $2
+        RETURNING 1),
+    notes AS (
+        UPDATE notification SET abandoned_by = $2
+        WHERE workflow_id = $1 AND seq >= $3 AND run_id <> $2 AND abandoned_by IS NULL
+          AND (SELECT run_id FROM latest) = $2
+        RETURNING 1)
+    SELECT run_id FROM latest"""
+
+
 async def follow_branch(
     connection: asyncpg.Connection | PoolConnectionProxy, workflow_id: str, run_id: str, seq: int
 ) -> str | None:
@@ -53,28 +83,66 @@ async def follow_branch(
     their predecessors' rows are never touched."""
     if not run_id:
         return None
-    await connection.execute(
-        "INSERT INTO dossier_run (workflow_id, run_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        workflow_id,
-        run_id,
+    latest: str = await connection.fetchval(_FOLLOW_BRANCH, workflow_id, run_id, seq)
+    return None if latest == run_id else latest
+
+
+_INSERT_EVENT = """
+    INSERT INTO dossier_event
+        (workflow_id, seq, event, source, accepted, payload, reason, received_at, corrects,
+         run_id, abandoned_by)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::timestamptz, $9, $10, $11)
+    ON CONFLICT (workflow_id, seq, run_id) DO NOTHING"""
+
+_INSERT_NOTIFICATION = """
+    INSERT INTO notification (workflow_id, key, recipient, kind, language, payload, run_id,
+                              seq, abandoned_by)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    ON CONFLICT (workflow_id, key, run_id) DO NOTHING
+    RETURNING true"""
+
+
+def _event_row(record: EventRecord, abandoned_by: str | None) -> tuple[Any, ...]:
+    return (
+        record.workflow_id,
+        record.seq,
+        record.event,
+        record.source,
+        record.accepted,
+        record.payload,
+        record.reason,
+        record.received_at,
+        record.corrects,
+        record.run_id,
+        abandoned_by,
     )
-    latest: str = await connection.fetchval(
-        """SELECT run_id FROM dossier_run WHERE workflow_id = $1
-           ORDER BY first_seen_at DESC, run_id DESC LIMIT 1""",
-        workflow_id,
+
+
+def _notification_row(note: NotificationRecord, abandoned_by: str | None) -> tuple[Any, ...]:
+    return (
+        note.workflow_id,
+        note.key,
+        note.recipient,
+        note.kind,
+        note.language,
+        note.payload,
+        note.run_id,
+        note.seq,
+        abandoned_by,
     )
-    if latest != run_id:
-        return latest
-    for table in ("dossier_event", "notification"):
-        await connection.execute(
-            f"""UPDATE {table} SET abandoned_by = $2
-                WHERE workflow_id = $1 AND seq >= $3 AND run_id <> $2
-                  AND abandoned_by IS NULL""",
-            workflow_id,
-            run_id,
-            seq,
-        )
-    return None
+
+
+def storable(record: EventRecord) -> EventRecord:
+    """The record with a payload too large to keep whole replaced by its digest."""
+    if stored_size(record.payload) > MAX_STORED_PAYLOAD:
+        return record.model_copy(update={"payload": digest_of(record.payload, "too large")})
+    return record
+
+
+def unstorable(record: EventRecord, error: Exception) -> EventRecord:
+    """The record with a payload PostgreSQL refused (a NUL character, say) replaced by its
+    digest, so that nothing is lost and no retry loops on it."""
+    return record.model_copy(update={"payload": digest_of(record.payload, type(error).__name__)})
 
 
 class RegisterActivities:
@@ -83,12 +151,50 @@ class RegisterActivities:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    @activity.defn(name="claim_dossier")
-    async def claim_dossier(self, claim: DossierClaim) -> str | None:
+    @activity.defn(name="record_step")
+    async def record_step(self, step: StepRecord) -> str | None:
+        """Write one step whole, in one transaction: the input, the notifications it made
+        due and the projection of the dossier. Every write is keyed (the step's number, the
+        notifications' keys, the projection's version), so a step retried after its commit
+        writes nothing twice; a step whose transaction fails writes nothing at all.
+
+        With a claim (the first step), the run already holding the dossier is returned
+        and nothing is written."""
+        alert_if_retrying()
+        step = step.model_copy(update={"event": storable(step.event)})
+        try:
+            return await self._write_step(step)
+        except asyncpg.DataError as error:
+            return await self._write_step(
+                step.model_copy(update={"event": unstorable(step.event, error)})
+            )
+
+    async def _write_step(self, step: StepRecord) -> str | None:
+        record = step.event
+        async with self.pool.acquire() as connection, connection.transaction():
+            if step.claim is not None:
+                holder = await self._claim(connection, step.claim)
+                if holder is not None:
+                    return holder
+            abandoned_by = await follow_branch(
+                connection, record.workflow_id, record.run_id, record.seq
+            )
+            await connection.execute(_INSERT_EVENT, *_event_row(record, abandoned_by))
+            if step.notifications:
+                await connection.executemany(
+                    _INSERT_NOTIFICATION,
+                    [_notification_row(note, abandoned_by) for note in step.notifications],
+                )
+            if step.projection is not None and abandoned_by is None:
+                await self._project(connection, step.projection)
+        return None
+
+    async def _claim(
+        self, connection: asyncpg.Connection | PoolConnectionProxy, claim: DossierClaim
+    ) -> str | None:
         """Reserve the workflow id for this run; the run that already holds it, if another.
         Starting the same id twice must not create a second dossier (contract)."""
-        alert_if_retrying()
-        holder: str = await self.pool.fetchval(
+        holder: str = await connection.fetchval(
             """INSERT INTO dossier (workflow_id, first_run_id, kind, reference, stage, version)
                VALUES ($1, $2, $3, $4, 'opening', 0)
                ON CONFLICT (workflow_id) DO UPDATE SET workflow_id = excluded.workflow_id
@@ -100,44 +206,32 @@ class RegisterActivities:
         )
         return None if holder == claim.first_run_id else holder
 
+    @activity.defn(name="claim_dossier")
+    async def claim_dossier(self, claim: DossierClaim) -> str | None:
+        """Reserve the workflow id for this run; the run that already holds it, if another.
+        Starting the same id twice must not create a second dossier (contract)."""
+        alert_if_retrying()
+        async with self.pool.acquire() as connection:
+            return await self._claim(connection, claim)
+
     @activity.defn(name="record_event")
     async def record_event(self, record: EventRecord) -> None:
         """Record an input, accepted or not. A payload the database cannot hold (a NUL
         character, say) or too large to keep whole is kept as its size and digest, so
         that nothing is lost and no retry loops on it."""
         alert_if_retrying()
-        payload = record.payload
-        if stored_size(payload) > MAX_STORED_PAYLOAD:
-            record = record.model_copy(update={"payload": digest_of(payload, "too large")})
+        record = storable(record)
         try:
             await self._insert_event(record)
         except asyncpg.DataError as error:
-            unstorable = digest_of(payload, type(error).__name__)
-            await self._insert_event(record.model_copy(update={"payload": unstorable}))
+            await self._insert_event(unstorable(record, error))
 
     async def _insert_event(self, record: EventRecord) -> None:
         async with self.pool.acquire() as connection, connection.transaction():
             abandoned_by = await follow_branch(
                 connection, record.workflow_id, record.run_id, record.seq
             )
-            await connection.execute(
-                """INSERT INTO dossier_event
-                       (workflow_id, seq, event, source, accepted, payload, reason, received_at,
-                        corrects, run_id, abandoned_by)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::timestamptz, $9, $10, $11)
-                   ON CONFLICT (workflow_id, seq, run_id) DO NOTHING""",
-                record.workflow_id,
-                record.seq,
-                record.event,
-                record.source,
-                record.accepted,
-                record.payload,
-                record.reason,
-                record.received_at,
-                record.corrects,
-                record.run_id,
-                abandoned_by,
-            )
+            await connection.execute(_INSERT_EVENT, *_event_row(record, abandoned_by))
 
     @activity.defn(name="send_notification")
     async def send_notification(self, notification: NotificationRecord) -> bool:
@@ -149,20 +243,7 @@ class RegisterActivities:
                 connection, notification.workflow_id, notification.run_id, notification.seq
             )
             created = await connection.fetchval(
-                """INSERT INTO notification (workflow_id, key, recipient, kind, language,
-                                             payload, run_id, seq, abandoned_by)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                   ON CONFLICT (workflow_id, key, run_id) DO NOTHING
-                   RETURNING true""",
-                notification.workflow_id,
-                notification.key,
-                notification.recipient,
-                notification.kind,
-                notification.language,
-                notification.payload,
-                notification.run_id,
-                notification.seq,
-                abandoned_by,
+                _INSERT_NOTIFICATION, *_notification_row(notification, abandoned_by)
             )
         return bool(created)
 

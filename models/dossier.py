@@ -40,6 +40,7 @@ class DossierRecord(Record):
     said: dict[str, NotificationDue | None] = Field(default_factory=dict)
     clock: date | None = None  # the latest day the dossier has seen
     time_zone: str = "Europe/Paris"  # B9: where the authority keeping the delays sits
+    reference_version: str = ""  # the reference data the dossier is judged by
 
     @property
     def closed(self) -> bool:

@@ -40,7 +40,15 @@ D = TypeVar("D", bound=DossierRecord)
 CORRECT_EVENT = "correct_event"
 OPENING = 1  # the start input is event 1 of every dossier
 # What a re-fold carries over from the dossier it replaces: the journal, not the facts' effects.
-JOURNAL = ("seq", "rejected_inputs", "accepted_fingerprints", "facts", "said", "clock")
+JOURNAL = (
+    "seq",
+    "rejected_inputs",
+    "accepted_fingerprints",
+    "facts",
+    "said",
+    "clock",
+    "reference_version",
+)
 
 
 Handler = Callable[[D, Any, ReferenceData, date], list[NotificationDue]]
@@ -128,6 +136,7 @@ def open_dossier(
         raise _unjudgeable(error) from None
     state = step.state
     state.seq = OPENING
+    state.reference_version = reference.version
     today = local_day(when, state.time_zone)
     state.clock = today
     notes = _keyed(step.notifications, _origin(OPENING))

@@ -1,13 +1,14 @@
 """Reference data the rules read: barèmes (D1, E1) and the country registry (A2, A3),
 each versioned by effective date, and the languages letters are translated into (A4).
 
-They are data, loaded by an activity at the start of a dossier and kept in its state,
-so that a dossier is judged by the reference data of the day it began and replays
-deterministically.
+They are data, loaded once per worker, handed to a dossier at its start by a local
+activity and kept with it, so that a dossier is judged by the reference data of the day it
+began (its `reference_version`) and replays deterministically.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date
 from enum import StrEnum
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from models.calendar import CalendarPolicy, zone_info
 from models.common import CountryCode, LanguageCode
 
+VERSION_DIGITS = 12
 FRANCE_TIME_ZONE = "Europe/Paris"  # B9: part II, and the default
 
 
@@ -111,6 +113,9 @@ class ReferenceData(Frozen):
     calendar: CalendarPolicy = CalendarPolicy()
     family_follow_up: FamilyFollowUp = FamilyFollowUp()
     platforms: dict[str, Platform] = Field(default_factory=dict)
+    # The digest of the content: a dossier keeps the version it opened under, and an
+    # operator reads which one in its state (empty on data loaded before versions).
+    version: str = ""
 
     @model_validator(mode="after")
     def _french_letters_exist(self) -> ReferenceData:
@@ -159,4 +164,7 @@ def merge_reference_data(base: dict[str, Any], override: dict[str, Any]) -> Refe
             **base.get(merged_by_entry, {}),
             **override.get(merged_by_entry, {}),
         }
-    return ReferenceData.model_validate(merged)
+    merged.pop("version", None)
+    canonical = json.dumps(merged, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    version = hashlib.sha256(canonical.encode()).hexdigest()[:VERSION_DIGITS]
+    return ReferenceData.model_validate({**merged, "version": version})

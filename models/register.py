@@ -131,3 +131,14 @@ class DossierClaim(Record):
     first_run_id: str
     kind: str
     reference: str
+
+
+class StepRecord(Record):
+    """Everything one step of a dossier writes, committed in one transaction (a
+    transactional outbox): the input as received, the notifications it made due, and the
+    projection of the dossier after it. The first step also claims the dossier's id."""
+
+    event: EventRecord
+    notifications: list[NotificationRecord] = Field(default_factory=list)
+    projection: DossierRow | None = None  # None for a rejected input: nothing changed
+    claim: DossierClaim | None = None

@@ -17,6 +17,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, TimeoutError, TimeoutType
 
+with workflow.unsafe.imports_passed_through():
+    from activities.reference import ReferenceActivities
+    from activities.register import RegisterActivities
+    from models.reference import ReferenceData
+    from models.register import StepRecord
+
 R = TypeVar("R")
 
 REGISTER_RETRY = RetryPolicy(
@@ -27,6 +33,17 @@ REGISTER_RETRY = RetryPolicy(
 REGISTER_TIMEOUT = timedelta(seconds=30)
 REGISTER_PATIENCE = timedelta(days=1)  # a call's attempts, all told
 REGISTER_PAUSE = timedelta(hours=1)  # before calling again after an alert
+
+# A step is written by a local activity first: no round trip through the server, so a
+# step costs one workflow task (README, "Performance"). A database that stays away longer
+# than this hands the step to a normal activity, whose retries add nothing to the history
+# however long the outage lasts.
+LOCAL_PATIENCE = timedelta(minutes=1)
+LOCAL_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+)
 
 
 async def call(
@@ -63,3 +80,39 @@ async def call(
                 REGISTER_PAUSE,
             )
             await workflow.sleep(REGISTER_PAUSE)
+
+
+async def write_step(step: StepRecord, *, local: bool, summary: str | None = None) -> str | None:
+    """Commit one step of a dossier (`record_step`); the run holding the dossier already
+    when the step's claim finds another one."""
+    if local:
+        try:
+            holder: str | None = await workflow.execute_local_activity_method(
+                RegisterActivities.record_step,
+                step,
+                start_to_close_timeout=REGISTER_TIMEOUT,
+                schedule_to_close_timeout=LOCAL_PATIENCE,
+                retry_policy=LOCAL_RETRY,
+                summary=summary,
+            )
+            return holder
+        except ActivityError:
+            # Idempotent: whatever the local attempts committed is not written again.
+            workflow.logger.warning(
+                "register slow for %s: step %d goes on as an activity",
+                LOCAL_PATIENCE,
+                step.event.seq,
+            )
+    return await call(RegisterActivities.record_step, step, summary=summary)
+
+
+async def reference_data() -> ReferenceData:
+    """The worker's reference data, handed over without a round trip through the server;
+    the history keeps it, so the dossier replays with the version it opened under."""
+    data: ReferenceData = await workflow.execute_local_activity_method(
+        ReferenceActivities.load_reference_data,
+        start_to_close_timeout=REGISTER_TIMEOUT,
+        retry_policy=REGISTER_RETRY,
+        summary="reference data",
+    )
+    return data
