@@ -257,9 +257,12 @@ async def test_a_real_continue_as_new_carries_the_sealed_state(sealed: Sealed) -
     await _until(handle, "awaiting_evaluation")
     filed_on = (today - timedelta(days=20)).isoformat()
     await handle.execute_update("visa_application_filed", {"filed_on": filed_on})
-    # Refused inputs pile up history until the server suggests continuing as new.
-    for _ in range(40):
+    # Refused inputs pile up history until the server suggests continuing as new (a step
+    # is a handful of events: how many signals that takes depends on how they batch).
+    for _ in range(200):
         await handle.signal("training_started", {"kind": "language", "started_on": "x"})
+        if (await upstream.get_workflow_handle(handle.id).describe()).run_id != first_run:
+            break
     deadline = asyncio.get_running_loop().time() + WAIT
     while (await upstream.get_workflow_handle(handle.id).describe()).run_id == first_run:
         assert asyncio.get_running_loop().time() < deadline, "never continued as new"
