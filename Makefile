@@ -30,6 +30,9 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(PYTHON) -m scripts.demo
 
+# Each measure a ratio against a baseline run in the same session, on a throwaway stack
+# (about a quarter of an hour on 2 cores, most of it opening 10,000 dossiers for the memory
+# measure; `python -m scripts.bench --quick` is a smoke run of two or three minutes).
 bench: $(STAMP)
 	$(PYTHON) -m scripts.bench
 

