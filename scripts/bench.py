@@ -64,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
     from models.visa_rules import EVENTS, open_dossier, receive
     from scripts.bench_worker import BARE_WORKFLOW
     from scripts.devstack import (
+        DevStackError,
         ensure_search_attributes,
         process_env,
         stop_worker_process,
@@ -623,10 +624,17 @@ async def bench_worker(
             start_new_session=True,
         )
     try:
-        await wait_for_worker(client, process, stack.settings)
+        try:
+            await wait_for_worker(client, process, stack.settings)
+        except DevStackError as error:
+            raise DevStackError(f"{error}:\n{_tail(log_path)}") from None
         yield process
     finally:
         await stop_worker_process(process)
+
+
+def _tail(log_path: Path, lines: int = 30) -> str:
+    return "\n".join(log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
 async def watched(measure: Awaitable[T], worker: asyncio.subprocess.Process, log_path: Path) -> T:
@@ -639,8 +647,7 @@ async def watched(measure: Awaitable[T], worker: asyncio.subprocess.Process, log
         exited.cancel()
     if not measuring.done():
         measuring.cancel()
-        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
-        raise RuntimeError(f"the worker exited with code {worker.returncode}:\n{tail}")
+        raise RuntimeError(f"the worker exited with code {worker.returncode}:\n{_tail(log_path)}")
     return measuring.result()
 
 

@@ -87,6 +87,9 @@ async def serve(settings: Settings) -> None:
     # name, and nothing of the driver belongs in the sandbox's re-imports of this one.
     from scripts.bench import VisaLocalStep, VisaNormalStep
 
+    # The module's own name, not `__main__`: the sandbox passes modules through by name.
+    from scripts.bench_worker import BareDossier, noop
+
     if settings.database_url is None:
         raise SystemExit("DATABASE_URL is required: the benchmark's stack sets it")
     stop = asyncio.Event()

@@ -27,6 +27,7 @@ from temporalio.worker import Worker
 from activities import worker_activities
 from activities.database import open_pool
 from workers.codec import KeyRing, new_key_entry, sealed_data_converter
+from workers.main import workflow_runner
 from workflows import WORKFLOWS
 from workflows.search_attributes import ALL_KEYS
 
@@ -198,6 +199,7 @@ async def harness(
         time_env.client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
         activities=worker_activities(pool, None),
     ):
         harness = Harness(time_env, pool, task_queue)

@@ -38,6 +38,7 @@ from scripts.ports import free_port
 from scripts.schedules import RUN_TIMEOUT, SCHEDULES, ensure_schedules
 from workers.client import connect
 from workers.codec import new_key_entry
+from workers.main import workflow_runner
 from workers.settings import Settings
 from workflows import WORKFLOWS
 
@@ -83,6 +84,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
                 client,
                 task_queue=TASK_QUEUE,
                 workflows=WORKFLOWS,
+                workflow_runner=workflow_runner(),
                 activities=worker_activities(pool, None, settings.reports_path),
             ):
                 yield Stack(server, pool, client, settings, settings.reports_path)

@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from activities import worker_activities
 from activities.reference import ReferenceActivities
 from tests.conftest import Harness, iso, visa_input
+from workers.main import workflow_runner
 from workflows import WORKFLOWS
 
 SUFFICIENT_FRENCH = {"oral_score": 40, "written_score": 15, "evaluator": "OFII Rabat"}
@@ -103,6 +104,7 @@ async def _run_worker(
         env.client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
         activities=worker_activities(pool, reference),
         max_cached_workflows=0,
     )

@@ -24,6 +24,7 @@ from models.register import (
     StepRecord,
 )
 from tests.conftest import Harness, iso, visa_input
+from workers.main import workflow_runner
 from workflows import WORKFLOWS
 
 
@@ -73,6 +74,7 @@ async def _refused_spouse_visa(harness: Harness, activities: list[Any]) -> str:
         harness.env.client,
         task_queue=harness.task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
         activities=activities,
     ):
         today = await harness.today()

@@ -19,6 +19,7 @@ from temporalio.workflow import NondeterminismError
 
 from tests.conftest import TEST_KEYS
 from workers.codec import sealed_data_converter
+from workers.main import workflow_runner
 from workflows import WORKFLOWS
 
 HISTORIES = Path(__file__).parent.parent / "histories"
@@ -37,7 +38,11 @@ async def test_recorded_histories_replay() -> None:
     ]
     # Histories recorded in clear, before payloads were sealed, replay under the sealed
     # converter: a payload without the encrypted encoding passes through.
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=sealed_data_converter(TEST_KEYS))
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        data_converter=sealed_data_converter(TEST_KEYS),
+    )
     for path in files:
         history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
         await replayer.replay_workflow(history)
@@ -50,7 +55,11 @@ async def test_a_changed_command_sequence_fails_the_replay() -> None:
     data = json.loads(path.read_text())
     scheduled = next(e for e in data["events"] if "activityTaskScheduledEventAttributes" in e)
     scheduled["activityTaskScheduledEventAttributes"]["activityType"]["name"] = "renamed"
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=sealed_data_converter(TEST_KEYS))
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        data_converter=sealed_data_converter(TEST_KEYS),
+    )
     result = await replayer.replay_workflow(
         WorkflowHistory.from_json(path.stem, data), raise_on_replay_failure=False
     )
@@ -110,6 +119,7 @@ async def _record(scenario: str) -> None:
             env.client,
             task_queue=harness.task_queue,
             workflows=WORKFLOWS,
+            workflow_runner=workflow_runner(),
             activities=worker_activities(pool, None, Path(tmp) / "reports"),
         ):
             handle = await drive(harness)

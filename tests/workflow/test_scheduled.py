@@ -22,6 +22,7 @@ from activities.reference import ReferenceActivities
 from activities.scheduled import ScheduledActivities
 from models.sessions import PlanSessions, Seat, SeatsToRelease, Service
 from tests.conftest import Harness, cai_input, family_input
+from workers.main import workflow_runner
 from workflows import WORKFLOWS
 
 # Two seats a half day: three signatories fill the first morning and overflow.
@@ -88,6 +89,7 @@ async def planner(
         time_env.client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
         activities=worker_activities(pool, override, tmp_path / "reports"),
     ):
         harness = Planner(time_env, pool, task_queue)
