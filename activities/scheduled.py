@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.reference import ReferenceActivities
-from models.common import Recipient
+from models.notifications import Kind, Recipient
 from models.reference import ReferenceData
 from models.reporting import (
     DIGEST_RULES,
@@ -269,7 +269,7 @@ class ScheduledActivities:
                 sweep.register_id,
                 key,
                 digest.recipient.value,
-                "deadline_digest",
+                Kind.DEADLINE_DIGEST.value,
                 payload,
             )
             result.digests.append(
@@ -310,7 +310,7 @@ class ScheduledActivities:
             request.register_id,
             key,
             Recipient.MINISTRY.value,
-            "ministry_report",
+            Kind.MINISTRY_REPORT.value,
             payload,
         )
         if not created:

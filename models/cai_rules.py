@@ -40,6 +40,7 @@ from models.errors import InputRejected
 from models.events import Event
 from models.history import on
 from models.intake import parse_payload
+from models.notifications import Kind
 from models.reference import ReferenceData
 from models.visa_rules import letter_language
 
@@ -189,7 +190,7 @@ def _on_convened(
     return [
         _note(
             state,
-            "skills_assessment_convocation",
+            Kind.SKILLS_ASSESSMENT_CONVOCATION,
             Recipient.APPLICANT,
             "H1, H5",
             session_id=event.session_id,
@@ -224,7 +225,7 @@ def _on_completed(
     return [
         _note(
             state,
-            "skills_assessment_copy",
+            Kind.SKILLS_ASSESSMENT_COPY,
             Recipient.FRANCE_TRAVAIL,
             "H4",
             completed_on=event.completed_on.isoformat(),
@@ -339,7 +340,7 @@ def _on_prefect_decision(
         notes.append(
             _note(
                 state,
-                "cai_terminated",
+                Kind.CAI_TERMINATED,
                 Recipient.PREFECTURE,
                 "I3",
                 decided_on=event.decided_on.isoformat(),
@@ -437,7 +438,7 @@ def _fire(state: CaiState, key: str, today: date) -> list[NotificationDue]:
         return [
             _note(
                 state,
-                "cai_expiry_reminder",
+                Kind.CAI_EXPIRY_REMINDER,
                 Recipient.OFII,
                 "H5, I1",
                 ends_on=state.current_end.isoformat(),
@@ -449,7 +450,7 @@ def _fire(state: CaiState, key: str, today: date) -> list[NotificationDue]:
         deadline.status = DeadlineStatus.MISSED
         state.skills_assessment.overdue = True
         return [
-            _note(state, "skills_assessment_overdue", r, "H5", due=deadline.due.isoformat())
+            _note(state, Kind.SKILLS_ASSESSMENT_OVERDUE, r, "H5", due=deadline.due.isoformat())
             for r in (Recipient.OFII, Recipient.PREFECTURE)
         ]
     # validity_ends, extension_ends: OFII proposes, the prefect rules (I1)
@@ -459,7 +460,7 @@ def _fire(state: CaiState, key: str, today: date) -> list[NotificationDue]:
     return [
         _note(
             state,
-            "cai_follow_up_proposal",
+            Kind.CAI_FOLLOW_UP_PROPOSAL,
             Recipient.PREFECTURE,
             "I1, I2",
             **state.proposal.model_dump(mode="json"),
@@ -468,7 +469,7 @@ def _fire(state: CaiState, key: str, today: date) -> list[NotificationDue]:
 
 
 def _note(
-    state: CaiState, kind: str, recipient: Recipient, rule: str, **payload: Any
+    state: CaiState, kind: Kind, recipient: Recipient, rule: str, **payload: Any
 ) -> NotificationDue:
     base: dict[str, Any] = {
         "contract_id": state.contract_id,

@@ -10,6 +10,7 @@ from pydantic import Field, computed_field
 from models.cai_events import CaiContractInput
 from models.common import Record
 from models.dossier import DossierRecord, contract_deadlines
+from models.notifications import Kind
 from models.register import ConvocationWait, DossierView
 
 
@@ -231,7 +232,7 @@ def cai_view(state: CaiState) -> DossierView:
         closed=state.closed,
         version=state.seq,
         deadlines_missed=state.missed_alerts(
-            {"skills_assessment_due": "skills_assessment_overdue"}
+            {"skills_assessment_due": Kind.SKILLS_ASSESSMENT_OVERDUE}
         ),
         corrections=state.corrections,
     )

@@ -24,6 +24,7 @@ from models.errors import InputRejected
 from models.events import Event
 from models.history import on
 from models.intake import parse_payload
+from models.notifications import Kind
 from models.reference import ReferenceData
 from models.visa_rules import letter_language
 
@@ -144,7 +145,7 @@ def _on_convened(
         _to_parent(
             state,
             parent,
-            "parents_training_convocation",
+            Kind.PARENTS_TRAINING_CONVOCATION,
             session_id=event.session_id,
             session_on=event.session_on.isoformat(),
         )
@@ -166,7 +167,7 @@ def _on_attended(
         _to_parent(
             state,
             parent,
-            "parents_training_attestation",
+            Kind.PARENTS_TRAINING_ATTESTATION,
             attended_on=event.attended_on.isoformat(),
             attestation_ref=event.attestation_ref,
         )
@@ -208,7 +209,7 @@ def _on_breach(
     return [
         _note(
             state,
-            "school_attendance_breach",
+            Kind.SCHOOL_ATTENDANCE_BREACH,
             Recipient.PREFECTURE,
             "G3",
             child_id=event.child_id,
@@ -233,7 +234,7 @@ def _on_referral(
     return [
         _note(
             state,
-            "conseil_general_referral",
+            Kind.CONSEIL_GENERAL_REFERRAL,
             Recipient.CONSEIL_GENERAL,
             "G4",
             decided_on=event.decided_on.isoformat(),
@@ -283,7 +284,7 @@ def _fire(state: FamilyState, key: str, today: date) -> list[NotificationDue]:
 def _missed_note(state: FamilyState, parent: Parent, why: str) -> NotificationDue:
     return _note(
         state,
-        "parents_training_missed",
+        Kind.PARENTS_TRAINING_MISSED,
         Recipient.PREFECTURE,
         "G4",
         about=parent.person_id,
@@ -294,7 +295,7 @@ def _missed_note(state: FamilyState, parent: Parent, why: str) -> NotificationDu
     )
 
 
-def _to_parent(state: FamilyState, parent: Parent, kind: str, **payload: Any) -> NotificationDue:
+def _to_parent(state: FamilyState, parent: Parent, kind: Kind, **payload: Any) -> NotificationDue:
     signatory = next(s for s in state.input.signatories if s.person_id == parent.person_id)
     return _note(
         state,
@@ -311,7 +312,7 @@ def _to_parent(state: FamilyState, parent: Parent, kind: str, **payload: Any) ->
 
 def _note(
     state: FamilyState,
-    kind: str,
+    kind: Kind,
     recipient: Recipient,
     rule: str,
     language: str | None = None,

@@ -11,6 +11,7 @@ from models.cai_events import CaiFamilyInput
 from models.cai_state import Absence, Convocation, pending_convocation
 from models.common import Record, age_on
 from models.dossier import DossierRecord, contract_deadlines
+from models.notifications import Kind
 from models.register import ConvocationWait, DossierView
 
 SCHOOL_AGE_FROM, SCHOOL_AGE_UNTIL = 6, 16  # G3: code de l'éducation L.131-1
@@ -178,7 +179,7 @@ def family_view(state: FamilyState) -> DossierView:
         closed=state.closed,
         version=state.seq,
         # G4: a parent reported for not attending, by absence or at the follow-up's end.
-        deadlines_missed=["parents_training_missed"]
+        deadlines_missed=[Kind.PARENTS_TRAINING_MISSED]
         if any(p.status == ParentStatus.MISSED for p in state.parents.values())
         else [],
         corrections=state.corrections,

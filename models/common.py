@@ -9,8 +9,18 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic import Strict as PydanticStrict
+
+from models.notifications import Kind, check_recipient
+from models.notifications import Recipient as Recipient  # its home is the catalogue
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
@@ -103,25 +113,12 @@ class Person(Strict):
     languages: Languages
 
 
-class Recipient(StrEnum):
-    """Who a notification is due to (contract: recipients)."""
-
-    APPLICANT = "applicant"
-    CONSULATE = "consulate"
-    OFII = "ofii"
-    DELEGATE = "delegate"
-    PREFECTURE = "prefecture"
-    PROVIDER = "provider"
-    FRANCE_TRAVAIL = "france_travail"
-    CONSEIL_GENERAL = "conseil_general"
-    MINISTRY = "ministry"
-
-
 class NotificationDue(Record):
     """One notification row of the register: one kind, one recipient, and what it is
-    about when one step tells one recipient of several people (G4: one report per parent)."""
+    about when one step tells one recipient of several people (G4: one report per parent).
+    Its kind and recipient are those of the catalogue (`models.notifications`)."""
 
-    kind: str
+    kind: Kind
     recipient: Recipient
     rule: str
     language: str | None = None
@@ -132,8 +129,13 @@ class NotificationDue(Record):
     @property
     def key(self) -> str:
         """Its key in the register, the same at every re-fold of the dossier."""
-        key = f"{self.origin}.{self.kind}.{self.recipient.value}"
+        key = f"{self.origin}.{self.kind.value}.{self.recipient.value}"
         return f"{key}.{self.about}" if self.about is not None else key
+
+    @model_validator(mode="after")
+    def _due_to_whom_the_catalogue_says(self) -> NotificationDue:
+        check_recipient(self.kind, self.recipient)  # a fault of the rules otherwise
+        return self
 
 
 class Rejection(Record):

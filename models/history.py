@@ -33,6 +33,7 @@ from models.events import (
     parse_event,
 )
 from models.intake import parse_payload
+from models.notifications import Kind
 from models.reference import ReferenceData
 
 D = TypeVar("D", bound=DossierRecord)
@@ -437,7 +438,7 @@ def _correction_notice(
     told = before if before is not None else after
     assert told is not None
     return NotificationDue(
-        kind="correction_notice",
+        kind=Kind.CORRECTION_NOTICE,
         recipient=told.recipient,
         rule=told.rule,
         language=told.language,
@@ -445,7 +446,7 @@ def _correction_notice(
         about=key,
         payload={
             "supersedes": key,
-            "superseded_kind": told.kind,
+            "superseded_kind": told.kind.value,
             "previously": before.payload if before is not None else None,
             "now": after.payload if after is not None else None,
             "reason": why,

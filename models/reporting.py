@@ -7,21 +7,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from models.common import Recipient, Record
+from models.common import Record
+from models.notifications import Kind, Recipient, check_recipient
 
 DIGEST_WINDOW_DAYS = 7
 DIGEST_RULES = "B1–B8, H5"
 
 # Notification kinds that say a statutory delay passed with its obligation outstanding.
 DEADLINE_MISSED_KINDS = (
-    "evaluation_overdue",  # B1, B3
-    "training_start_overdue",  # B7
-    "training_overrun",  # B8
-    "sursis_expired",  # B4, B5
-    "skills_assessment_overdue",  # H5
-    "parents_training_missed",  # G4
+    Kind.EVALUATION_OVERDUE,  # B1, B3
+    Kind.TRAINING_START_OVERDUE,  # B7
+    Kind.TRAINING_OVERRUN,  # B8
+    Kind.SURSIS_EXPIRED,  # B4, B5
+    Kind.SKILLS_ASSESSMENT_OVERDUE,  # H5
+    Kind.PARENTS_TRAINING_MISSED,  # G4
 )
 
 REPORT_SECTIONS = (
@@ -73,6 +74,11 @@ class Digest(Record):
     recipient: Recipient
     addressee: str  # which consulate, prefecture, OFII platform or country's body
     entries: list[DigestEntry]
+
+    @field_validator("recipient")
+    @classmethod
+    def _an_authority_the_catalogue_names(cls, recipient: Recipient) -> Recipient:
+        return check_recipient(Kind.DEADLINE_DIGEST, recipient)
 
     def key(self, day: date) -> str:
         return f"{day.isoformat()}.{self.recipient.value}.{self.addressee}"
@@ -175,7 +181,7 @@ def report_sections(groups: Iterable[DossierTally]) -> dict[str, dict[str, int]]
     key (no country, no procedure) is left out of its section."""
     sections: dict[str, dict[str, int]] = {name: {} for name in REPORT_SECTIONS}
     # A kind no dossier reached this far is worth reading as a zero.
-    sections["deadlines_missed"].update(dict.fromkeys(DEADLINE_MISSED_KINDS, 0))
+    sections["deadlines_missed"].update({kind.value: 0 for kind in DEADLINE_MISSED_KINDS})
     for group in groups:
         count = group.dossiers
         # A dossier still opening has not been routed yet: no stage of the circular.

@@ -25,6 +25,7 @@ from models.errors import InputRejected
 from models.events import Event
 from models.history import on
 from models.intake import parse_payload
+from models.notifications import Kind
 from models.reference import BodyKind, ReferenceData
 from models.visa_events import (
     Decision,
@@ -167,9 +168,9 @@ def _open_input(application: VisaApplicationInput, reference: ReferenceData) -> 
     )
     if reason is not None:
         if application.resides_in_france_married_over_6_months:
-            return Step(state, [_note(state, "routed_to_cai_in_france", Recipient.OFII, "A6")])
+            return Step(state, [_note(state, Kind.ROUTED_TO_CAI_IN_FRANCE, Recipient.OFII, "A6")])
         return Step(
-            state, [_note(state, "not_subject", Recipient.CONSULATE, reason[:2], reason=reason)]
+            state, [_note(state, Kind.NOT_SUBJECT, Recipient.CONSULATE, reason[:2], reason=reason)]
         )
 
     entry = reference.countries[application.country_of_residence]
@@ -189,13 +190,15 @@ def _open_input(application: VisaApplicationInput, reference: ReferenceData) -> 
             due=months_after(application.complete_file_date, PREFECTURE_DELAY_MONTHS, policy),
             rule="B2",
         )
-        notes = [_note(state, "invitation", Recipient.APPLICANT, "A4", body=_body_payload(state))]
+        notes = [
+            _note(state, Kind.INVITATION, Recipient.APPLICANT, "A4", body=_body_payload(state))
+        ]
     else:
         notes = [
-            _note(state, "invitation", Recipient.APPLICANT, "A5", body=_body_payload(state)),
+            _note(state, Kind.INVITATION, Recipient.APPLICANT, "A5", body=_body_payload(state)),
             _note(
                 state,
-                "visa_application_copy",
+                Kind.VISA_APPLICATION_COPY,
                 Recipient.OFII,
                 "A5",
                 visa_application_date=_filed(state).isoformat(),
@@ -280,7 +283,7 @@ def _on_evaluation_absence(
     return [
         _note(
             state,
-            "non_attendance",
+            Kind.NON_ATTENDANCE,
             Recipient.CONSULATE,
             "B5",
             evaluation=event.kind.value,
@@ -438,7 +441,7 @@ def _on_language_evaluation(
         return notes
     track.evaluation = evaluation
     if sufficient:  # D2: the AMDFL
-        notes += _to_applicant_and_consulate(state, "attestation_language_exemption", "D2")
+        notes += _to_applicant_and_consulate(state, Kind.ATTESTATION_LANGUAGE_EXEMPTION, "D2")
     else:
         _training_needed(state, Domain.LANGUAGE, evaluation, reference)
     return notes
@@ -481,7 +484,7 @@ def _on_values_evaluation(
         return notes
     track.evaluation = evaluation
     if sufficient:  # E2: issued once, at a first evaluation that is satisfactory
-        notes += _to_applicant_and_consulate(state, "attestation_values", "E2")
+        notes += _to_applicant_and_consulate(state, Kind.ATTESTATION_VALUES, "E2")
     else:
         _training_needed(state, Domain.VALUES, evaluation, reference)
     return notes
@@ -545,7 +548,7 @@ def _on_training_prescribed(
     }
     rules = "D3, E3, E4" if integrates else rule
     return [
-        _note(state, "training_prescription", recipient, rules, **details)
+        _note(state, Kind.TRAINING_PRESCRIPTION, recipient, rules, **details)
         for recipient in (Recipient.APPLICANT, Recipient.CONSULATE, Recipient.OFII)
     ]
 
@@ -642,7 +645,7 @@ def _on_training_absence(
     return [
         _note(
             state,
-            "non_attendance",
+            Kind.NON_ATTENDANCE,
             Recipient.CONSULATE,
             rules,
             training=event.kind.value,
@@ -682,7 +685,7 @@ def _on_training_completed(
     notes = [
         _note(
             state,
-            "training_attestation",
+            Kind.TRAINING_ATTESTATION,
             Recipient.CONSULATE,
             rules,
             training=event.kind.value,
@@ -697,7 +700,7 @@ def _on_training_completed(
         notes.append(
             _note(
                 state,
-                "non_attendance",
+                Kind.NON_ATTENDANCE,
                 Recipient.CONSULATE,
                 "D4, D5" if event.kind == Domain.LANGUAGE else "E5, E6",
                 training=event.kind.value,
@@ -843,7 +846,7 @@ def _on_visa_decision(
     return [
         _note(
             state,
-            "visa_decision",
+            Kind.VISA_DECISION,
             Recipient.OFII,
             "F4",
             decision=event.decision.value,
@@ -906,7 +909,7 @@ def _fire(state: VisaState, key: str, today: date) -> list[NotificationDue]:
         return [
             _note(
                 state,
-                "evaluation_overdue",
+                Kind.EVALUATION_OVERDUE,
                 r,
                 deadline.rule,
                 evaluations=pending,
@@ -920,7 +923,7 @@ def _fire(state: VisaState, key: str, today: date) -> list[NotificationDue]:
         return [
             _note(
                 state,
-                "prefecture_decision_due",
+                Kind.PREFECTURE_DECISION_DUE,
                 Recipient.PREFECTURE,
                 "B2",
                 prefecture=state.input.prefecture,
@@ -935,7 +938,7 @@ def _fire(state: VisaState, key: str, today: date) -> list[NotificationDue]:
         return [
             _note(
                 state,
-                "sursis_expired",
+                Kind.SURSIS_EXPIRED,
                 Recipient.CONSULATE,
                 "B4, B5",
                 due=deadline.due.isoformat(),
@@ -949,7 +952,7 @@ def _fire(state: VisaState, key: str, today: date) -> list[NotificationDue]:
         return [
             _note(
                 state,
-                "training_start_overdue",
+                Kind.TRAINING_START_OVERDUE,
                 r,
                 "B7",
                 training=domain_name,
@@ -961,7 +964,7 @@ def _fire(state: VisaState, key: str, today: date) -> list[NotificationDue]:
     return [
         _note(
             state,
-            "training_overrun",
+            Kind.TRAINING_OVERRUN,
             body,
             "B8",
             training=domain_name,
@@ -987,7 +990,7 @@ def _body_payload(state: VisaState) -> dict[str, Any]:
 
 
 def _note(
-    state: VisaState, kind: str, recipient: Recipient, rule: str, **payload: Any
+    state: VisaState, kind: Kind, recipient: Recipient, rule: str, **payload: Any
 ) -> NotificationDue:
     application = state.input
     base: dict[str, Any] = {
@@ -1006,7 +1009,7 @@ def _note(
     )
 
 
-def _to_applicant_and_consulate(state: VisaState, kind: str, rule: str) -> list[NotificationDue]:
+def _to_applicant_and_consulate(state: VisaState, kind: Kind, rule: str) -> list[NotificationDue]:
     return [
         _note(state, kind, recipient, rule)
         for recipient in (Recipient.APPLICANT, Recipient.CONSULATE)
@@ -1018,7 +1021,7 @@ def _results_note(
 ) -> NotificationDue:
     return _note(
         state,
-        "evaluation_results",
+        Kind.EVALUATION_RESULTS,
         Recipient.CONSULATE,
         "B6",
         domain=domain.value,
@@ -1037,7 +1040,7 @@ def _exemption_notes(
     return [
         _note(
             state,
-            "exemption_granted",
+            Kind.EXEMPTION_GRANTED,
             r,
             f"{rule}, C3",
             exemptions=exemptions,

@@ -14,6 +14,7 @@ from pydantic import Field, computed_field
 
 from models.common import DeadlineStatus, Record
 from models.dossier import DossierRecord, contract_deadlines
+from models.notifications import Kind
 from models.reference import BodyKind
 from models.register import DossierView
 from models.visa_events import Domain, Procedure, VisaApplicationInput
@@ -274,10 +275,10 @@ class VisaState(DossierRecord):
 
 # The alert each delay sends when it passes with its obligation outstanding (J1).
 VISA_ALERTS = {
-    "evaluation_due": "evaluation_overdue",  # B1, B3
-    "training_start_due": "training_start_overdue",  # B7
-    "training_end_due": "training_overrun",  # B8
-    "decision_suspension_ends": "sursis_expired",  # B4, B5
+    "evaluation_due": Kind.EVALUATION_OVERDUE,  # B1, B3
+    "training_start_due": Kind.TRAINING_START_OVERDUE,  # B7
+    "training_end_due": Kind.TRAINING_OVERRUN,  # B8
+    "decision_suspension_ends": Kind.SURSIS_EXPIRED,  # B4, B5
 }
 
 _AWAITING_TEXT: dict[tuple[Domain, TrackStatus], list[str]] = {
