@@ -6,21 +6,26 @@ from typing import Any
 
 import asyncpg
 
+from activities.delivery import DeliveryActivities
 from activities.reference import ReferenceActivities
 from activities.register import RegisterActivities
 from activities.scheduled import ScheduledActivities
 
 
 def worker_activities(
-    pool: asyncpg.Pool, reference_data_path: Path | None, reports_dir: Path | None = None
+    pool: asyncpg.Pool,
+    reference_data_path: Path | None,
+    reports_dir: Path | None = None,
+    delivery: DeliveryActivities | None = None,
 ) -> list[Callable[..., Any]]:
     """Every activity the worker registers, bound to its dependencies. Without
-    `reports_dir` the ministry report cannot write its CSV file (REPORTS_DIR)."""
-    register = RegisterActivities(pool)
+    `reports_dir` the ministry report cannot write its CSV file (REPORTS_DIR); without
+    `delivery`, notifications stay in the register and nothing is delivered."""
+    register = RegisterActivities(pool, deliver=delivery is not None)
     reference = ReferenceActivities(reference_data_path)
     reference.load()  # a broken reference file stops the worker at start, naming the file
     scheduled = ScheduledActivities(pool, reference, reports_dir)
-    return [
+    found: list[Callable[..., Any]] = [
         register.record_step,
         # The activities of the steps written before one transaction per step, for the
         # dossiers still running on that branch of their history.
@@ -35,3 +40,6 @@ def worker_activities(
         scheduled.sweep_deadlines,
         scheduled.write_ministry_report,
     ]
+    if delivery is not None:
+        found.append(delivery.deliver_notification)
+    return found

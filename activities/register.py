@@ -11,6 +11,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from temporalio import activity
 
+from activities.delivery import start_deliveries
 from models.register import (
     DossierClaim,
     DossierRow,
@@ -148,8 +149,9 @@ def unstorable(record: EventRecord, error: Exception) -> EventRecord:
 class RegisterActivities:
     """Activities writing to PostgreSQL through one asyncpg pool."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, deliver: bool = False) -> None:
         self.pool = pool
+        self.deliver = deliver  # start each notification's delivery once committed
 
     @activity.defn(name="record_step")
     async def record_step(self, step: StepRecord) -> str | None:
@@ -163,11 +165,19 @@ class RegisterActivities:
         alert_if_retrying()
         step = step.model_copy(update={"event": storable(step.event)})
         try:
-            return await self._write_step(step)
+            holder = await self._write_step(step)
         except asyncpg.DataError as error:
-            return await self._write_step(
+            holder = await self._write_step(
                 step.model_copy(update={"event": unstorable(step.event, error)})
             )
+        if holder is None and self.deliver and step.notifications and activity.in_activity():
+            # After the commit (the outbox): a retry starts none twice (one workflow id each).
+            await start_deliveries(
+                activity.client(),
+                activity.info().task_queue,
+                [(note.workflow_id, note.key) for note in step.notifications],
+            )
+        return holder
 
     async def _write_step(self, step: StepRecord) -> str | None:
         record = step.event

@@ -41,6 +41,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from scripts import cli_delivery
 from workers.client import connect
 from workers.settings import Settings, SettingsError
 
@@ -489,6 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: every dossier kind)",
     )
     listing.add_argument("--limit", type=int, default=100, help="at most this many (100)")
+    cli_delivery.add_commands(commands)
     return parser
 
 
@@ -530,6 +532,8 @@ async def run_command(args: argparse.Namespace, settings: Settings) -> int:
         print(summary_text(args.workflow_id, state) if args.summary else to_json(state))
     elif args.command == "list":
         print(listing_table(await list_dossiers(client, args.query, args.limit)))
+    else:
+        print(await cli_delivery.run(args, client, settings.temporal_task_queue))
     return EXIT_OK
 
 

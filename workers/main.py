@@ -23,6 +23,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 import activities
 import workflows
 from activities.database import migrate_database, open_pool
+from activities.delivery import DeliveryActivities
 from workers.client import connect
 from workers.logging import settings_with_logging
 from workers.postgres import database_url, release_embedded_database
@@ -97,7 +98,12 @@ def build_worker(
         workflows=[*workflows.WORKFLOWS, *extra_workflows],
         activities=[
             *activities.worker_activities(
-                pool, settings.reference_data_path, settings.reports_path
+                pool,
+                settings.reference_data_path,
+                settings.reports_path,
+                DeliveryActivities(
+                    pool, settings.delivery_routes(), mail_from=settings.delivery_mail_from
+                ),
             ),
             *extra_activities,
         ],

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from models.delivery import RoutesError, RouteTable, default_routes, parse_routes
 from workers.codec import KeyRing, PayloadKeyError, local_key_ring
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -63,6 +64,17 @@ class Settings(BaseModel):
     """Workflows a worker keeps in memory between their tasks (the sticky cache)."""
     database_command_timeout: float = Field(default=30.0, gt=0, le=600)
     """Seconds a register statement may take before it fails (and its activity retries)."""
+    notify_webhook_url: str | None = None
+    """Where every notification to an authority is POSTed (CONTRACT.md, delivery)."""
+    smtp_url: str | None = None
+    """`smtp://host:port`: where letters to the applicant are mailed, to `delivery_mail_to`."""
+    delivery_mail_to: str | None = None
+    """The mailbox of `smtp_url` that takes the applicant's letters (the mail room)."""
+    delivery_mail_from: str = "notifications@dossiers.invalid"
+    delivery_routes_path: Path | None = None
+    """A JSON file of routes per recipient, kind and addressee, before the two above."""
+    delivery_alert_hours: int = Field(default=48, ge=1, le=24 * 90)
+    """An undelivered notification older than this is alerted in the daily sweep."""
 
     def key_ring(self) -> KeyRing:
         """The payload keys (CONTRACT.md, "Personal data is sealed")."""
@@ -76,6 +88,26 @@ class Settings(BaseModel):
     def database_pool_size(self) -> int:
         """One connection per activity slot, normal and local (sizing: README)."""
         return 2 * self.worker_activity_slots
+
+    def delivery_routes(self) -> RouteTable:
+        """The routes of the notifications; under `make run` (no webhook, no mail
+        configured, the embedded register) an outbox directory. Raises `RoutesError` naming
+        the file and the line of a route that does not hold."""
+        outbox = None
+        if self.database_url is None and not (self.notify_webhook_url or self.smtp_url):
+            outbox = (self.data_dir / "outbox").resolve().as_uri()
+        try:
+            fallback = default_routes(
+                self.notify_webhook_url, self.smtp_url, self.delivery_mail_to, outbox
+            )
+        except ValidationError as error:
+            raise RoutesError(
+                f"NOTIFY_WEBHOOK_URL or SMTP_URL: {error.errors()[0]['msg']}"
+            ) from None
+        if self.delivery_routes_path is None:
+            return fallback
+        text = self.delivery_routes_path.read_text(encoding="utf-8")
+        return parse_routes(text, str(self.delivery_routes_path), fallback)
 
     @property
     def reports_path(self) -> Path:
@@ -103,7 +135,7 @@ class Settings(BaseModel):
             raise ValueError("expected a postgresql:// URL")
         return value
 
-    @field_validator("reference_data_path")
+    @field_validator("reference_data_path", "delivery_routes_path")
     @classmethod
     def _existing_file(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():

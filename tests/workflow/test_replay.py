@@ -92,6 +92,8 @@ async def _record(scenario: str) -> None:
 
     from activities import worker_activities
     from activities.database import open_pool
+    from activities.delivery import DeliveryActivities
+    from models.delivery import default_routes
     from tests.conftest import Harness, installed_binary, register_search_attributes
     from workflows.search_attributes import cli_definitions
 
@@ -120,7 +122,14 @@ async def _record(scenario: str) -> None:
             task_queue=harness.task_queue,
             workflows=WORKFLOWS,
             workflow_runner=workflow_runner(),
-            activities=worker_activities(pool, None, Path(tmp) / "reports"),
+            activities=worker_activities(
+                pool,
+                None,
+                Path(tmp) / "reports",
+                DeliveryActivities(
+                    pool, default_routes(None, None, None, (Path(tmp) / "outbox").as_uri())
+                ),
+            ),
         ):
             handle = await drive(harness)
             await handle.result()
@@ -299,6 +308,23 @@ async def _scheduled(harness: Any, workflow: str, arg: dict[str, Any]) -> Any:
     )
 
 
+async def _notification_delivery(harness: Any) -> Any:
+    """The delivery of a notification, started once the step that made it committed."""
+    from activities.delivery import delivery_id
+    from tests.conftest import visa_input
+
+    today = await harness.today()
+    application = visa_input(
+        today, application_id="RBT-HISTORY-3", procedure="spouse_of_french", prefecture=None
+    )
+    dossier = await harness.start_visa(application)
+    delivery = harness.client.get_workflow_handle(
+        delivery_id(dossier.id, "000001.visa_application_copy.ofii")
+    )
+    await delivery.result()
+    return delivery
+
+
 async def _continued_as_new(harness: Any) -> Any:
     """A dossier flooded with refused inputs continues as new, carrying its state."""
     from datetime import timedelta
@@ -340,6 +366,7 @@ SCENARIOS: dict[str, tuple[Any, bool]] = {
     "deadline-sweep": (lambda h: _scheduled(h, "DeadlineSweep", {}), False),
     "ministry-report": (lambda h: _scheduled(h, "MinistryReport", {}), False),
     "continued-as-new": (_continued_as_new, True),
+    "notification-delivery": (_notification_delivery, False),
 }
 
 

@@ -1,0 +1,270 @@
+"""Delivery of the notifications (CONTRACT.md, "Notifications are delivered"): by webhook
+to the authorities, by mail to the applicant, into a directory on a workstation.
+
+The delivery workflow carries keys only; this activity reads the notification from the
+register, picks its route, sends it, and records how it went. A retried attempt sends
+the same `Idempotency-Key` (or mail `Message-ID`), so a recipient never takes one
+notification twice, and a delivered notification is never sent again."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Awaitable, Callable
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiosmtplib
+import asyncpg
+import httpx
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+
+from models.delivery import (
+    IDEMPOTENCY_HEADER,
+    Channel,
+    DeliveryRequest,
+    DeliveryResult,
+    NotificationToDeliver,
+    Outcome,
+    Route,
+    RouteTable,
+    idempotency_key,
+    read_answer,
+    webhook_body,
+)
+
+DELIVERY_WORKFLOW = "NotificationDelivery"
+REFUSED = "DeliveryRefused"
+UNROUTABLE = "Unroutable"
+HTTP_TIMEOUT_SECONDS = 30.0
+ANSWER_KEPT = 500  # characters of a refusal's answer kept in the register
+
+# A document for a notification, when its kind has one: (file name, PDF bytes).
+Document = tuple[str, bytes]
+DocumentMaker = Callable[[NotificationToDeliver], Awaitable[Document | None]]
+
+_NOTIFICATION = """
+    SELECT n.workflow_id, n.key, n.kind, n.recipient, n.language, n.payload, n.delivered_at,
+           d.consulate, d.prefecture, d.responsible_body
+    FROM notification n LEFT JOIN dossier d ON d.workflow_id = n.workflow_id
+    WHERE n.workflow_id = $1 AND n.key = $2 AND n.abandoned_by IS NULL"""
+
+
+def delivery_id(workflow_id: str, key: str) -> str:
+    """The delivery workflow's id: one per notification."""
+    return f"delivery-{workflow_id}-{key}"
+
+
+async def start_deliveries(client: Client, task_queue: str, notes: list[tuple[str, str]]) -> None:
+    """Start the delivery of each (workflow id, key); one already started is left to run,
+    one that failed (refused) waits for an operator's redelivery."""
+    for workflow_id, key in notes:
+        # Already closed: delivered, or refused and kept for an operator's redelivery.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await client.start_workflow(
+                DELIVERY_WORKFLOW,
+                DeliveryRequest(workflow_id=workflow_id, key=key),
+                id=delivery_id(workflow_id, key),
+                task_queue=task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+
+
+async def redeliver(
+    client: Client, task_queue: str, workflow_id: str, key: str
+) -> WorkflowHandle[Any, Any]:
+    """An operator's redelivery, after the route was fixed: a new run of the delivery."""
+    return await client.start_workflow(
+        DELIVERY_WORKFLOW,
+        DeliveryRequest(workflow_id=workflow_id, key=key),
+        id=delivery_id(workflow_id, key),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+
+
+def _addressee(row: asyncpg.Record, payload: dict[str, Any]) -> str | None:
+    """Which consulate, prefecture or platform the notification is for."""
+    if payload.get("addressee"):
+        return str(payload["addressee"])
+    by_recipient = {"consulate": row["consulate"], "prefecture": row["prefecture"]}
+    value = by_recipient.get(row["recipient"], row["responsible_body"])
+    return str(value) if value is not None else None
+
+
+class DeliveryActivities:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        routes: RouteTable,
+        *,
+        mail_from: str = "notifications@dossiers.invalid",
+        documents: DocumentMaker | None = None,
+    ) -> None:
+        self.pool = pool
+        self.routes = routes
+        self.mail_from = mail_from
+        self.documents = documents
+
+    @activity.defn(name="deliver_notification")
+    async def deliver_notification(self, request: DeliveryRequest) -> DeliveryResult:
+        row = await self.pool.fetchrow(_NOTIFICATION, request.workflow_id, request.key)
+        if row is None:
+            # Abandoned by a reset, or never written: nothing to deliver, nothing lost.
+            return DeliveryResult(outcome=Outcome.DELIVERED, answer="no current notification")
+        if row["delivered_at"] is not None:
+            return DeliveryResult(outcome=Outcome.DELIVERED, answer="already delivered")
+        payload = dict(row["payload"] or {})
+        note = NotificationToDeliver(
+            workflow_id=row["workflow_id"],
+            key=row["key"],
+            kind=row["kind"],
+            recipient=row["recipient"],
+            language=row["language"],
+            payload=payload,
+            addressee=_addressee(row, payload),
+        )
+        route = self.routes.resolve(note.recipient, note.kind, note.addressee)
+        if route is None:
+            reason = f"no route to {note.recipient} ({note.kind}, {note.addressee or '-'})"
+            await self._refused(note, reason, None)
+            raise ApplicationError(reason, type=UNROUTABLE, non_retryable=True)
+        document = await self.documents(note) if self.documents is not None else None
+        outcome, answer = await self._send(route, note, document)
+        if outcome == Outcome.RETRY:
+            # Retried with backoff by the workflow's policy; the answer says why.
+            raise ApplicationError(f"{route.endpoint}: {answer}", type="DeliveryRetry")
+        if outcome == Outcome.REFUSED:
+            await self._refused(note, answer, route)
+            raise ApplicationError(
+                f"{route.endpoint} refused: {answer}", type=REFUSED, non_retryable=True
+            )
+        await self.pool.execute(
+            """UPDATE notification SET delivered_at = now(), delivery_error = NULL,
+                                       refused_at = NULL, delivery_endpoint = $3
+               WHERE workflow_id = $1 AND key = $2 AND abandoned_by IS NULL""",
+            note.workflow_id,
+            note.key,
+            route.endpoint,
+        )
+        return DeliveryResult(
+            outcome=Outcome.DELIVERED, channel=route.channel, endpoint=route.endpoint
+        )
+
+    async def _refused(self, note: NotificationToDeliver, answer: str, route: Route | None) -> None:
+        await self.pool.execute(
+            """UPDATE notification SET delivery_error = $3, refused_at = now(),
+                                       delivery_endpoint = $4
+               WHERE workflow_id = $1 AND key = $2 AND abandoned_by IS NULL""",
+            note.workflow_id,
+            note.key,
+            answer[:ANSWER_KEPT],
+            route.endpoint if route is not None else None,
+        )
+        # By ids only: the answer may quote the letter.
+        activity.logger.error(
+            "notification not deliverable", extra={"key": note.key, "kind": note.kind}
+        )
+
+    async def _send(
+        self, route: Route, note: NotificationToDeliver, document: Document | None
+    ) -> tuple[Outcome, str]:
+        if route.channel == Channel.WEBHOOK:
+            return await _post(route, note, document)
+        if route.channel == Channel.MAIL:
+            return await _mail(route, note, document, self.mail_from)
+        return _file(route, note, document)
+
+
+def _document_json(document: Document | None) -> dict[str, Any] | None:
+    if document is None:
+        return None
+    name, content = document
+    return {
+        "filename": name,
+        "media_type": "application/pdf",
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "content_base64": base64.b64encode(content).decode(),
+    }
+
+
+async def _post(
+    route: Route, note: NotificationToDeliver, document: Document | None
+) -> tuple[Outcome, str]:
+    body = webhook_body(note, _document_json(document))
+    headers = {IDEMPOTENCY_HEADER: idempotency_key(note.workflow_id, note.key)}
+    try:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS) as client:
+            answer = await client.post(route.url, json=body, headers=headers)
+    except httpx.HTTPError as error:
+        return Outcome.RETRY, f"{type(error).__name__}: {error}"[:ANSWER_KEPT]
+    return read_answer(answer.status_code), f"HTTP {answer.status_code}: {answer.text}"[
+        :ANSWER_KEPT
+    ]
+
+
+def _message_id(note: NotificationToDeliver) -> str:
+    digest = hashlib.sha256(idempotency_key(note.workflow_id, note.key).encode()).hexdigest()
+    return f"<{digest[:32]}@dossiers.invalid>"
+
+
+async def _mail(
+    route: Route, note: NotificationToDeliver, document: Document | None, mail_from: str
+) -> tuple[Outcome, str]:
+    message = EmailMessage()
+    message["From"] = mail_from
+    message["To"] = route.mail_to or ""
+    message["Subject"] = f"{note.kind} ({note.rule or '-'})"
+    # The same notification always has the same Message-ID: a mailbox keeps one copy.
+    message["Message-ID"] = _message_id(note)
+    message[IDEMPOTENCY_HEADER] = idempotency_key(note.workflow_id, note.key)
+    message.set_content(json.dumps(webhook_body(note, None), ensure_ascii=False, indent=2))
+    if document is not None:
+        name, content = document
+        message.add_attachment(content, maintype="application", subtype="pdf", filename=name)
+    parts = urlsplit(route.url)
+    try:
+        await aiosmtplib.send(message, hostname=parts.hostname, port=parts.port, timeout=30)
+    except aiosmtplib.SMTPResponseException as error:
+        outcome = Outcome.REFUSED if 500 <= error.code < 600 else Outcome.RETRY
+        return outcome, f"SMTP {error.code}: {error.message}"[:ANSWER_KEPT]
+    except (aiosmtplib.SMTPException, OSError) as error:
+        return Outcome.RETRY, f"{type(error).__name__}: {error}"[:ANSWER_KEPT]
+    return Outcome.DELIVERED, "accepted"
+
+
+def _file(
+    route: Route, note: NotificationToDeliver, document: Document | None
+) -> tuple[Outcome, str]:
+    """A workstation's outbox: one JSON file per notification (and its PDF), written
+    beside and renamed, so a reader never sees half of one."""
+    folder = Path(urlsplit(route.url).path) / note.recipient / _safe(note.workflow_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    body = webhook_body(note, None)
+    _write(
+        folder / f"{_safe(note.key)}.json", json.dumps(body, ensure_ascii=False, indent=2).encode()
+    )
+    if document is not None:
+        name, content = document
+        _write(folder / _safe(name), content)
+    return Outcome.DELIVERED, "written"
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.@" else "_" for c in name)
+
+
+def _write(path: Path, content: bytes) -> None:
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.write_bytes(content)
+    os.replace(partial, path)

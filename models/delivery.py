@@ -1,0 +1,233 @@
+"""How a notification reaches its recipient (CONTRACT.md, "Notifications are delivered"):
+the routes an operator configures, the choice of one for a notification, what a webhook
+receives, and how an answer is read. Pure: `activities/delivery.py` sends.
+
+A route names a recipient and, to be more specific, a kind and an addressee (the
+consulate, prefecture or OFII platform the notification is for); the most specific route
+that matches wins. A route delivers by webhook (`http(s)://…`), by mail (`smtp://host:port`
+with the mailbox it writes to) or, for a workstation, into a directory (`file:///…`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from models.common import Recipient, Record, Strict
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class Channel(StrEnum):
+    WEBHOOK = "webhook"
+    MAIL = "mail"
+    DIRECTORY = "directory"
+
+
+class Route(Strict):
+    """Where the notifications of one recipient (of one kind, for one addressee) go."""
+
+    recipient: Recipient
+    kind: str | None = None
+    addressee: str | None = None
+    url: str
+    mail_to: str | None = None  # the mailbox an smtp:// route writes to
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            return value
+        if parts.scheme == "smtp" and parts.hostname and parts.port:
+            return value
+        if parts.scheme == "file" and parts.path:
+            return value
+        raise ValueError(
+            f"{value!r} is not an http(s):// webhook, an smtp://host:port mailbox "
+            "or a file:/// directory"
+        )
+
+    @model_validator(mode="after")
+    def _mailbox_named(self) -> Route:
+        if self.channel == Channel.MAIL and not self.mail_to:
+            raise ValueError("an smtp:// route names the mailbox it writes to (mail_to)")
+        return self
+
+    @property
+    def channel(self) -> Channel:
+        scheme = urlsplit(self.url).scheme
+        if scheme == "smtp":
+            return Channel.MAIL
+        return Channel.DIRECTORY if scheme == "file" else Channel.WEBHOOK
+
+    @property
+    def specificity(self) -> int:
+        return (self.kind is not None) * 2 + (self.addressee is not None)
+
+    def matches(self, recipient: str, kind: str, addressee: str | None) -> bool:
+        return (
+            self.recipient.value == recipient
+            and self.kind in (None, kind)
+            and self.addressee in (None, addressee)
+        )
+
+    @property
+    def endpoint(self) -> str:
+        """What an operator may read of the route: never a password in the URL."""
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+class RoutesError(ValueError):
+    """A routes file the worker cannot run with: names the file and the line."""
+
+
+class RouteTable(Record):
+    routes: list[Route] = Field(default_factory=list)
+
+    def resolve(self, recipient: str, kind: str, addressee: str | None) -> Route | None:
+        """The most specific route of the recipient; the first written among equals."""
+        found = [route for route in self.routes if route.matches(recipient, kind, addressee)]
+        if not found:
+            return None
+        best = max(route.specificity for route in found)
+        return next(route for route in found if route.specificity == best)
+
+
+def default_routes(
+    webhook_url: str | None, smtp_url: str | None, mail_to: str | None, outbox: str | None
+) -> RouteTable:
+    """`NOTIFY_WEBHOOK_URL` for every authority, `SMTP_URL` for the applicant's letters;
+    without either, `outbox` (a `file://` directory, as under `make run`)."""
+    routes = []
+    authority = webhook_url or outbox
+    if authority is not None:
+        routes += [
+            Route(recipient=recipient, url=authority)
+            for recipient in Recipient
+            if recipient != Recipient.APPLICANT
+        ]
+    if smtp_url is not None:
+        routes.append(Route(recipient=Recipient.APPLICANT, url=smtp_url, mail_to=mail_to))
+    elif outbox is not None:
+        routes.append(Route(recipient=Recipient.APPLICANT, url=outbox))
+    return RouteTable(routes=routes)
+
+
+def parse_routes(text: str, source: str, fallback: RouteTable) -> RouteTable:
+    """A routes file: `{"routes": [{"recipient": …, "url": …}, …]}`, its routes placed
+    before the defaults. A file that does not parse or validate raises `RoutesError`
+    naming `source` and the line of the faulty route."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RoutesError(f"{source}:{error.lineno}: not JSON ({error.msg})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("routes"), list):
+        raise RoutesError(f'{source}:1: expected {{"routes": [ … ]}}')
+    routes = []
+    for index, (entry, line) in enumerate(
+        zip(document["routes"], _entry_lines(text), strict=False)
+    ):
+        try:
+            routes.append(Route.model_validate(entry))
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in detail['loc']) or 'route'}: {detail['msg']}"
+                for detail in error.errors()
+            )
+            raise RoutesError(f"{source}:{line}: route {index + 1}: {problems}") from None
+    return RouteTable(routes=routes + fallback.routes)
+
+
+def _entry_lines(text: str) -> list[int]:
+    """The line each entry of the `routes` array starts on."""
+    decoder = json.JSONDecoder()
+    start = text.index("[", text.index('"routes"'))
+    position, lines = start + 1, list[int]()
+    while True:
+        while position < len(text) and text[position] in " \t\r\n,":
+            position += 1
+        if position >= len(text) or text[position] == "]":
+            return lines
+        lines.append(text.count("\n", 0, position) + 1)
+        _, position = decoder.raw_decode(text, position)
+
+
+# --- what is sent -----------------------------------------------------------------------------
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"  # the recipient may take it later: 408, 429, 5xx, no answer
+    REFUSED = "refused"  # the recipient will not take it as it is: other answers
+
+
+def read_answer(status: int) -> Outcome:
+    if 200 <= status < 300:
+        return Outcome.DELIVERED
+    if status in (408, 429) or status >= 500:
+        return Outcome.RETRY
+    return Outcome.REFUSED
+
+
+def idempotency_key(workflow_id: str, key: str) -> str:
+    """The contract's `Idempotency-Key`: a recipient never takes one notification twice."""
+    return f"{workflow_id}/{key}"
+
+
+class NotificationToDeliver(Record):
+    """A row of `notification`, as the delivery reads it."""
+
+    workflow_id: str
+    key: str
+    kind: str
+    recipient: str
+    language: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+    addressee: str | None = None  # the consulate, prefecture or platform of the dossier
+
+    @property
+    def rule(self) -> str | None:
+        rule = self.payload.get("rule")
+        return str(rule) if rule is not None else None
+
+
+def webhook_body(
+    notification: NotificationToDeliver, document: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The JSON a webhook receives (contract: workflow_id, key, kind, recipient, rule,
+    payload, and document when there is one)."""
+    body: dict[str, Any] = {
+        "workflow_id": notification.workflow_id,
+        "key": notification.key,
+        "kind": notification.kind,
+        "recipient": notification.recipient,
+        "rule": notification.rule,
+        "payload": notification.payload,
+    }
+    if document is not None:
+        body["document"] = dict(document)
+    return body
+
+
+class DeliveryRequest(Record):
+    """What the delivery workflow carries: keys only, never the notification's content
+    (CONTRACT.md, "Personal data is sealed")."""
+
+    workflow_id: str
+    key: str
+
+
+class DeliveryResult(Record):
+    outcome: Outcome
+    channel: Channel | None = None
+    endpoint: str | None = None
+    answer: str | None = None  # the recipient's answer to a refusal, shortened

@@ -1,0 +1,60 @@
+"""The CLI's view of delivery (CONTRACT.md, "Notifications are delivered"): what has not
+reached its recipient, a redelivery after a route was fixed, and a notification's document.
+
+What is undelivered is read from Temporal (the `NotificationDelivery` workflows still
+running or failed), so an operator needs no database access for it; the documents are in
+the register."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from activities.delivery import DELIVERY_WORKFLOW, delivery_id, redeliver
+
+UNDELIVERED = (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.FAILED)
+
+
+def add_commands(commands: Any) -> None:
+    notes = commands.add_parser(
+        "notifications", help="list the deliveries not done (running or refused)"
+    )
+    notes.add_argument("workflow_id", nargs="?", metavar="WORKFLOW_ID", help="of one dossier")
+    notes.add_argument("--limit", type=int, default=100, help="at most this many (100)")
+    again = commands.add_parser(
+        "redeliver", help="deliver a notification again, once its route is fixed"
+    )
+    again.add_argument("workflow_id", metavar="WORKFLOW_ID")
+    again.add_argument(
+        "key", metavar="KEY", help="the notification's key, e.g. 000001.invitation.applicant"
+    )
+
+
+def undelivered_query(workflow_id: str | None) -> str:
+    statuses = " OR ".join(f'ExecutionStatus = "{status.name.title()}"' for status in UNDELIVERED)
+    query = f'WorkflowType = "{DELIVERY_WORKFLOW}" AND ({statuses})'
+    if workflow_id is not None:
+        query += f' AND WorkflowId STARTS_WITH "{delivery_id(workflow_id, "")}"'
+    return query
+
+
+async def undelivered(client: Client, workflow_id: str | None, limit: int) -> list[str]:
+    """One line per delivery not done: its workflow id, status and when it started."""
+    lines = []
+    async for execution in client.list_workflows(undelivered_query(workflow_id), limit=limit):
+        status = execution.status.name.lower() if execution.status is not None else "?"
+        started = execution.start_time.isoformat(timespec="seconds")
+        lines.append(f"{execution.id}  {status}  since {started}")
+    return lines or ["every notification was delivered"]
+
+
+async def run(args: argparse.Namespace, client: Client, task_queue: str) -> str | None:
+    """The command's output, or None when `args` is not a delivery command."""
+    if args.command == "notifications":
+        return "\n".join(await undelivered(client, args.workflow_id, args.limit))
+    if args.command == "redeliver":
+        handle = await redeliver(client, task_queue, args.workflow_id, args.key)
+        return f"redelivering: {handle.id} (run {handle.result_run_id})"
+    return None

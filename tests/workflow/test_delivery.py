@@ -1,0 +1,212 @@
+"""Notifications reach their recipients (CONTRACT.md, "Notifications are delivered"): a
+real HTTP server takes the webhooks, a real SMTP server (aiosmtpd) the letters."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import asyncpg
+import pytest
+from temporalio.client import WorkflowFailureError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities import worker_activities
+from activities.delivery import DeliveryActivities, delivery_id, redeliver
+from models.common import Recipient
+from models.delivery import Route, RouteTable, idempotency_key, parse_routes
+from scripts.ports import free_port
+from tests.conftest import Harness, iso, visa_input
+from tests.delivery_servers import Webhook, smtp_server, webhook_server
+from workers.main import workflow_runner
+from workflows import WORKFLOWS
+
+MAILROOM = "courrier@consulat.example"
+
+
+def _routes(webhook_url: str, smtp_port: int) -> RouteTable:
+    authorities = [
+        Route(recipient=recipient, url=webhook_url)
+        for recipient in Recipient
+        if recipient != Recipient.APPLICANT
+    ]
+    letters = Route(
+        recipient=Recipient.APPLICANT, url=f"smtp://127.0.0.1:{smtp_port}", mail_to=MAILROOM
+    )
+    return RouteTable(routes=[*authorities, letters])
+
+
+@pytest.fixture
+async def delivering(
+    time_env: WorkflowEnvironment, pool: asyncpg.Pool
+) -> AsyncIterator[tuple[Harness, Webhook, int]]:
+    """A worker that delivers: webhooks to a live HTTP server, letters to a port where the
+    test may start (or not yet) an SMTP server."""
+    with webhook_server() as (url, hook):
+        smtp_port = free_port()
+        delivery = DeliveryActivities(pool, _routes(url, smtp_port))
+        harness = Harness(time_env, pool, f"test-{uuid.uuid4()}")
+        async with Worker(
+            time_env.client,
+            task_queue=harness.task_queue,
+            workflows=WORKFLOWS,
+            workflow_runner=workflow_runner(),
+            activities=worker_activities(pool, None, None, delivery),
+        ):
+            try:
+                yield harness, hook, smtp_port
+            finally:
+                await harness.close()
+
+
+async def _undelivered(harness: Harness, workflow_id: str) -> list[asyncpg.Record]:
+    return [row for row in await harness.notifications(workflow_id) if row["delivered_at"] is None]
+
+
+async def _until_delivered(harness: Harness, workflow_id: str) -> list[asyncpg.Record]:
+    async def done() -> bool:
+        rows = await harness.notifications(workflow_id)
+        return bool(rows) and not await _undelivered(harness, workflow_id)
+
+    await harness.until(done, seconds=60)
+    return await harness.notifications(workflow_id)
+
+
+async def _issued_visa(harness: Harness) -> str:
+    today = await harness.today()
+    handle = await harness.start_visa(visa_input(today))
+    await handle.execute_update(
+        "language_evaluation",
+        {"evaluated_on": iso(today), "oral_score": 50, "written_score": 20, "evaluator": "E"},
+    )
+    await handle.execute_update(
+        "values_evaluation",
+        {
+            "evaluated_on": iso(today),
+            "language_used": "ar",
+            "questions_asked": 6,
+            "correct_answers": 6,
+            "evaluator": "E",
+        },
+    )
+    await handle.execute_update("visa_decision", {"decision": "issued", "decided_on": iso(today)})
+    return handle.id
+
+
+@pytest.mark.rule("A4")
+@pytest.mark.rule("B6")
+@pytest.mark.rule("F4")
+async def test_a_whole_lifecycle_delivers_every_notification_exactly_once(
+    delivering: tuple[Harness, Webhook, int],
+) -> None:
+    harness, hook, smtp_port = delivering
+    with smtp_server(smtp_port) as (_, mailbox):
+        workflow_id = await _issued_visa(harness)
+        rows = await _until_delivered(harness, workflow_id)
+
+    to_authorities = {
+        idempotency_key(workflow_id, r["key"]) for r in rows if r["recipient"] != "applicant"
+    }
+    letters = [r for r in rows if r["recipient"] == "applicant"]
+    assert to_authorities and letters
+    assert sorted(hook.accepted) == sorted(to_authorities)
+    assert Counter(key for key, _ in hook.requests) == Counter(to_authorities), "each sent once"
+    mailed = Counter(message["Idempotency-Key"].strip() for message in mailbox.messages)
+    assert mailed == Counter(idempotency_key(workflow_id, r["key"]) for r in letters)
+    assert all(message["To"] == MAILROOM for message in mailbox.messages)
+    body = next(b for k, b in hook.requests if b["kind"] == "visa_decision")
+    assert (body["workflow_id"], body["recipient"], body["rule"]) == (workflow_id, "ofii", "F4")
+
+
+@pytest.mark.rule("A5")
+async def test_a_webhook_failing_three_times_then_answering_gets_it_once(
+    delivering: tuple[Harness, Webhook, int],
+) -> None:
+    harness, hook, smtp_port = delivering
+    today = await harness.today()
+    application = visa_input(today, procedure="spouse_of_french", prefecture=None)
+    workflow_id = f"visa-{application['application_id']}"
+    copy = idempotency_key(workflow_id, "000001.visa_application_copy.ofii")
+    hook.failures[copy] = 3
+    with smtp_server(smtp_port):
+        await harness.start_visa(application)
+        await harness.env.sleep(timedelta(minutes=5))  # the attempts back off: 10, 20, 40 s
+        await _until_delivered(harness, workflow_id)
+    assert [key for key, _ in hook.requests].count(copy) == 4
+    assert hook.accepted.count(copy) == 1
+
+
+@pytest.mark.rule("A4")
+async def test_a_mailbox_down_for_an_hour_gets_the_letter_when_it_comes_back(
+    delivering: tuple[Harness, Webhook, int],
+) -> None:
+    harness, _, smtp_port = delivering
+    today = await harness.today()
+    handle = await harness.start_visa(visa_input(today))
+    invitation = "000001.invitation.applicant"
+    await harness.env.sleep(timedelta(hours=1))  # attempts back off while nobody answers
+    [row] = [r for r in await harness.notifications(handle.id) if r["key"] == invitation]
+    assert row["delivered_at"] is None
+    with smtp_server(smtp_port) as (_, mailbox):
+        await harness.env.sleep(timedelta(hours=1))  # the next attempt finds the mailbox up
+        await _until_delivered(harness, handle.id)
+    assert [m["Idempotency-Key"].strip() for m in mailbox.messages] == [
+        idempotency_key(handle.id, invitation)
+    ]
+
+
+@pytest.mark.rule("A5")
+async def test_a_refusal_is_recorded_not_retried_and_redelivered_once_the_route_is_fixed(
+    delivering: tuple[Harness, Webhook, int],
+) -> None:
+    harness, hook, smtp_port = delivering
+    hook.refuse.add("visa_application_copy")
+    with smtp_server(smtp_port):
+        today = await harness.today()
+        handle = await harness.start_visa(
+            visa_input(today, procedure="spouse_of_french", prefecture=None)
+        )
+        key = "000001.visa_application_copy.ofii"
+        delivery = harness.client.get_workflow_handle(delivery_id(handle.id, key))
+        with pytest.raises(WorkflowFailureError):
+            await delivery.result()
+        [row] = [r for r in await harness.notifications(handle.id) if r["key"] == key]
+        assert row["delivered_at"] is None and row["refused_at"] is not None
+        assert row["delivery_error"].startswith("HTTP 404")
+        assert sum(1 for k, _ in hook.requests if k.endswith(key)) == 1, "not retried blindly"
+
+        hook.refuse.clear()  # the operator fixed the route
+        again = await redeliver(harness.client, harness.task_queue, handle.id, key)
+        await again.result()
+        [row] = [r for r in await harness.notifications(handle.id) if r["key"] == key]
+        assert row["delivered_at"] is not None and row["delivery_error"] is None
+
+
+def test_a_routes_file_that_does_not_hold_is_named_with_its_line() -> None:
+    text = (
+        '{"routes": [\n'
+        '  {"recipient": "consulate", "url": "https://c.example/n"},\n'
+        '  {"recipient": "prefecture", "url": "ftp://p.example"}\n'
+        "]}"
+    )
+    with pytest.raises(ValueError, match=r"routes.json:3: route 2: url: .*not an http\(s\)://"):
+        parse_routes(text, "routes.json", RouteTable())
+    with pytest.raises(ValueError, match=r"routes.json:2: not JSON"):
+        parse_routes('{"routes": [\n  {,]}', "routes.json", RouteTable())
+
+
+def test_the_most_specific_route_wins() -> None:
+    table = parse_routes(
+        '{"routes": [{"recipient": "consulate", "url": "https://all.example"},'
+        ' {"recipient": "consulate", "addressee": "Rabat", "url": "https://rabat.example"}]}',
+        "routes.json",
+        RouteTable(),
+    )
+    chosen = table.resolve("consulate", "evaluation_results", "Rabat")
+    assert chosen is not None and chosen.url == "https://rabat.example"
+    other = table.resolve("consulate", "evaluation_results", "Tunis")
+    assert other is not None and other.url == "https://all.example"
+    assert table.resolve("prefecture", "prefecture_decision_due", "Paris") is None
