@@ -1,6 +1,7 @@
 """All I/O of the system: the PostgreSQL register, notifications and reference data."""
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,13 @@ def worker_activities(
     register = RegisterActivities(pool, deliver=delivery is not None)
     reference = ReferenceActivities(reference_data_path)
     reference.load()  # a broken reference file stops the worker at start, naming the file
-    scheduled = ScheduledActivities(pool, reference, reports_dir)
+    scheduled = ScheduledActivities(
+        pool,
+        reference,
+        reports_dir,
+        deliver=delivery is not None,
+        alert_after=delivery.alert_after if delivery is not None else timedelta(hours=48),
+    )
     found: list[Callable[..., Any]] = [
         register.record_step,
         # The activities of the steps written before one transaction per step, for the

@@ -8,12 +8,14 @@ notification twice, and a delivered notification is never sent again."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
 import json
 import os
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -64,10 +66,11 @@ def delivery_id(workflow_id: str, key: str) -> str:
 
 
 async def start_deliveries(client: Client, task_queue: str, notes: list[tuple[str, str]]) -> None:
-    """Start the delivery of each (workflow id, key); one already started is left to run,
-    one that failed (refused) waits for an operator's redelivery."""
-    for workflow_id, key in notes:
-        # Already closed: delivered, or refused and kept for an operator's redelivery.
+    """Start the delivery of each (workflow id, key), all at once; one already started is
+    left to run, one closed (delivered, or refused and kept for an operator) is not
+    started again."""
+
+    async def start(workflow_id: str, key: str) -> None:
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await client.start_workflow(
                 DELIVERY_WORKFLOW,
@@ -77,6 +80,8 @@ async def start_deliveries(client: Client, task_queue: str, notes: list[tuple[st
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             )
+
+    await asyncio.gather(*(start(workflow_id, key) for workflow_id, key in notes))
 
 
 async def redeliver(
@@ -110,11 +115,13 @@ class DeliveryActivities:
         *,
         mail_from: str = "notifications@dossiers.invalid",
         documents: DocumentMaker | None = None,
+        alert_after: timedelta = timedelta(hours=48),
     ) -> None:
         self.pool = pool
         self.routes = routes
         self.mail_from = mail_from
         self.documents = documents
+        self.alert_after = alert_after  # the daily sweep alerts what waits longer
 
     @activity.defn(name="deliver_notification")
     async def deliver_notification(self, request: DeliveryRequest) -> DeliveryResult:

@@ -21,6 +21,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.delivery import start_deliveries
 from activities.reference import ReferenceActivities
 from models.notifications import Kind, Recipient
 from models.reference import ReferenceData
@@ -90,10 +91,15 @@ class ScheduledActivities:
         pool: asyncpg.Pool,
         reference: ReferenceActivities,
         reports_dir: Path | None = None,
+        *,
+        deliver: bool = False,
+        alert_after: timedelta = timedelta(hours=48),
     ) -> None:
         self.pool = pool
         self.reference = reference
         self.reports_dir = reports_dir
+        self.deliver = deliver  # start the delivery of what the runs write
+        self.alert_after = alert_after  # an undelivered notification older is alerted
 
     # --- sessions --------------------------------------------------------------------------
 
@@ -281,7 +287,60 @@ class ScheduledActivities:
                     created=bool(created),
                 )
             )
+        alert = await self._delivery_alert(sweep)
+        written = [digest.key for digest in result.digests] + ([alert] if alert else [])
+        await self._deliver(sweep.register_id, written)
         return result
+
+    async def _delivery_alert(self, sweep: SweepDeadlines) -> str | None:
+        """One `delivery_alert` to OFII a day while notifications wait undelivered past
+        `alert_after` (refused, unroutable or never answered), oldest first."""
+        rows = await self.pool.fetch(
+            """SELECT workflow_id, key, kind, recipient, created_at, delivery_error, refused_at
+               FROM notification
+               WHERE delivered_at IS NULL AND abandoned_by IS NULL
+                 AND created_at < now() - $1::interval
+               ORDER BY created_at LIMIT 1000""",
+            self.alert_after,
+        )
+        if not rows:
+            return None
+        key = f"{sweep.day.isoformat()}.{Kind.DELIVERY_ALERT.value}"
+        payload = {
+            "rule": "",
+            "day": sweep.day.isoformat(),
+            "older_than_hours": int(self.alert_after.total_seconds() // 3600),
+            "undelivered": [
+                {
+                    "workflow_id": row["workflow_id"],
+                    "key": row["key"],
+                    "kind": row["kind"],
+                    "recipient": row["recipient"],
+                    "since": row["created_at"].isoformat(),
+                    "refused": row["refused_at"] is not None,
+                    "error": row["delivery_error"],
+                }
+                for row in rows
+            ],
+        }
+        await self.pool.fetchval(
+            _INSERT_NOTIFICATION,
+            sweep.register_id,
+            key,
+            Recipient.OFII.value,
+            Kind.DELIVERY_ALERT.value,
+            payload,
+        )
+        activity.logger.error("notifications undelivered past the alert age: %d", len(rows))
+        return key
+
+    async def _deliver(self, register_id: str, keys: list[str]) -> None:
+        if self.deliver and keys and activity.in_activity():
+            await start_deliveries(
+                activity.client(),
+                activity.info().task_queue,
+                [(register_id, key) for key in keys],
+            )
 
     # --- the report to the ministries -------------------------------------------------------
 
@@ -322,6 +381,7 @@ class ScheduledActivities:
         rows = report_rows(payload["sections"])
         path = self.reports_dir / filename
         _write_csv(path, rows)
+        await self._deliver(request.register_id, [key])
         return ReportResult(
             week=week,
             as_of=request.as_of,

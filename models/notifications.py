@@ -70,6 +70,7 @@ class Kind(StrEnum):
     # Scheduled runs
     DEADLINE_DIGEST = "deadline_digest"
     MINISTRY_REPORT = "ministry_report"
+    DELIVERY_ALERT = "delivery_alert"
 
 
 # --- payloads ------------------------------------------------------------------------------
@@ -279,6 +280,15 @@ class DeadlineDigestPayload(Payload):
     addressee: str
     within_days: int
     dossiers: list[dict[str, Any]]
+
+
+class DeliveryAlertPayload(Payload):
+    """The notifications not delivered past `DELIVERY_ALERT_HOURS` (contract: delivery)."""
+
+    rule: str
+    day: IsoDate
+    older_than_hours: int
+    undelivered: list[dict[str, Any]]
 
 
 class MinistryReportPayload(Payload):
@@ -609,6 +619,15 @@ CATALOGUE: Mapping[Kind, NotificationKind] = MappingProxyType(
                 "Relevé des échéances",
                 "Deadline digest",
                 DeadlineDigestPayload,
+                scheduled=True,
+            ),
+            _entry(
+                Kind.DELIVERY_ALERT,
+                [R.OFII],
+                "",
+                "Notifications non remises",
+                "Notifications not delivered",
+                DeliveryAlertPayload,
                 scheduled=True,
             ),
             _entry(

@@ -105,6 +105,8 @@ async def serve(settings: Settings) -> None:
             settings,
             extra_workflows=[BareDossier, VisaLocalStep, VisaNormalStep],
             extra_activities=[noop],
+            # The steps are measured, not the delivery: it runs apart, in workflows of its own.
+            deliver=False,
         )
         running = asyncio.create_task(worker.run(), name="worker")
         stopping = asyncio.create_task(stop.wait(), name="stop")

@@ -89,9 +89,11 @@ def build_worker(
     *,
     extra_workflows: Sequence[type[Any]] = (),
     extra_activities: Sequence[Callable[..., Any]] = (),
+    deliver: bool = True,
 ) -> Worker:
     """The worker of the system, with its measured sizing (README, "Sizing"): as many
-    activity slots as the pool has connections, so an activity never waits for one."""
+    activity slots as the pool has connections, so an activity never waits for one.
+    Without `deliver` (the benchmark of the steps), notifications stay in the register."""
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -102,8 +104,13 @@ def build_worker(
                 settings.reference_data_path,
                 settings.reports_path,
                 DeliveryActivities(
-                    pool, settings.delivery_routes(), mail_from=settings.delivery_mail_from
-                ),
+                    pool,
+                    settings.delivery_routes(),
+                    mail_from=settings.delivery_mail_from,
+                    alert_after=timedelta(hours=settings.delivery_alert_hours),
+                )
+                if deliver
+                else None,
             ),
             *extra_activities,
         ],

@@ -83,7 +83,7 @@ CONTRACT_KINDS = {
 }
 # Beside the contract's table: the contract's prose names `correction_notice`; A6's routing
 # is told to OFII (README).
-ADDED_KINDS = {"correction_notice", "routed_to_cai_in_france"}
+ADDED_KINDS = {"correction_notice", "routed_to_cai_in_france", "delivery_alert"}
 # Letters and attestations kept as documents (contract: "Notifications are delivered").
 DOCUMENTS = {
     Kind.INVITATION,  # A4, A5
@@ -116,9 +116,11 @@ def test_every_kind_has_one_entry_and_the_contract_kinds_are_all_there() -> None
         assert all(re.fullmatch(r"[A-J][1-9]", rule) for rule in entry.rules), kind
         assert entry.required_keys, kind
     assert len({entry.document for entry in CATALOGUE.values() if entry.document}) == len(DOCUMENTS)
-    # Only a correction inherits its rule: that of the notification it supersedes.
+    # A correction inherits its rule (that of the notification it supersedes); the
+    # delivery alert answers to the contract's delivery, not to the circular.
     assert [kind for kind, entry in CATALOGUE.items() if not entry.rules] == [
-        Kind.CORRECTION_NOTICE
+        Kind.CORRECTION_NOTICE,
+        Kind.DELIVERY_ALERT,
     ]
 
 
@@ -130,6 +132,7 @@ def test_a_correction_notice_may_go_to_whoever_a_dossier_tells_anything() -> Non
     assert {k for k, e in CATALOGUE.items() if e.scheduled} == {
         Kind.DEADLINE_DIGEST,
         Kind.MINISTRY_REPORT,
+        Kind.DELIVERY_ALERT,
     }
 
 

@@ -7,6 +7,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import pytest
@@ -16,8 +17,11 @@ from temporalio.worker import Worker
 
 from activities import worker_activities
 from activities.delivery import DeliveryActivities, delivery_id, redeliver
+from activities.reference import ReferenceActivities
+from activities.scheduled import ScheduledActivities
 from models.common import Recipient
 from models.delivery import Route, RouteTable, idempotency_key, parse_routes
+from models.reporting import SweepDeadlines
 from scripts.ports import free_port
 from tests.conftest import Harness, iso, visa_input
 from tests.delivery_servers import Webhook, smtp_server, webhook_server
@@ -177,12 +181,32 @@ async def test_a_refusal_is_recorded_not_retried_and_redelivered_once_the_route_
         assert row["delivered_at"] is None and row["refused_at"] is not None
         assert row["delivery_error"].startswith("HTTP 404")
         assert sum(1 for k, _ in hook.requests if k.endswith(key)) == 1, "not retried blindly"
+        alert = await _sweep_alert(harness, handle.id, key)
+        assert alert["error"].startswith("HTTP 404") and alert["refused"] is True
 
         hook.refuse.clear()  # the operator fixed the route
         again = await redeliver(harness.client, harness.task_queue, handle.id, key)
         await again.result()
         [row] = [r for r in await harness.notifications(handle.id) if r["key"] == key]
         assert row["delivered_at"] is not None and row["delivery_error"] is None
+
+
+async def _sweep_alert(harness: Harness, workflow_id: str, key: str) -> dict[str, Any]:
+    """The daily sweep's `delivery_alert` entry for one notification (alerted at once)."""
+    sweep = ScheduledActivities(harness.pool, ReferenceActivities(None), alert_after=timedelta(0))
+    register_id = f"sweep-{uuid.uuid4()}"
+    await sweep.sweep_deadlines(SweepDeadlines(register_id=register_id, day=await harness.today()))
+    [row] = await harness.pool.fetch(
+        "SELECT payload FROM notification WHERE workflow_id = $1 AND kind = 'delivery_alert'",
+        register_id,
+    )
+    entries = [
+        e
+        for e in row["payload"]["undelivered"]
+        if (e["workflow_id"], e["key"]) == (workflow_id, key)
+    ]
+    assert len(entries) == 1
+    return dict(entries[0])
 
 
 def test_a_routes_file_that_does_not_hold_is_named_with_its_line() -> None:
