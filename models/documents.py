@@ -1,0 +1,497 @@
+"""Letters and attestations, composed from templates kept as data (CONTRACT.md, "Notifications
+are delivered"): the invitation (A4, A5), the attestations D2, D4, E2, E5 and G2, the
+prescription (D3, E3) and the convocations (G2, H1).
+
+A template is `models/templates/<kind>.json`: per language, the issuer, the title and the
+paragraphs, each with `{placeholders}` filled from the notification's payload and from
+`reference`, `rule` and `issued_on`. `{field:date}` writes a date as the language writes
+it, `{field:term}` a code of the payload (`language`, `family_reunification`…) in words;
+a paragraph `{"when": {...}, "text": ...}` is said only when the payload matches
+(`true`: the field is there and neither null nor false; `false`: it is not; any other
+value: equal). `models/templates/_common.json` holds what every document shares per
+language: direction, dates, labels and terms.
+
+A letter goes in the applicant's language when a translation exists, in French otherwise,
+flagged (A4). Composing is pure: the same notification gives the same document, which the
+shell renders (`activities/documents.py`) and keeps by its digest.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import string
+from collections.abc import Mapping, Sequence
+from datetime import date
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from models.notifications import CATALOGUE
+
+# The notification kinds that are a document (CONTRACT.md: letters and attestations), as the
+# catalogue names them: A4, A5, D2, D3, D4, E2, E3, E5, G2, H1.
+DOCUMENT_KINDS = frozenset(entry.document for entry in CATALOGUE.values() if entry.document)
+FRENCH = "fr"  # the language of every document without a translation (A4)
+TEMPLATES = "models/templates"  # where errors say the files are, from the project's root
+COMMON = "_common"
+SPECS = frozenset({"", "date", "term"})
+CODE_LENGTH = 12  # base32 characters of the verification code: 60 bits
+CODE_GROUP = 4
+
+
+class TemplateError(ValueError):
+    """A template that cannot serve: names its file, and its line when it has one."""
+
+    def __init__(self, file: str, message: str, line: int | None = None) -> None:
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(f"{where}: {message}")
+        self.file = file
+        self.line = line
+
+
+# --- templates as data -----------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Paragraph(_Strict):
+    text: str
+    when: dict[str, bool | str | int] = Field(default_factory=dict)
+
+
+class LanguageTemplate(_Strict):
+    issuer: str
+    title: str
+    paragraphs: list[str | Paragraph] = Field(min_length=1)
+
+    def blocks(self) -> list[Paragraph]:
+        return [p if isinstance(p, Paragraph) else Paragraph(text=p) for p in self.paragraphs]
+
+
+class TemplateFile(_Strict):
+    kind: str
+    rules: list[str] = Field(min_length=1)
+    languages: dict[str, LanguageTemplate]
+    comment: str = Field(default="", alias="_comment")
+
+
+class Labels(_Strict):
+    republic: str
+    reference: str
+    rule: str
+    issued_on: str
+    verification: str
+    verification_note: str
+    circular: str
+    page: str
+
+
+class LanguageCommon(_Strict):
+    direction: Literal["ltr", "rtl"]
+    colon: str  # between a label and its value: " : " in French
+    date: str  # fields: day, month (its name), month_number, year
+    months: list[str]  # empty when the date is written in figures
+    days: dict[str, str]  # a day written otherwise ("1" → "1er")
+    labels: Labels
+    terms: dict[str, str]
+
+
+class CommonFile(_Strict):
+    languages: dict[str, LanguageCommon]
+    comment: str = Field(default="", alias="_comment")
+
+
+class Templates(BaseModel):
+    """Every template, checked, with the text of its file (to name lines in errors)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kinds: dict[str, TemplateFile]
+    common: CommonFile
+    texts: dict[str, str]
+
+    def languages(self, kind: str) -> frozenset[str]:
+        return frozenset(self.kinds[kind].languages)
+
+
+# --- what a composed document is ---------------------------------------------------------
+
+
+class Composed(BaseModel):
+    """A letter or attestation, every word decided: what the renderer lays out."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    language: str  # the language it is written in
+    requested_language: str | None  # the applicant's letter language; None: an authority
+    fallback: bool  # A4: not in a language the applicant declared; French instead
+    direction: Literal["ltr", "rtl"]
+    republic: str
+    issuer: str
+    title: str
+    title_fr: str | None  # under a translated title, so any French authority knows it
+    details: list[str]  # reference, rule, date of issue, each "label: value"
+    paragraphs: list[str]
+    reference: str
+    rule: str
+    issued_on: date
+    verification_code: str
+    verification: str  # "label: code"
+    verification_note: str
+    circular: str
+    page_label: str  # with {page}
+
+
+# --- loading and checking -----------------------------------------------------------------
+
+
+def _line_of(text: str, needle: str, after: int = 0) -> int | None:
+    found = text.find(needle, after)
+    return text.count("\n", 0, found) + 1 if found >= 0 else None
+
+
+def _key_line(text: str, path: Sequence[str | int]) -> int | None:
+    """The line of the last named key of `path` in a JSON text (best effort)."""
+    position = 0
+    line = None
+    for part in path:
+        if isinstance(part, str):
+            found = text.find(json.dumps(part, ensure_ascii=False), position)
+            if found < 0:
+                break
+            position, line = found, text.count("\n", 0, found) + 1
+    return line
+
+
+def _parse(file: str, text: str, model: type[BaseModel]) -> Any:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise TemplateError(file, f"not JSON: {error.msg}", error.lineno) from error
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        keys = [part for part in first["loc"] if isinstance(part, str)]
+        # A missing key has no line: its parent's is where it should be.
+        line = _key_line(text, keys[:-1] if first["type"] == "missing" else keys)
+        raise TemplateError(file, f"{where}: {first['msg']}", line) from error
+
+
+def _fields(file: str, text: str, source: str) -> set[str]:
+    """The placeholders of one text, checked: balanced braces, a known format spec."""
+    line = _line_of(text, json.dumps(source, ensure_ascii=False)[1:-1][:60])
+    try:
+        parsed = list(string.Formatter().parse(source))
+    except ValueError as error:
+        raise TemplateError(file, f"{error} in {source[:60]!r}", line) from error
+    names = set()
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if not name or name.isdigit() or conversion:
+            raise TemplateError(file, f"placeholder {{{name}}} must name a field", line)
+        if spec not in SPECS:
+            raise TemplateError(file, f"{{{name}:{spec}}}: the format is one of :date, :term", line)
+        names.add(name)
+    return names
+
+
+def _template_fields(file: str, text: str, template: LanguageTemplate) -> set[str]:
+    names = _fields(file, text, template.issuer) | _fields(file, text, template.title)
+    for block in template.blocks():
+        names |= _fields(file, text, block.text)
+    return names
+
+
+def load_templates(texts: Mapping[str, str]) -> Templates:
+    """Templates from the text of each file (`<kind>.json` and `_common.json`), checked: each
+    parses, French is there, every translation says what French says (same placeholders,
+    same paragraphs under the same conditions) in a language `_common.json` knows, and no
+    kind that needs a document lacks its template."""
+    common_file = f"{TEMPLATES}/{COMMON}.json"
+    if f"{COMMON}.json" not in texts:
+        raise TemplateError(common_file, "missing")
+    common: CommonFile = _parse(common_file, texts[f"{COMMON}.json"], CommonFile)
+    common_text = texts[f"{COMMON}.json"]
+    if FRENCH not in common.languages:
+        raise TemplateError(common_file, "no French block", 1)
+    for language, shared in common.languages.items():
+        line = _key_line(common_text, ["languages", language])
+        if shared.months and len(shared.months) != 12:
+            raise TemplateError(common_file, f"{language}: twelve months, or none", line)
+        try:
+            _format_date(date(2009, 1, 1), shared)
+        except (KeyError, ValueError, IndexError) as error:
+            raise TemplateError(
+                common_file, f"{language}: date {shared.date!r}: {error}", line
+            ) from error
+    kinds: dict[str, TemplateFile] = {}
+    for name, text in sorted(texts.items()):
+        if name == f"{COMMON}.json" or not name.endswith(".json"):
+            continue
+        file = f"{TEMPLATES}/{name}"
+        template: TemplateFile = _parse(file, text, TemplateFile)
+        if template.kind != name.removesuffix(".json"):
+            raise TemplateError(
+                file, f"kind {template.kind!r} in a file named {name}", _line_of(text, '"kind"')
+            )
+        if template.kind not in DOCUMENT_KINDS:
+            raise TemplateError(
+                file,
+                f"{template.kind} is not a document in models/notifications.py",
+                _line_of(text, '"kind"'),
+            )
+        if FRENCH not in template.languages:
+            raise TemplateError(file, "no French block: French is every letter's fallback (A4)")
+        french = template.languages[FRENCH]
+        french_fields = _template_fields(file, text, french)
+        french_whens = [block.when for block in french.blocks()]
+        for language, block in template.languages.items():
+            line = _key_line(text, ["languages", language])
+            if language not in common.languages:
+                raise TemplateError(file, f"{language}: not a language of {COMMON}.json", line)
+            fields = _template_fields(file, text, block)
+            if fields != french_fields:
+                raise TemplateError(
+                    file,
+                    f"{language} says {sorted(fields - french_fields) or 'nothing more'} and "
+                    f"lacks {sorted(french_fields - fields) or 'nothing'} of the French",
+                    line,
+                )
+            if [b.when for b in block.blocks()] != french_whens:
+                raise TemplateError(
+                    file, f"{language}: paragraphs and conditions differ from the French", line
+                )
+        kinds[template.kind] = template
+    missing = sorted(DOCUMENT_KINDS - set(kinds))
+    if missing:
+        raise TemplateError(
+            f"{TEMPLATES}/{missing[0]}.json", f"missing: {missing[0]} is a document"
+        )
+    return Templates(kinds=kinds, common=common, texts=dict(texts))
+
+
+def _shipped_texts() -> dict[str, str]:
+    folder = resources.files("models").joinpath("templates")
+    return {
+        entry.name: entry.read_text(encoding="utf-8")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".json")
+    }
+
+
+@cache
+def shipped_templates() -> Templates:
+    """The templates shipped in `models/templates/`, read once (like the reference data)."""
+    return load_templates(_shipped_texts())
+
+
+def check_templates() -> None:
+    """Raise TemplateError, naming the file and line, when a shipped template does not parse
+    or a kind that needs a document has none: the worker calls it at start."""
+    shipped_templates.cache_clear()
+    shipped_templates()
+
+
+def template_languages(kind: str) -> frozenset[str]:
+    """The languages a document of `kind` is written in."""
+    return shipped_templates().languages(kind)
+
+
+# --- composing ------------------------------------------------------------------------------
+
+
+class _Missing(KeyError):
+    pass
+
+
+def _format_date(day: date, shared: LanguageCommon) -> str:
+    name = shared.months[day.month - 1] if shared.months else ""
+    written = shared.days.get(str(day.day))
+    return shared.date.format(
+        day=written if written is not None else day.day,
+        month=name,
+        month_number=day.month,
+        year=day.year,
+    )
+
+
+class _Filler(string.Formatter):
+    """str.format over the payload: a missing or null value is a fault of the template (or
+    of the caller), never an empty hole in a letter."""
+
+    def __init__(self, shared: LanguageCommon, common_file: str, language: str) -> None:
+        self.shared = shared
+        self.common_file = common_file
+        self.language = language
+
+    def get_field(self, field_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        try:
+            value, used = super().get_field(field_name, args, kwargs)
+        except (KeyError, IndexError, TypeError, AttributeError) as error:
+            raise _Missing(field_name) from error
+        if value is None:
+            raise _Missing(field_name)
+        return value, used
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec == "date":
+            day = value if isinstance(value, date) else date.fromisoformat(str(value))
+            return _format_date(day, self.shared)
+        if format_spec == "term":
+            term = self.shared.terms.get(str(value))
+            if term is None:
+                raise TemplateError(
+                    self.common_file, f"{self.language}: no term for {value!r} (terms)"
+                )
+            return term
+        return str(value)
+
+
+def _applies(when: Mapping[str, bool | str | int], fields: Mapping[str, Any]) -> bool:
+    for name, expected in when.items():
+        value = fields.get(name)
+        present = value is not None and value is not False
+        if expected is True or expected is False:
+            if present != expected:
+                return False
+        elif value != expected:
+            return False
+    return True
+
+
+def compose(
+    kind: str,
+    payload: Mapping[str, Any],
+    language: str | None,
+    *,
+    reference: str,
+    rule: str,
+    issued_on: date,
+    verification_code: str,
+    templates: Templates | None = None,
+) -> Composed:
+    """The document of a notification of `kind`, in `language` (the applicant's letter
+    language; None for an authority) when a translation exists, in French otherwise with
+    `fallback` set (A4), as it is when the payload says no declared language had a letter.
+
+    Raises ValueError naming the template file when a placeholder has no value: a letter
+    with a hole is never sent."""
+    catalogue = templates if templates is not None else shipped_templates()
+    file = f"{TEMPLATES}/{kind}.json"
+    template = catalogue.kinds.get(kind)
+    if template is None:
+        raise TemplateError(file, f"no template: {kind} is not a document")
+    written_in = language if language in template.languages else FRENCH
+    fallback = (language is not None and written_in != language) or (
+        payload.get("language_fallback") is True
+    )
+    block = template.languages[written_in]
+    shared = catalogue.common.languages[written_in]
+    fields = {
+        **payload,
+        "reference": reference,
+        "rule": rule,
+        "issued_on": issued_on.isoformat(),
+    }
+    filler = _Filler(shared, f"{TEMPLATES}/{COMMON}.json", written_in)
+    text = catalogue.texts.get(f"{kind}.json", "")
+
+    def fill(source: str) -> str:
+        try:
+            return filler.format(source, **fields)
+        except _Missing as missing:
+            name = missing.args[0]
+            line = _line_of(text, "{" + name, text.find(f'"{written_in}"'))
+            raise TemplateError(
+                file, f"{written_in}: no value for the placeholder {{{name}}}", line
+            ) from None
+
+    labels = shared.labels
+    french_title = template.languages[FRENCH].title
+    return Composed(
+        kind=kind,
+        language=written_in,
+        requested_language=language,
+        fallback=fallback,
+        direction=shared.direction,
+        republic=labels.republic,
+        issuer=fill(block.issuer),
+        title=fill(block.title),
+        title_fr=fill(french_title) if written_in != FRENCH else None,
+        details=[
+            f"{labels.reference}{shared.colon}{reference}",
+            f"{labels.rule}{shared.colon}{rule} (NOR IMIG0900055C)",
+            f"{labels.issued_on}{shared.colon}{_format_date(issued_on, shared)}",
+        ],
+        paragraphs=[fill(b.text) for b in block.blocks() if _applies(b.when, fields)],
+        reference=reference,
+        rule=rule,
+        issued_on=issued_on,
+        verification_code=verification_code,
+        verification=f"{labels.verification}{shared.colon}{verification_code}",
+        verification_note=labels.verification_note,
+        circular=labels.circular,
+        page_label=labels.page,
+    )
+
+
+def format_date(day: date, language: str) -> str:
+    """`day` as a document in `language` writes it (French when there is no translation)."""
+    languages = shipped_templates().common.languages
+    return _format_date(day, languages.get(language, languages[FRENCH]))
+
+
+def reference_of(payload: Mapping[str, Any]) -> str:
+    """The dossier's reference a notification names: its application or contract id."""
+    for key in ("application_id", "contract_id"):
+        if payload.get(key):
+            return str(payload[key])
+    raise ValueError("the payload names no application_id nor contract_id")
+
+
+def person_fields(start_input: Mapping[str, Any], person_id: str | None = None) -> dict[str, str]:
+    """What a document names of its person, from the dossier's input: a copy to the
+    consulate of a nominative attestation (D4) carries the name a letter to the applicant
+    carries in its payload."""
+    person: Any = start_input.get("applicant") or start_input.get("signatory")
+    if person is None and person_id is not None:
+        person = next(
+            (s for s in start_input.get("signatories") or [] if s.get("person_id") == person_id),
+            None,
+        )
+    if isinstance(person, Mapping) and person.get("full_name"):
+        return {"full_name": str(person["full_name"])}
+    return {}
+
+
+# --- verification -----------------------------------------------------------------------
+
+
+def verification_code(workflow_id: str, key: str, secret: bytes) -> str:
+    """The code printed on a document: HMAC-SHA256 of its notification's key
+    (`{workflow_id}/{key}`, as the Idempotency-Key), 12 base32 characters in groups of four.
+    Base32 has no 0/1/8 to mistake for O/I/B when read out on the phone."""
+    if not secret:
+        raise ValueError("a verification code needs a secret: anyone could forge one without")
+    digest = hmac.new(secret, f"{workflow_id}/{key}".encode(), hashlib.sha256).digest()
+    code = base64.b32encode(digest).decode("ascii")[:CODE_LENGTH]
+    return "-".join(code[i : i + CODE_GROUP] for i in range(0, CODE_LENGTH, CODE_GROUP))
+
+
+def verification_code_matches(workflow_id: str, key: str, code: str, secret: bytes) -> bool:
+    """Whether `code`, as a person types it (any case, grouped or not), is the one of that
+    notification's document."""
+    typed = "".join(code.split()).replace("-", "").upper()
+    expected = verification_code(workflow_id, key, secret).replace("-", "")
+    return hmac.compare_digest(typed.encode(), expected.encode())
