@@ -3,9 +3,10 @@ erased from the register; pseudonymised rows stay for the ministry's statistics 
 
 What stays: each dossier's kind, procedure, country, consulate, stage, deadlines missed,
 trainings, exemptions and decision; each event's name, number, source and rule; each
-notification's kind, recipient and rule. What goes: every payload (names, birth dates,
-free text), the wording of rejections, the seats' person ids. Runs as the schema's owner:
-the worker's role cannot rewrite the audit trail.
+notification's kind, recipient and rule, and the digest of its document. What goes: every
+payload (names, birth dates, free text), the wording of rejections, the seats' person ids,
+and the letters and attestations themselves. Runs as the schema's owner: the worker's role
+cannot rewrite the audit trail.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Erased(BaseModel):
     workflow_ids: list[str]
     events: int
     notifications: int
+    documents: int = 0
 
 
 async def erase_personal_data(
@@ -67,6 +69,17 @@ async def erase_personal_data(
                WHERE workflow_id = ANY($1::text[])""",
             ids,
         )
+        # A document's digest stays with its notification: it still proves what was sent
+        # to whoever shows the document, and reveals nothing without it.
+        documents = await connection.execute(
+            """DELETE FROM document
+               WHERE sha256 IN (SELECT document_sha256 FROM notification
+                                WHERE workflow_id = ANY($1::text[]))
+                 AND NOT EXISTS (SELECT FROM notification other
+                                 WHERE other.document_sha256 = document.sha256
+                                   AND NOT other.workflow_id = ANY($1::text[]))""",
+            ids,
+        )
         notifications = await connection.execute(
             """UPDATE notification
                SET payload = jsonb_build_object('erased', true, 'rule', payload->'rule')
@@ -88,4 +101,5 @@ async def erase_personal_data(
         workflow_ids=ids,
         events=int(events.split()[-1]),
         notifications=int(notifications.split()[-1]),
+        documents=int(documents.split()[-1]),
     )

@@ -52,6 +52,7 @@ async def run(settings: Settings, days: int, dossier: str | None) -> int:
         dossiers=len(erased.workflow_ids),
         events=erased.events,
         notifications=erased.notifications,
+        documents=erased.documents,
     )
     return 0
 

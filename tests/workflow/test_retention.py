@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from activities.documents import load_document, store_document
 from activities.register import RegisterActivities
 from activities.retention import RetentionRefused, erase_personal_data
 from models.common import NotificationDue, Recipient
@@ -71,8 +72,23 @@ async def test_closed_dossiers_lose_their_personal_data_and_keep_their_statistic
     old = await _dossier(pool, closed=True)
     running = await _dossier(pool, closed=False)
     async with pool.acquire() as connection:
+        letters = {
+            workflow_id: await store_document(
+                connection,
+                workflow_id,
+                "000001.invitation.applicant",
+                "",
+                f"%PDF {NAME} {workflow_id}".encode(),
+            )
+            for workflow_id in (old, running)
+        }
         erased = await erase_personal_data(connection, datetime.now(UTC) - timedelta(days=1095))
     assert old in erased.workflow_ids and running not in erased.workflow_ids
+    assert erased.documents == 1 and await load_document(pool, letters[old]) is None
+    assert await pool.fetchval(  # the digest stays: it still proves what was sent
+        "SELECT document_sha256 FROM notification WHERE workflow_id = $1", old
+    ) == letters[old]  # fmt: skip
+    assert await load_document(pool, letters[running]) is not None
     text = await _text(pool, old)
     for secret in (NAME, BIRTH, MEDICAL):
         assert secret not in text

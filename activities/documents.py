@@ -1,0 +1,289 @@
+"""Letters and attestations as PDF documents, and where the register keeps them (CONTRACT.md,
+"Notifications are delivered"; migration 008).
+
+`render_pdf` lays out a document `models.documents.compose` decided word for word: fpdf2
+with harfbuzz shaping, so Arabic reads right to left with its letters joined, in the fonts
+shipped in `fonts/` (see its README). The same composed document always gives the same
+bytes (its creation date is its issue date), so a document is kept by its SHA-256 and a
+retried delivery sends what the first attempt kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import UTC, datetime, time
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+from fontTools.ttLib import TTFont
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+from models.documents import (
+    DOCUMENT_KINDS,
+    Composed,
+    compose,
+    person_fields,
+    reference_of,
+    verification_code,
+)
+
+MEDIA_TYPE = "application/pdf"
+FONTS = Path(__file__).with_name("fonts")
+# family → file stem; each has a regular and a bold face
+_FAMILIES = {"latin": "NotoSans", "arabic": "Amiri"}
+# The main family of a document by its direction, and the one that takes the glyphs the
+# main one lacks (an Arabic-script name in a French letter, a Cyrillic one in an Arabic).
+_MAIN = {"ltr": ("latin", "arabic"), "rtl": ("arabic", "latin")}
+_GREY = (90, 90, 90)
+# The day a document is issued is the day its notification was written, in France (B9).
+ISSUING_ZONE = ZoneInfo("Europe/Paris")
+
+Connection = asyncpg.Connection | PoolConnectionProxy
+
+
+class UndrawableText(ValueError):
+    """A document with characters that no font in `fonts/` draws (a name in a script
+    other than Latin, Greek, Cyrillic or Arabic)."""
+
+
+@cache
+def _characters(family: str) -> frozenset[int]:
+    """The characters a family draws (its regular face; the bold covers the same)."""
+    font = TTFont(FONTS / f"{_FAMILIES[family]}-Regular.ttf", lazy=True)
+    return frozenset(font.getBestCmap())
+
+
+def _text(composed: Composed) -> str:
+    return " ".join(
+        [
+            composed.republic,
+            composed.issuer,
+            composed.title,
+            composed.title_fr or "",
+            *composed.details,
+            *composed.paragraphs,
+            composed.verification,
+            composed.verification_note,
+            composed.circular,
+            composed.page_label,
+        ]
+    )
+
+
+class _Document(FPDF):
+    """A4 portrait; the verification code, the circular and the page on every page."""
+
+    def __init__(self, composed: Composed) -> None:
+        super().__init__(orientation="portrait", unit="mm", format="A4")
+        self.composed = composed
+        self.align = "R" if composed.direction == "rtl" else "L"
+        # Amiri draws smaller than Noto Sans at the same size: an Arabic letter is set larger.
+        self.scale = 1.15 if composed.direction == "rtl" else 1.0
+        self.main, fallback = _MAIN[composed.direction]
+        families = [self.main]
+        # Parsing and subsetting a font is most of a document's time: the second family is
+        # added only when the text has a character the first does not draw.
+        needed = {ord(c) for c in _text(composed) if not c.isspace()}
+        if needed - _characters(self.main):
+            families.append(fallback)
+            undrawn = needed - _characters(self.main) - _characters(fallback)
+            if undrawn:
+                # A name in boxes is a letter with a hole; the message names no character,
+                # since the characters are most likely a person's name.
+                raise UndrawableText(
+                    f"{composed.kind}: {len(undrawn)} character(s) no shipped font draws"
+                )
+        for family in families:
+            stem = _FAMILIES[family]
+            self.add_font(family, "", FONTS / f"{stem}-Regular.ttf")
+            self.add_font(family, "B", FONTS / f"{stem}-Bold.ttf")
+        if len(families) > 1:
+            self.set_fallback_fonts([fallback], exact_match=False)
+        self.set_text_shaping(
+            use_shaping_engine=True, direction=composed.direction, language=composed.language
+        )
+        self.set_margins(left=20, top=18, right=20)
+        self.set_auto_page_break(auto=True, margin=30)
+
+    def write_lines(
+        self,
+        text: str,
+        size: float,
+        *,
+        bold: bool = False,
+        align: str | None = None,
+        grey: bool = False,
+        height: float | None = None,
+    ) -> None:
+        self.set_font(self.main, "B" if bold else "", size * self.scale)
+        self.set_text_color(*(_GREY if grey else (0, 0, 0)))
+        self.multi_cell(
+            0,
+            (height if height is not None else size * 0.5) * self.scale,
+            text,
+            align=align or self.align,
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
+
+    def footer(self) -> None:
+        composed = self.composed
+        self.set_y(-26)
+        self.set_draw_color(*_GREY)
+        self.line(self.l_margin, self.get_y(), self.w - self.r_margin, self.get_y())
+        self.ln(1.5)
+        self.write_lines(f"{composed.verification} · {composed.reference}", 8.5, bold=True)
+        self.write_lines(composed.verification_note, 7.5, grey=True, height=3.6)
+        page = composed.page_label.format(page=self.page_no())
+        self.write_lines(f"{composed.circular} · {page}", 7.5, grey=True, height=3.6)
+
+
+def render_pdf(composed: Composed) -> bytes:
+    """The PDF of a composed document: the same input gives the same bytes."""
+    pdf = _Document(composed)
+    pdf.set_creation_date(datetime.combine(composed.issued_on, time.min, tzinfo=UTC))
+    pdf.set_lang(composed.language)
+    pdf.set_title(composed.title)
+    pdf.set_subject(f"{composed.kind} ({composed.rule}, NOR IMIG0900055C)")
+    pdf.set_author(composed.issuer)
+    pdf.set_creator("integration-visa")
+    pdf.add_page()
+    pdf.write_lines(composed.republic, 10, bold=True)
+    pdf.write_lines(composed.issuer, 10)
+    pdf.ln(8)
+    pdf.write_lines(composed.title, 15, bold=True, align="C", height=7.5)
+    if composed.title_fr is not None:
+        pdf.ln(1)
+        pdf.write_lines(composed.title_fr, 9, align="C", grey=True)
+    pdf.ln(6)
+    for detail in composed.details:
+        pdf.write_lines(detail, 10, height=5.5)
+    pdf.ln(3)
+    pdf.set_draw_color(*_GREY)
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
+    pdf.ln(5)
+    for paragraph in composed.paragraphs:
+        pdf.write_lines(paragraph, 11, height=6)
+        pdf.ln(2.5)
+    return bytes(pdf.output())
+
+
+def sha256_of(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+async def store_document(
+    connection: Connection, workflow_id: str, key: str, run_id: str | None, pdf: bytes
+) -> str:
+    """Keep `pdf` with its notification (`run_id` None: the one on the dossier's current
+    branch) and return the digest of the document the notification keeps: the first one
+    stored, which may already have been delivered; a later rendering never replaces it."""
+    digest = sha256_of(pdf)
+    async with connection.transaction():
+        row = await connection.fetchrow(
+            """SELECT id, document_sha256 FROM notification
+               WHERE workflow_id = $1 AND key = $2
+                 AND CASE WHEN $3::text IS NULL THEN abandoned_by IS NULL ELSE run_id = $3 END
+               FOR UPDATE""",
+            workflow_id,
+            key,
+            run_id,
+        )
+        if row is None:
+            raise LookupError(f"no notification {workflow_id}/{key} to keep a document with")
+        if row["document_sha256"] is not None:
+            return str(row["document_sha256"])
+        await connection.execute(
+            """INSERT INTO document (sha256, content, media_type) VALUES ($1, $2, $3)
+               ON CONFLICT (sha256) DO NOTHING""",
+            digest,
+            pdf,
+            MEDIA_TYPE,
+        )
+        await connection.execute(
+            "UPDATE notification SET document_sha256 = $2 WHERE id = $1", row["id"], digest
+        )
+    return digest
+
+
+async def load_document(pool: asyncpg.Pool | Connection, sha256: str) -> bytes | None:
+    """A kept document by its digest; None when there is none (or retention erased it)."""
+    content = await pool.fetchval("SELECT content FROM document WHERE sha256 = $1", sha256)
+    return bytes(content) if content is not None else None
+
+
+class NotificationLike(Protocol):
+    """What the delivery reads of a notification row."""
+
+    @property
+    def workflow_id(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+
+_NOTIFICATION = """
+    SELECT run_id, created_at, document_sha256 FROM notification
+    WHERE workflow_id = $1 AND key = $2 AND abandoned_by IS NULL"""
+_START = """
+    SELECT payload FROM dossier_event
+    WHERE workflow_id = $1 AND event = 'start' AND accepted AND abandoned_by IS NULL
+    ORDER BY seq LIMIT 1"""
+
+
+class NotificationDocuments:
+    """The document of a notification, made once and kept with it: called by the delivery
+    with each notification, it returns (file name, PDF) for the kinds that are a document
+    and None for the others. The name on a copy to an authority comes from the dossier's
+    input (D4: the attestation is nominative)."""
+
+    def __init__(self, pool: asyncpg.Pool, secret: bytes) -> None:
+        if not secret:
+            raise ValueError("documents need a verification secret")
+        self.pool = pool
+        self.secret = secret
+
+    async def __call__(self, note: NotificationLike) -> tuple[str, bytes] | None:
+        if note.kind not in DOCUMENT_KINDS:
+            return None
+        payload = dict(note.payload)
+        reference = reference_of(payload)
+        name = f"{note.kind}-{reference}.pdf"
+        async with self.pool.acquire() as connection:
+            row = await connection.fetchrow(_NOTIFICATION, note.workflow_id, note.key)
+            if row is None:
+                return None
+            if row["document_sha256"] is not None:
+                kept = await load_document(connection, row["document_sha256"])
+                if kept is not None:
+                    return name, kept
+            if not payload.get("full_name"):
+                start = await connection.fetchval(_START, note.workflow_id)
+                payload.update(person_fields(start or {}, payload.get("person_id")))
+        composed = compose(
+            note.kind,
+            payload,
+            note.language,
+            reference=reference,
+            rule=str(payload.get("rule", "")),
+            issued_on=row["created_at"].astimezone(ISSUING_ZONE).date(),
+            verification_code=verification_code(note.workflow_id, note.key, self.secret),
+        )
+        pdf = await asyncio.to_thread(render_pdf, composed)
+        async with self.pool.acquire() as connection:
+            digest = await store_document(connection, note.workflow_id, note.key, None, pdf)
+            if digest != sha256_of(pdf):
+                kept = await load_document(connection, digest)
+                pdf = kept if kept is not None else pdf
+        return name, pdf

@@ -1,0 +1,305 @@
+"""Letters and attestations as PDF: every document in French, Arabic, Turkish and English
+reads back with its facts; Arabic right to left with joined letters; the same document is
+the same bytes; the register keeps it once, by its digest, with its notification."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import asyncpg
+import pypdfium2 as pdfium
+import pytest
+from pypdf import PdfReader
+
+from activities.database import ensure_login_role, open_pool
+from activities.documents import (
+    NotificationDocuments,
+    UndrawableText,
+    load_document,
+    render_pdf,
+    sha256_of,
+    store_document,
+)
+from models.documents import Composed, compose, format_date, verification_code
+from tests.unit.document_samples import ISSUED_ON, ISSUED_ON_WRITTEN, LANGUAGES, SAMPLES, Sample
+from workers.postgres import as_role
+
+SECRET = b"workflow-test-document-secret"
+ARABIC_LETTERS = re.compile("[\u0621-\u064a]")
+
+
+def _compose(sample: Sample, language: str | None, **changes: Any) -> Composed:
+    return compose(
+        sample.kind,
+        {**sample.payload, **changes},
+        language,
+        reference=sample.reference,
+        rule=sample.rule,
+        issued_on=ISSUED_ON,
+        verification_code=verification_code(sample.workflow_id, sample.key, SECRET),
+    )
+
+
+def _text(pdf: bytes) -> str:
+    """The document's text as a reader extracts it, one space for any run of white space."""
+    reader = PdfReader(io.BytesIO(pdf))
+    return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+
+
+@pytest.mark.rule("A4")
+@pytest.mark.parametrize("kind", sorted(SAMPLES))
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_document_reads_back_with_its_facts(kind: str, language: str) -> None:
+    sample = SAMPLES[kind]
+    composed = _compose(sample, language)
+    pdf = render_pdf(composed)
+    assert pdf.startswith(b"%PDF-")
+    text = _text(pdf)
+    facts = [
+        sample.full_name,
+        sample.reference,
+        sample.rule,
+        ISSUED_ON_WRITTEN[language],
+        composed.verification_code,
+        *(format_date(date.fromisoformat(sample.payload[f]), language) for f in sample.dates),
+    ]
+    for fact in facts:
+        assert fact in text, f"{fact!r} not in the {language} {kind}"
+    assert len(PdfReader(io.BytesIO(pdf)).pages) <= 2
+    # The PDF says its language, for screen readers.
+    assert f"/Lang ({language})".encode() in pdf
+
+
+@pytest.mark.rule("A4")
+def test_an_arabic_letter_reads_right_to_left_with_joined_letters() -> None:
+    pdf = render_pdf(_compose(SAMPLES["invitation"], "ar"))
+    phrase = "التقييم مجاني"  # "the evaluation is free", a sentence of the template
+    assert phrase in _text(pdf)
+    assert phrase[::-1] not in _text(pdf)
+    # Right to left: the first letter of the phrase stands right of its last one.
+    page = pdfium.PdfDocument(pdf)[0]
+    found = page.get_textpage().search(phrase).get_next()
+    assert found is not None
+    start, count = found
+    textpage = page.get_textpage()
+    first_left = textpage.get_charbox(start)[0]
+    last_right = textpage.get_charbox(start + count - 1)[2]
+    assert first_left > last_right
+    # Joined: a letter is drawn by several glyphs (its initial, medial, final forms), each
+    # mapped back to the letter; without shaping each letter would have its one glyph.
+    glyphs_per_letter = Counter(
+        letter for letter in _glyph_texts(pdf) if len(letter) == 1 and ARABIC_LETTERS.match(letter)
+    )
+    assert glyphs_per_letter and max(glyphs_per_letter.values()) >= 3
+
+
+def _glyph_texts(pdf: bytes) -> list[str]:
+    """The text each glyph of each font of the first page stands for (ToUnicode)."""
+    reader = PdfReader(io.BytesIO(pdf))
+    texts = []
+    resources: Any = reader.pages[0]["/Resources"]  # pypdf types a PDF dictionary loosely
+    for font in resources["/Font"].values():
+        cmap = font.get_object()["/ToUnicode"].get_object().get_data().decode()
+        for _, hex_text in re.findall(r"<([0-9A-F]{4})> <([0-9A-F]+)>", cmap):
+            texts.append(bytes.fromhex(hex_text).decode("utf-16-be"))
+    return texts
+
+
+def test_a_turkish_letter_keeps_its_letters() -> None:
+    text = _text(render_pdf(_compose(SAMPLES["parents_training_convocation"], "tr")))
+    assert "Ayşe Demir" in text and "çağrılıyorsunuz" in text and "24 Mart 2009" in text
+
+
+def test_the_same_document_is_the_same_bytes_in_any_process() -> None:
+    sample = SAMPLES["training_prescription"]
+    pdf = render_pdf(_compose(sample, "ar"))
+    assert render_pdf(_compose(sample, "ar")) == pdf
+    script = (
+        "import json, sys, hashlib\n"
+        "from models.documents import Composed\n"
+        "from activities.documents import render_pdf\n"
+        "composed = Composed.model_validate_json(sys.stdin.read())\n"
+        "print(hashlib.sha256(render_pdf(composed)).hexdigest())\n"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", script],
+        input=_compose(sample, "ar").model_dump_json(),
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "12345", "PATH": ""},
+    )
+    assert other.stdout.strip() == sha256_of(pdf)
+    later = compose(
+        sample.kind,
+        sample.payload,
+        "ar",
+        reference=sample.reference,
+        rule=sample.rule,
+        issued_on=date(2009, 3, 2),
+        verification_code=_compose(sample, "ar").verification_code,
+    )
+    assert sha256_of(render_pdf(later)) != sha256_of(pdf)
+
+
+def test_a_name_no_shipped_font_draws_is_refused_rather_than_drawn_as_boxes() -> None:
+    with pytest.raises(UndrawableText, match="character"):
+        render_pdf(_compose(SAMPLES["invitation"], "fr", full_name="王芳"))
+    # Arabic script in a French letter, Cyrillic in an Arabic one: the other font draws it.
+    assert "أمينة" in _text(render_pdf(_compose(SAMPLES["invitation"], "fr", full_name="أمينة")))
+    assert "Наталья" in _text(
+        render_pdf(_compose(SAMPLES["invitation"], "ar", full_name="Наталья"))
+    )
+
+
+# --- the register -------------------------------------------------------------------------
+
+
+async def _notification(
+    connection: asyncpg.Pool | asyncpg.Connection,
+    sample: Sample,
+    workflow_id: str,
+    *,
+    run_id: str = "run-1",
+    payload: dict[str, Any] | None = None,
+    language: str | None = "ar",
+) -> None:
+    await connection.execute(
+        """INSERT INTO notification (workflow_id, key, recipient, kind, language, payload, run_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        workflow_id,
+        sample.key,
+        sample.key.split(".")[2],
+        sample.kind,
+        language,
+        payload if payload is not None else sample.payload,
+        run_id,
+    )
+
+
+async def test_a_document_is_kept_once_by_its_digest_with_its_notification(
+    pool: asyncpg.Pool,
+) -> None:
+    sample = SAMPLES["invitation"]
+    workflow_id = f"visa-DOC-{uuid.uuid4().hex[:8]}"
+    await _notification(pool, sample, workflow_id)
+    pdf = render_pdf(_compose(sample, "ar"))
+    async with pool.acquire() as connection:
+        digest = await store_document(connection, workflow_id, sample.key, "run-1", pdf)
+        assert digest == hashlib.sha256(pdf).hexdigest()
+        assert await store_document(connection, workflow_id, sample.key, "run-1", pdf) == digest
+        # A later rendering never replaces the document that may have been delivered.
+        other = render_pdf(_compose(sample, "fr"))
+        assert await store_document(connection, workflow_id, sample.key, None, other) == digest
+        with pytest.raises(LookupError, match="no notification"):
+            await store_document(connection, workflow_id, "000099.invitation.applicant", None, pdf)
+    assert await load_document(pool, digest) == pdf
+    assert await load_document(pool, sha256_of(other)) is None
+    assert await load_document(pool, "0" * 64) is None
+    row = await pool.fetchrow(
+        "SELECT document_sha256 FROM notification WHERE workflow_id = $1", workflow_id
+    )
+    assert row is not None and row["document_sha256"] == digest
+    stored = await pool.fetchrow(
+        "SELECT media_type, created_at FROM document WHERE sha256 = $1", digest
+    )
+    assert stored is not None and stored["media_type"] == "application/pdf"
+
+
+async def test_the_database_refuses_a_document_under_another_digest(pool: asyncpg.Pool) -> None:
+    with pytest.raises(asyncpg.CheckViolationError):
+        await pool.execute(
+            "INSERT INTO document (sha256, content) VALUES ($1, $2)", "0" * 64, b"%PDF-1.4"
+        )
+
+
+@pytest.fixture
+async def worker_pool(database_url: str, pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
+    """A pool as the worker's role; `pool` (the owner's) has migrated the schema."""
+    await ensure_login_role(database_url, "test_document_worker")
+    worker = await open_pool(as_role(database_url, "test_document_worker"), migrated=False)
+    try:
+        yield worker
+    finally:
+        await worker.close()
+
+
+async def test_the_worker_role_keeps_documents_and_rewrites_none(
+    pool: asyncpg.Pool, worker_pool: asyncpg.Pool
+) -> None:
+    sample = SAMPLES["attestation_values"]
+    workflow_id = f"visa-DOC-{uuid.uuid4().hex[:8]}"
+    await _notification(pool, sample, workflow_id)
+    pdf = render_pdf(_compose(sample, "ar"))
+    async with worker_pool.acquire() as connection:
+        digest = await store_document(connection, workflow_id, sample.key, "run-1", pdf)
+    assert await load_document(worker_pool, digest) == pdf
+    for statement in (
+        "UPDATE document SET content = 'x' WHERE sha256 = $1",
+        "UPDATE document SET media_type = 'text/plain' WHERE sha256 = $1",
+        "DELETE FROM document WHERE sha256 = $1",
+    ):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await worker_pool.execute(statement, digest)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await worker_pool.execute(
+            "UPDATE notification SET payload = '{}' WHERE workflow_id = $1", workflow_id
+        )
+
+
+@dataclass
+class _Note:
+    """A notification as the delivery reads it."""
+
+    workflow_id: str
+    key: str
+    kind: str
+    language: str | None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.mark.rule("D4")
+async def test_the_delivery_gets_each_document_made_once_and_named_from_the_dossier(
+    pool: asyncpg.Pool,
+) -> None:
+    sample = SAMPLES["training_attestation"]
+    workflow_id = f"visa-DOC-{uuid.uuid4().hex[:8]}"
+    payload = {k: v for k, v in sample.payload.items() if k != "full_name"}  # as the core says
+    await pool.execute(
+        """INSERT INTO dossier_event (workflow_id, seq, event, source, accepted, payload,
+                                      received_at, run_id)
+           VALUES ($1, 1, 'start', 'start', true, $2, now(), 'run-1')""",
+        workflow_id,
+        {"application_id": sample.reference, "applicant": {"full_name": "Amina El Idrissi"}},
+    )
+    await _notification(pool, sample, workflow_id, payload=payload, language=None)
+    documents = NotificationDocuments(pool, SECRET)
+    note = _Note(workflow_id, sample.key, sample.kind, None, payload)
+    made = await documents(note)
+    assert made is not None
+    name, pdf = made
+    assert name == f"training_attestation-{sample.reference}.pdf"
+    text = _text(pdf)
+    assert "Amina El Idrissi" in text and "Attestation nominative de suivi de formation" in text
+    assert verification_code(workflow_id, sample.key, SECRET) in text
+    assert await documents(note) == made  # kept: the same bytes every attempt
+    row = await pool.fetchrow(
+        "SELECT document_sha256 FROM notification WHERE workflow_id = $1", workflow_id
+    )
+    assert row is not None and row["document_sha256"] == sha256_of(pdf)
+    not_a_document = _Note(
+        workflow_id, "000002.evaluation_results.consulate", "evaluation_results", None
+    )
+    assert await documents(not_a_document) is None
+    assert json.loads(json.dumps(payload)) == note.payload  # the caller's payload untouched
