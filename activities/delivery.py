@@ -44,6 +44,8 @@ from models.delivery import (
 )
 
 DELIVERY_WORKFLOW = "NotificationDelivery"
+# The workflow ids of dossiers (contract); the scheduled runs' notifications are not told back.
+DOSSIER_IDS = ("visa-", "cai-", "caif-")
 REFUSED = "DeliveryRefused"
 UNROUTABLE = "Unroutable"
 HTTP_TIMEOUT_SECONDS = 30.0
@@ -65,7 +67,9 @@ def delivery_id(workflow_id: str, key: str) -> str:
     return f"delivery-{workflow_id}-{key}"
 
 
-async def start_deliveries(client: Client, task_queue: str, notes: list[tuple[str, str]]) -> None:
+async def start_deliveries(
+    client: Client, task_queue: str, notes: list[tuple[str, str]], *, tell_dossier: bool = False
+) -> None:
     """Start the delivery of each (workflow id, key), all at once; one already started is
     left to run, one closed (delivered, or refused and kept for an operator) is not
     started again."""
@@ -74,7 +78,7 @@ async def start_deliveries(client: Client, task_queue: str, notes: list[tuple[st
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await client.start_workflow(
                 DELIVERY_WORKFLOW,
-                DeliveryRequest(workflow_id=workflow_id, key=key),
+                DeliveryRequest(workflow_id=workflow_id, key=key, tell_dossier=tell_dossier),
                 id=delivery_id(workflow_id, key),
                 task_queue=task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -90,7 +94,9 @@ async def redeliver(
     """An operator's redelivery, after the route was fixed: a new run of the delivery."""
     return await client.start_workflow(
         DELIVERY_WORKFLOW,
-        DeliveryRequest(workflow_id=workflow_id, key=key),
+        DeliveryRequest(
+            workflow_id=workflow_id, key=key, tell_dossier=workflow_id.startswith(DOSSIER_IDS)
+        ),
         id=delivery_id(workflow_id, key),
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

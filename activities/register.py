@@ -176,6 +176,7 @@ class RegisterActivities:
                 activity.client(),
                 activity.info().task_queue,
                 [(note.workflow_id, note.key) for note in step.notifications],
+                tell_dossier=True,
             )
         return holder
 

@@ -224,6 +224,15 @@ class DeliveryRequest(Record):
 
     workflow_id: str
     key: str
+    tell_dossier: bool = False  # a dossier's notification: its outcome is signalled back
+
+
+class DeliveryOutcome(Record):
+    """What the dossier learns of one of its notifications' delivery."""
+
+    key: str
+    outcome: Outcome
+    reason: str | None = None
 
 
 class DeliveryResult(Record):

@@ -14,10 +14,11 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import REFUSED, UNROUTABLE, DeliveryActivities
-    from models.delivery import DeliveryRequest, DeliveryResult
+    from models.delivery import DeliveryOutcome, DeliveryRequest, DeliveryResult, Outcome
 
 DELIVERY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=10),
@@ -29,21 +30,46 @@ DELIVERY_PATIENCE = timedelta(days=30)
 ATTEMPT_TIMEOUT = timedelta(minutes=2)
 
 
+# The signal a dossier receives when one of its notifications is delivered or refused.
+DELIVERY_OUTCOME = "delivery_outcome"
+
+
 @workflow.defn(name="NotificationDelivery")
 class NotificationDelivery:
     @workflow.run
     async def run(self, request: DeliveryRequest) -> DeliveryResult:
         workflow.set_current_details(f"**{request.key}** of {request.workflow_id}")
-        result: DeliveryResult = await workflow.execute_activity_method(
-            DeliveryActivities.deliver_notification,
-            request,
-            start_to_close_timeout=ATTEMPT_TIMEOUT,
-            schedule_to_close_timeout=DELIVERY_PATIENCE,
-            retry_policy=DELIVERY_RETRY,
-            summary=f"deliver {request.key}",
-        )
+        try:
+            result: DeliveryResult = await workflow.execute_activity_method(
+                DeliveryActivities.deliver_notification,
+                request,
+                start_to_close_timeout=ATTEMPT_TIMEOUT,
+                schedule_to_close_timeout=DELIVERY_PATIENCE,
+                retry_policy=DELIVERY_RETRY,
+                summary=f"deliver {request.key}",
+            )
+        except ActivityError as error:
+            cause = error.cause
+            reason = cause.message if isinstance(cause, ApplicationError) else str(error)
+            await _tell(request, Outcome.REFUSED, reason)
+            raise ApplicationError(reason, type=REFUSED, non_retryable=True) from None
         workflow.set_current_details(
             f"**{request.key}** of {request.workflow_id}: {result.outcome.value}"
             + (f" to {result.endpoint}" if result.endpoint else "")
         )
+        await _tell(request, result.outcome, None)
         return result
+
+
+async def _tell(request: DeliveryRequest, outcome: Outcome, reason: str | None) -> None:
+    """The dossier keeps its count of undelivered notifications (its search attribute);
+    a dossier closed meanwhile has nothing left to show."""
+    if not request.tell_dossier:
+        return
+    dossier = workflow.get_external_workflow_handle(request.workflow_id)
+    try:
+        await dossier.signal(
+            DELIVERY_OUTCOME, DeliveryOutcome(key=request.key, outcome=outcome, reason=reason)
+        )
+    except ApplicationError:
+        workflow.logger.info("the dossier closed before its delivery ended")

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.register import RegisterActivities
     from models.common import Rejection
     from models.core import Step
+    from models.delivery import DeliveryOutcome, Outcome
     from models.dossier import DossierCore, DossierRecord
     from models.errors import InputRejected
     from models.reference import ReferenceData
@@ -36,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import register
     from workflows import search_attributes as sa
+    from workflows.delivery import DELIVERY_OUTCOME
 
 S = TypeVar("S", bound=DossierRecord)
 
@@ -45,6 +47,8 @@ INPUT_REJECTED = "InputRejected"
 # what changed reaches the search attributes. Histories begun before keep their four
 # activities a step on replay; once none is open, `workflow.deprecate_patch` retires them.
 ONE_TRANSACTION_PER_STEP = "one-transaction-per-step"
+# The dossier counts its notifications not yet delivered (search attribute and details).
+UNDELIVERED_COUNT = "undelivered-notifications"
 
 
 class DossierWorkflow(Generic[S]):
@@ -62,6 +66,8 @@ class DossierWorkflow(Generic[S]):
         self._changes = 0
         self._start_rejection: str | None = None
         self._shown: dict[str, Any] = {}  # search attributes and details as last published
+        self._said_keys: set[str] = set()  # every notification the dossier's steps wrote
+        self._told: dict[str, DeliveryOutcome] = {}  # what the deliveries reported back
 
     # --- the run -----------------------------------------------------------------------
 
@@ -266,11 +272,25 @@ class DossierWorkflow(Generic[S]):
             )
             if holder is not None:
                 _duplicate(holder)
+            self._said_keys.update(note.key for note in notifications)
         else:
             await self._persist_in_writes(record, notifications, projection)
         if step.rejection is None:
             self._publish(view, only_changed=one_transaction)
         self._changes += 1
+
+    @workflow.signal(name=DELIVERY_OUTCOME, description="A delivery's outcome (internal)")
+    def delivery_outcome(self, outcome: DeliveryOutcome) -> None:
+        """Sent by `NotificationDelivery`: the count of undelivered notifications follows."""
+        self._told[outcome.key] = outcome
+        if self._state is not None:
+            self._publish(self._view(), only_changed=True)
+
+    def _undelivered(self) -> tuple[int, int]:
+        """(not delivered yet, of which refused) among the notifications the steps wrote."""
+        outcomes = [self._told.get(key) for key in self._said_keys]
+        waiting = [o for o in outcomes if o is None or o.outcome != Outcome.DELIVERED]
+        return len(waiting), sum(1 for o in waiting if o is not None)
 
     async def _persist_in_writes(
         self,
@@ -319,6 +339,14 @@ class DossierWorkflow(Generic[S]):
         """Search attributes (no personal data) and the human-readable details of the Web
         UI; with `only_changed`, only the values that differ from the last published."""
         shown = dict(_search_attributes(view))
+        details = view.details_markdown()
+        if workflow.patched(UNDELIVERED_COUNT):
+            undelivered, refused = self._undelivered()
+            shown[sa.UNDELIVERED.name] = (sa.UNDELIVERED, undelivered)
+            if undelivered:
+                details += f"\n\nUndelivered notifications: {undelivered}" + (
+                    f" (refused: {refused})" if refused else ""
+                )
         changed = {
             name: (key, value)
             for name, (key, value) in shown.items()
@@ -331,7 +359,6 @@ class DossierWorkflow(Generic[S]):
                     for key, value in changed.values()
                 ]
             )
-        details = view.details_markdown()
         if not only_changed or self._shown.get("details") != details:
             workflow.set_current_details(details)
         self._shown = {name: value for name, (_, value) in shown.items()} | {"details": details}
@@ -362,12 +389,19 @@ class DossierWorkflow(Generic[S]):
             "state": self._current().model_dump(mode="json"),
             "reference": self._current_reference().model_dump(mode="json"),
             "changes": self._changes,
+            "said_keys": sorted(self._said_keys),
+            "told": {key: told.model_dump(mode="json") for key, told in self._told.items()},
         }
 
     def _restore(self, carried: dict[str, Any]) -> None:
         self._state = self.core.state_type.model_validate(carried["state"])
         self._reference = ReferenceData.model_validate(carried["reference"])
         self._changes = int(carried.get("changes", 0))
+        self._said_keys = set(carried.get("said_keys", []))
+        self._told = {
+            key: DeliveryOutcome.model_validate(told)
+            for key, told in carried.get("told", {}).items()
+        }
         self._publish(self._view(), only_changed=False)
 
 

@@ -15,6 +15,8 @@ DOSSIER_STAGE = SearchAttributeKey.for_keyword("DossierStage")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
 OVERDUE = SearchAttributeKey.for_bool("Overdue")
 TRAINING_PRESCRIBED = SearchAttributeKey.for_bool("TrainingPrescribed")
+# Notifications of the dossier not yet taken by their recipient (delivery running or refused).
+UNDELIVERED = SearchAttributeKey.for_int("UndeliveredNotifications")
 
 ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     PROCEDURE,
@@ -25,12 +27,14 @@ ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     NEXT_DEADLINE,
     OVERDUE,
     TRAINING_PRESCRIBED,
+    UNDELIVERED,
 )
 
 _CLI_TYPE_NAMES = {
     SearchAttributeIndexedValueType.KEYWORD: "Keyword",
     SearchAttributeIndexedValueType.DATETIME: "Datetime",
     SearchAttributeIndexedValueType.BOOL: "Bool",
+    SearchAttributeIndexedValueType.INT: "Int",
 }
 
 

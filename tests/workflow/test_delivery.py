@@ -3,6 +3,7 @@ real HTTP server takes the webhooks, a real SMTP server (aiosmtpd) the letters."
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from models.reporting import SweepDeadlines
 from scripts.ports import free_port
 from tests.conftest import Harness, iso, visa_input
 from tests.delivery_servers import Webhook, smtp_server, webhook_server
+from tests.workflow.test_one_step import _upserts
 from workers.main import workflow_runner
 from workflows import WORKFLOWS
 
@@ -183,12 +185,26 @@ async def test_a_refusal_is_recorded_not_retried_and_redelivered_once_the_route_
         assert sum(1 for k, _ in hook.requests if k.endswith(key)) == 1, "not retried blindly"
         alert = await _sweep_alert(harness, handle.id, key)
         assert alert["error"].startswith("HTTP 404") and alert["refused"] is True
+        await _until_shown_undelivered(harness, handle.id, 1)
 
         hook.refuse.clear()  # the operator fixed the route
         again = await redeliver(harness.client, harness.task_queue, handle.id, key)
         await again.result()
         [row] = [r for r in await harness.notifications(handle.id) if r["key"] == key]
         assert row["delivered_at"] is not None and row["delivery_error"] is None
+        await _until_shown_undelivered(harness, handle.id, 0)
+
+
+async def _until_shown_undelivered(harness: Harness, workflow_id: str, count: int) -> None:
+    """The dossier's `UndeliveredNotifications` search attribute, as last upserted."""
+
+    async def shown() -> bool:
+        handle = harness.client.get_workflow_handle(workflow_id)
+        upserts = _upserts(list((await handle.fetch_history()).events))
+        values = [u["UndeliveredNotifications"] for u in upserts if "UndeliveredNotifications" in u]
+        return bool(values) and json.loads(values[-1]) == count
+
+    await harness.until(shown)
 
 
 async def _sweep_alert(harness: Harness, workflow_id: str, key: str) -> dict[str, Any]:

@@ -48,7 +48,14 @@ def _upserts(events: list[Any]) -> list[dict[str, Any]]:
     for event in events:
         if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
-            upserts.append({name: payload.data for name, payload in fields.indexed_fields.items()})
+            # The SDK notes each patch in TemporalChangeVersion: not the dossier's own.
+            shown = {
+                name: payload.data
+                for name, payload in fields.indexed_fields.items()
+                if name != "TemporalChangeVersion"
+            }
+            if shown:
+                upserts.append(shown)
     return upserts
 
 
