@@ -533,7 +533,7 @@ async def run_command(args: argparse.Namespace, settings: Settings) -> int:
     elif args.command == "list":
         print(listing_table(await list_dossiers(client, args.query, args.limit)))
     else:
-        print(await cli_delivery.run(args, client, settings.temporal_task_queue))
+        print(await cli_delivery.run(args, client, settings))
     return EXIT_OK
 
 

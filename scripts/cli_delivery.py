@@ -8,11 +8,17 @@ the register."""
 from __future__ import annotations
 
 import argparse
+import asyncio
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from activities.delivery import DELIVERY_WORKFLOW, delivery_id, redeliver
+from activities.documents import load_document
+from workers.postgres import database_url
+from workers.settings import Settings
 
 UNDELIVERED = (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.FAILED)
 
@@ -30,6 +36,12 @@ def add_commands(commands: Any) -> None:
     again.add_argument(
         "key", metavar="KEY", help="the notification's key, e.g. 000001.invitation.applicant"
     )
+    document = commands.add_parser(
+        "document", help="write a notification's PDF document (reads the register)"
+    )
+    document.add_argument("workflow_id", metavar="WORKFLOW_ID")
+    document.add_argument("key", metavar="KEY")
+    document.add_argument("--output", "-o", type=Path, required=True, metavar="FILE.pdf")
 
 
 def undelivered_query(workflow_id: str | None) -> str:
@@ -50,11 +62,37 @@ async def undelivered(client: Client, workflow_id: str | None, limit: int) -> li
     return lines or ["every notification was delivered"]
 
 
-async def run(args: argparse.Namespace, client: Client, task_queue: str) -> str | None:
+async def write_document(settings: Settings, workflow_id: str, key: str, output: Path) -> str:
+    """The document kept with a notification (made when it was first delivered)."""
+    url = await asyncio.to_thread(database_url, settings)
+    connection = await asyncpg.connect(url)
+    try:
+        sha256 = await connection.fetchval(
+            """SELECT document_sha256 FROM notification
+               WHERE workflow_id = $1 AND key = $2 AND abandoned_by IS NULL""",
+            workflow_id,
+            key,
+        )
+        content = await load_document(connection, sha256) if sha256 else None
+    finally:
+        await connection.close()
+    if content is None:
+        from scripts.cli import CommandError  # the CLI imports this module first
+
+        raise CommandError(
+            f"{workflow_id} {key}: no document (not a letter, not delivered yet, or erased)"
+        )
+    output.write_bytes(content)
+    return f"{output}: {len(content)} bytes, sha256 {sha256}"
+
+
+async def run(args: argparse.Namespace, client: Client, settings: Settings) -> str | None:
     """The command's output, or None when `args` is not a delivery command."""
     if args.command == "notifications":
         return "\n".join(await undelivered(client, args.workflow_id, args.limit))
+    if args.command == "document":
+        return await write_document(settings, args.workflow_id, args.key, args.output)
     if args.command == "redeliver":
-        handle = await redeliver(client, task_queue, args.workflow_id, args.key)
+        handle = await redeliver(client, settings.temporal_task_queue, args.workflow_id, args.key)
         return f"redelivering: {handle.id} (run {handle.result_run_id})"
     return None

@@ -24,6 +24,8 @@ import activities
 import workflows
 from activities.database import migrate_database, open_pool
 from activities.delivery import DeliveryActivities
+from activities.documents import NotificationDocuments
+from models.documents import check_templates
 from workers.client import connect
 from workers.logging import settings_with_logging
 from workers.postgres import database_url, release_embedded_database
@@ -93,7 +95,9 @@ def build_worker(
 ) -> Worker:
     """The worker of the system, with its measured sizing (README, "Sizing"): as many
     activity slots as the pool has connections, so an activity never waits for one.
-    Without `deliver` (the benchmark of the steps), notifications stay in the register."""
+    Without `deliver` (the benchmark of the steps), notifications stay in the register.
+    A template of a document that does not hold stops it, naming the file and the line."""
+    check_templates()
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -107,6 +111,7 @@ def build_worker(
                     pool,
                     settings.delivery_routes(),
                     mail_from=settings.delivery_mail_from,
+                    documents=NotificationDocuments(pool, settings.document_verification_secret()),
                     alert_after=timedelta(hours=settings.delivery_alert_hours),
                 )
                 if deliver

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,7 +18,9 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 # Never repeated in a message or a log line: a URL carries its password.
-SECRETS = frozenset({"database_url", "migration_database_url", "payload_keys", "codec_auth"})
+SECRETS = frozenset(
+    {"database_url", "migration_database_url", "payload_keys", "codec_auth", "document_secret"}
+)
 
 
 class SettingsError(ValueError):
@@ -73,6 +77,9 @@ class Settings(BaseModel):
     delivery_mail_from: str = "notifications@dossiers.invalid"
     delivery_routes_path: Path | None = None
     """A JSON file of routes per recipient, kind and addressee, before the two above."""
+    document_secret: SecretStr | None = None
+    """The key of the documents' verification codes; None derives it from the first payload
+    key (set it to keep codes verifiable across a rotation of PAYLOAD_KEYS)."""
     delivery_alert_hours: int = Field(default=48, ge=1, le=24 * 90)
     """An undelivered notification older than this is alerted in the daily sweep."""
 
@@ -88,6 +95,13 @@ class Settings(BaseModel):
     def database_pool_size(self) -> int:
         """One connection per activity slot, normal and local (sizing: README)."""
         return 2 * self.worker_activity_slots
+
+    def document_verification_secret(self) -> bytes:
+        """The documents' verification key (`document_secret`, or derived)."""
+        if self.document_secret is not None:
+            return self.document_secret.get_secret_value().encode()
+        _, first_key = self.key_ring().keys[0]
+        return hmac.new(first_key, b"document verification codes", hashlib.sha256).digest()
 
     def delivery_routes(self) -> RouteTable:
         """The routes of the notifications; under `make run` (no webhook, no mail

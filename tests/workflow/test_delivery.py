@@ -3,31 +3,39 @@ real HTTP server takes the webhooks, a real SMTP server (aiosmtpd) the letters."
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+from pypdf import PdfReader
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import worker_activities
 from activities.delivery import DeliveryActivities, delivery_id, redeliver
+from activities.documents import NotificationDocuments
 from activities.reference import ReferenceActivities
 from activities.scheduled import ScheduledActivities
 from models.common import Recipient
 from models.delivery import Route, RouteTable, idempotency_key, parse_routes
 from models.reporting import SweepDeadlines
+from scripts.cli_delivery import write_document
 from scripts.ports import free_port
 from tests.conftest import Harness, iso, visa_input
 from tests.delivery_servers import Webhook, smtp_server, webhook_server
 from tests.workflow.test_one_step import _upserts
 from workers.main import workflow_runner
+from workers.settings import Settings
 from workflows import WORKFLOWS
 
 MAILROOM = "courrier@consulat.example"
@@ -53,7 +61,9 @@ async def delivering(
     test may start (or not yet) an SMTP server."""
     with webhook_server() as (url, hook):
         smtp_port = free_port()
-        delivery = DeliveryActivities(pool, _routes(url, smtp_port))
+        delivery = DeliveryActivities(
+            pool, _routes(url, smtp_port), documents=NotificationDocuments(pool, b"test secret")
+        )
         harness = Harness(time_env, pool, f"test-{uuid.uuid4()}")
         async with Worker(
             time_env.client,
@@ -106,7 +116,7 @@ async def _issued_visa(harness: Harness) -> str:
 @pytest.mark.rule("B6")
 @pytest.mark.rule("F4")
 async def test_a_whole_lifecycle_delivers_every_notification_exactly_once(
-    delivering: tuple[Harness, Webhook, int],
+    delivering: tuple[Harness, Webhook, int], database_url: str, tmp_path: Path
 ) -> None:
     harness, hook, smtp_port = delivering
     with smtp_server(smtp_port) as (_, mailbox):
@@ -125,6 +135,28 @@ async def test_a_whole_lifecycle_delivers_every_notification_exactly_once(
     assert all(message["To"] == MAILROOM for message in mailbox.messages)
     body = next(b for k, b in hook.requests if b["kind"] == "visa_decision")
     assert (body["workflow_id"], body["recipient"], body["rule"]) == (workflow_id, "ofii", "F4")
+    assert "document" not in body  # a decision is not a letter
+
+    # A4, D2: the letters reach the applicant with their PDF, the copies the consulate.
+    invitation = next(m for m in mailbox.messages if "invitation" in m["Idempotency-Key"])
+    [attached] = list(invitation.iter_attachments())
+    assert attached.get_content_type() == "application/pdf"
+    text = _pdf_text(attached.get_content())
+    assert "Amina El Idrissi" in text and "A4" in text
+    copy = next(b for _, b in hook.requests if b["kind"] == "attestation_language_exemption")
+    pdf = base64.b64decode(copy["document"]["content_base64"])
+    assert hashlib.sha256(pdf).hexdigest() == copy["document"]["sha256"]
+    assert "Amina El Idrissi" in _pdf_text(pdf)
+
+    # The CLI hands an operator the very document that was sent.
+    settings = Settings(database_url=database_url)
+    key = invitation["Idempotency-Key"].strip().split("/", 1)[1]
+    said = await write_document(settings, workflow_id, key, tmp_path / "letter.pdf")
+    assert (tmp_path / "letter.pdf").read_bytes() == attached.get_content(), said
+
+
+def _pdf_text(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
 @pytest.mark.rule("A5")
