@@ -153,6 +153,7 @@ class DeliveryActivities:
             await self._refused(note, reason, None)
             raise ApplicationError(reason, type=UNROUTABLE, non_retryable=True)
         document = await self.documents(note) if self.documents is not None else None
+        activity.heartbeat(note.key)  # alive before the send: a death is noticed in 45 s
         outcome, answer = await self._send(route, note, document)
         if outcome == Outcome.RETRY:
             # Retried with backoff by the workflow's policy; the answer says why.

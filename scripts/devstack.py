@@ -287,6 +287,13 @@ def process_env(
     }
     if migration_url is not None:
         env["MIGRATION_DATABASE_URL"] = migration_url
+    delivery = {
+        "NOTIFY_WEBHOOK_URL": settings.notify_webhook_url,
+        "SMTP_URL": settings.smtp_url,
+        "DELIVERY_MAIL_TO": settings.delivery_mail_to,
+        "DELIVERY_ROUTES_PATH": settings.delivery_routes_path,
+    }
+    env.update({name: str(value) for name, value in delivery.items() if value is not None})
     return env
 
 

@@ -28,6 +28,7 @@ DELIVERY_RETRY = RetryPolicy(
 )
 DELIVERY_PATIENCE = timedelta(days=30)
 ATTEMPT_TIMEOUT = timedelta(minutes=2)
+HEARTBEAT_TIMEOUT = timedelta(seconds=45)  # longer than one send may take (30 s)
 
 
 # The signal a dossier receives when one of its notifications is delivered or refused.
@@ -44,6 +45,8 @@ class NotificationDelivery:
                 DeliveryActivities.deliver_notification,
                 request,
                 start_to_close_timeout=ATTEMPT_TIMEOUT,
+                # A worker that dies mid-attempt is noticed this soon, not after two minutes.
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 schedule_to_close_timeout=DELIVERY_PATIENCE,
                 retry_policy=DELIVERY_RETRY,
                 summary=f"deliver {request.key}",
