@@ -468,7 +468,8 @@ async def test_a_dossier_runs_end_to_end_on_plain_json(
         ]
     )
     # A4: letters to the applicant in a language they declared understanding.
-    assert {row["language"] for row in notifications if row["recipient"] == "applicant"} == {"bm"}
+    # No letter is written in Bambara (no template): French, which they declared too.
+    assert {row["language"] for row in notifications if row["recipient"] == "applicant"} == {"fr"}
     assert {row["language"] for row in notifications if row["recipient"] != "applicant"} == {None}
     prescription = next(r for r in notifications if r["kind"] == "training_prescription")
     assert prescription["payload"]["integrates_values"] is True

@@ -263,3 +263,13 @@ def test_a_structural_fault_or_a_bad_placeholder_is_named() -> None:
     no_french = text.replace('"fr"', '"xx"', 1)
     with pytest.raises(TemplateError, match="no French block"):
         load_templates(_texts(parents_training_attestation=no_french))
+
+
+@pytest.mark.rule("A4")
+def test_every_letter_language_of_the_reference_data_has_every_letter() -> None:
+    """A4: a letter is promised in a language only where it is written in it."""
+    from models.reference import default_reference_data, merge_reference_data
+
+    languages = set(merge_reference_data(default_reference_data(), {}).letter_languages)
+    for kind in DOCUMENT_KINDS:
+        assert languages <= template_languages(kind), kind
