@@ -24,10 +24,9 @@ UNDELIVERED = (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.FAILED)
 
 
 def add_commands(commands: Any) -> None:
-    notes = commands.add_parser(
-        "notifications", help="list the deliveries not done (running or refused)"
-    )
+    notes = commands.add_parser("notifications", help="list the deliveries and how they stand")
     notes.add_argument("workflow_id", nargs="?", metavar="WORKFLOW_ID", help="of one dossier")
+    notes.add_argument("--undelivered", action="store_true", help="only those running or refused")
     notes.add_argument("--limit", type=int, default=100, help="at most this many (100)")
     again = commands.add_parser(
         "redeliver", help="deliver a notification again, once its route is fixed"
@@ -44,22 +43,28 @@ def add_commands(commands: Any) -> None:
     document.add_argument("--output", "-o", type=Path, required=True, metavar="FILE.pdf")
 
 
-def undelivered_query(workflow_id: str | None) -> str:
-    statuses = " OR ".join(f'ExecutionStatus = "{status.name.title()}"' for status in UNDELIVERED)
-    query = f'WorkflowType = "{DELIVERY_WORKFLOW}" AND ({statuses})'
+def deliveries_query(workflow_id: str | None, *, undelivered: bool) -> str:
+    query = f'WorkflowType = "{DELIVERY_WORKFLOW}"'
+    if undelivered:
+        statuses = " OR ".join(f'ExecutionStatus = "{s.name.title()}"' for s in UNDELIVERED)
+        query += f" AND ({statuses})"
     if workflow_id is not None:
         query += f' AND WorkflowId STARTS_WITH "{delivery_id(workflow_id, "")}"'
     return query
 
 
-async def undelivered(client: Client, workflow_id: str | None, limit: int) -> list[str]:
-    """One line per delivery not done: its workflow id, status and when it started."""
+async def deliveries(
+    client: Client, workflow_id: str | None, limit: int, *, undelivered: bool
+) -> list[str]:
+    """One line per delivery: its workflow id, status (running: still trying; failed:
+    refused or unroutable; completed: delivered) and when it started."""
     lines = []
-    async for execution in client.list_workflows(undelivered_query(workflow_id), limit=limit):
+    query = deliveries_query(workflow_id, undelivered=undelivered)
+    async for execution in client.list_workflows(query, limit=limit):
         status = execution.status.name.lower() if execution.status is not None else "?"
         started = execution.start_time.isoformat(timespec="seconds")
         lines.append(f"{execution.id}  {status}  since {started}")
-    return lines or ["every notification was delivered"]
+    return lines or ["every notification was delivered" if undelivered else "no delivery"]
 
 
 async def write_document(settings: Settings, workflow_id: str, key: str, output: Path) -> str:
@@ -89,7 +94,8 @@ async def write_document(settings: Settings, workflow_id: str, key: str, output:
 async def run(args: argparse.Namespace, client: Client, settings: Settings) -> str | None:
     """The command's output, or None when `args` is not a delivery command."""
     if args.command == "notifications":
-        return "\n".join(await undelivered(client, args.workflow_id, args.limit))
+        found = await deliveries(client, args.workflow_id, args.limit, undelivered=args.undelivered)
+        return "\n".join(found)
     if args.command == "document":
         return await write_document(settings, args.workflow_id, args.key, args.output)
     if args.command == "redeliver":
