@@ -27,7 +27,7 @@ from activities.documents import NotificationDocuments
 from activities.reference import ReferenceActivities
 from activities.scheduled import ScheduledActivities
 from models.common import Recipient
-from models.delivery import Route, RouteTable, idempotency_key, parse_routes
+from models.delivery import Route, RoutesError, RouteTable, idempotency_key, parse_routes
 from models.reporting import SweepDeadlines
 from scripts.cli_delivery import write_document
 from scripts.ports import free_port
@@ -282,3 +282,19 @@ def test_the_most_specific_route_wins() -> None:
     other = table.resolve("consulate", "evaluation_results", "Tunis")
     assert other is not None and other.url == "https://all.example"
     assert table.resolve("prefecture", "prefecture_decision_due", "Paris") is None
+
+
+def test_a_worker_refuses_a_routes_file_that_does_not_hold(tmp_path: Path) -> None:
+    """The worker's settings read the routes at start: the error names the file and line."""
+    routes = tmp_path / "routes.json"
+    routes.write_text('{"routes": [\n  {"recipient": "consulat", "url": "https://c.example"}\n]}')
+    settings = Settings(
+        database_url="postgresql://register.invalid/db", delivery_routes_path=routes
+    )
+    with pytest.raises(RoutesError, match=rf"{routes}:2: route 1: recipient"):
+        settings.delivery_routes()
+    bad_url = Settings(
+        database_url="postgresql://register.invalid/db", notify_webhook_url="ftp://x"
+    )
+    with pytest.raises(RoutesError, match="NOTIFY_WEBHOOK_URL"):
+        bad_url.delivery_routes()
