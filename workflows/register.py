@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, TimeoutError, TimeoutType
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
 
 with workflow.unsafe.imports_passed_through():
     from activities.reference import ReferenceActivities
@@ -99,8 +99,9 @@ async def write_step(step: StepRecord, *, local: bool, summary: str | None = Non
                 summary=summary,
             )
             return holder
-        except ActivityError:
-            # Idempotent: whatever the local attempts committed is not written again.
+        except (ActivityError, ApplicationError, TimeoutError):
+            # A local activity out of attempts raises its last failure itself (measured),
+            # not an ActivityError. Idempotent: what an attempt committed is not rewritten.
             workflow.logger.warning(
                 "register unreachable after %d local attempts: step %d goes on as an activity",
                 LOCAL_RETRY.maximum_attempts,

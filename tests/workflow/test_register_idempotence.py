@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import pytest
 from asyncpg.pool import PoolConnectionProxy
 from temporalio import activity
+from temporalio.common import RetryPolicy
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -25,7 +27,7 @@ from models.register import (
 )
 from tests.conftest import Harness, iso, visa_input
 from workers.main import workflow_runner
-from workflows import WORKFLOWS
+from workflows import WORKFLOWS, register
 
 
 class FailingAfterCommit(RegisterActivities):
@@ -173,3 +175,73 @@ async def test_a_failed_transaction_leaves_no_row_behind(pool: asyncpg.Pool) -> 
             f"SELECT count(*) FROM {table} WHERE workflow_id = $1", workflow_id
         )
         assert count == 1, table
+
+
+class DownUntilReleased(RegisterActivities):
+    """The register refusing every step after the opening until the test lets it answer."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        super().__init__(pool)
+        self.up = False
+        self.attempts: list[int] = []
+
+    @activity.defn(name="record_step")
+    async def record_step(self, step: StepRecord) -> str | None:
+        if step.event.seq > 1 and not self.up:
+            self.attempts.append(activity.info().attempt)
+            raise ConnectionRefusedError("the register is down")
+        return await super().record_step(step)
+
+
+@pytest.mark.rule("A5")
+async def test_a_step_the_register_refuses_for_long_goes_on_as_a_normal_activity(
+    time_env: WorkflowEnvironment, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The local attempts, shortened: their count, not their pace, is under test.
+    monkeypatch.setattr(
+        register,
+        "LOCAL_RETRY",
+        RetryPolicy(
+            initial_interval=timedelta(milliseconds=10),
+            maximum_interval=timedelta(milliseconds=20),
+            maximum_attempts=register.LOCAL_RETRY.maximum_attempts,
+        ),
+    )
+    down = DownUntilReleased(pool)
+    harness = Harness(time_env, pool, f"test-{uuid.uuid4()}")
+    async with Worker(
+        time_env.client,
+        task_queue=harness.task_queue,
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=_with(down, pool),
+    ):
+        today = await harness.today()
+        handle = await harness.start_visa(visa_input(today))
+        await handle.signal(
+            "language_evaluation",
+            {"evaluated_on": iso(today), "oral_score": 50, "written_score": 20, "evaluator": "E"},
+        )
+
+        async def handed_over() -> bool:
+            events = (await handle.fetch_history()).events
+            return any(
+                e.activity_task_scheduled_event_attributes.activity_type.name == "record_step"
+                for e in events
+            )
+
+        await harness.until(handed_over)
+        assert down.attempts[: register.LOCAL_RETRY.maximum_attempts] == list(
+            range(1, register.LOCAL_RETRY.maximum_attempts + 1)
+        ), "the local attempts, counted"
+        state = await handle.query("state")
+        assert state["seq"] == 2 and state["stage"] == "awaiting_evaluation"  # still running
+
+        down.up = True
+        await harness.env.sleep(timedelta(minutes=5))  # the normal activity's next attempt
+
+        async def committed() -> bool:
+            return len(await harness.events(handle.id)) == 2
+
+        await harness.until(committed)
+        await harness.close()
