@@ -176,7 +176,8 @@ class RegisterActivities:
                 activity.client(),
                 activity.info().task_queue,
                 [(note.workflow_id, note.key) for note in step.notifications],
-                tell_dossier=True,
+                # A closing step's deliveries have no running dossier left to tell.
+                tell_dossier=step.projection is None or not step.projection.view.closed,
             )
         return holder
 

@@ -49,6 +49,8 @@ INPUT_REJECTED = "InputRejected"
 ONE_TRANSACTION_PER_STEP = "one-transaction-per-step"
 # The dossier counts its notifications not yet delivered (search attribute and details).
 UNDELIVERED_COUNT = "undelivered-notifications"
+SETTLE_BEFORE_CLOSING = "settle-before-closing"
+CLOSING_SETTLE = timedelta(seconds=1)
 
 
 class DossierWorkflow(Generic[S]):
@@ -82,6 +84,12 @@ class DossierWorkflow(Generic[S]):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(args=[raw, self._carry()])
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if workflow.patched(SETTLE_BEFORE_CLOSING):
+            # The closing update answers in its own task, the run ends in a later one: a
+            # delivery's signal landing in the task that ends the run fails that task
+            # (UnhandledCommand), which must not fail the client's update with it.
+            await workflow.sleep(CLOSING_SETTLE, summary="closing")
+            await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state_json()
 
     async def _open(self, raw: Any) -> None:
