@@ -12,6 +12,7 @@ from temporalio.envconfig import ClientConfig, ClientConnectConfig
 from temporalio.runtime import (
     LogForwardingConfig,
     LoggingConfig,
+    PrometheusConfig,
     Runtime,
     TelemetryConfig,
     TelemetryFilter,
@@ -22,15 +23,19 @@ from workers.settings import Settings
 
 
 @functools.cache
-def runtime() -> Runtime:
+def runtime(metrics_address: str | None = None) -> Runtime:
     """One runtime per process whose Core (Rust) logs go through Python logging, so they come
-    out as the same JSON lines as everything else instead of Core's own text format."""
+    out as the same JSON lines as everything else instead of Core's own text format; with
+    `metrics_address` (the worker's METRICS_ADDRESS), the SDK's metrics are served there
+    for Prometheus at `/metrics`."""
+    metrics = PrometheusConfig(bind_address=metrics_address) if metrics_address else None
     return Runtime(
         telemetry=TelemetryConfig(
             logging=LoggingConfig(
                 filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
                 forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
-            )
+            ),
+            metrics=metrics,
         )
     )
 
@@ -61,11 +66,13 @@ def connect_config(
     return config
 
 
-async def connect(settings: Settings, ring: KeyRing | None = None) -> Client:
+async def connect(
+    settings: Settings, ring: KeyRing | None = None, *, serve_metrics: bool = False
+) -> Client:
     """A client with the project's data converter: pydantic models, payloads and failures
-    sealed with the payload keys."""
+    sealed with the payload keys. The worker's (`serve_metrics`) serves METRICS_ADDRESS."""
     return await Client.connect(
         **connect_config(settings),
         data_converter=sealed_data_converter(ring or settings.key_ring()),
-        runtime=runtime(),
+        runtime=runtime(settings.metrics_address if serve_metrics else None),
     )

@@ -147,7 +147,7 @@ async def _connect_patiently(settings: Settings) -> Client:
     delay = 0.5
     while True:
         try:
-            return await connect(settings)
+            return await connect(settings, serve_metrics=True)
         except RuntimeError as error:
             if loop.time() > deadline:
                 raise

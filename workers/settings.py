@@ -77,6 +77,8 @@ class Settings(BaseModel):
     delivery_mail_from: str = "notifications@dossiers.invalid"
     delivery_routes_path: Path | None = None
     """A JSON file of routes per recipient, kind and addressee, before the two above."""
+    metrics_address: str | None = None
+    """`host:port` where the worker serves the SDK's metrics for Prometheus (`/metrics`)."""
     document_secret: SecretStr | None = None
     """The key of the documents' verification codes; None derives it from the first payload
     key (set it to keep codes verifiable across a rotation of PAYLOAD_KEYS)."""
@@ -127,9 +129,11 @@ class Settings(BaseModel):
     def reports_path(self) -> Path:
         return self.reports_dir if self.reports_dir is not None else self.data_dir / "reports"
 
-    @field_validator("temporal_address", "codec_server_address")
+    @field_validator("temporal_address", "codec_server_address", "metrics_address")
     @classmethod
-    def _host_and_port(cls, value: str) -> str:
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"expected host:port, got {value!r}")
