@@ -15,10 +15,8 @@ longer be bare.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
@@ -28,9 +26,8 @@ from temporalio import activity, workflow
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    from workers.client import connect
     from workers.logging import settings_with_logging
-    from workers.main import build_worker, open_register_pool
+    from workers.main import run_worker
     from workers.settings import Settings
 
 # The dossier's last event of the benchmark's lifecycle, which closes a bare workflow as the
@@ -92,33 +89,13 @@ async def serve(settings: Settings) -> None:
 
     if settings.database_url is None:
         raise SystemExit("DATABASE_URL is required: the benchmark's stack sets it")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    pool = await open_register_pool(settings.database_url, settings, migrated=False)
-    try:
-        client = await connect(settings)
-        worker = build_worker(
-            client,
-            pool,
-            settings,
-            extra_workflows=[BareDossier, VisaLocalStep, VisaNormalStep],
-            extra_activities=[noop],
-            # The steps are measured, not the delivery: it runs apart, in workflows of its own.
-            deliver=False,
-        )
-        running = asyncio.create_task(worker.run(), name="worker")
-        stopping = asyncio.create_task(stop.wait(), name="stop")
-        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await stopping
-        if not running.done():
-            await worker.shutdown()
-        await running  # raises the worker's fatal error, if it had one
-    finally:
-        await pool.close()
+    await run_worker(
+        settings,
+        extra_workflows=[BareDossier, VisaLocalStep, VisaNormalStep],
+        extra_activities=[noop],
+        # The steps are measured, not the delivery: it runs apart, in workflows of its own.
+        deliver=False,
+    )
 
 
 def main() -> int:

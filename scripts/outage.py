@@ -1,6 +1,6 @@
 """What a long register outage does to a dossier, its step written as a local activity
 (`VisaApplication`, the default) or as a normal activity from the first attempt
-(`VisaNormalStep` below, `local_step = False`).
+(`VisaNormalStep` of `scripts.bench`, `local_step = False`).
 
     python -m scripts.outage [--minutes 5]
 
@@ -37,15 +37,13 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
+from scripts.bench import NORMAL_STEP_WORKFLOW, VisaNormalStep, sample_application
 from scripts.private_stack import PrivateStack, private_stack
 from workers.client import connect
 from workers.main import build_worker, open_register_pool
-from workflows.dossier import dossier_workflow
-from workflows.visa_application import VisaApplication
 
 T = TypeVar("T")
 
@@ -81,18 +79,6 @@ WATCHED_TYPES = (
 )
 
 
-@dossier_workflow("OutageVisaNormalStep")
-class VisaNormalStep(VisaApplication):
-    """`VisaApplication` with each step's register transaction as a normal activity."""
-
-    local_step = False
-
-    # The SDK wants `@workflow.run` on the class it defines, even when inherited unchanged.
-    @workflow.run
-    async def run(self, application: Any, carried: Any = None) -> dict[str, Any]:
-        return await self.run_dossier(application, carried)
-
-
 @dataclass(frozen=True)
 class Variant:
     label: str
@@ -101,7 +87,7 @@ class Variant:
 
 VARIANTS = (
     Variant("local step (VisaApplication)", "VisaApplication"),
-    Variant("normal step (local_step = False)", "OutageVisaNormalStep"),
+    Variant("normal step (local_step = False)", NORMAL_STEP_WORKFLOW),
 )
 
 
@@ -160,26 +146,6 @@ class Dossier:
 def paris_today() -> date:
     """The dossier's day (B9: where the authority keeping its delays sits)."""
     return datetime.now(ZoneInfo("Europe/Paris")).date()
-
-
-def application(application_id: str, today: date) -> dict[str, Any]:
-    """A family-reunification application from Morocco filed today (tests' `visa_input`)."""
-    return {
-        "application_id": application_id,
-        "procedure": "family_reunification",
-        "applicant": {
-            "full_name": "Amina El Idrissi",
-            "birth_date": date(today.year - 36, 3, 2).isoformat(),
-            "nationality": "MA",
-            "languages": ["ar", "fr"],
-        },
-        "country_of_residence": "MA",
-        "consulate": "Rabat",
-        "visa_application_date": today.isoformat(),
-        "complete_file_date": today.isoformat(),
-        "resides_in_france_married_over_6_months": False,
-        "prefecture": "Paris",
-    }
 
 
 def first_event(today: date) -> dict[str, Any]:
@@ -263,7 +229,7 @@ async def open_dossier(client: Client, url: str, variant: Variant, run: str) -> 
     application_id = f"OUT-{run}-{variant.workflow_type}"
     handle = await client.start_workflow(
         variant.workflow_type,
-        application(application_id, paris_today()),
+        sample_application(application_id, paris_today()),
         id=f"visa-{application_id}",
         task_queue=TASK_QUEUE,
     )
@@ -390,10 +356,7 @@ async def run_outage(minutes: float, root: Path) -> list[Dossier]:
         stopped = False
         try:
             client = await connect(stack.settings)
-            # By the module's name, not `__main__`: the sandbox passes modules through by name.
-            from scripts.outage import VisaNormalStep as normal_step
-
-            worker = build_worker(client, pool, stack.settings, extra_workflows=[normal_step])
+            worker = build_worker(client, pool, stack.settings, extra_workflows=[VisaNormalStep])
             async with worker:
                 run = uuid.uuid4().hex[:6]
                 dossiers = [await open_dossier(client, url, v, run) for v in VARIANTS]

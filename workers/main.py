@@ -39,11 +39,19 @@ CONNECT_PATIENCE = timedelta(minutes=2)
 log = structlog.get_logger("workers")
 
 
-async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+async def run_worker(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    extra_workflows: Sequence[type[Any]] = (),
+    extra_activities: Sequence[Callable[..., Any]] = (),
+    deliver: bool = True,
+) -> None:
     """Run the worker until `stop` is set, then drain it and close the register pool.
 
     Without `stop`, SIGTERM and SIGINT stop it (the process entry point); tests pass their own
     event so that the test runner's signals stay untouched. A fatal worker error is raised.
+    The other arguments go to `build_worker` (the benchmark's worker adds its baselines).
     """
     own_signals = stop is None
     stop_event = asyncio.Event() if stop is None else stop
@@ -61,7 +69,14 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         pool = await open_register_pool(url, settings, migrated=owner is None)
         try:
             client = await _connect_patiently(settings)
-            worker = build_worker(client, pool, settings)
+            worker = build_worker(
+                client,
+                pool,
+                settings,
+                extra_workflows=extra_workflows,
+                extra_activities=extra_activities,
+                deliver=deliver,
+            )
             await _run_until(worker, stop_event, settings)
         finally:
             await pool.close()

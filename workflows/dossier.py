@@ -68,7 +68,6 @@ class DossierWorkflow(Generic[S]):
         self._changes = 0
         self._start_rejection: str | None = None
         self._shown: dict[str, Any] = {}  # search attributes and details as last published
-        self._said_keys: set[str] = set()  # every notification the dossier's steps wrote
         self._told: dict[str, DeliveryOutcome] = {}  # what the deliveries reported back
 
     # --- the run -----------------------------------------------------------------------
@@ -280,7 +279,6 @@ class DossierWorkflow(Generic[S]):
             )
             if holder is not None:
                 _duplicate(holder)
-            self._said_keys.update(note.key for note in notifications)
         else:
             await self._persist_in_writes(record, notifications, projection)
         if step.rejection is None:
@@ -295,8 +293,9 @@ class DossierWorkflow(Generic[S]):
             self._publish(self._view(), only_changed=True)
 
     def _undelivered(self) -> tuple[int, int]:
-        """(not delivered yet, of which refused) among the notifications the steps wrote."""
-        outcomes = [self._told.get(key) for key in self._said_keys]
+        """(not delivered yet, of which refused) among the notifications the dossier said
+        (its state keeps each by register key, a withdrawn one too: it was written)."""
+        outcomes = [self._told.get(key) for key in self._current().said]
         waiting = [o for o in outcomes if o is None or o.outcome != Outcome.DELIVERED]
         return len(waiting), sum(1 for o in waiting if o is not None)
 
@@ -397,7 +396,6 @@ class DossierWorkflow(Generic[S]):
             "state": self._current().model_dump(mode="json"),
             "reference": self._current_reference().model_dump(mode="json"),
             "changes": self._changes,
-            "said_keys": sorted(self._said_keys),
             "told": {key: told.model_dump(mode="json") for key, told in self._told.items()},
         }
 
@@ -405,7 +403,6 @@ class DossierWorkflow(Generic[S]):
         self._state = self.core.state_type.model_validate(carried["state"])
         self._reference = ReferenceData.model_validate(carried["reference"])
         self._changes = int(carried.get("changes", 0))
-        self._said_keys = set(carried.get("said_keys", []))
         self._told = {
             key: DeliveryOutcome.model_validate(told)
             for key, told in carried.get("told", {}).items()
