@@ -91,8 +91,8 @@ async def follow_branch(
 _INSERT_EVENT = """
     INSERT INTO dossier_event
         (workflow_id, seq, event, source, accepted, payload, reason, received_at, corrects,
-         run_id, abandoned_by)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::timestamptz, $9, $10, $11)
+         run_id, abandoned_by, rule)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::timestamptz, $9, $10, $11, $12)
     ON CONFLICT (workflow_id, seq, run_id) DO NOTHING"""
 
 _INSERT_NOTIFICATION = """
@@ -116,6 +116,7 @@ def _event_row(record: EventRecord, abandoned_by: str | None) -> tuple[Any, ...]
         record.corrects,
         record.run_id,
         abandoned_by,
+        record.rule,
     )
 
 

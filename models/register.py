@@ -21,6 +21,7 @@ class EventRecord(Record):
     accepted: bool
     payload: Any = None
     reason: str | None = None
+    rule: str | None = None  # the rule that refused it (migration 010)
     received_at: str
     corrects: int | None = None  # correct_event: the event it corrects
     run_id: str = ""  # the run that wrote it: a reset's branch is followed (migration 007)

@@ -138,7 +138,7 @@ class DossierWorkflow(Generic[S]):
         self._start_rejection = rejected.reason
         # seq 0: a corrected application may start again under the same id, and its
         # accepted start is then event 1.
-        record = self._event_record(0, "start", "start", raw, rejected.reason)
+        record = self._event_record(0, "start", "start", raw, rejected.reason, rule=rejected.rule)
         if self._one_transaction():
             await register.write_step(StepRecord(event=record), local=self.local_step)
         else:
@@ -254,7 +254,8 @@ class DossierWorkflow(Generic[S]):
         info = workflow.info()
         seq = step.state.seq
         reason = step.rejection.reason if step.rejection is not None else None
-        record = self._event_record(seq, event, source, raw, reason, step.corrects)
+        rule = step.rejection.rule if step.rejection is not None else None
+        record = self._event_record(seq, event, source, raw, reason, step.corrects, rule=rule)
         notifications = [
             NotificationRecord.of(info.workflow_id, due, info.run_id, seq)
             for due in step.notifications
@@ -328,6 +329,8 @@ class DossierWorkflow(Generic[S]):
         raw: Any,
         reason: str | None,
         corrects: int | None = None,
+        *,
+        rule: str | None = None,
     ) -> EventRecord:
         return EventRecord(
             workflow_id=workflow.info().workflow_id,
@@ -337,6 +340,7 @@ class DossierWorkflow(Generic[S]):
             accepted=reason is None,
             payload=raw,
             reason=reason,
+            rule=rule,
             received_at=workflow.now().isoformat(),
             corrects=corrects,
             run_id=workflow.info().run_id,
