@@ -1,20 +1,64 @@
 # Developer commands. Every target that runs project code first makes sure the virtualenv
-# exists and matches pyproject.toml, so they all work on a fresh clone.
+# exists and matches pyproject.toml and its lock, so they all work on a fresh clone.
 
 PYTHON3 ?= python3
 VENV    := .venv
 PYTHON  := $(VENV)/bin/python
-# Touched after a successful install: a newer pyproject.toml means dependencies changed.
+# Touched after a successful install: a newer pyproject.toml or lock means dependencies changed.
 STAMP   := $(VENV)/.installed
+# Every version, with its hashes: runtime.txt is what the image installs, dev.txt adds the
+# dev server, the embedded PostgreSQL, the test and lint tools (`make lock` writes both).
+LOCK_RUNTIME := requirements/runtime.txt
+LOCK_DEV     := requirements/dev.txt
+PIP     := $(PYTHON) -m pip --disable-pip-version-check
+# Passed to `uv pip compile` by `make lock`: e.g. LOCK_ARGS=--upgrade-package=temporalio.
+LOCK_ARGS ?=
+UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --universal \
+	--python-version 3.11 --custom-compile-command "make lock" --quiet $(LOCK_ARGS)
+IMAGE   ?= integration-visa:latest
 
-.PHONY: venv run test lint demo bench fuzz chaos clean-data
+.PHONY: venv run test lint demo bench fuzz chaos clean-data lock image screenshots check-compose
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Installs exactly the lock (no resolution, every file checked against its hash), then the
+# project itself, editable, without its dependencies.
+$(STAMP): pyproject.toml $(LOCK_DEV)
 	test -x $(PYTHON) || $(PYTHON3) -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) install --quiet --require-hashes --no-deps -r $(LOCK_DEV)
+	$(PIP) install --quiet --no-deps -e .
+	@$(PIP) check || { echo "the lock misses a requirement of pyproject.toml: run make lock" >&2; exit 1; }
 	touch $(STAMP)
+
+# uv alone, from the lock, for `make lock` (which must run even when the lock lags behind).
+$(VENV)/bin/uv:
+	test -x $(PYTHON) || $(PYTHON3) -m venv $(VENV)
+	$(PIP) install --quiet --require-hashes --no-deps -r $(LOCK_DEV)
+
+# Regenerates the locks from pyproject.toml. Versions already pinned stay unless pyproject.toml
+# excludes them or LOCK_ARGS says --upgrade; dev.txt keeps runtime.txt's versions.
+lock: $(VENV)/bin/uv
+	$(UV_COMPILE) -o $(LOCK_RUNTIME)
+	$(UV_COMPILE) --all-extras -c $(LOCK_RUNTIME) -o $(LOCK_DEV)
+
+# The production image (Dockerfile): the runtime lock only, no dev server, no dev tools.
+image:
+	@if ! command -v docker >/dev/null 2>&1; then \
+	  echo "make image: no docker client on this machine; install Docker to build $(IMAGE)" >&2; \
+	  exit 1; \
+	elif ! docker info >/dev/null 2>&1; then \
+	  echo "make image: no Docker engine answers (docker info failed); start it to build $(IMAGE)" >&2; \
+	  exit 1; \
+	fi
+	docker build -t $(IMAGE) .
+
+# Pictures of the Web UI for the docs, with Debian's /usr/bin/chromium.
+screenshots: $(STAMP)
+	$(PYTHON) -m scripts.screenshots
+
+# docker-compose.yml against the compose schema (and `docker compose config` where it exists).
+check-compose: $(STAMP)
+	$(PYTHON) -m scripts.check_compose
 
 run: $(STAMP)
 	$(PYTHON) -m scripts.devstack
