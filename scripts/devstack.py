@@ -24,16 +24,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from temporalio.api.enums.v1 import IndexedValueType, TaskQueueType
-from temporalio.api.operatorservice.v1 import (
-    AddSearchAttributesRequest,
-    ListSearchAttributesRequest,
-)
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from activities.database import ensure_login_role, open_pool
+from scripts.cluster_setup import SearchAttributeClash
+from scripts.cluster_setup import ensure_search_attributes as ensure_search_attributes
 from scripts.ports import port_in_use
 from scripts.schedules import ensure_schedules
 from workers.client import connect
@@ -46,7 +45,7 @@ from workers.postgres import (
     release_embedded_database,
 )
 from workers.settings import Settings, SettingsError
-from workflows.search_attributes import ALL_KEYS, cli_definitions
+from workflows.search_attributes import cli_definitions
 
 # The ports of CONTRACT.md's defaults; only `make run` uses them, tests take free ports.
 TEMPORAL_PORT = 7233
@@ -198,7 +197,15 @@ async def start_temporal_dev_server(
     )
     try:
         client = await _wait_until_serving(server, timeout)
+        # `start-dev --search-attribute` registers them only when it creates the database:
+        # on a later start with an older `temporal.db`, attributes added to the contract
+        # since would be missing without this.
         await ensure_search_attributes(client, namespace)
+    except SearchAttributeClash as error:
+        server.stop()
+        raise DevStackError(
+            f"{error} (remove the data dir, e.g. `make clean-data`, to start afresh)"
+        ) from None
     except BaseException:
         server.stop()
         raise
@@ -234,37 +241,6 @@ async def _wait_until_serving(server: TemporalDevServer, timeout: float) -> Clie
                 f"end of {_display(server.log_path)}:\n{server.log_tail()}"
             )
         await asyncio.sleep(0.25)
-
-
-async def ensure_search_attributes(client: Client, namespace: str) -> None:
-    """Register the contract's custom search attributes that `namespace` lacks.
-
-    `start-dev --search-attribute` registers them only when it creates the database: on a
-    later start with an older `temporal.db`, attributes added to the contract since would be
-    missing without this.
-    """
-    wanted = {key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in ALL_KEYS}
-    listed = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=namespace)
-    )
-    existing = dict(listed.custom_attributes)
-    clashes = [
-        f"{name} is {IndexedValueType.Name(existing[name])}, "
-        f"the contract says {IndexedValueType.Name(kind)}"
-        for name, kind in wanted.items()
-        if name in existing and existing[name] != kind
-    ]
-    if clashes:
-        raise DevStackError(
-            "search attributes of another type already exist: "
-            + "; ".join(clashes)
-            + " (remove the data dir, e.g. `make clean-data`, to start afresh)"
-        )
-    missing = {name: kind for name, kind in wanted.items() if name not in existing}
-    if missing:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
-        )
 
 
 def process_env(
