@@ -7,7 +7,9 @@ from typing import Any
 
 from pydantic import Field
 
+from models import operator_text
 from models.common import NotificationDue, Record
+from models.operator_text import DEFAULT_LANGUAGE, Language
 
 
 class EventRecord(Record):
@@ -96,26 +98,9 @@ class DossierView(Record):
     closed: bool = False
     version: int
 
-    def details_markdown(self) -> str:
-        """The workflow's current details in the Web UI."""
-        where = " · ".join(
-            part
-            for part in (self.procedure, self.consulate or self.prefecture, self.country)
-            if part
-        )
-        lines = [f"**{self.reference}** · {where}", f"Stage: **{self.stage}**"]
-        if self.next_deadline is not None:
-            lines.append(f"Next deadline: {self.next_deadline_name} on {self.next_deadline}")
-        if self.awaiting:
-            lines.append("Awaiting: " + ", ".join(self.awaiting))
-        if self.overdue:
-            lines.append("Overdue: " + ", ".join(self.overdue))
-        if self.outcome:
-            lines.append(
-                "Outcome: "
-                + ", ".join(f"{k}={v}" for k, v in self.outcome.items() if not isinstance(v, dict))
-            )
-        return "\n\n".join(lines)
+    def details_markdown(self, language: Language = DEFAULT_LANGUAGE) -> str:
+        """The workflow's current details in the Web UI, in the operator's language."""
+        return operator_text.details_markdown(self, language)
 
 
 class DossierRow(Record):

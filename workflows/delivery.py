@@ -16,9 +16,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows import operator_language
+
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import REFUSED, UNROUTABLE, DeliveryActivities
     from models.delivery import DeliveryOutcome, DeliveryRequest, DeliveryResult, Outcome
+    from models.operator_text import DELIVERY_OUTCOMES, phrase
 
 DELIVERY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=10),
@@ -39,7 +42,9 @@ DELIVERY_OUTCOME = "delivery_outcome"
 class NotificationDelivery:
     @workflow.run
     async def run(self, request: DeliveryRequest) -> DeliveryResult:
-        workflow.set_current_details(f"**{request.key}** of {request.workflow_id}")
+        language = operator_language.current()
+        shown = phrase("delivery", language, key=request.key, workflow_id=request.workflow_id)
+        workflow.set_current_details(shown)
         try:
             result: DeliveryResult = await workflow.execute_activity_method(
                 DeliveryActivities.deliver_notification,
@@ -49,16 +54,18 @@ class NotificationDelivery:
                 heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 schedule_to_close_timeout=DELIVERY_PATIENCE,
                 retry_policy=DELIVERY_RETRY,
-                summary=f"deliver {request.key}",
+                summary=phrase("deliver", language, key=request.key),
             )
         except ActivityError as error:
             cause = error.cause
             reason = cause.message if isinstance(cause, ApplicationError) else str(error)
             await _tell(request, Outcome.REFUSED, reason)
             raise ApplicationError(reason, type=REFUSED, non_retryable=True) from None
+        outcome = DELIVERY_OUTCOMES[result.outcome.value].text(language)
+        if result.endpoint:
+            outcome += phrase("delivered_to", language, endpoint=result.endpoint)
         workflow.set_current_details(
-            f"**{request.key}** of {request.workflow_id}: {result.outcome.value}"
-            + (f" to {result.endpoint}" if result.endpoint else "")
+            phrase("delivery_outcome", language, delivery=shown, outcome=outcome)
         )
         await _tell(request, result.outcome, None)
         return result

@@ -26,6 +26,13 @@ with workflow.unsafe.imports_passed_through():
     from models.delivery import DeliveryOutcome, Outcome
     from models.dossier import DossierCore, DossierRecord
     from models.errors import InputRejected
+    from models.operator_text import (
+        notification_summary,
+        phrase,
+        step_summary,
+        timer_summary,
+        undelivered_text,
+    )
     from models.reference import ReferenceData
     from models.register import (
         DossierClaim,
@@ -35,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         NotificationRecord,
         StepRecord,
     )
-    from workflows import register
+    from workflows import operator_language, register
     from workflows import search_attributes as sa
     from workflows.delivery import DELIVERY_OUTCOME
 
@@ -87,7 +94,9 @@ class DossierWorkflow(Generic[S]):
             # The closing update answers in its own task, the run ends in a later one: a
             # delivery's signal landing in the task that ends the run fails that task
             # (UnhandledCommand), which must not fail the client's update with it.
-            await workflow.sleep(CLOSING_SETTLE, summary="closing")
+            await workflow.sleep(
+                CLOSING_SETTLE, summary=phrase("closing", operator_language.current())
+            )
             await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state_json()
 
@@ -180,7 +189,12 @@ class DossierWorkflow(Generic[S]):
                 await workflow.wait_condition(
                     lambda: self._changes != changes,
                     timeout=remaining,
-                    timeout_summary=f"{timer.key} passes",
+                    timeout_summary=timer_summary(
+                        self.core.kind,
+                        timer.key,
+                        operator_language.current(),
+                        self._view().procedure,
+                    ),
                 )
                 return
             except TimeoutError:
@@ -276,7 +290,7 @@ class DossierWorkflow(Generic[S]):
                     event=record, notifications=notifications, projection=projection, claim=claim
                 ),
                 local=self.local_step,
-                summary=_step_summary(event, step),
+                summary=self._step_summary(event, step, view.procedure),
             )
             if holder is not None:
                 _duplicate(holder)
@@ -313,7 +327,9 @@ class DossierWorkflow(Generic[S]):
             register.call(
                 RegisterActivities.send_notification,
                 note,
-                summary=f"{note.kind} → {note.recipient} ({note.payload['rule']})",
+                summary=notification_summary(
+                    note.kind, note.recipient, note.payload["rule"], operator_language.current()
+                ),
             )
             for note in notifications
         ]
@@ -350,14 +366,13 @@ class DossierWorkflow(Generic[S]):
         """Search attributes (no personal data) and the human-readable details of the Web
         UI; with `only_changed`, only the values that differ from the last published."""
         shown = dict(_search_attributes(view))
-        details = view.details_markdown()
+        language = operator_language.current()
+        details = view.details_markdown(language)
         if workflow.patched(UNDELIVERED_COUNT):
             undelivered, refused = self._undelivered()
             shown[sa.UNDELIVERED.name] = (sa.UNDELIVERED, undelivered)
             if undelivered:
-                details += f"\n\nUndelivered notifications: {undelivered}" + (
-                    f" (refused: {refused})" if refused else ""
-                )
+                details += "\n\n" + undelivered_text(undelivered, refused, language)
         changed = {
             name: (key, value)
             for name, (key, value) in shown.items()
@@ -373,6 +388,17 @@ class DossierWorkflow(Generic[S]):
         if not only_changed or self._shown.get("details") != details:
             workflow.set_current_details(details)
         self._shown = {name: value for name, (_, value) in shown.items()} | {"details": details}
+
+    def _step_summary(self, event: str, step: Step[Any], procedure: str | None) -> str:
+        """What the Web UI shows on the step's activity, in the operator's language."""
+        return step_summary(
+            event,
+            step.rejection is not None,
+            (due.kind for due in step.notifications),
+            operator_language.current(),
+            self.core.kind,
+            procedure,
+        )
 
     def _one_transaction(self) -> bool:
         return workflow.patched(ONE_TRANSACTION_PER_STEP)
@@ -446,13 +472,6 @@ def _search_attributes(view: DossierView) -> list[tuple[str, tuple[Any, Any]]]:
         (sa.TRAINING_PRESCRIBED, view.training_prescribed),
     ]
     return [(key.name, (key, value)) for key, value in values]
-
-
-def _step_summary(event: str, step: Step[Any]) -> str:
-    """What the Web UI shows on the step's activity."""
-    outcome = "rejected" if step.rejection is not None else "accepted"
-    said = ", ".join(sorted({due.kind for due in step.notifications}))
-    return f"{event} {outcome}" + (f" → {said}" if said else "")
 
 
 def _duplicate(holder: str) -> NoReturn:

@@ -17,9 +17,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
 
+from workflows import operator_language
+
 with workflow.unsafe.imports_passed_through():
     from activities.reference import ReferenceActivities
     from activities.register import RegisterActivities
+    from models.operator_text import phrase
     from models.reference import ReferenceData
     from models.register import StepRecord
 
@@ -117,6 +120,6 @@ async def reference_data() -> ReferenceData:
         ReferenceActivities.load_reference_data,
         start_to_close_timeout=REGISTER_TIMEOUT,
         retry_policy=REGISTER_RETRY,
-        summary="reference data",
+        summary=phrase("reference_data", operator_language.current()),
     )
     return data

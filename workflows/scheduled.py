@@ -19,10 +19,12 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import FailureError
 
-from workflows import register
+from workflows import operator_language, register
 
 with workflow.unsafe.imports_passed_through():
     from activities.scheduled import ScheduledActivities
+    from models.notifications import Kind
+    from models.operator_text import SERVICES, format_date, phrase, service_label, titled
     from models.reporting import (
         ReportRequest,
         ReportResult,
@@ -79,6 +81,8 @@ class SessionPlanning:
         # Nobody is convened to a day already past, whatever a backfill asks.
         run_on = max(request.run_on or today, today)
         planned_by = workflow.info().run_id
+        rule = SERVICES[request.service.value].rule or ""
+        language = operator_language.current()
         planned: PlannedSessions = await register.call(
             ScheduledActivities.plan_sessions,
             PlanSessions(
@@ -88,12 +92,17 @@ class SessionPlanning:
                 platforms=request.platforms,
             ),
             timeout=PLANNING_TIMEOUT,
-            summary=f"plan {request.service.value} sessions from {run_on}",
+            summary=phrase(
+                "plan",
+                language,
+                service=service_label(request.service.value, language),
+                date=format_date(run_on, language),
+            ),
         )
         if workflow.patched(CONVENE_BY_UPDATE):
-            failed = await self._convene_by_update(planned_by, planned.seats)
+            failed = await self._convene_by_update(planned_by, planned.seats, rule)
         else:
-            failed = await self._convene_by_signal(planned_by, planned.seats)
+            failed = await self._convene_by_signal(planned_by, planned.seats, rule)
         refused = {(f.seat.session_id, f.seat.workflow_id, f.seat.person_id) for f in failed}
         convened = [
             seat
@@ -117,7 +126,7 @@ class SessionPlanning:
         )
 
     async def _convene_by_update(
-        self, planned_by: str, seats: list[Seat]
+        self, planned_by: str, seats: list[Seat], rule: str
     ) -> list[FailedConvocation]:
         """Convene in batches, each one activity: the contract's answer to each update says
         whether it took the convocation, and a refused seat is given back at once. Batches
@@ -130,12 +139,19 @@ class SessionPlanning:
                 SeatsToRelease(planned_by=planned_by, seats=batch),
                 timeout=CONVENE_TIMEOUT,
                 heartbeat=timedelta(minutes=1),
-                summary=f"convene seats {start + 1}–{start + len(batch)} of {len(seats)}",
+                summary=phrase(
+                    "convene",
+                    operator_language.current(),
+                    first=start + 1,
+                    last=start + len(batch),
+                    total=len(seats),
+                    rule=rule,
+                ),
             )
         return failed
 
     async def _convene_by_signal(
-        self, planned_by: str, seats: list[Seat]
+        self, planned_by: str, seats: list[Seat], rule: str
     ) -> list[FailedConvocation]:
         """Before CONVENE_BY_UPDATE: one signal per seat (kept for the runs recorded so)."""
         outcomes = await asyncio.gather(*(self._convene(seat) for seat in seats))
@@ -144,7 +160,9 @@ class SessionPlanning:
             await register.call(
                 ScheduledActivities.release_seats,
                 SeatsToRelease(planned_by=planned_by, seats=[f.seat for f in failed]),
-                summary=f"release {len(failed)} seats of undelivered convocations",
+                summary=phrase(
+                    "release", operator_language.current(), count=len(failed), rule=rule
+                ),
             )
         return failed
 
@@ -176,7 +194,7 @@ class DeadlineSweep:
                 register_id=DEADLINE_SWEEP_SCHEDULE, day=day, within_days=request.within_days
             ),
             timeout=REPORT_TIMEOUT,
-            summary=f"deadline_digest of {day}",
+            summary=titled(Kind.DEADLINE_DIGEST, "dated", day, operator_language.current()),
         )
         return result
 
@@ -192,6 +210,6 @@ class MinistryReport:
             ScheduledActivities.write_ministry_report,
             WriteReport(register_id=MINISTRY_REPORT_SCHEDULE, as_of=as_of),
             timeout=REPORT_TIMEOUT,
-            summary=f"ministry_report as of {as_of}",
+            summary=titled(Kind.MINISTRY_REPORT, "as_of", as_of, operator_language.current()),
         )
         return result
