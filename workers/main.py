@@ -30,6 +30,7 @@ from workers.client import connect
 from workers.logging import settings_with_logging
 from workers.postgres import database_url, release_embedded_database
 from workers.settings import Settings
+from workflows import operator_language
 
 # How long in-flight activities get to finish after a stop request before they are cancelled.
 GRACEFUL_SHUTDOWN_TIMEOUT = timedelta(seconds=10)
@@ -111,8 +112,10 @@ def build_worker(
     """The worker of the system, with its measured sizing (README, "Sizing"): as many
     activity slots as the pool has connections, so an activity never waits for one.
     Without `deliver` (the benchmark of the steps), notifications stay in the register.
-    A template of a document that does not hold stops it, naming the file and the line."""
+    A template of a document that does not hold stops it, naming the file and the line.
+    It chooses the language of what operators read of its workflows (OPERATOR_LANGUAGE)."""
     check_templates()
+    operator_language.choose(settings.operator_language)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from models.delivery import RoutesError, RouteTable, default_routes, parse_routes
+from models.operator_text import DEFAULT_LANGUAGE, Language
 from workers.codec import KeyRing, PayloadKeyError, local_key_ring
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -84,6 +85,9 @@ class Settings(BaseModel):
     key (set it to keep codes verifiable across a rotation of PAYLOAD_KEYS)."""
     delivery_alert_hours: int = Field(default=48, ge=1, le=24 * 90)
     """An undelivered notification older than this is alerted in the daily sweep."""
+    operator_language: Language = DEFAULT_LANGUAGE
+    """`fr` or `en`: the language of what operators read (Web UI details and summaries,
+    the CLI's tables); the stored and queried values stay the contract's codes."""
 
     def key_ring(self) -> KeyRing:
         """The payload keys (CONTRACT.md, "Personal data is sealed")."""
@@ -164,6 +168,11 @@ class Settings(BaseModel):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("operator_language", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
