@@ -28,6 +28,7 @@ from activities.documents import NotificationDocuments
 from models.documents import check_templates
 from workers.client import connect
 from workers.logging import settings_with_logging
+from workers.metrics import business_metrics
 from workers.postgres import database_url, release_embedded_database
 from workers.settings import Settings
 from workflows import operator_language
@@ -78,7 +79,8 @@ async def run_worker(
                 extra_activities=extra_activities,
                 deliver=deliver,
             )
-            await _run_until(worker, stop_event, settings)
+            async with business_metrics(pool, settings):
+                await _run_until(worker, stop_event, settings)
         finally:
             await pool.close()
     finally:

@@ -80,6 +80,9 @@ class Settings(BaseModel):
     """A JSON file of routes per recipient, kind and addressee, before the two above."""
     metrics_address: str | None = None
     """`host:port` where the worker serves the SDK's metrics for Prometheus (`/metrics`)."""
+    metrics_interval: float = Field(default=30.0, ge=1, le=3600)
+    """Seconds between two readings of the register for the business metrics, by each
+    worker, when `metrics_address` is set."""
     document_secret: SecretStr | None = None
     """The key of the documents' verification codes; None derives it from the first payload
     key (set it to keep codes verifiable across a rotation of PAYLOAD_KEYS)."""
