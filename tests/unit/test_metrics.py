@@ -97,7 +97,16 @@ def test_every_metric_the_dashboard_reads_is_served() -> None:
     tests/workflow/test_business_metrics.py); and each business metric has a panel."""
     dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
     assert dashboard["schemaVersion"] >= 39
-    assert dashboard["__inputs"][0]["label"] == "prometheus"
+    # The Prometheus compose provisions (uid `prometheus`), or any other chosen in the UI.
+    (source,) = dashboard["templating"]["list"]
+    assert (source["type"], source["query"], source["current"]["value"]) == (
+        "datasource",
+        "prometheus",
+        "prometheus",
+    )
+    for panel in dashboard["panels"]:
+        if panel["type"] != "row":
+            assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
     business = {spec.name for spec in CATALOGUE}
     read: set[str] = set()
     for expression in dashboard_expressions():
