@@ -339,6 +339,66 @@ PHRASES: Mapping[str, Label] = {
     "delivered_to": Label(" à {endpoint}", " to {endpoint}"),
 }
 
+# The command line's tables and labels (scripts/cli.py, scripts/cli_delivery.py).
+CLI: Mapping[str, Label] = {
+    # `list`
+    "workflow_id": Label("ID DU WORKFLOW", "WORKFLOW ID"),
+    "status": Label("STATUT", "STATUS"),
+    "dossier_stage": Label("ÉTAPE DU DOSSIER", "DOSSIER STAGE"),
+    "next_deadline_column": Label("PROCHAINE ÉCHÉANCE", "NEXT DEADLINE"),
+    "overdue_column": Label("EN RETARD", "OVERDUE"),
+    "yes": Label("oui", "yes"),
+    "no": Label("non", "no"),
+    # `show --summary`
+    "dossier": Label("dossier", "dossier"),
+    "stage": Label("étape", "stage"),
+    "next_deadline": Label("prochaine échéance", "next deadline"),
+    "awaiting": Label("attendu", "awaiting"),
+    "overdue": Label("en retard", "overdue"),
+    "rejected_inputs": Label("entrées rejetées", "rejected inputs"),
+    "last": Label("dernière : {reason}", "last: {reason}"),
+    "outcome": Label("issue", "outcome"),
+    "decided": Label("{decision} le {date}", "{decision} on {date}"),
+    "not_subject": Label("hors du champ", "not subject"),
+    "facts": Label(
+        "faits (dans l'ordre de leurs dates ; corriger l'un par correct_event et son n°) :",
+        "facts (in the order of their dates; correct one with correct_event and its #):",
+    ),
+    "received": Label("reçu le {date}", "received {date}"),
+    "corrected_by": Label("corrigé par {seqs}", "corrected by {seqs}"),
+    "withdrawn": Label("retiré", "withdrawn"),
+    # `notifications`, `redeliver`
+    "since": Label("depuis le {date}", "since {date}"),
+    "all_delivered": Label(
+        "toutes les notifications ont été remises", "every notification was delivered"
+    ),
+    "no_delivery": Label("aucune remise", "no delivery"),
+    "redelivering": Label(
+        "nouvelle remise : {workflow_id} (exécution {run_id})",
+        "redelivering: {workflow_id} (run {run_id})",
+    ),
+}
+
+WORKFLOW_STATUSES: Mapping[str, Label] = {
+    "running": Label("en cours", "running"),
+    "completed": Label("terminé", "completed"),
+    "failed": Label("échoué", "failed"),
+    "canceled": Label("annulé", "canceled"),
+    "terminated": Label("arrêté", "terminated"),
+    "continued_as_new": Label("continué", "continued as new"),
+    "timed_out": Label("expiré", "timed out"),
+}
+
+
+def cli_text(name: str, language: Language, **values: Any) -> str:
+    return CLI[name].text(language).format(**values)
+
+
+def status_label(status: str, language: Language) -> str:
+    label = WORKFLOW_STATUSES.get(status)
+    return label.text(language) if label is not None else status
+
+
 DELIVERY_OUTCOMES: Mapping[str, Label] = {
     "delivered": Label("remise", "delivered"),
     "retry": Label("à réessayer", "to retry"),

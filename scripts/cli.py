@@ -41,6 +41,22 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from models.operator_text import (
+    CAI,
+    DEFAULT_LANGUAGE,
+    FAMILY,
+    VISA,
+    Label,
+    Language,
+    awaited_label,
+    cli_text,
+    deadline_label,
+    event_label,
+    format_date,
+    format_value,
+    stage_label,
+    status_label,
+)
 from scripts import cli_delivery
 from workers.client import connect
 from workers.settings import Settings, SettingsError
@@ -81,16 +97,18 @@ class DossierKind:
     """A workflow kind of the contract that can be started from a JSON file.
 
     `summary` is a format template over the input's top-level fields and `details` names
-    the fields shown in the Web UI: both are stored unencrypted, so they must never name
-    a field holding personal data (names, birth dates).
+    the fields shown in the Web UI, each in the operator's language: both are stored
+    unencrypted, so they must never name a field holding personal data (names, birth
+    dates). `view_kind` is the dossier kind whose stages and delays the tables name.
     """
 
     name: str
     workflow_type: str
     id_prefix: str
     id_field: str
-    summary: str
-    details: tuple[tuple[str, str], ...]
+    summary: Label
+    details: tuple[tuple[Label, str], ...]
+    view_kind: str
 
     def workflow_id(self, reference: str) -> str:
         return f"{self.id_prefix}-{reference}"
@@ -105,41 +123,53 @@ KINDS: dict[str, DossierKind] = {
             workflow_type="VisaApplication",
             id_prefix="visa",
             id_field="application_id",
-            summary="Visa · {procedure} · {consulate} ({country_of_residence}) · {application_id}",
-            details=(
-                ("Procedure", "procedure"),
-                ("Consulate", "consulate"),
-                ("Country of residence", "country_of_residence"),
-                ("Prefecture", "prefecture"),
-                ("Visa application date", "visa_application_date"),
-                ("Complete file date", "complete_file_date"),
+            summary=Label(
+                "Visa · {procedure} · {consulate} ({country_of_residence}) · {application_id}",
+                "Visa · {procedure} · {consulate} ({country_of_residence}) · {application_id}",
             ),
+            details=(
+                (Label("Procédure", "Procedure"), "procedure"),
+                (Label("Consulat", "Consulate"), "consulate"),
+                (Label("Pays de résidence", "Country of residence"), "country_of_residence"),
+                (Label("Préfecture", "Prefecture"), "prefecture"),
+                (Label("Demande de visa (B4)", "Visa application (B4)"), "visa_application_date"),
+                (Label("Dossier complet (B1)", "Complete file (B1)"), "complete_file_date"),
+            ),
+            view_kind=VISA,
         ),
         DossierKind(
             name="cai",
             workflow_type="CaiContract",
             id_prefix="cai",
             id_field="contract_id",
-            summary="CAI · {prefecture} · {platform} · {contract_id}",
-            details=(
-                ("Prefecture", "prefecture"),
-                ("Platform", "platform"),
-                ("Signed on", "signed_on"),
-                ("Residence permit", "residence_permit_basis"),
-                ("Visa application", "visa_application_id"),
+            summary=Label(
+                "CAI · {prefecture} · {platform} · {contract_id}",
+                "CAI · {prefecture} · {platform} · {contract_id}",
             ),
+            details=(
+                (Label("Préfecture", "Prefecture"), "prefecture"),
+                (Label("Plateforme", "Platform"), "platform"),
+                (Label("Signé le (H5)", "Signed on (H5)"), "signed_on"),
+                (Label("Titre de séjour (H2)", "Residence permit (H2)"), "residence_permit_basis"),
+                (Label("Demande de visa", "Visa application"), "visa_application_id"),
+            ),
+            view_kind=CAI,
         ),
         DossierKind(
             name="cai-family",
             workflow_type="CaiFamilyContract",
             id_prefix="caif",
             id_field="contract_id",
-            summary="CAI for the family · {prefecture} · {platform} · {contract_id}",
-            details=(
-                ("Prefecture", "prefecture"),
-                ("Platform", "platform"),
-                ("Signed on", "signed_on"),
+            summary=Label(
+                "CAI pour la famille · {prefecture} · {platform} · {contract_id}",
+                "CAI for the family · {prefecture} · {platform} · {contract_id}",
             ),
+            details=(
+                (Label("Préfecture", "Prefecture"), "prefecture"),
+                (Label("Plateforme", "Platform"), "platform"),
+                (Label("Signé le (G1)", "Signed on (G1)"), "signed_on"),
+            ),
+            view_kind=FAMILY,
         ),
     )
 }
@@ -162,24 +192,37 @@ class _Fields(dict[str, str]):
         return "?"
 
 
-def static_summary(kind: DossierKind, application: Mapping[str, Any]) -> str:
+def static_summary(
+    kind: DossierKind, application: Mapping[str, Any], language: Language = DEFAULT_LANGUAGE
+) -> str:
     """The one-line summary of the Web UI, e.g. `Visa · family_reunification · Rabat (MA) ·
     RBT-2009-000123`."""
     fields = _Fields(
         {key: text for key, value in application.items() if (text := _plain(value)) is not None}
     )
-    return kind.summary.format_map(fields)
+    return kind.summary.text(language).format_map(fields)
 
 
-def static_details(kind: DossierKind, application: Mapping[str, Any]) -> str:
+def static_details(
+    kind: DossierKind, application: Mapping[str, Any], language: Language = DEFAULT_LANGUAGE
+) -> str:
     """The fixed details of the Web UI (Markdown): what the dossier was opened with."""
     reference = _plain(application.get(kind.id_field)) or "?"
     lines = [f"**{kind.workflow_type} {reference}**", ""]
+    colon = " :" if language == "fr" else ":"
     for label, key in kind.details:
         text = _plain(application.get(key))
         if text is not None:
-            lines.append(f"- {label}: {text}")
+            lines.append(f"- {label.text(language)}{colon} {format_value(text, language)}")
     return "\n".join(lines)
+
+
+def view_kind_of(workflow_id: str) -> str | None:
+    """The dossier kind of a workflow id of the contract (`visa-…`, `cai-…`, `caif-…`)."""
+    for kind in KINDS.values():
+        if workflow_id.startswith(f"{kind.id_prefix}-"):
+            return kind.view_kind
+    return None
 
 
 def workflow_id_of(kind: DossierKind, application: Mapping[str, Any]) -> str:
@@ -200,6 +243,7 @@ async def submit_application(
     *,
     kind: DossierKind = KINDS[DEFAULT_KIND],
     timeout: float = OPEN_TIMEOUT,
+    language: Language = DEFAULT_LANGUAGE,
 ) -> dict[str, Any]:
     """Start the dossier of `application` and return its state once it is open.
 
@@ -218,8 +262,8 @@ async def submit_application(
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            static_summary=static_summary(kind, application),
-            static_details=static_details(kind, application),
+            static_summary=static_summary(kind, application, language),
+            static_details=static_details(kind, application, language),
         )
     except WorkflowAlreadyStartedError:
         raise Rejected(
@@ -312,6 +356,7 @@ class Listing:
     stage: str | None
     next_deadline: datetime | None
     overdue: bool | None
+    workflow_type: str = ""
 
 
 def default_query() -> str:
@@ -334,6 +379,7 @@ async def list_dossiers(client: Client, query: str | None, limit: int) -> list[L
                     stage=attributes.get(DOSSIER_STAGE),
                     next_deadline=attributes.get(NEXT_DEADLINE),
                     overdue=attributes.get(OVERDUE),
+                    workflow_type=execution.workflow_type,
                 )
             )
     except RPCError as error:
@@ -358,71 +404,101 @@ def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-def summary_text(workflow_id: str, state: Mapping[str, Any]) -> str:
-    """A short human view of a dossier's state."""
+def summary_text(
+    workflow_id: str, state: Mapping[str, Any], language: Language = DEFAULT_LANGUAGE
+) -> str:
+    """A short human view of a dossier's state, in the operator's language."""
+    kind = view_kind_of(workflow_id) or VISA
+    procedure = state.get("procedure")
     next_deadline = state.get("next_deadline")
     deadlines = state.get("deadlines") or {}
     if next_deadline:
-        names = [name for name, due in deadlines.items() if due == next_deadline]
-        next_text = f"{next_deadline} ({', '.join(names)})" if names else str(next_deadline)
+        names = [
+            deadline_label(kind, name, language, procedure)
+            for name, due in deadlines.items()
+            if due == next_deadline
+        ]
+        day = format_value(next_deadline, language)
+        next_text = f"{day} ({', '.join(names)})" if names else day
     else:
         next_text = "-"
     rejected = state.get("rejected_inputs") or []
     rejected_text = str(len(rejected))
     if rejected:
-        rejected_text += f" (last: {rejected[-1].get('reason', '?')})"
+        last = cli_text("last", language, reason=rejected[-1].get("reason", "?"))
+        rejected_text += f" ({last})"
+    awaiting = [awaited_label(item, language) for item in state.get("awaiting") or []]
+    overdue = [deadline_label(kind, key, language, procedure) for key in state.get("overdue") or []]
     rows = [
-        ("dossier", workflow_id),
-        ("stage", str(state.get("stage", "?"))),
-        ("next deadline", next_text),
-        ("awaiting", ", ".join(state.get("awaiting") or []) or "-"),
-        ("overdue", ", ".join(state.get("overdue") or []) or "-"),
-        ("rejected inputs", rejected_text),
+        (cli_text("dossier", language), workflow_id),
+        (cli_text("stage", language), stage_label(kind, str(state.get("stage", "?")), language)),
+        (cli_text("next_deadline", language), next_text),
+        (cli_text("awaiting", language), ", ".join(awaiting) or "-"),
+        (cli_text("overdue", language), ", ".join(overdue) or "-"),
+        (cli_text("rejected_inputs", language), rejected_text),
     ]
     outcome = state.get("outcome")
     if isinstance(outcome, dict):
         grounds = ", ".join(outcome.get("grounds") or [])
-        rows.append(
-            (
-                "outcome",
-                f"{outcome.get('decision')} on {outcome.get('decided_on')}"
-                + (f" ({grounds})" if grounds else ""),
-            )
+        decided = cli_text(
+            "decided",
+            language,
+            decision=format_value(outcome.get("decision"), language),
+            date=format_value(outcome.get("decided_on"), language),
         )
+        rows.append((cli_text("outcome", language), decided + (f" ({grounds})" if grounds else "")))
     if state.get("not_subject_reason"):
-        rows.append(("not subject", str(state["not_subject_reason"])))
+        rows.append((cli_text("not_subject", language), str(state["not_subject_reason"])))
     width = max(len(label) for label, _ in rows)
     lines = [f"{label.ljust(width)}  {value}" for label, value in rows]
-    return "\n".join(lines + facts_lines(state.get("facts") or []))
+    return "\n".join(lines + facts_lines(state.get("facts") or [], language, kind))
 
 
-def facts_lines(facts: Sequence[Mapping[str, Any]]) -> list[str]:
+def facts_lines(
+    facts: Sequence[Mapping[str, Any]], language: Language = DEFAULT_LANGUAGE, kind: str = VISA
+) -> list[str]:
     """The accepted facts in event time, each with the number `correct_event` takes."""
     if not facts:
         return []
-    lines = ["", "facts (in the order of their dates; correct one with correct_event and its #):"]
+    lines = ["", cli_text("facts", language)]
     for fact in sorted(facts, key=lambda f: (str(f.get("dated")), int(f.get("seq", 0)))):
         notes = []
         if fact.get("received_on") != fact.get("dated"):
-            notes.append(f"received {fact.get('received_on')}")
+            received = format_value(fact.get("received_on"), language)
+            notes.append(cli_text("received", language, date=received))
         if fact.get("corrected_by"):
-            notes.append("corrected by " + ", ".join(f"#{n}" for n in fact["corrected_by"]))
+            seqs = ", ".join(f"#{n}" for n in fact["corrected_by"])
+            notes.append(cli_text("corrected_by", language, seqs=seqs))
         if fact.get("withdrawn"):
-            notes.append("withdrawn")
+            notes.append(cli_text("withdrawn", language))
         extra = f"  ({'; '.join(notes)})" if notes else ""
-        lines.append(f"  #{fact.get('seq')}  {fact.get('dated')}  {fact.get('name')}{extra}")
+        dated = format_value(fact.get("dated"), language)
+        name = event_label(str(fact.get("name")), language, kind)
+        lines.append(f"  #{fact.get('seq')}  {dated}  {name}{extra}")
     return lines
 
 
-def listing_table(listings: Sequence[Listing]) -> str:
-    header = ("WORKFLOW ID", "STATUS", "DOSSIER STAGE", "NEXT DEADLINE", "OVERDUE")
+def listing_table(listings: Sequence[Listing], language: Language = DEFAULT_LANGUAGE) -> str:
+    kinds = {kind.workflow_type: kind.view_kind for kind in KINDS.values()}
+    header = tuple(
+        cli_text(name, language)
+        for name in (
+            "workflow_id",
+            "status",
+            "dossier_stage",
+            "next_deadline_column",
+            "overdue_column",
+        )
+    )
     rows = [header] + [
         (
             item.workflow_id,
-            item.status,
-            item.stage or "-",
-            item.next_deadline.date().isoformat() if item.next_deadline else "-",
-            "-" if item.overdue is None else ("yes" if item.overdue else "no"),
+            status_label(item.status, language),
+            stage_label(kinds.get(item.workflow_type, ""), item.stage, language)
+            if item.stage
+            else "-",
+            format_date(item.next_deadline.date(), language) if item.next_deadline else "-",
+            "-" if item.overdue is None else cli_text("yes" if item.overdue else "no", language),
         )
         for item in listings
     ]
@@ -521,7 +597,11 @@ async def run_command(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.command == "submit":
         state = await submit_application(
-            client, data, settings.temporal_task_queue, kind=KINDS[args.kind]
+            client,
+            data,
+            settings.temporal_task_queue,
+            kind=KINDS[args.kind],
+            language=settings.operator_language,
         )
         print(to_json(state))
     elif args.command == "send":
@@ -529,9 +609,13 @@ async def run_command(args: argparse.Namespace, settings: Settings) -> int:
         print("sent" if answer is None else to_json(answer))
     elif args.command == "show":
         state = await query_state(client, args.workflow_id)
-        print(summary_text(args.workflow_id, state) if args.summary else to_json(state))
+        if args.summary:
+            print(summary_text(args.workflow_id, state, settings.operator_language))
+        else:
+            print(to_json(state))
     elif args.command == "list":
-        print(listing_table(await list_dossiers(client, args.query, args.limit)))
+        listings = await list_dossiers(client, args.query, args.limit)
+        print(listing_table(listings, settings.operator_language))
     else:
         print(await cli_delivery.run(args, client, settings))
     return EXIT_OK

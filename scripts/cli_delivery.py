@@ -17,6 +17,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from activities.delivery import DELIVERY_WORKFLOW, delivery_id, redeliver
 from activities.documents import load_document
+from models.operator_text import DEFAULT_LANGUAGE, Language, cli_text, status_label
 from workers.postgres import database_url
 from workers.settings import Settings
 
@@ -54,7 +55,12 @@ def deliveries_query(workflow_id: str | None, *, undelivered: bool) -> str:
 
 
 async def deliveries(
-    client: Client, workflow_id: str | None, limit: int, *, undelivered: bool
+    client: Client,
+    workflow_id: str | None,
+    limit: int,
+    *,
+    undelivered: bool,
+    language: Language = DEFAULT_LANGUAGE,
 ) -> list[str]:
     """One line per delivery: its workflow id, status (running: still trying; failed:
     refused or unroutable; completed: delivered) and when it started."""
@@ -63,8 +69,9 @@ async def deliveries(
     async for execution in client.list_workflows(query, limit=limit):
         status = execution.status.name.lower() if execution.status is not None else "?"
         started = execution.start_time.isoformat(timespec="seconds")
-        lines.append(f"{execution.id}  {status}  since {started}")
-    return lines or ["every notification was delivered" if undelivered else "no delivery"]
+        since = cli_text("since", language, date=started)
+        lines.append(f"{execution.id}  {status_label(status, language)}  {since}")
+    return lines or [cli_text("all_delivered" if undelivered else "no_delivery", language)]
 
 
 async def write_document(settings: Settings, workflow_id: str, key: str, output: Path) -> str:
@@ -94,11 +101,22 @@ async def write_document(settings: Settings, workflow_id: str, key: str, output:
 async def run(args: argparse.Namespace, client: Client, settings: Settings) -> str | None:
     """The command's output, or None when `args` is not a delivery command."""
     if args.command == "notifications":
-        found = await deliveries(client, args.workflow_id, args.limit, undelivered=args.undelivered)
+        found = await deliveries(
+            client,
+            args.workflow_id,
+            args.limit,
+            undelivered=args.undelivered,
+            language=settings.operator_language,
+        )
         return "\n".join(found)
     if args.command == "document":
         return await write_document(settings, args.workflow_id, args.key, args.output)
     if args.command == "redeliver":
         handle = await redeliver(client, settings.temporal_task_queue, args.workflow_id, args.key)
-        return f"redelivering: {handle.id} (run {handle.result_run_id})"
+        return cli_text(
+            "redelivering",
+            settings.operator_language,
+            workflow_id=handle.id,
+            run_id=handle.result_run_id,
+        )
     return None

@@ -30,6 +30,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from models.operator_text import DEFAULT_LANGUAGE, Label, Language
 from workers.client import connect
 from workers.logging import settings_with_logging
 from workers.settings import Settings
@@ -53,12 +54,12 @@ class ScheduleDefinition:
     schedule_id: str
     workflow: str
     arg: dict[str, Any]
-    summary: str
+    summary: Label  # in the operator's language (OPERATOR_LANGUAGE)
     hour: int  # UTC: the statutory timers fire at midnight UTC, the runs come after them
     minute: int = 0
     weekly: bool = False  # on Mondays; daily otherwise
 
-    def schedule(self, task_queue: str) -> Schedule:
+    def schedule(self, task_queue: str, language: Language = DEFAULT_LANGUAGE) -> Schedule:
         days = [ScheduleRange(MONDAY)] if self.weekly else [ScheduleRange(0, 6)]
         return Schedule(
             action=ScheduleActionStartWorkflow(
@@ -66,7 +67,7 @@ class ScheduleDefinition:
                 self.arg,
                 id=self.schedule_id,
                 task_queue=task_queue,
-                static_summary=self.summary,
+                static_summary=self.summary.text(language),
                 # A stuck run must not block every later one (they never overlap).
                 execution_timeout=RUN_TIMEOUT,
             ),
@@ -95,14 +96,22 @@ SCHEDULES = (
         SKILLS_ASSESSMENT_SCHEDULE,
         "SessionPlanning",
         {"service": "skills_assessment"},
-        "Plans skills-assessment sessions and convenes waiting signatories (H1, H5)",
+        Label(
+            "Planifie les séances de bilan de compétences et convoque les signataires "
+            "en attente (H1, H5)",
+            "Plans skills-assessment sessions and convenes waiting signatories (H1, H5)",
+        ),
         hour=5,
     ),
     ScheduleDefinition(
         PARENTS_TRAINING_SCHEDULE,
         "SessionPlanning",
         {"service": "parents_training"},
-        'Plans "Droits et devoirs des parents" days and convenes waiting parents (G2)',
+        Label(
+            "Planifie les journées « Droits et devoirs des parents » et convoque les parents "
+            "en attente (G2)",
+            'Plans "Droits et devoirs des parents" days and convenes waiting parents (G2)',
+        ),
         hour=5,
         minute=30,
         weekly=True,
@@ -111,14 +120,21 @@ SCHEDULES = (
         DEADLINE_SWEEP_SCHEDULE,
         "DeadlineSweep",
         {},
-        "Sends deadline_digest to each authority with dossiers due or overdue (B1-B8, H5)",
+        Label(
+            "Envoie le relevé des échéances à chaque autorité ayant des dossiers à échéance "
+            "ou en retard (B1–B8, H5)",
+            "Sends deadline_digest to each authority with dossiers due or overdue (B1-B8, H5)",
+        ),
         hour=6,
     ),
     ScheduleDefinition(
         MINISTRY_REPORT_SCHEDULE,
         "MinistryReport",
         {},
-        "Sends ministry_report and writes its CSV (J1)",
+        Label(
+            "Envoie le rapport hebdomadaire aux ministères et écrit son CSV (J1)",
+            "Sends ministry_report and writes its CSV (J1)",
+        ),
         hour=7,
         weekly=True,
     ),
@@ -129,7 +145,7 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
     """Create each schedule of the contract, or update the spec, action and policy of one that
     exists (its paused state and notes stay as an operator left them)."""
     for definition in SCHEDULES:
-        wanted = definition.schedule(settings.temporal_task_queue)
+        wanted = definition.schedule(settings.temporal_task_queue, settings.operator_language)
         try:
             await client.create_schedule(definition.schedule_id, wanted)
             log.info("schedule created", schedule_id=definition.schedule_id)

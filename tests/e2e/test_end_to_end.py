@@ -500,6 +500,7 @@ async def cli(stack: Stack, *args: str | Path) -> Run:
         "TEMPORAL_TASK_QUEUE": TASK_QUEUE,
         "PAYLOAD_KEYS": E2E_KEYS,  # the CLI reads sealed dossiers with the keys
         "DATA_DIR": str(stack.root / "cli"),
+        "OPERATOR_LANGUAGE": "fr",  # the default, whatever the environment running the tests
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -635,14 +636,23 @@ async def test_the_command_line_submits_sends_shows_and_lists(
     f3_reason = f3.stderr.strip().removeprefix("rejected: ")
     assert [r["reason"] for r in state["rejected_inputs"]] == [f3_reason]
 
+    # The human view, in the operator's language (OPERATOR_LANGUAGE, French by default).
     short = await cli(stack, "show", workflow_id, "--summary")
     assert short.code == 0, short.stderr
-    assert re.search(r"^stage\s+awaiting_visa_decision$", short.stdout, re.MULTILINE)
-    assert re.search(r"^rejected inputs\s+1 \(last: F3:", short.stdout, re.MULTILINE)
-    assert re.search(r"^awaiting\s+visa_decision from the consulate$", short.stdout, re.MULTILINE)
+    assert re.search(
+        r"^étape\s+en attente de la décision sur le visa \(F1\)$", short.stdout, re.MULTILINE
+    )
+    assert re.search(r"^entrées rejetées\s+1 \(dernière : F3:", short.stdout, re.MULTILINE)
+    assert re.search(
+        r"^attendu\s+décision sur le visa \(F1\), de la part du consulat$",
+        short.stdout,
+        re.MULTILINE,
+    )
     # The accepted facts, with the number a correction names.
     assert re.search(
-        r"^  #2  \d{4}-\d\d-\d\d  language_evaluation  \(received ", short.stdout, re.MULTILINE
+        r"^  #2  \d\d/\d\d/\d{4}  évaluation linguistique \(D1\)  \(reçu le ",
+        short.stdout,
+        re.MULTILINE,
     )
 
     missing = await cli(stack, "show", "visa-NO-SUCH-DOSSIER")
@@ -658,23 +668,21 @@ async def test_the_command_line_submits_sends_shows_and_lists(
         if workflow_id in listed.stdout or loop.time() > deadline:
             break
         await asyncio.sleep(0.5)
-    lines = listed.stdout.splitlines()
-    assert lines[0].split() == [
-        "WORKFLOW",
-        "ID",
-        "STATUS",
-        "DOSSIER",
-        "STAGE",
-        "NEXT",
-        "DEADLINE",
-        "OVERDUE",
+    lines = [re.split(r"\s{2,}", line.strip()) for line in listed.stdout.splitlines()]
+    assert lines[0] == [
+        "ID DU WORKFLOW",
+        "STATUT",
+        "ÉTAPE DU DOSSIER",
+        "PROCHAINE ÉCHÉANCE",
+        "EN RETARD",
     ]
-    assert lines[1].split() == [
+    assert lines[1] == [
         workflow_id,
-        "running",
-        "awaiting_visa_decision",
-        months_after(today - timedelta(days=10), 6).isoformat(),  # B4, the only one left open
-        "no",
+        "en cours",
+        "en attente de la décision sur le visa (F1)",
+        # B4, the only one left open
+        months_after(today - timedelta(days=10), 6).strftime("%d/%m/%Y"),
+        "non",
     ]
 
 

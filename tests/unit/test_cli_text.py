@@ -1,0 +1,104 @@
+"""The command line's tables and labels read in the operator's language (OPERATOR_LANGUAGE,
+French by default); its JSON output and the values it sends stay the contract's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from scripts.cli import KINDS, Listing, listing_table, static_details, static_summary, summary_text
+from scripts.schedules import SCHEDULES
+from workers.settings import Settings, SettingsError
+
+STATE = {
+    "stage": "awaiting_visa_decision",
+    "procedure": "family_reunification",
+    "next_deadline": "2027-06-01",
+    "deadlines": {"decision_suspension_ends": "2027-06-01", "evaluation_due": "2027-01-10"},
+    "awaiting": ["visa_decision from the consulate"],
+    "overdue": [],
+    "rejected_inputs": [{"reason": "F3: a refusal may not cite evaluation results"}],
+    "facts": [
+        {
+            "seq": 2,
+            "name": "language_evaluation",
+            "dated": "2027-01-05",
+            "received_on": "2027-01-06",
+        }
+    ],
+}
+LISTING = Listing(
+    workflow_id="visa-RBT-1",
+    status="running",
+    stage="awaiting_visa_decision",
+    next_deadline=datetime(2027, 6, 1, tzinfo=UTC),
+    overdue=False,
+    workflow_type="VisaApplication",
+)
+
+
+def test_the_summary_reads_in_french_by_default() -> None:
+    lines = summary_text("visa-RBT-1", STATE).splitlines()
+    assert lines[:6] == [
+        "dossier             visa-RBT-1",
+        "étape               en attente de la décision sur le visa (F1)",
+        "prochaine échéance  01/06/2027 (B4 — fin du sursis à statuer (six mois))",
+        "attendu             décision sur le visa (F1), de la part du consulat",
+        "en retard           -",
+        "entrées rejetées    1 (dernière : F3: a refusal may not cite evaluation results)",
+    ]
+    assert lines[-1] == "  #2  05/01/2027  évaluation linguistique (D1)  (reçu le 06/01/2027)"
+
+
+def test_the_summary_reads_in_english_on_request() -> None:
+    text = summary_text("visa-RBT-1", STATE, "en")
+    assert "stage            awaiting the visa decision (F1)" in text
+    assert "next deadline    2027-06-01 (B4 — end of the sursis à statuer (six months))" in text
+    assert "  #2  2027-01-05  language evaluation (D1)  (received 2027-01-06)" in text
+
+
+def test_the_list_names_its_columns_and_stages_in_the_operators_language() -> None:
+    assert listing_table([LISTING]).splitlines() == [
+        "ID DU WORKFLOW  STATUT    ÉTAPE DU DOSSIER                            "
+        "PROCHAINE ÉCHÉANCE  EN RETARD",
+        "visa-RBT-1      en cours  en attente de la décision sur le visa (F1)  "
+        "01/06/2027          non",
+    ]
+    english = listing_table([LISTING], "en").splitlines()
+    assert english[0].split("  ")[0] == "WORKFLOW ID"
+    assert "awaiting the visa decision (F1)" in english[1] and "2027-06-01" in english[1]
+
+
+def test_the_web_uis_fixed_texts_follow_the_language() -> None:
+    visa = KINDS["visa"]
+    application = {
+        "application_id": "RBT-1",
+        "procedure": "family_reunification",
+        "consulate": "Rabat",
+        "country_of_residence": "MA",
+        "complete_file_date": "2027-01-10",
+    }
+    # The one-line summary keeps the codes an operator searches by.
+    assert static_summary(visa, application) == "Visa · family_reunification · Rabat (MA) · RBT-1"
+    assert "- Dossier complet (B1) : 10/01/2027" in static_details(visa, application)
+    assert "- Complete file (B1): 2027-01-10" in static_details(visa, application, "en")
+    family = KINDS["cai-family"]
+    contract = {"contract_id": "C-1", "prefecture": "Paris", "platform": "OFII Paris"}
+    assert static_summary(family, contract).startswith("CAI pour la famille · Paris")
+    assert static_summary(family, contract, "en").startswith("CAI for the family · Paris")
+
+
+def test_the_schedules_summaries_name_their_rules_in_both_languages() -> None:
+    for definition in SCHEDULES:
+        for language in ("fr", "en"):
+            summary = definition.schedule("q", language).action.static_summary  # type: ignore[attr-defined]
+            assert summary == definition.summary.text(language)
+            assert summary.endswith(")")
+
+
+def test_operator_language_is_a_setting_french_by_default() -> None:
+    assert Settings.from_env({}).operator_language == "fr"
+    assert Settings.from_env({"OPERATOR_LANGUAGE": "EN"}).operator_language == "en"
+    with pytest.raises(SettingsError, match="OPERATOR_LANGUAGE='de'"):
+        Settings.from_env({"OPERATOR_LANGUAGE": "de"})
