@@ -40,14 +40,17 @@ PROJECT_SERVICES = {
         "DATA_DIR",
         "REPORTS_DIR",
     },
-    "setup": {"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_TASK_QUEUE", "PAYLOAD_KEYS"},
+    "setup": {
+        "TEMPORAL_ADDRESS",
+        "TEMPORAL_NAMESPACE",
+        "TEMPORAL_TASK_QUEUE",
+        "PAYLOAD_KEYS",
+        "OPERATOR_LANGUAGE",
+    },
     "codec-server": {"PAYLOAD_KEYS", "CODEC_AUTH", "CODEC_SERVER_ADDRESS", "CODEC_CORS_ORIGINS"},
 }
 # Read by the processes beside `Settings` (README, "Configuration").
-EXTRA_VARIABLES = {
-    "LOG_FORMAT": "workers.logging",
-    "OPERATOR_LANGUAGE": "the language of the texts operators read",
-}
+EXTRA_VARIABLES = {"LOG_FORMAT": "workers.logging"}
 SECRETS = {
     "POSTGRES_PASSWORD",
     "TEMPORAL_DB_PASSWORD",
@@ -166,7 +169,9 @@ async def test_setup_creates_the_schedules_of_scripts_schedules(compose: dict[st
     client = FakeClient()
     await cluster_setup.setup_cluster(client, settings)  # type: ignore[arg-type]
     assert client.schedules == {
-        definition.schedule_id: definition.schedule(settings.temporal_task_queue)
+        definition.schedule_id: definition.schedule(
+            settings.temporal_task_queue, settings.operator_language
+        )
         for definition in SCHEDULES
     }
     assert settings.temporal_task_queue == environment(compose, "worker")["TEMPORAL_TASK_QUEUE"]
@@ -196,7 +201,8 @@ def test_project_services_set_settings_only(compose: dict[str, Any], service: st
 
 def test_clients_agree_on_the_cluster(compose: dict[str, Any]) -> None:
     worker, setup = environment(compose, "worker"), environment(compose, "setup")
-    for name in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_TASK_QUEUE", "PAYLOAD_KEYS"):
+    shared = ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_TASK_QUEUE", "PAYLOAD_KEYS")
+    for name in (*shared, "OPERATOR_LANGUAGE"):
         assert worker[name] == setup[name], name
     assert environment(compose, "codec-server")["PAYLOAD_KEYS"] == worker["PAYLOAD_KEYS"]
     namespace = environment(compose, "temporal-namespace")["TEMPORAL_NAMESPACE"]
