@@ -92,13 +92,6 @@ def test_a_wrong_key_is_caught_by_the_schema(compose: dict[str, Any]) -> None:
     assert any("imag" in error for error in check_compose.schema_errors(broken))
 
 
-def test_docker_compose_accepts_the_file() -> None:
-    if not check_compose.docker_compose_available():
-        pytest.skip("docker compose not available: schema check only")
-    result = check_compose.docker_compose_config()
-    assert result.returncode == 0, result.stderr
-
-
 def test_search_attributes_are_listed_in_python_only(compose: dict[str, Any]) -> None:
     text = check_compose.compose_text()
     for key in ALL_KEYS:
