@@ -67,6 +67,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 READY_LINE = "The integration stack is up."
 STACK_START_TIMEOUT = 180.0
 STACK_STOP_TIMEOUT = 60.0
@@ -235,10 +236,16 @@ def running_stack() -> Iterator[Stack]:
         stack.wait_until_up()
         yield stack
     finally:
-        if stack is not None:
-            say("stopping the stack…")
-            stack.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        # A second Ctrl-C must not cut the stopping short and leave the stack running.
+        previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in STOP_SIGNALS}
+        try:
+            if stack is not None:
+                say("stopping the stack…")
+                stack.stop()
+            shutil.rmtree(data_dir, ignore_errors=True)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 def run_demo(stack: Stack) -> None:
@@ -478,8 +485,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=OUT_DIR, help=f"where to write ({OUT_DIR})")
     args = parser.parse_args(argv)
-    # SIGTERM and SIGHUP stop the stack too, as Ctrl-C does.
-    for signum in (signal.SIGTERM, signal.SIGHUP):
+    # SIGTERM and SIGHUP stop the stack too, as Ctrl-C does (SIGINT too when started in the
+    # background, where it would be ignored).
+    for signum in STOP_SIGNALS:
         signal.signal(signum, _interrupt)
     started = time.monotonic()
     try:
