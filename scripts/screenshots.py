@@ -14,7 +14,8 @@ through the Web UI, as an operator would, and saves into docs/screenshots/:
 Needs Chromium (`apt-get install chromium`; CHROMIUM names another binary) and the Python
 package `playwright` (`pip install playwright`; its own browser download is never used).
 The ports of `make run` must be free: stop it first. Everything started here is stopped,
-also on an error or Ctrl-C.
+also on an error or Ctrl-C. The worker's environment applies as under `make run`, e.g.
+`OPERATOR_LANGUAGE=en` for pictures in English; the register is always the embedded one.
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# The demo's dossiers go into the embedded register of the data dir, never into a register
+# these variables would name.
+OWN_REGISTER = frozenset({"DATABASE_URL", "MIGRATION_DATABASE_URL"})
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 READY_LINE = "The integration stack is up."
 STACK_START_TIMEOUT = 180.0
@@ -216,7 +220,7 @@ class Stack:
 def running_stack() -> Iterator[Stack]:
     data_dir = Path(tempfile.mkdtemp(prefix="screenshots-"))
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name not in OWN_REGISTER},
         "DATA_DIR": str(data_dir),
         "TEMPORAL_ADDRESS": f"localhost:{TEMPORAL_PORT}",
     }

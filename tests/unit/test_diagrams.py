@@ -88,6 +88,6 @@ def test_the_timeline_of_delays_is_computed_from_the_rules() -> None:
     )
 
 
-def test_the_parser_sees_a_missing_and_an_unknown_stage() -> None:
+def test_the_parser_reads_the_states_at_both_ends_of_each_arrow() -> None:
     block = "stateDiagram-v2\n    [*] --> in_progress : signed (G1)\n    in_progress --> nowhere\n"
     assert states_named(block) == {"in_progress", "nowhere"}
