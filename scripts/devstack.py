@@ -271,6 +271,10 @@ def process_env(
         "DELIVERY_ROUTES_PATH": settings.delivery_routes_path,
     }
     env.update({name: str(value) for name, value in delivery.items() if value is not None})
+    if not (settings.notify_webhook_url or settings.smtp_url):
+        # The worker joins our register by URL: say where the workstation's outbox is.
+        outbox = settings.delivery_outbox_dir or settings.data_dir / "outbox"
+        env["DELIVERY_OUTBOX_DIR"] = str(outbox)
     return env
 
 

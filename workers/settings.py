@@ -78,6 +78,9 @@ class Settings(BaseModel):
     delivery_mail_from: str = "notifications@dossiers.invalid"
     delivery_routes_path: Path | None = None
     """A JSON file of routes per recipient, kind and addressee, before the two above."""
+    delivery_outbox_dir: Path | None = None
+    """A directory that takes, as files, every notification no webhook or mail routes (a
+    workstation's outbox: `make run` sets DATA_DIR/outbox); the embedded register implies it."""
     metrics_address: str | None = None
     """`host:port` where the worker serves the SDK's metrics for Prometheus (`/metrics`)."""
     metrics_interval: float = Field(default=30.0, ge=1, le=3600)
@@ -117,7 +120,9 @@ class Settings(BaseModel):
         configured, the embedded register) an outbox directory. Raises `RoutesError` naming
         the file and the line of a route that does not hold."""
         outbox = None
-        if self.database_url is None and not (self.notify_webhook_url or self.smtp_url):
+        if self.delivery_outbox_dir is not None:
+            outbox = self.delivery_outbox_dir.resolve().as_uri()
+        elif self.database_url is None and not (self.notify_webhook_url or self.smtp_url):
             outbox = (self.data_dir / "outbox").resolve().as_uri()
         try:
             fallback = default_routes(

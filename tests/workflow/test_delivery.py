@@ -30,6 +30,7 @@ from models.common import Recipient
 from models.delivery import Route, RoutesError, RouteTable, idempotency_key, parse_routes
 from models.reporting import SweepDeadlines
 from scripts.cli_delivery import write_document
+from scripts.devstack import process_env
 from scripts.ports import free_port
 from tests.conftest import Harness, iso, visa_input
 from tests.delivery_servers import Webhook, smtp_server, webhook_server
@@ -298,3 +299,19 @@ def test_a_worker_refuses_a_routes_file_that_does_not_hold(tmp_path: Path) -> No
     )
     with pytest.raises(RoutesError, match="NOTIFY_WEBHOOK_URL"):
         bad_url.delivery_routes()
+
+
+def test_the_worker_make_run_starts_routes_every_recipient_to_the_outbox(tmp_path: Path) -> None:
+    """`make run`'s worker joins the embedded register by URL: the outbox must still take
+    every notification, or each would be refused for want of a route."""
+    stack = Settings(data_dir=tmp_path)
+    env = process_env(stack, "127.0.0.1:7233", "postgresql://127.0.0.1:5/register")
+    table = Settings.from_env(env).delivery_routes()
+    outbox = (tmp_path / "outbox").resolve().as_uri()
+    for recipient in Recipient:
+        route = table.resolve(recipient.value, "invitation", "Rabat")
+        assert route is not None and route.url == outbox, recipient
+    with_webhook = stack.model_copy(update={"notify_webhook_url": "https://hooks.example"})
+    assert "DELIVERY_OUTBOX_DIR" not in process_env(
+        with_webhook, "127.0.0.1:7233", "postgresql://x"
+    )
