@@ -28,12 +28,13 @@ from models.delivery import RouteTable
 from models.metrics import CATALOGUE, SDK_METRICS
 from models.register import DossierClaim, DossierRow, DossierView
 from scripts.ports import free_port
-from tests.conftest import TEST_KEYS, iso, visa_input
+from tests.conftest import TEST_KEYS, installed_binary, iso, visa_input
 from workers.client import runtime
 from workers.codec import sealed_data_converter
 from workers.main import workflow_runner
 from workers.metrics import BusinessGauges, collect_once
 from workflows import WORKFLOWS
+from workflows.search_attributes import cli_definitions
 
 Sample = tuple[str, frozenset[tuple[str, str]]]
 U = "integration_notifications_undelivered"
@@ -107,19 +108,33 @@ async def until_refused(pool: asyncpg.Pool, workflow_id: str) -> None:
     raise AssertionError("the deliveries were not refused in time")
 
 
+@pytest.fixture
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A Temporal dev server of the test's own: the deliveries the test leaves behind (each
+    a workflow of its own) must not hold the shared time-skipping server's clock."""
+    extra = [arg for definition in cli_definitions() for arg in ("--search-attribute", definition)]
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=installed_binary("temporal"), dev_server_extra_args=extra
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
 async def test_the_worker_serves_the_register_counts_beside_the_sdk_metrics(
-    time_env: WorkflowEnvironment, own_register: asyncpg.Pool
+    dev_server: WorkflowEnvironment, own_register: asyncpg.Pool
 ) -> None:
     address = f"127.0.0.1:{free_port()}"
     metrics_runtime = runtime(address)  # the worker's, as connect(serve_metrics=True) makes it
     client = await Client.connect(
-        time_env.client.service_client.config.target_host,
-        namespace=time_env.client.namespace,
+        dev_server.client.service_client.config.target_host,
+        namespace=dev_server.client.namespace,
         data_converter=sealed_data_converter(TEST_KEYS),
         runtime=metrics_runtime,
     )
     task_queue = f"test-metrics-{uuid.uuid4()}"
-    today = (await time_env.get_current_time()).date()
+    today = (await dev_server.get_current_time()).date()
     application = visa_input(today)
     workflow_id = f"visa-{application['application_id']}"
     # No route at all: each notification's delivery (a workflow and an activity of its own,
