@@ -11,7 +11,11 @@ retried delivery sends what the first attempt kept.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import UTC, datetime, time
 from functools import cache
 from pathlib import Path
@@ -248,11 +252,12 @@ class NotificationDocuments:
     and None for the others. The name on a copy to an authority comes from the dossier's
     input (D4: the attestation is nominative)."""
 
-    def __init__(self, pool: asyncpg.Pool, secret: bytes) -> None:
+    def __init__(self, pool: asyncpg.Pool, secret: bytes, renderer: Executor | None = None) -> None:
         if not secret:
             raise ValueError("documents need a verification secret")
         self.pool = pool
         self.secret = secret
+        self.renderer = renderer  # None: a thread of the event loop's default executor
 
     async def __call__(self, note: NotificationLike) -> tuple[str, bytes] | None:
         if note.kind not in DOCUMENT_KINDS:
@@ -280,10 +285,23 @@ class NotificationDocuments:
             issued_on=row["created_at"].astimezone(ISSUING_ZONE).date(),
             verification_code=verification_code(note.workflow_id, note.key, self.secret),
         )
-        pdf = await asyncio.to_thread(render_pdf, composed)
+        pdf = await asyncio.get_running_loop().run_in_executor(self.renderer, render_pdf, composed)
         async with self.pool.acquire() as connection:
             digest = await store_document(connection, note.workflow_id, note.key, None, pdf)
             if digest != sha256_of(pdf):
                 kept = await load_document(connection, digest)
                 pdf = kept if kept is not None else pdf
         return name, pdf
+
+
+@contextlib.contextmanager
+def document_renderer(processes: int = 1) -> Iterator[Executor]:
+    """Processes that lay out the PDFs. A document takes about 0.3 s of pure-Python work
+    that holds the GIL: rendered in the worker's own process, a burst of deliveries starved
+    its workflow tasks past their 5-second warning and made queries time out. Spawned, not
+    forked: the worker's process runs the SDK's native threads."""
+    executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield executor
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)

@@ -11,6 +11,7 @@ import contextlib
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ import activities
 import workflows
 from activities.database import migrate_database, open_pool
 from activities.delivery import DeliveryActivities
-from activities.documents import NotificationDocuments
+from activities.documents import NotificationDocuments, document_renderer
 from models.documents import check_templates
 from workers.client import connect
 from workers.logging import settings_with_logging
@@ -74,16 +75,18 @@ async def run_worker(
         pool = await open_register_pool(url, settings, migrated=owner is None)
         try:
             client = await _connect_patiently(settings)
-            worker = build_worker(
-                client,
-                pool,
-                settings,
-                extra_workflows=extra_workflows,
-                extra_activities=extra_activities,
-                deliver=deliver,
-            )
-            async with business_metrics(pool, settings):
-                await _run_until(worker, stop_event, settings)
+            with document_renderer() as renderer:
+                worker = build_worker(
+                    client,
+                    pool,
+                    settings,
+                    extra_workflows=extra_workflows,
+                    extra_activities=extra_activities,
+                    deliver=deliver,
+                    renderer=renderer,
+                )
+                async with business_metrics(pool, settings):
+                    await _run_until(worker, stop_event, settings)
         finally:
             await pool.close()
     finally:
@@ -113,10 +116,12 @@ def build_worker(
     extra_workflows: Sequence[type[Any]] = (),
     extra_activities: Sequence[Callable[..., Any]] = (),
     deliver: bool = True,
+    renderer: Executor | None = None,
 ) -> Worker:
     """The worker of the system, with its measured sizing (README, "Sizing"): as many
     activity slots as the pool has connections, so an activity never waits for one.
-    Without `deliver` (the benchmark of the steps), notifications stay in the register.
+    Without `deliver` (the benchmark of the steps), notifications stay in the register;
+    `renderer` lays out their documents (`document_renderer`; None: a thread).
     A template of a document that does not hold stops it, naming the file and the line.
     It chooses the language of what operators read of its workflows (OPERATOR_LANGUAGE)."""
     check_templates()
@@ -134,7 +139,9 @@ def build_worker(
                     pool,
                     settings.delivery_routes(),
                     mail_from=settings.delivery_mail_from,
-                    documents=NotificationDocuments(pool, settings.document_verification_secret()),
+                    documents=NotificationDocuments(
+                        pool, settings.document_verification_secret(), renderer
+                    ),
                     alert_after=timedelta(hours=settings.delivery_alert_hours),
                 )
                 if deliver

@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -26,6 +27,7 @@ from activities.database import ensure_login_role, open_pool
 from activities.documents import (
     NotificationDocuments,
     UndrawableText,
+    document_renderer,
     load_document,
     render_pdf,
     sha256_of,
@@ -270,9 +272,16 @@ class _Note:
 
 
 @pytest.mark.rule("D4")
+@pytest.mark.parametrize("in_process", [False, True], ids=["thread", "renderer process"])
 async def test_the_delivery_gets_each_document_made_once_and_named_from_the_dossier(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool, in_process: bool
 ) -> None:
+    """Laid out in a thread, or in the worker's renderer process (`document_renderer`)."""
+    with document_renderer() as renderer:
+        await _made_once_and_named(pool, renderer if in_process else None)
+
+
+async def _made_once_and_named(pool: asyncpg.Pool, renderer: Executor | None) -> None:
     sample = SAMPLES["training_attestation"]
     workflow_id = f"visa-DOC-{uuid.uuid4().hex[:8]}"
     payload = {k: v for k, v in sample.payload.items() if k != "full_name"}  # as the core says
@@ -284,7 +293,7 @@ async def test_the_delivery_gets_each_document_made_once_and_named_from_the_doss
         {"application_id": sample.reference, "applicant": {"full_name": "Amina El Idrissi"}},
     )
     await _notification(pool, sample, workflow_id, payload=payload, language=None)
-    documents = NotificationDocuments(pool, SECRET)
+    documents = NotificationDocuments(pool, SECRET, renderer)
     note = _Note(workflow_id, sample.key, sample.kind, None, payload)
     made = await documents(note)
     assert made is not None
