@@ -538,10 +538,17 @@ async def worker_is_polling(client: Client, settings: Settings) -> bool:
     return len(described.pollers) > 0
 
 
-async def run_dossier(client: Client, dossier: DemoDossier, task_queue: str) -> Outcome:
-    """Submit the dossier, send its events, and return where it stands."""
+async def run_dossier(client: Client, dossier: DemoDossier, settings: Settings) -> Outcome:
+    """Submit the dossier (its Web UI summary in OPERATOR_LANGUAGE), send its events, and
+    return where it stands."""
     kind = KINDS[dossier.kind]
-    await submit_application(client, dossier.application, task_queue, kind=kind)
+    await submit_application(
+        client,
+        dossier.application,
+        settings.temporal_task_queue,
+        kind=kind,
+        language=settings.operator_language,
+    )
     workflow_id = workflow_id_of(kind, dossier.application)
     for step in dossier.steps:
         try:
@@ -622,7 +629,7 @@ async def run_demo(settings: Settings, ui_url: str) -> int:
     dossiers = build_dossiers(today, run)
     print(f"demo: submitting {len(dossiers)} dossiers (run {run})…", file=sys.stderr)
     results = await asyncio.gather(
-        *(run_dossier(client, d, settings.temporal_task_queue) for d in dossiers),
+        *(run_dossier(client, d, settings) for d in dossiers),
         return_exceptions=True,
     )
     outcomes = [r for r in results if isinstance(r, Outcome)]
