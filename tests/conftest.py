@@ -29,7 +29,7 @@ from activities.database import open_pool
 from workers.codec import KeyRing, new_key_entry, sealed_data_converter
 from workers.main import workflow_runner
 from workflows import WORKFLOWS
-from workflows.search_attributes import ALL_KEYS
+from workflows.search_attributes import ALL_KEYS, cli_definitions
 
 TEST_KEYS = KeyRing.parse(new_key_entry("test-1"))
 
@@ -85,6 +85,21 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=sealed_data_converter(TEST_KEYS),
     )
     await register_search_attributes(env.client)
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A Temporal dev server of the test's own, in real time: for what must not hold the
+    shared time-skipping server's clock (deliveries left running) or be skipped by it
+    (a workflow task timing out while a local activity runs)."""
+    extra = [arg for definition in cli_definitions() for arg in ("--search-attribute", definition)]
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=installed_binary("temporal"), dev_server_extra_args=extra
+    )
     try:
         yield env
     finally:

@@ -58,6 +58,14 @@ ONE_TRANSACTION_PER_STEP = "one-transaction-per-step"
 UNDELIVERED_COUNT = "undelivered-notifications"
 SETTLE_BEFORE_CLOSING = "settle-before-closing"
 CLOSING_SETTLE = timedelta(seconds=1)
+# Every patch asked once, in the run's first task. On replay, Core answers a patch from the
+# markers of the task it replays; a patch first asked right after a local activity that
+# outlived its workflow task (a slow register: the task is heartbeated and split) is asked
+# one task early on replay, answered "no", and the history no longer replays. Asked before
+# any local activity, each marker lands in the first task. Runs begun before keep asking
+# each patch where they first did.
+PATCHES_UP_FRONT = "patches-up-front"
+LATER_PATCHES = (ONE_TRANSACTION_PER_STEP, UNDELIVERED_COUNT, SETTLE_BEFORE_CLOSING)
 
 
 class DossierWorkflow(Generic[S]):
@@ -80,6 +88,9 @@ class DossierWorkflow(Generic[S]):
     # --- the run -----------------------------------------------------------------------
 
     async def run_dossier(self, raw: Any, carried: Any) -> dict[str, Any]:
+        if workflow.patched(PATCHES_UP_FRONT):
+            for patch in LATER_PATCHES:
+                workflow.patched(patch)
         if carried is not None:
             await self._continue(raw, carried)
         else:

@@ -28,13 +28,12 @@ from models.delivery import RouteTable
 from models.metrics import CATALOGUE, SDK_METRICS
 from models.register import DossierClaim, DossierRow, DossierView
 from scripts.ports import free_port
-from tests.conftest import TEST_KEYS, installed_binary, iso, visa_input
+from tests.conftest import TEST_KEYS, iso, visa_input
 from workers.client import runtime
 from workers.codec import sealed_data_converter
 from workers.main import workflow_runner
 from workers.metrics import BusinessGauges, collect_once
 from workflows import WORKFLOWS
-from workflows.search_attributes import cli_definitions
 
 Sample = tuple[str, frozenset[tuple[str, str]]]
 U = "integration_notifications_undelivered"
@@ -106,20 +105,6 @@ async def until_refused(pool: asyncpg.Pool, workflow_id: str) -> None:
             return
         await asyncio.sleep(0.1)
     raise AssertionError("the deliveries were not refused in time")
-
-
-@pytest.fixture
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    """A Temporal dev server of the test's own: the deliveries the test leaves behind (each
-    a workflow of its own) must not hold the shared time-skipping server's clock."""
-    extra = [arg for definition in cli_definitions() for arg in ("--search-attribute", definition)]
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=installed_binary("temporal"), dev_server_extra_args=extra
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 async def test_the_worker_serves_the_register_counts_beside_the_sdk_metrics(
