@@ -1,6 +1,9 @@
-"""A register slow to answer the opening step: its local activity outlives the workflow
-task, which Core heartbeats and splits, and the dossier's history must still replay (a
-worker restart or a cache eviction replays it)."""
+"""A slow opening: the register slow to answer, so that the step's local activity outlives
+its workflow task and Core splits the opening over several tasks. Every patch must then be
+asked in the first task: a patch first asked in the task that resolves the local activity
+can land, when the worker is short of CPU, in the next task's history while replay asks it
+in this one, and the history no longer replays (seen under `make run` with a starved
+worker). The history must replay (a worker restart or a cache eviction replays it)."""
 
 from __future__ import annotations
 
@@ -30,12 +33,16 @@ SLOW = 3.0
 
 
 class SlowOpening(RegisterActivities):
-    """The real transaction, answered after the workflow task's timeout for the opening."""
+    """The real transaction, answered `slow` seconds late for the opening."""
+
+    def __init__(self, pool: asyncpg.Pool, slow: float) -> None:
+        super().__init__(pool)
+        self.slow = slow
 
     @activity.defn(name="record_step")
     async def record_step(self, step: StepRecord) -> str | None:
         if step.claim is not None:
-            await asyncio.sleep(SLOW)
+            await asyncio.sleep(self.slow)
         return await super().record_step(step)
 
 
@@ -60,22 +67,29 @@ def _b64(data: str) -> str:
 async def test_an_opening_that_outlives_its_workflow_task_still_replays(
     dev_server: WorkflowEnvironment, pool: asyncpg.Pool
 ) -> None:
+    await _open_slowly(dev_server, pool, "VisaApplication", SLOW)
+
+
+async def _open_slowly(
+    dev_server: WorkflowEnvironment, pool: asyncpg.Pool, workflow_type: str, slow: float
+) -> None:
     client = await Client.connect(
         dev_server.client.service_client.config.target_host,
         namespace=dev_server.client.namespace,
         data_converter=sealed_data_converter(TEST_KEYS),
     )
-    task_queue = "slow-register"
+    task_queue = f"slow-{workflow_type}"
     application = visa_input((await dev_server.get_current_time()).date())
+    workflows = WORKFLOWS
     async with Worker(
         client,
         task_queue=task_queue,
-        workflows=WORKFLOWS,
+        workflows=workflows,
         workflow_runner=workflow_runner(),
-        activities=_with(SlowOpening(pool), pool),
+        activities=_with(SlowOpening(pool, slow), pool),
     ):
         handle = await client.start_workflow(
-            "VisaApplication",
+            workflow_type,
             application,
             id=f"visa-{application['application_id']}",
             task_queue=task_queue,
@@ -90,12 +104,10 @@ async def test_an_opening_that_outlives_its_workflow_task_still_replays(
     # Every patch was asked in the first task, before the slow step split the next ones.
     assert {patch for _, patch in patches} == {PATCHES_UP_FRONT, *LATER_PATCHES}
     assert {task for task, _ in patches} == {1}, patches
-    completed = [
-        e for e in history.events if e.HasField("workflow_task_completed_event_attributes")
-    ]
-    assert len(completed) >= 3, "the opening step did not outlive its workflow task"
+    tasks = [e for e in history.events if e.HasField("workflow_task_completed_event_attributes")]
+    assert len(tasks) >= 3, "the opening did not outlive its workflow task"
     await Replayer(
-        workflows=WORKFLOWS,
+        workflows=workflows,
         data_converter=sealed_data_converter(TEST_KEYS),
         workflow_runner=workflow_runner(),
     ).replay_workflow(history)
