@@ -24,7 +24,7 @@ from workflows import WORKFLOWS
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 # Histories of a code path behind a patch, kept while dossiers begun on it may be open.
-PATCHED_BRANCHES = ["before-one-transaction-per-step"]
+PATCHED_BRANCHES = ["before-one-transaction-per-step", "before-patches-up-front"]
 
 
 async def test_recorded_histories_replay() -> None:
