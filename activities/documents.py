@@ -14,6 +14,9 @@ import asyncio
 import contextlib
 import hashlib
 import multiprocessing
+import os
+import threading
+import time as clock
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import UTC, datetime, time
@@ -294,14 +297,35 @@ class NotificationDocuments:
         return name, pdf
 
 
+# How soon a renderer notices that its worker is gone.
+PARENT_WATCH_SECONDS = 1.0
+
+
 @contextlib.contextmanager
 def document_renderer(processes: int = 1) -> Iterator[Executor]:
     """Processes that lay out the PDFs. A document takes about 0.3 s of pure-Python work
     that holds the GIL: rendered in the worker's own process, a burst of deliveries starved
     its workflow tasks past their 5-second warning and made queries time out. Spawned, not
     forked: the worker's process runs the SDK's native threads."""
-    executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+    executor = ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
     try:
         yield executor
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A renderer outlives no worker: one killed outright (SIGKILL, an OOM kill) cannot shut
+    its pool down, and its renderer would wait for work for ever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            clock.sleep(PARENT_WATCH_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

@@ -8,8 +8,10 @@ import hashlib
 import io
 import json
 import re
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -25,6 +27,7 @@ from pypdf import PdfReader
 
 from activities.database import ensure_login_role, open_pool
 from activities.documents import (
+    PARENT_WATCH_SECONDS,
     NotificationDocuments,
     UndrawableText,
     document_renderer,
@@ -312,3 +315,37 @@ async def _made_once_and_named(pool: asyncpg.Pool, renderer: Executor | None) ->
     )
     assert await documents(not_a_document) is None
     assert json.loads(json.dumps(payload)) == note.payload  # the caller's payload untouched
+
+
+def test_a_renderer_does_not_outlive_a_worker_killed_outright() -> None:
+    """SIGKILL (an OOM kill) gives the worker no chance to shut its renderer down: the
+    renderer notices and exits by itself."""
+    worker = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, signal\n"
+            "from activities.documents import document_renderer\n"
+            "with document_renderer() as renderer:\n"
+            "    print(renderer.submit(os.getpid).result(), flush=True)\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert worker.returncode == -signal.SIGKILL, worker.stderr
+    renderer = int(worker.stdout)
+    deadline = time.monotonic() + 10 * PARENT_WATCH_SECONDS
+    while _running(renderer):
+        assert time.monotonic() < deadline, f"renderer {renderer} outlived its worker"
+        time.sleep(0.1)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for a parent that reaps nothing."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
