@@ -1,5 +1,5 @@
 # The worker process (`python -m workers`); the same image runs the codec server, the
-# `dossiers` CLI and the one-shot setup (`python -m scripts.schedules`). Temporal and
+# `dossiers` CLI and the one-shot setup (`python -m scripts.cluster_setup`). Temporal and
 # PostgreSQL come from docker-compose.yml; TEMPORAL_ADDRESS and DATABASE_URL say where.
 # Only the runtime lock goes in: no Temporal dev server, no embedded PostgreSQL, no dev tools.
 
@@ -10,25 +10,25 @@ ENV PIP_NO_CACHE_DIR=1 \
 
 # Every dependency at its locked version, each file checked against its hash, into a venv
 # without pip or setuptools of its own: it holds what runs and nothing else.
-COPY requirements/runtime.txt /tmp/runtime.txt
+WORKDIR /src
+COPY requirements/runtime.txt requirements/build.txt requirements/
 RUN python -m venv --without-pip /opt/venv \
-    && pip --python /opt/venv/bin/python install --require-hashes --no-deps -r /tmp/runtime.txt
+    && pip --python /opt/venv/bin/python install --require-hashes --no-deps \
+        -r requirements/runtime.txt
 
 # The build backend, locked too, in a venv of its own that stays in this stage.
-COPY requirements/build.txt /tmp/build.txt
 RUN python -m venv /opt/build \
-    && /opt/build/bin/pip install --require-hashes --no-deps -r /tmp/build.txt
+    && /opt/build/bin/pip install --require-hashes --no-deps -r requirements/build.txt
 
 # Then the project alone, without its dependencies (they are all in already).
-WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY models models
 COPY workflows workflows
 COPY activities activities
 COPY workers workers
 COPY scripts scripts
-RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /tmp/wheels . \
-    && pip --python /opt/venv/bin/python install --no-deps /tmp/wheels/*.whl \
+RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir wheels . \
+    && pip --python /opt/venv/bin/python install --no-deps wheels/*.whl \
     && pip --python /opt/venv/bin/python check
 
 
