@@ -106,6 +106,15 @@ def _stop_process(process: subprocess.Popen[bytes], timeout: float) -> int:
     return process.returncode
 
 
+def log_tail(path: Path, lines: int) -> str:
+    """The last `lines` lines of a process's log, for error messages ("" when unreadable)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
 @dataclass
 class TemporalDevServer:
     """A running `temporal server start-dev`; `stop()` it when done."""
@@ -119,11 +128,7 @@ class TemporalDevServer:
 
     def log_tail(self, lines: int = 30) -> str:
         """The last lines of the server's log, for error messages."""
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_path, lines)
 
     def stop(self, timeout: float = SERVER_STOP_TIMEOUT) -> None:
         """Stop the server (SIGTERM, SIGKILL after `timeout` s); blocks until it is gone."""
@@ -400,7 +405,7 @@ def _command_line(pid: int) -> list[str]:
 
 
 @dataclass
-class _Stack:
+class DevStack:
     """What is running, so that shutdown stops exactly that."""
 
     settings: Settings
@@ -566,7 +571,7 @@ class _Stack:
 async def run_devstack(settings: Settings) -> int:
     """Run the stack until SIGINT, SIGTERM or SIGHUP (0), or until a part fails (1)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    stack = _Stack(settings=settings, state_path=settings.data_dir / STATE_FILE)
+    stack = DevStack(settings=settings, state_path=settings.data_dir / STATE_FILE)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     # SIGHUP too: closing the terminal must not leave the children (own sessions) running.

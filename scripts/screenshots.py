@@ -41,7 +41,14 @@ from typing import TYPE_CHECKING, Any
 from models.cai_state import CaiStage
 from models.caif_state import FamilyStage
 from models.visa_state import CLOSED_STAGES
-from scripts.devstack import CODEC_ADDRESS, STATE_FILE, TEMPORAL_PORT, UI_PORT, _Stack
+from scripts.devstack import (
+    CODEC_ADDRESS,
+    STATE_FILE,
+    TEMPORAL_PORT,
+    UI_PORT,
+    DevStack,
+    log_tail,
+)
 from scripts.ports import port_in_use
 from scripts.schedules import SCHEDULES
 from workers.client import connect
@@ -169,11 +176,7 @@ class Stack:
     env: dict[str, str]
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_path, lines)
 
     def wait_until_up(self, timeout: float = STACK_START_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
@@ -207,7 +210,7 @@ class Stack:
         state = self.data_dir / STATE_FILE
         if state.exists():  # killed, or crashed: its children run in sessions of their own
             settings = Settings.from_env(self.env)
-            _Stack(settings=settings, state_path=state).clear_leftovers()
+            DevStack(settings=settings, state_path=state).clear_leftovers()
         postgres = self.data_dir / "postgres"
         if (postgres / "postmaster.pid").exists():
             # Join the embedded server and let go of it: being the last holder, it stops.
