@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -58,7 +57,7 @@ from models.operator_text import (
     status_label,
 )
 from scripts import cli_delivery
-from workers.client import connect
+from workers.client import connect, exit_process
 from workers.settings import Settings, SettingsError
 
 EXIT_OK = 0
@@ -636,15 +635,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
-
-
-def exit_process(code: int) -> None:
-    """Flush and leave without interpreter teardown: a process that used a Temporal client
-    may otherwise abort while finalizing (temporalio/sdk-python#300), turning a done
-    command into exit 134."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 def entry_point() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from collections.abc import Sequence
 
 import structlog
@@ -25,7 +24,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 
 from scripts.schedules import ensure_schedules
-from workers.client import connect
+from workers.client import connect, exit_process
 from workers.logging import settings_with_logging
 from workers.settings import Settings
 from workflows.search_attributes import ALL_KEYS
@@ -166,4 +165,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -27,13 +27,12 @@ from scripts.cli import (
     KINDS,
     CommandError,
     Rejected,
-    exit_process,
     query_state,
     send_event,
     submit_application,
     workflow_id_of,
 )
-from workers.client import connect
+from workers.client import connect, exit_process
 from workers.settings import Settings, SettingsError
 
 DEFAULT_UI_URL = "http://localhost:8233"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +20,7 @@ import structlog
 
 from activities.database import migrate_database
 from activities.retention import RetentionRefused, erase_personal_data
+from workers.client import exit_process
 from workers.logging import settings_with_logging
 from workers.postgres import database_url, release_embedded_database
 from workers.settings import Settings
@@ -72,4 +72,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

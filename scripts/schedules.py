@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -31,7 +30,7 @@ from temporalio.client import (
 )
 
 from models.operator_text import DEFAULT_LANGUAGE, Label, Language
-from workers.client import connect
+from workers.client import connect, exit_process
 from workers.logging import settings_with_logging
 from workers.settings import Settings
 from workflows.scheduled import (
@@ -181,4 +180,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 from collections.abc import Mapping
 
 from temporalio.client import Client
@@ -76,3 +77,12 @@ async def connect(
         data_converter=sealed_data_converter(ring or settings.key_ring()),
         runtime=runtime(settings.metrics_address if serve_metrics else None),
     )
+
+
+def exit_process(code: int) -> None:
+    """Flush and leave without interpreter teardown: a process that used a Temporal client
+    may otherwise abort while finalizing (temporalio/sdk-python#300), turning a done
+    command into exit 134 (seen: `python -m scripts.schedules`, after its work was done)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
