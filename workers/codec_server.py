@@ -10,116 +10,47 @@ issuer's published keys). Payloads are never logged.
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import json
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.request import urlopen
 
-import jwt
 import structlog
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
 from workers.codec import EncryptionCodec, PayloadKeyError
+from workers.codec_auth import (
+    AuthError,
+    Authorizer,
+    Identity,
+    authorizer,
+    host_is_loopback,
+    no_auth,
+)
 
 log = structlog.get_logger("codec_server")
-MAX_BODY = 16 * 1024 * 1024
+audit = structlog.get_logger("codec_audit")
+# The frontend's own limit on a gRPC message: no real request is larger.
+MAX_BODY = 4 * 1024 * 1024
+# A page of history or one workflow's answer: far fewer. Parsing payloads costs memory
+# whatever their size (200,000 empty ones took 880 MiB), so their count is bounded too.
+MAX_PAYLOADS = 1000
+# Requests served at once; one more is closed at once, so idle clients bound no memory.
+MAX_CONNECTIONS = 32
+# Seconds a client may stay silent while sending its request.
+SOCKET_TIMEOUT = 10.0
 
 
-class AuthError(Exception):
+class BadRequest(Exception):
     def __init__(self, status: HTTPStatus, reason: str) -> None:
         super().__init__(reason)
         self.status = status
-
-
-Authorizer = Callable[[str | None], None]
-
-
-def no_auth(header: str | None) -> None:
-    return None
-
-
-def token_auth(secret: str) -> Authorizer:
-    expected = f"Bearer {secret}".encode()
-
-    def check(header: str | None) -> None:
-        if not header:
-            raise AuthError(HTTPStatus.UNAUTHORIZED, "missing Authorization header")
-        if not hmac.compare_digest(header.encode(), expected):
-            raise AuthError(HTTPStatus.FORBIDDEN, "invalid token")
-
-    return check
-
-
-def oidc_auth(issuer: str, audience: str | None = None) -> Authorizer:
-    """Verify a bearer JWT: signed by a key the issuer publishes, issued by it, in date."""
-    issuer = issuer.rstrip("/")
-    keys: dict[str, jwt.PyJWKClient] = {}
-    lock = threading.Lock()
-
-    def jwks() -> jwt.PyJWKClient:
-        with lock:
-            if "client" not in keys:
-                with urlopen(f"{issuer}/.well-known/openid-configuration", timeout=10) as answer:
-                    discovery = json.load(answer)
-                keys["client"] = jwt.PyJWKClient(discovery["jwks_uri"], timeout=10)
-            return keys["client"]
-
-    def check(header: str | None) -> None:
-        if not header or not header.startswith("Bearer "):
-            raise AuthError(HTTPStatus.UNAUTHORIZED, "missing bearer token")
-        token = header.removeprefix("Bearer ").strip()
-        try:
-            key = jwks().get_signing_key_from_jwt(token)
-            jwt.decode(
-                token,
-                key.key,
-                algorithms=["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"],
-                issuer=issuer,
-                audience=audience,
-                options={"verify_aud": audience is not None, "require": ["exp", "iss"]},
-            )
-        except (jwt.PyJWTError, OSError, KeyError, ValueError) as error:
-            refused = f"token refused: {type(error).__name__}"
-            raise AuthError(HTTPStatus.FORBIDDEN, refused) from None
-
-    return check
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def authorizer(spec: str | None, host: str, *, local_default: bool) -> Authorizer:
-    """`CODEC_AUTH` read: `none` only on loopback; unset means `none` under `make run`."""
-    if spec is None:
-        if not local_default:
-            raise ValueError("CODEC_AUTH is required outside `make run`")
-        spec = "none"
-    kind, _, value = spec.partition(":")
-    if kind == "none":
-        if not is_loopback(host):
-            raise ValueError(f"CODEC_AUTH=none listens on loopback only, not on {host}")
-        return no_auth
-    if kind == "token" and value:
-        return token_auth(value)
-    if kind == "oidc" and value.startswith(("https://", "http://")):
-        issuer, _, audience = value.partition(" ")
-        return oidc_auth(issuer, audience or None)
-    raise ValueError("CODEC_AUTH must be none, token:<secret> or oidc:<issuer URL>")
 
 
 @dataclass(frozen=True)
@@ -127,23 +58,62 @@ class CodecService:
     codec: EncryptionCodec
     authorize: Authorizer
     origins: frozenset[str]
+    socket_timeout: float = SOCKET_TIMEOUT
 
-    def transform(self, path: str, body: bytes) -> bytes:
+    @property
+    def loopback_host_only(self) -> bool:
+        """With no authentication (`none`), only a request naming loopback in its Host
+        header is served: a page of another site whose name was rebound to 127.0.0.1 is
+        refused (DNS rebinding)."""
+        return self.authorize is no_auth
+
+    def transform(self, path: str, body: bytes) -> tuple[bytes, int]:
+        """The answer's body and the number of payloads it carries."""
+        try:
+            document = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            raise BadRequest(HTTPStatus.BAD_REQUEST, _EXPECTED) from None
+        listed = document.get("payloads") if isinstance(document, dict) else None
+        if not isinstance(listed, list):
+            raise BadRequest(HTTPStatus.BAD_REQUEST, _EXPECTED)
+        if len(listed) > MAX_PAYLOADS:
+            raise BadRequest(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"at most {MAX_PAYLOADS} payloads a request"
+            )
         payloads = Payloads()
-        json_format.Parse(body, payloads)
+        try:
+            json_format.ParseDict(document, payloads)
+        except (json_format.ParseError, ValueError, TypeError):
+            raise BadRequest(HTTPStatus.BAD_REQUEST, _EXPECTED) from None
         if path.endswith("/encode"):
             done = self.codec.seal(payloads.payloads)
         else:
             done = self.codec.open(payloads.payloads)
-        return json_format.MessageToJson(Payloads(payloads=done)).encode()
+        return json_format.MessageToJson(Payloads(payloads=done)).encode(), len(done)
+
+
+_EXPECTED = 'expected a JSON body {"payloads": [...]}'
+
+
+def body_length(header: str | None) -> int:
+    """The Content-Length a request must give: digits, within `MAX_BODY`."""
+    if header is None:
+        raise BadRequest(HTTPStatus.LENGTH_REQUIRED, "Content-Length is required")
+    if not header.strip().isdigit():
+        raise BadRequest(HTTPStatus.BAD_REQUEST, "Content-Length must be a number of bytes")
+    length = int(header)
+    if length > MAX_BODY:
+        raise BadRequest(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY} bytes")
+    return length
 
 
 def handler_for(service: CodecService) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "codec-server"
+        timeout = service.socket_timeout
 
         def log_message(self, format: str, *args: Any) -> None:
-            log.info("request", method=self.command, path=self.path, status=args[1:2])
+            pass  # each POST writes its audit line; nothing else is worth a line
 
         def _cors(self) -> None:
             origin = self.headers.get("Origin")
@@ -163,7 +133,13 @@ def handler_for(service: CodecService) -> type[BaseHTTPRequestHandler]:
         def _error(self, status: HTTPStatus, reason: str) -> None:
             self._reply(status, json.dumps({"error": reason}).encode(), "application/json")
 
+        def _host_allowed(self) -> bool:
+            return not service.loopback_host_only or host_is_loopback(self.headers.get("Host"))
+
         def do_OPTIONS(self) -> None:
+            if not self._host_allowed():
+                self._error(HTTPStatus.FORBIDDEN, "Host must name loopback")
+                return
             self.send_response(HTTPStatus.OK)
             self._cors()
             self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
@@ -176,34 +152,92 @@ def handler_for(service: CodecService) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             path = self.path.split("?", 1)[0].rstrip("/")
-            if not path.endswith(("/encode", "/decode")):
-                self._error(HTTPStatus.NOT_FOUND, "POST /encode or /decode")
-                return
+            identity: Identity | None = None
+            count = 0
+            status = HTTPStatus.INTERNAL_SERVER_ERROR  # until the request is answered
             try:
-                service.authorize(self.headers.get("Authorization"))
-            except AuthError as refused:
-                self._error(refused.status, str(refused))
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
-                return
-            try:
-                body = service.transform(path, self.rfile.read(length))
+                if not path.endswith(("/encode", "/decode")):
+                    raise BadRequest(HTTPStatus.NOT_FOUND, "POST /encode or /decode")
+                if not self._host_allowed():
+                    raise BadRequest(HTTPStatus.FORBIDDEN, "Host must name loopback")
+                identity = service.authorize(self.headers.get("Authorization"))
+                if self.headers.get("Transfer-Encoding"):
+                    raise BadRequest(HTTPStatus.LENGTH_REQUIRED, "send Content-Length, not chunks")
+                length = body_length(self.headers.get("Content-Length"))
+                try:
+                    body = self.rfile.read(length)
+                except TimeoutError:
+                    raise BadRequest(HTTPStatus.REQUEST_TIMEOUT, "body not sent in time") from None
+                if len(body) != length:
+                    raise BadRequest(HTTPStatus.BAD_REQUEST, "body shorter than Content-Length")
+                answer, count = service.transform(path, body)
+                status = HTTPStatus.OK
+            except (AuthError, BadRequest) as refused:
+                status = refused.status
+                self._error(status, str(refused))
             except PayloadKeyError as error:
-                self._error(HTTPStatus.UNPROCESSABLE_ENTITY, str(error))
-                return
-            except (json_format.ParseError, ValueError):
-                self._error(HTTPStatus.BAD_REQUEST, 'expected {"payloads": [...]}')
-                return
-            self._reply(HTTPStatus.OK, body, "application/json")
+                status = HTTPStatus.UNPROCESSABLE_ENTITY
+                self._error(status, str(error))
+            else:
+                self._reply(status, answer, "application/json")
+            finally:
+                self._audit(path, identity, count, status)
+
+        def _audit(
+            self, path: str, identity: Identity | None, count: int, status: HTTPStatus
+        ) -> None:
+            """One line per request: who, from where, on which namespace, how many
+            payloads (never their content)."""
+            audit.info(
+                "codec request",
+                operation=path.rsplit("/", 1)[-1],
+                subject=identity.subject if identity else None,
+                method=identity.method if identity else None,
+                address=self.client_address[0],
+                namespace=self.headers.get("X-Namespace"),
+                payloads=count,
+                status=int(status),
+            )
 
     return Handler
 
 
-def serve(service: CodecService, host: str, port: int) -> ThreadingHTTPServer:
+class BoundedServer(ThreadingHTTPServer):
+    """A thread per request, at most `max_connections` at once: one more is closed."""
+
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+def serve(
+    service: CodecService, host: str, port: int, max_connections: int = MAX_CONNECTIONS
+) -> ThreadingHTTPServer:
     """A started server (in a thread of its own); `shutdown()` it when done."""
-    server = ThreadingHTTPServer((host, port), handler_for(service))
+    server = BoundedServer((host, port), handler_for(service), max_connections)
     threading.Thread(target=server.serve_forever, name="codec-server", daemon=True).start()
     return server
 
@@ -217,15 +251,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     host, _, port = settings.codec_server_address.rpartition(":")
     try:
         auth = settings.codec_auth.get_secret_value() if settings.codec_auth else None
+        authorize = authorizer(
+            auth,
+            host,
+            local_default=settings.database_url is None,
+            read_roles=_listed(settings.codec_read_roles),
+            role_claim=settings.codec_role_claim,
+        )
         service = CodecService(
             codec=EncryptionCodec(settings.key_ring()),
-            authorize=authorizer(auth, host, local_default=settings.database_url is None),
-            origins=frozenset(o.strip() for o in settings.codec_cors_origins.split(",")),
+            authorize=authorize,
+            origins=frozenset(_listed(settings.codec_cors_origins)),
         )
     except ValueError as error:
         log.error("codec server refused to start", reason=str(error))
         return 2
-    server = ThreadingHTTPServer((host, int(port)), handler_for(service))
+    server = BoundedServer((host, int(port)), handler_for(service))
     # SIGTERM stops it cleanly, as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     log.info("codec server started", address=settings.codec_server_address)
@@ -237,6 +278,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.server_close()
     log.info("codec server stopped")
     return 0
+
+
+def _listed(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 if __name__ == "__main__":

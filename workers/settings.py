@@ -56,8 +56,13 @@ class Settings(BaseModel):
     once into `data_dir / "keys"`, allowed only with the embedded register (`make run`)."""
     codec_server_address: str = "127.0.0.1:8234"
     codec_auth: SecretStr | None = None
-    """`none` (loopback only), `token:<secret>` or `oidc:<issuer URL>`; None means `none`
-    with the embedded register, and is refused elsewhere."""
+    """`none` (loopback only), `token:<secret>` or `oidc:<https issuer URL> <audience>`;
+    None means `none` with the embedded register, and is refused elsewhere."""
+    codec_read_roles: str = "dossiers-read"
+    """With `oidc:`, the roles (comma-separated) of which a token must hold one to decode."""
+    codec_role_claim: str = "roles"
+    """With `oidc:`, the token's claim listing its roles, as a dotted path
+    (`realm_access.roles` for Keycloak, `groups` for Okta)."""
     retention_days: int = 1095
     """How long after closing a dossier keeps its personal data in the register."""
     codec_cors_origins: str = "http://localhost:8233"

@@ -4,8 +4,10 @@ protocol, the Web UI's CORS preflight, and nobody decodes without credentials.""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -14,6 +16,7 @@ from urllib.request import Request, urlopen
 
 import jwt
 import pytest
+import structlog
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
@@ -21,7 +24,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from scripts.ports import free_port
 from workers.codec import EncryptionCodec, KeyRing, new_key_entry
-from workers.codec_server import CodecService, authorizer, serve
+from workers.codec_auth import authorizer
+from workers.codec_server import MAX_PAYLOADS, CodecService, serve
 
 UI = "http://localhost:8233"
 NAME = "Amina El Idrissi"
@@ -177,26 +181,199 @@ def issuer() -> Iterator[tuple[str, rsa.RSAPrivateKey]]:
         server.server_close()
 
 
+AUDIENCE = "dossiers-codec"
+
+
 def _token(issuer: str, key: rsa.RSAPrivateKey, **claims: Any) -> str:
     now = int(time.time())
-    body = {"iss": issuer, "sub": "agent-1", "iat": now, "exp": now + 300, **claims}
+    body = {
+        "iss": issuer,
+        "sub": "agent-1",
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 300,
+        "roles": ["dossiers-read"],
+        **claims,
+    }
     return jwt.encode(body, key, algorithm="RS256", headers={"kid": "k"})
 
 
-def test_an_oidc_access_token_of_the_issuer_decodes(
+def _status(url: str, token: str) -> int:
+    return _post(f"{url}/decode", _sealed_body(), Authorization=f"Bearer {token}")[0]
+
+
+def test_an_oidc_access_token_of_the_issuer_for_this_audience_decodes(
     issuer: tuple[str, rsa.RSAPrivateKey],
 ) -> None:
     base, key = issuer
-    for url in _server(f"oidc:{base}"):
-        good = _token(base, key)
-        assert _post(f"{url}/decode", _sealed_body(), Authorization=f"Bearer {good}")[0] == 200
-        expired = _token(base, key, exp=int(time.time()) - 60)
-        assert _post(f"{url}/decode", _sealed_body(), Authorization=f"Bearer {expired}")[0] == 403
+    for url in _server(f"oidc:{base} {AUDIENCE}"):
+        assert _status(url, _token(base, key)) == 200
+        assert _status(url, _token(base, key, exp=int(time.time()) - 60)) == 403
         stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        forged = _token(base, stranger)
-        assert _post(f"{url}/decode", _sealed_body(), Authorization=f"Bearer {forged}")[0] == 403
-        other_issuer = _token("http://elsewhere", key)
-        assert (
-            _post(f"{url}/decode", _sealed_body(), Authorization=f"Bearer {other_issuer}")[0] == 403
-        )
+        assert _status(url, _token(base, stranger)) == 403
+        assert _status(url, _token("http://elsewhere", key)) == 403
         assert _post(f"{url}/decode", _sealed_body())[0] == 401
+
+
+def test_a_token_issued_to_another_application_is_403(
+    issuer: tuple[str, rsa.RSAPrivateKey],
+) -> None:
+    base, key = issuer
+    for url in _server(f"oidc:{base} {AUDIENCE}"):
+        assert _status(url, _token(base, key, aud="the-intranet")) == 403
+        no_audience = _token(base, key)
+        body = jwt.decode(no_audience, options={"verify_signature": False})
+        del body["aud"]
+        assert _status(url, jwt.encode(body, key, algorithm="RS256", headers={"kid": "k"})) == 403
+
+
+def test_a_token_without_a_reading_role_is_403(
+    issuer: tuple[str, rsa.RSAPrivateKey],
+) -> None:
+    base, key = issuer
+    for url in _server(f"oidc:{base} {AUDIENCE}"):
+        status, answer, _ = _post(
+            f"{url}/decode",
+            _sealed_body(),
+            Authorization=f"Bearer {_token(base, key, roles=['dossiers-admin-ui'])}",
+        )
+        assert status == 403 and "no role allowing to read" in answer["error"]
+        assert _status(url, _token(base, key, roles=None)) == 403
+
+
+def test_the_role_claim_may_be_nested_or_a_string(
+    issuer: tuple[str, rsa.RSAPrivateKey],
+) -> None:
+    base, key = issuer
+    auth = authorizer(
+        f"oidc:{base} {AUDIENCE}",
+        "127.0.0.1",
+        local_default=False,
+        read_roles=["consulate-agent"],
+        role_claim="realm_access.roles",
+    )
+    nested = _token(base, key, realm_access={"roles": ["consulate-agent"]})
+    assert auth(f"Bearer {nested}").subject == "agent-1"
+    auth = authorizer(
+        f"oidc:{base} {AUDIENCE}",
+        "127.0.0.1",
+        local_default=False,
+        read_roles=["reader"],
+        role_claim="scope",
+    )
+    assert auth(f"Bearer {_token(base, key, scope='openid reader')}").method == "oidc"
+
+
+def test_oidc_needs_an_https_issuer_and_an_audience() -> None:
+    with pytest.raises(ValueError, match="https://"):
+        authorizer("oidc:http://idp.example.org aud", "0.0.0.0", local_default=False)
+    with pytest.raises(ValueError, match="audience"):
+        authorizer("oidc:https://idp.example.org", "0.0.0.0", local_default=False)
+    with pytest.raises(ValueError, match="CODEC_READ_ROLES"):
+        authorizer(
+            "oidc:https://idp.example.org aud", "0.0.0.0", local_default=False, read_roles=[]
+        )
+    # A local issuer over http is a test stack's, on loopback only.
+    authorizer("oidc:http://127.0.0.1:9 aud", "127.0.0.1", local_default=False)
+
+
+# --- a hostile client: the server answers clearly and holds its memory ----------------------
+
+
+def _raw(url: str, request: bytes, *, timeout: float = 10) -> bytes:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as conn:
+        conn.sendall(request)
+        conn.shutdown(socket.SHUT_WR)  # all is sent: a server waiting for more reads the end
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+        return answer
+
+
+def _request(length: str, body: bytes = b"", host: str = "127.0.0.1") -> bytes:
+    head = (
+        f"POST /decode HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer s3cret\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+@pytest.mark.parametrize(
+    ("length", "status"),
+    [("-1", b" 400 "), ("abc", b" 400 "), ("99999999999", b" 413 "), ("20", b" 400 ")],
+)
+def test_a_length_that_lies_is_a_clear_error(token_server: str, length: str, status: bytes) -> None:
+    answer = _raw(token_server, _request(length, b"{}"))
+    assert status in answer.split(b"\r\n", 1)[0]
+    assert b'"error"' in answer
+
+
+def test_a_body_that_is_not_the_protocol_is_400(token_server: str) -> None:
+    for body in (b"[1]", b'{"payloads": 3}', b"\xff\xfe", b"[" * 5000, b'{"payloads": [1]}'):
+        status, answer, _ = _post(f"{token_server}/decode", body, Authorization="Bearer s3cret")
+        assert status == 400 and "payloads" in answer["error"]
+
+
+def test_a_huge_count_of_payloads_is_refused_with_bounded_memory(token_server: str) -> None:
+    body = b'{"payloads": [' + b",".join([b"{}"] * 200_000) + b"]}"
+    tracemalloc.start()
+    try:
+        status, answer, _ = _post(f"{token_server}/decode", body, Authorization="Bearer s3cret")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert status == 413 and str(MAX_PAYLOADS) in answer["error"]
+    assert peak < 64 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
+
+
+def test_idle_clients_neither_hold_the_server_nor_grow_without_bound() -> None:
+    service = CodecService(
+        codec=EncryptionCodec(RING),
+        authorize=authorizer("token:s3cret", "127.0.0.1", local_default=False),
+        origins=frozenset({UI}),
+        socket_timeout=0.5,
+    )
+    port = free_port()
+    server = serve(service, "127.0.0.1", port, max_connections=4)
+    url = f"http://127.0.0.1:{port}"
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(10)]
+    try:
+        for conn in idle:
+            conn.sendall(b"POST /decode HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and no more
+        # Past the cap, a connection is closed at once; the held ones time out.
+        assert _raw(url, _request("2", b"{}"), timeout=5) == b""
+        time.sleep(1.5)
+        status, _, _ = _post(f"{url}/decode", _sealed_body(), Authorization="Bearer s3cret")
+        assert status == 200
+    finally:
+        for conn in idle:
+            conn.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_without_authentication_only_a_loopback_host_is_served() -> None:
+    for url in _server(None, local=True):
+        rebound = _raw(url, _request(str(len(_sealed_body())), _sealed_body(), "evil.example"))
+        assert b" 403 " in rebound.split(b"\r\n", 1)[0]
+        for host in ("localhost:8234", "127.0.0.1", "[::1]:8234"):
+            served = _raw(url, _request(str(len(_sealed_body())), _sealed_body(), host))
+            assert b" 200 " in served.split(b"\r\n", 1)[0]
+
+
+def test_every_request_writes_one_audit_line_without_content(token_server: str) -> None:
+    with structlog.testing.capture_logs() as logs:
+        _post(
+            f"{token_server}/decode",
+            _sealed_body(),
+            Authorization="Bearer s3cret",
+            X_Namespace="consulats",
+        )
+        _post(f"{token_server}/decode", _sealed_body(), Authorization="Bearer wrong")
+        time.sleep(0.1)  # the handler's thread writes after answering
+    lines = [line for line in logs if line["event"] == "codec request"]
+    assert [(line["status"], line["payloads"]) for line in lines] == [(200, 1), (403, 0)]
+    assert lines[0]["subject"] == "token" and lines[0]["namespace"] == "consulats"
+    assert lines[0]["address"] == "127.0.0.1"
+    assert NAME not in repr(logs)

@@ -47,7 +47,14 @@ PROJECT_SERVICES = {
         "PAYLOAD_KEYS",
         "OPERATOR_LANGUAGE",
     },
-    "codec-server": {"PAYLOAD_KEYS", "CODEC_AUTH", "CODEC_SERVER_ADDRESS", "CODEC_CORS_ORIGINS"},
+    "codec-server": {
+        "PAYLOAD_KEYS",
+        "CODEC_AUTH",
+        "CODEC_SERVER_ADDRESS",
+        "CODEC_CORS_ORIGINS",
+        "CODEC_READ_ROLES",
+        "CODEC_ROLE_CLAIM",
+    },
 }
 # Read by the processes beside `Settings` (README, "Configuration").
 EXTRA_VARIABLES = {"LOG_FORMAT": "workers.logging"}
