@@ -16,6 +16,9 @@ M = TypeVar("M", bound=BaseModel)
 # No event of the contract comes near this; a larger payload is refused whole (the register
 # keeps its size and digest, never its content).
 MAX_PAYLOAD_BYTES = 64 * 1024
+# What the worker's codec hands in for a payload it refused (in clear, unauthenticated,
+# bound to another dossier, unreadable JSON): the reason alone, never the content.
+REFUSED_PAYLOAD = "$refused_payload"
 
 
 def payload_size(raw: Any) -> int:
@@ -28,6 +31,8 @@ def parse_payload(
     """Validate `raw` as `model`; any problem becomes an `InputRejected`."""
     if not isinstance(raw, dict):
         raise InputRejected(rule, f"the payload must be a JSON object, got {type(raw).__name__}")
+    if isinstance(refused := raw.get(REFUSED_PAYLOAD), str):
+        raise InputRejected("contract", refused, "payload")
     size = payload_size(raw)
     if size > MAX_PAYLOAD_BYTES:
         raise InputRejected(

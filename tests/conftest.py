@@ -81,8 +81,9 @@ def installed_binary(name: str) -> str:
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=installed_binary("temporal-test-server"),
-        # Every workflow test runs on sealed payloads, as production does.
-        data_converter=sealed_data_converter(TEST_KEYS),
+        # Every workflow test runs on sealed payloads, and its worker refuses any other
+        # input, as production's does.
+        data_converter=sealed_data_converter(TEST_KEYS, inbound_guard=True),
     )
     await register_search_attributes(env.client)
     try:

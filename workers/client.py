@@ -68,13 +68,24 @@ def connect_config(
 
 
 async def connect(
-    settings: Settings, ring: KeyRing | None = None, *, serve_metrics: bool = False
+    settings: Settings,
+    ring: KeyRing | None = None,
+    *,
+    serve_metrics: bool = False,
+    inbound_guard: bool = False,
 ) -> Client:
     """A client with the project's data converter: pydantic models, payloads and failures
-    sealed with the payload keys. The worker's (`serve_metrics`) serves METRICS_ADDRESS."""
+    sealed with the payload keys. The worker's serves METRICS_ADDRESS (`serve_metrics`) and
+    refuses what clients send in clear or unreadable (`inbound_guard`, CONTRACT.md, "Only
+    the authorised write")."""
+    converter = sealed_data_converter(
+        ring or settings.key_ring(),
+        inbound_guard=inbound_guard,
+        clear_until=settings.clear_payloads_until,
+    )
     return await Client.connect(
         **connect_config(settings),
-        data_converter=sealed_data_converter(ring or settings.key_ring()),
+        data_converter=converter,
         runtime=runtime(settings.metrics_address if serve_metrics else None),
     )
 

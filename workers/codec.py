@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import dataclasses
+import json
 import os
+import re
 import secrets
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Self
 
+import pydantic_core
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
@@ -26,12 +32,20 @@ from temporalio.converter import (
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
     PayloadCodec,
+    SerializationContext,
+    WithSerializationContext,
 )
+
+from models.intake import REFUSED_PAYLOAD
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12
 KEY_BYTES = 32  # AES-256
+BOUND_TO = "bound-to-workflow"
+# Far above any input of the contract (models.intake refuses more than 64 KiB), far below
+# what would cost the worker memory to parse.
+MAX_OPENED_BYTES = 1024 * 1024
 
 
 class PayloadKeyError(ValueError):
@@ -112,11 +126,24 @@ def local_key_ring(data_dir: Path) -> KeyRing:
     return KeyRing.parse(path.read_text(encoding="ascii").strip())
 
 
-class EncryptionCodec(PayloadCodec):
-    """AES-256-GCM over each whole payload (metadata and data), the key id beside it."""
+class EncryptionCodec(PayloadCodec, WithSerializationContext):
+    """AES-256-GCM over each whole payload (metadata and data), the key id beside it.
 
-    def __init__(self, ring: KeyRing) -> None:
+    Given the workflow a payload belongs to (the SDK's serialization context), the codec
+    binds it there: the workflow id travels in the metadata and is authenticated with the
+    key id, so a payload sealed for one dossier does not open in another. Without a
+    context (the codec server), a bound payload still opens, for reading.
+    """
+
+    def __init__(self, ring: KeyRing, *, bound_to: str | None = None) -> None:
         self.ring = ring
+        self.bound_to = bound_to
+
+    def with_context(self, context: SerializationContext) -> Self:
+        workflow_id = getattr(context, "workflow_id", None)
+        bound = copy.copy(self)
+        bound.bound_to = workflow_id if isinstance(workflow_id, str) else None
+        return bound
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return self.seal(payloads)
@@ -126,43 +153,135 @@ class EncryptionCodec(PayloadCodec):
 
     def seal(self, payloads: Iterable[Payload]) -> list[Payload]:
         key_id, key = self.ring.current
+        metadata = {"encoding": ENCODING, KEY_ID: key_id.encode()}
+        if self.bound_to is not None:
+            metadata[BOUND_TO] = self.bound_to.encode()
+        associated = _associated_data(key_id, self.bound_to)
         sealed = []
         for payload in payloads:
             nonce = secrets.token_bytes(NONCE_BYTES)
-            data = nonce + AESGCM(key).encrypt(nonce, payload.SerializeToString(), key_id.encode())
-            sealed.append(
-                Payload(metadata={"encoding": ENCODING, KEY_ID: key_id.encode()}, data=data)
-            )
+            data = nonce + AESGCM(key).encrypt(nonce, payload.SerializeToString(), associated)
+            sealed.append(Payload(metadata=metadata, data=data))
         return sealed
 
     def open(self, payloads: Iterable[Payload]) -> list[Payload]:
-        opened = []
-        for payload in payloads:
-            if payload.metadata.get("encoding") != ENCODING:
-                opened.append(payload)  # written before encryption: recorded histories replay
-                continue
-            key_id = payload.metadata.get(KEY_ID, b"").decode(errors="replace")
-            key = self.ring.get(key_id)
-            nonce, ciphertext = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
-            try:
-                plain = AESGCM(key).decrypt(nonce, ciphertext, key_id.encode())
-            except (InvalidTag, ValueError):
-                raise PayloadKeyError(
-                    f"payload sealed with key {key_id!r} does not authenticate: "
-                    "truncated or tampered"
-                ) from None
-            inner = Payload()
-            inner.ParseFromString(plain)
-            opened.append(inner)
-        return opened
+        return [self.open_one(payload) for payload in payloads]
+
+    def open_one(self, payload: Payload) -> Payload:
+        if payload.metadata.get("encoding") != ENCODING:
+            return payload  # written before encryption: recorded histories replay
+        key_id = payload.metadata.get(KEY_ID, b"").decode(errors="replace")
+        key = self.ring.get(key_id)
+        bound_to = payload.metadata[BOUND_TO].decode() if BOUND_TO in payload.metadata else None
+        if bound_to is not None and not belongs_to(bound_to, self.bound_to):
+            raise PayloadKeyError("payload sealed for another workflow")
+        nonce, ciphertext = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
+        try:
+            plain = AESGCM(key).decrypt(nonce, ciphertext, _associated_data(key_id, bound_to))
+        except (InvalidTag, ValueError):
+            raise PayloadKeyError(
+                f"payload sealed with key {key_id!r} does not authenticate: truncated or tampered"
+            ) from None
+        inner = Payload()
+        inner.ParseFromString(plain)
+        return inner
 
 
-def sealed_data_converter(ring: KeyRing | None) -> DataConverter:
-    """The project's converter: pydantic models, sealed payloads and sealed failures."""
+def _associated_data(key_id: str, bound_to: str | None) -> bytes:
+    if bound_to is None:
+        return key_id.encode()  # as sealed before payloads were bound
+    return f"{key_id}\0{bound_to}".encode()
+
+
+# The runs of a schedule are named after it and the time each was due; one run's result
+# reaches the next (its last completion result), and the schedule's input all of them.
+_SCHEDULED_RUN = re.compile(r"-\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+
+def belongs_to(bound_to: str, workflow_id: str | None) -> bool:
+    """Whether a payload bound to `bound_to` may open where the codec is: anywhere when it
+    does not know the workflow (reading), else in that workflow or its schedule's runs."""
+    if workflow_id is None:
+        return True
+    return _SCHEDULED_RUN.sub("", bound_to) == _SCHEDULED_RUN.sub("", workflow_id)
+
+
+class InboundGuardCodec(EncryptionCodec):
+    """The worker's codec: what a client sends either opens into a payload the workflow
+    can read, or becomes a refusal the workflow records (`models.intake.REFUSED_PAYLOAD`),
+    so that no input fails a workflow task or is dropped by the SDK unrecorded.
+
+    Refused: a payload in clear outside the migration window (`CLEAR_PAYLOADS_UNTIL`), one
+    sealed with an unknown key, tampered, or bound to another workflow, and a JSON payload
+    the SDK's parser cannot read (nesting, size, encoding). No content is kept or logged.
+    """
+
+    def __init__(
+        self,
+        ring: KeyRing,
+        *,
+        clear_until: datetime | None = None,
+        bound_to: str | None = None,
+    ) -> None:
+        super().__init__(ring, bound_to=bound_to)
+        self.clear_until = clear_until
+
+    def open_one(self, payload: Payload) -> Payload:
+        if payload.metadata.get("encoding") != ENCODING and not self._clear_accepted():
+            return refusal(
+                "payloads must be sealed with the payload codec (CONTRACT.md, "
+                '"Only the authorised write"); a payload in clear is refused'
+            )
+        try:
+            opened = super().open_one(payload)
+        except PayloadKeyError as error:
+            return refusal(str(error))
+        return readable_or_refused(opened)
+
+    def _clear_accepted(self) -> bool:
+        return self.clear_until is not None and datetime.now(UTC) < self.clear_until
+
+
+def refusal(reason: str) -> Payload:
+    """A JSON payload the core reads as a refused input, naming why."""
+    data = json.dumps({REFUSED_PAYLOAD: reason}).encode()
+    return Payload(metadata={"encoding": b"json/plain"}, data=data)
+
+
+def readable_or_refused(payload: Payload) -> Payload:
+    """A JSON payload as the SDK's converter will parse it (jiter), or its refusal."""
+    if payload.metadata.get("encoding") != b"json/plain":
+        return payload
+    if len(payload.data) > MAX_OPENED_BYTES:
+        return refusal(f"the payload has {len(payload.data)} bytes; at most {MAX_OPENED_BYTES}")
+    try:
+        pydantic_core.from_json(payload.data)
+    except ValueError as error:
+        return refusal(f"the payload is not JSON the worker can read ({_parse_problem(error)})")
+    return payload
+
+
+def _parse_problem(error: ValueError) -> str:
+    text = str(error)
+    if "recursion" in text:
+        return "nested too deep"
+    if "utf-8" in text.lower() or "unicode" in text.lower():
+        return "not UTF-8"
+    return "malformed"
+
+
+def sealed_data_converter(
+    ring: KeyRing | None, *, inbound_guard: bool = False, clear_until: datetime | None = None
+) -> DataConverter:
+    """The project's converter: pydantic models, sealed payloads and sealed failures. The
+    worker's (`inbound_guard`) turns every unreadable or unsealed input into a refusal."""
     if ring is None:
         return pydantic_data_converter
+    codec = (
+        InboundGuardCodec(ring, clear_until=clear_until) if inbound_guard else EncryptionCodec(ring)
+    )
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=EncryptionCodec(ring),
+        payload_codec=codec,
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

@@ -33,10 +33,19 @@ class AuthError(Exception):
 
 @dataclass(frozen=True)
 class Identity:
-    """Who called: the token's subject, or the method where there is no person."""
+    """Who called (the token's subject, or the method where there is no person), and
+    whether they may read (`/decode`) and write (`/encode`: seal an input for a dossier)."""
 
     subject: str
     method: str
+    may_read: bool = True
+    may_write: bool = True
+
+    def check(self, operation: str) -> None:
+        allowed = self.may_write if operation == "encode" else self.may_read
+        if not allowed:
+            verb = "write (encode)" if operation == "encode" else "read (decode)"
+            raise AuthError(HTTPStatus.FORBIDDEN, f"no role allowing to {verb}")
 
 
 Authorizer = Callable[[str | None], Identity]
@@ -74,9 +83,14 @@ def claimed_roles(claims: dict[str, Any], claim: str) -> set[str]:
 
 
 def oidc_auth(
-    issuer: str, audience: str, *, read_roles: Collection[str], role_claim: str
+    issuer: str,
+    audience: str,
+    *,
+    read_roles: Collection[str],
+    role_claim: str,
+    write_roles: Collection[str] = (),
 ) -> Authorizer:
-    """Verify a bearer JWT issued for this audience, and that it may read."""
+    """Verify a bearer JWT issued for this audience, and what its roles allow."""
     issuer = issuer.rstrip("/")
     keys: dict[str, jwt.PyJWKClient] = {}
     lock = threading.Lock()
@@ -106,12 +120,14 @@ def oidc_auth(
         except (jwt.PyJWTError, OSError, KeyError, ValueError) as error:
             refused = f"token refused: {type(error).__name__}"
             raise AuthError(HTTPStatus.FORBIDDEN, refused) from None
-        if not claimed_roles(claims, role_claim) & set(read_roles):
+        roles = claimed_roles(claims, role_claim)
+        may_read, may_write = bool(roles & set(read_roles)), bool(roles & set(write_roles))
+        if not (may_read or may_write):
             raise AuthError(
                 HTTPStatus.FORBIDDEN,
                 f"token refused: no role allowing to read in claim {role_claim!r}",
             )
-        return Identity(str(claims["sub"]), "oidc")
+        return Identity(str(claims["sub"]), "oidc", may_read, may_write)
 
     return check
 
@@ -140,6 +156,7 @@ def authorizer(
     local_default: bool,
     read_roles: Collection[str] = ("dossiers-read",),
     role_claim: str = "roles",
+    write_roles: Collection[str] = ("dossiers-write",),
 ) -> Authorizer:
     """`CODEC_AUTH` read: `none` only on loopback; unset means `none` under `make run`."""
     if spec is None:
@@ -166,5 +183,11 @@ def authorizer(
             )
         if not read_roles:
             raise ValueError("CODEC_READ_ROLES: name at least one role allowed to read")
-        return oidc_auth(issuer, audience.strip(), read_roles=read_roles, role_claim=role_claim)
+        return oidc_auth(
+            issuer,
+            audience.strip(),
+            read_roles=read_roles,
+            role_claim=role_claim,
+            write_roles=write_roles,
+        )
     raise ValueError("CODEC_AUTH must be none, token:<secret> or oidc:<issuer URL> <audience>")

@@ -161,6 +161,7 @@ def handler_for(service: CodecService) -> type[BaseHTTPRequestHandler]:
                 if not self._host_allowed():
                     raise BadRequest(HTTPStatus.FORBIDDEN, "Host must name loopback")
                 identity = service.authorize(self.headers.get("Authorization"))
+                identity.check(path.rsplit("/", 1)[-1])
                 if self.headers.get("Transfer-Encoding"):
                     raise BadRequest(HTTPStatus.LENGTH_REQUIRED, "send Content-Length, not chunks")
                 length = body_length(self.headers.get("Content-Length"))
@@ -257,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             local_default=settings.database_url is None,
             read_roles=_listed(settings.codec_read_roles),
             role_claim=settings.codec_role_claim,
+            write_roles=_listed(settings.codec_write_roles),
         )
         service = CodecService(
             codec=EncryptionCodec(settings.key_ring()),

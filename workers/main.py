@@ -177,7 +177,7 @@ async def _connect_patiently(settings: Settings) -> Client:
     delay = 0.5
     while True:
         try:
-            return await connect(settings, serve_metrics=True)
+            return await connect(settings, serve_metrics=True, inbound_guard=True)
         except RuntimeError as error:
             if loop.time() > deadline:
                 raise

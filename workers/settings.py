@@ -9,7 +9,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from models.delivery import RoutesError, RouteTable, default_routes, parse_routes
 from models.operator_text import DEFAULT_LANGUAGE, Language
@@ -54,12 +62,19 @@ class Settings(BaseModel):
     payload_keys: SecretStr | None = None
     """`key_id:base64,…` AES-256-GCM keys, the first encrypting; None means the key generated
     once into `data_dir / "keys"`, allowed only with the embedded register (`make run`)."""
+    clear_payloads_until: AwareDatetime | None = None
+    """A migration window: until this instant the worker still accepts payloads in clear
+    from clients (and replays histories recorded in clear); None refuses them all. Close it
+    only once no dossier started in clear is still open."""
     codec_server_address: str = "127.0.0.1:8234"
     codec_auth: SecretStr | None = None
     """`none` (loopback only), `token:<secret>` or `oidc:<https issuer URL> <audience>`;
     None means `none` with the embedded register, and is refused elsewhere."""
     codec_read_roles: str = "dossiers-read"
     """With `oidc:`, the roles (comma-separated) of which a token must hold one to decode."""
+    codec_write_roles: str = "dossiers-write"
+    """With `oidc:`, the roles (comma-separated) that may seal inputs through `/encode`
+    (an upstream system's or an operator's who sends events with the `temporal` CLI)."""
     codec_role_claim: str = "roles"
     """With `oidc:`, the token's claim listing its roles, as a dotted path
     (`realm_access.roles` for Keycloak, `groups` for Okta)."""

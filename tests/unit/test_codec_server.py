@@ -241,6 +241,18 @@ def test_a_token_without_a_reading_role_is_403(
         assert _status(url, _token(base, key, roles=None)) == 403
 
 
+def test_only_a_writing_role_may_seal_inputs(issuer: tuple[str, rsa.RSAPrivateKey]) -> None:
+    base, key = issuer
+    clear = pydantic_data_converter.payload_converter.to_payloads([{"filed_on": "2009-02-01"}])
+    body = json_format.MessageToJson(Payloads(payloads=clear)).encode()
+    reader, writer = _token(base, key), _token(base, key, roles=["dossiers-write"])
+    for url in _server(f"oidc:{base} {AUDIENCE}"):
+        status, answer, _ = _post(f"{url}/encode", body, Authorization=f"Bearer {reader}")
+        assert status == 403 and "write" in answer["error"]
+        assert _post(f"{url}/encode", body, Authorization=f"Bearer {writer}")[0] == 200
+        assert _status(url, writer) == 403  # writing is not reading
+
+
 def test_the_role_claim_may_be_nested_or_a_string(
     issuer: tuple[str, rsa.RSAPrivateKey],
 ) -> None:

@@ -53,6 +53,7 @@ PROJECT_SERVICES = {
         "CODEC_SERVER_ADDRESS",
         "CODEC_CORS_ORIGINS",
         "CODEC_READ_ROLES",
+        "CODEC_WRITE_ROLES",
         "CODEC_ROLE_CLAIM",
     },
 }

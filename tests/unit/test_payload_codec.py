@@ -18,6 +18,7 @@ from workers.codec import (
     EncryptionCodec,
     KeyRing,
     PayloadKeyError,
+    belongs_to,
     local_key_ring,
     new_key_entry,
     sealed_data_converter,
@@ -171,3 +172,22 @@ def test_the_client_takes_tls_and_an_api_key_from_the_temporal_cli_variables(
     assert not isinstance(tls, bool)
     assert tls.client_cert == b"-----client.pem-----"
     assert tls.server_root_ca_cert == b"-----ca.pem-----"
+
+
+def test_a_payload_bound_to_a_workflow_opens_there_and_in_its_schedule_runs_only() -> None:
+    ring = KeyRing.parse(new_key_entry("k1"))
+    [bound] = EncryptionCodec(ring, bound_to="visa-RBT-1").seal([_payload()])
+    assert bound.metadata["bound-to-workflow"] == b"visa-RBT-1"
+    assert EncryptionCodec(ring, bound_to="visa-RBT-1").open([bound]) == [_payload()]
+    assert EncryptionCodec(ring).open([bound]) == [_payload()]  # the codec server reads it
+    with pytest.raises(PayloadKeyError, match="another workflow"):
+        EncryptionCodec(ring, bound_to="visa-RBT-2").open([bound])
+    relabelled = Payload()
+    relabelled.CopyFrom(bound)
+    relabelled.metadata["bound-to-workflow"] = b"visa-RBT-2"
+    with pytest.raises(PayloadKeyError, match="does not authenticate"):
+        EncryptionCodec(ring, bound_to="visa-RBT-2").open([relabelled])
+    # A schedule's input and one run's result reach its later runs.
+    assert belongs_to("deadline-sweep", "deadline-sweep-2026-12-03T06:00:00Z")
+    assert belongs_to("deadline-sweep-2026-12-02T06:00:00Z", "deadline-sweep-2026-12-03T06:00:00Z")
+    assert not belongs_to("visa-RBT-1", "visa-RBT-1-2")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from workers.main import workflow_runner
 from workflows import WORKFLOWS
 
 HISTORIES = Path(__file__).parent.parent / "histories"
+# The histories are recorded in clear, so that a reader can follow them.
+MIGRATION_WINDOW = datetime(2100, 1, 1, tzinfo=UTC)
 # Histories of a code path behind a patch, kept while dossiers begun on it may be open.
 PATCHED_BRANCHES = ["before-one-transaction-per-step", "before-patches-up-front"]
 
@@ -36,16 +39,34 @@ async def test_recorded_histories_replay() -> None:
     files = current + [
         path for branch in PATCHED_BRANCHES for path in sorted((HISTORIES / branch).glob("*.json"))
     ]
-    # Histories recorded in clear, before payloads were sealed, replay under the sealed
-    # converter: a payload without the encrypted encoding passes through.
+    # Histories recorded in clear, before payloads were sealed, replay under the worker's
+    # converter while the migration window (CLEAR_PAYLOADS_UNTIL) is open.
     replayer = Replayer(
         workflows=WORKFLOWS,
         workflow_runner=workflow_runner(),
-        data_converter=sealed_data_converter(TEST_KEYS),
+        data_converter=sealed_data_converter(
+            TEST_KEYS, inbound_guard=True, clear_until=MIGRATION_WINDOW
+        ),
     )
     for path in files:
         history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
         await replayer.replay_workflow(history)
+
+
+async def test_a_history_in_clear_replays_only_inside_the_migration_window() -> None:
+    """Why the window stays open while a dossier started in clear runs: once it closes, the
+    worker reads that dossier's inputs as refused, and its history no longer replays."""
+    path = HISTORIES / "visa-RBT-HISTORY-1.json"
+    closed = Replayer(
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        data_converter=sealed_data_converter(TEST_KEYS, inbound_guard=True),
+    )
+    result = await closed.replay_workflow(
+        WorkflowHistory.from_json(path.stem, json.loads(path.read_text())),
+        raise_on_replay_failure=False,
+    )
+    assert result.replay_failure is not None
 
 
 async def test_a_changed_command_sequence_fails_the_replay() -> None:
