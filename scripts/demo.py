@@ -25,13 +25,12 @@ from temporalio.client import Client
 
 from scripts.cli import (
     KINDS,
-    CommandError,
-    Rejected,
     query_state,
     send_event,
     submit_application,
     workflow_id_of,
 )
+from scripts.cli_errors import CommandError, Rejected
 from workers.client import connect, exit_process
 from workers.settings import Settings, SettingsError
 

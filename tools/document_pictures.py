@@ -1,7 +1,7 @@
 """Pictures of a sample letter, the invitation (A4), in each language it is written in, so
 that a reader of the repository sees what an applicant receives.
 
-    python -m scripts.document_pictures [--out docs/letters]
+    python -m tools.document_pictures [--out docs/letters]
 
 The applicant is fictional; the verification code is computed with a sample secret.
 """
@@ -59,9 +59,7 @@ def render(out: Path) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m scripts.document_pictures", description=__doc__
-    )
+    parser = argparse.ArgumentParser(prog="python -m tools.document_pictures", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("docs/letters"))
     args = parser.parse_args(argv)
     for path in render(args.out):

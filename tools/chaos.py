@@ -3,7 +3,7 @@ few seconds, PostgreSQL restarted once and the Temporal dev server restarted onc
 every dossier and its notifications are compared with an undisturbed reference run of
 the same lifecycles. Exits 1 on any loss, duplicate, stuck dossier or difference.
 
-    python -m scripts.chaos [--dossiers 30] [--kill-every 3]
+    python -m tools.chaos [--dossiers 30] [--kill-every 3]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from scripts.devstack import start_worker_process, stop_worker_process, wait_for_worker
-from scripts.private_stack import private_stack
+from tools.private_stack import private_stack
 from workers.client import connect
 
 TASK_QUEUE = "chaos"
@@ -289,7 +289,7 @@ async def run_chaos(dossiers: int, kill_every: float, root: Path) -> Report:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.chaos", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.chaos", description=__doc__)
     parser.add_argument("--dossiers", type=int, default=30)
     parser.add_argument("--kill-every", type=float, default=3.0, help="seconds")
     args = parser.parse_args(argv)
