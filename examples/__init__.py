@@ -9,6 +9,9 @@ that the sample keeps its distances to today: filed today stays filed today, an 
 36 stays 36, a deadline 60 days past stays 60 days past. Without `today`, the dates are
 those of the file.
 
+Events: a sample's `"events"` is a list of `{"event": name, "payload": {...}}`, in the order
+the dossier receives them; `events(sample)` gives them as (name, payload) pairs.
+
 Placeholders: `load(name, run="a1b2")` replaces `{run}` in every string of the sample (ids
 that must differ from one run to the next); a placeholder not given stays as written.
 """
@@ -33,6 +36,11 @@ def load(name: str, *, today: date | None = None, **placeholders: str) -> dict[s
         raise ValueError(f"example {name}: a JSON object expected")
     shift = timedelta(0) if today is None else today - EXAMPLES_DAY
     return _filled(sample, shift, placeholders)  # type: ignore[no-any-return]
+
+
+def events(sample: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The sample's events as (name, payload) pairs, in the order they are sent."""
+    return [(event["event"], event["payload"]) for event in sample["events"]]
 
 
 def _filled(value: Any, shift: timedelta, placeholders: dict[str, str]) -> Any:

@@ -50,6 +50,7 @@ from typing import Any, TypeVar
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+import examples
 from models.reference import default_reference_data, merge_reference_data
 from models.visa_events import VisaApplicationInput
 from models.visa_rules import EVENTS, open_dossier, receive
@@ -91,72 +92,13 @@ MEMORY_GOAL_MIB = 300.0
 def sample_application(application_id: str, today: date) -> dict[str, Any]:
     """A family-reunification application from Morocco filed today (the tests' `visa_input`),
     its applicant 36 whatever the day."""
-    return {
-        "application_id": application_id,
-        "procedure": "family_reunification",
-        "applicant": {
-            "full_name": "Amina El Idrissi",
-            "birth_date": date(today.year - 36, 3, 2).isoformat(),
-            "nationality": "MA",
-            "languages": ["ar", "fr"],
-        },
-        "country_of_residence": "MA",
-        "consulate": "Rabat",
-        "visa_application_date": today.isoformat(),
-        "complete_file_date": today.isoformat(),
-        "resides_in_france_married_over_6_months": False,
-        "prefecture": "Paris",
-    }
+    application = examples.load("visa/family_reunification", today=today)
+    return {**application, "application_id": application_id}
 
 
 def _events(today: date) -> list[tuple[str, dict[str, Any]]]:
     """Insufficient French, values, a combined training, both re-evaluations, the visa."""
-    day = today.isoformat()
-    return [
-        (
-            "language_evaluation",
-            {"evaluated_on": day, "oral_score": 20, "written_score": 10, "evaluator": "E"},
-        ),
-        (
-            "values_evaluation",
-            {
-                "evaluated_on": day,
-                "language_used": "ar",
-                "questions_asked": 6,
-                "correct_answers": 2,
-                "evaluator": "E",
-            },
-        ),
-        (
-            "training_prescribed",
-            {"kind": "language", "hours": 120, "provider": "P", "notified_on": day},
-        ),
-        ("training_started", {"kind": "language", "started_on": day}),
-        (
-            "training_completed",
-            {
-                "kind": "language",
-                "completed_on": day,
-                "hours_attended": 120,
-                "attestation_ref": "A",
-            },
-        ),
-        (
-            "language_evaluation",
-            {"evaluated_on": day, "oral_score": 40, "written_score": 20, "evaluator": "E"},
-        ),
-        (
-            "values_evaluation",
-            {
-                "evaluated_on": day,
-                "language_used": "ar",
-                "questions_asked": 6,
-                "correct_answers": 6,
-                "evaluator": "E",
-            },
-        ),
-        ("visa_decision", {"decision": "issued", "decided_on": day}),
-    ]
+    return examples.events(examples.load("visa/combined_training_events", today=today))
 
 
 # --- the report -----------------------------------------------------------------------------

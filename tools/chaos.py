@@ -18,7 +18,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +26,7 @@ import asyncpg
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
+import examples
 from scripts.devstack import start_worker_process, stop_worker_process, wait_for_worker
 from tools.private_stack import private_stack
 from workers.client import connect
@@ -59,61 +60,10 @@ class Report:
 
 
 def lifecycle(application_id: str) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
-    """A family-reunification dossier from evaluation to visa, through a combined training."""
-    today = datetime.now(UTC).date()
-
-    def day(back: int) -> str:
-        return (today - timedelta(days=back)).isoformat()
-
-    application = {
-        "application_id": application_id,
-        "procedure": "family_reunification",
-        "applicant": {
-            "full_name": "Awa Traoré",
-            "birth_date": "1988-11-05",
-            "nationality": "ML",
-            "languages": ["bm", "fr"],
-        },
-        "country_of_residence": "ML",
-        "consulate": "Bamako",
-        "visa_application_date": day(35),
-        "complete_file_date": day(40),
-        "prefecture": "Montreuil",
-    }
-    evaluation = {"oral_score": 20, "written_score": 10, "evaluator": "OFII Bamako"}
-    return application, [
-        ("language_evaluation", {"evaluated_on": day(30), **evaluation}),
-        (
-            "values_evaluation",
-            {
-                "evaluated_on": day(30),
-                "language_used": "bm",
-                "questions_asked": 6,
-                "correct_answers": 3,
-                "evaluator": "OFII Bamako",
-            },
-        ),
-        (
-            "training_prescribed",
-            {"kind": "language", "hours": 80, "provider": "IFM", "notified_on": day(29)},
-        ),
-        ("training_started", {"kind": "language", "started_on": day(20)}),
-        (
-            "training_absence",
-            {"kind": "language", "absent_on": day(15), "legitimate_reason": "illness"},
-        ),
-        (
-            "training_completed",
-            {
-                "kind": "language",
-                "completed_on": day(5),
-                "hours_attended": 80,
-                "attestation_ref": "IFM-1",
-            },
-        ),
-        ("language_evaluation", {"evaluated_on": day(3), **evaluation, "oral_score": 50}),
-        ("visa_decision", {"decision": "issued", "decided_on": day(0)}),
-    ]
+    """A family-reunification dossier from evaluation to visa, through a combined training
+    (with an absence), its last event dated today."""
+    sample = examples.load("visa/training_absence_lifecycle", today=datetime.now(UTC).date())
+    return {**sample["application"], "application_id": application_id}, examples.events(sample)
 
 
 async def _patiently(call: Callable[[], Awaitable[T]], seconds: float = 180) -> T:

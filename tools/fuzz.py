@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from temporalio.client import Client, WorkflowHandle
 
 from scripts.devstack import start_worker_process, stop_worker_process, wait_for_worker
-from tests.unit.test_fuzz import KINDS, inputs
+from tools.fuzz_inputs import KINDS, inputs
 from tools.private_stack import private_stack
 from workers.client import connect
 from workers.settings import Settings
