@@ -44,26 +44,24 @@ def top_package(module: str) -> str:
     return module.split(".", 1)[0]
 
 
-@pytest.mark.parametrize("package", PACKAGES)
-def test_nothing_imports_the_tests(package: str) -> None:
-    offenders = [
+def imports_from(package: str, other: str) -> list[str]:
+    """Every import of a module of `other` by a module of `package`."""
+    return [
         f"{module} imports {name}"
         for module, path in modules_of(package).items()
         for name in imported(path)
-        if top_package(name) == "tests"
+        if top_package(name) == other
     ]
-    assert offenders == []
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_nothing_imports_the_tests(package: str) -> None:
+    assert imports_from(package, "tests") == []
 
 
 @pytest.mark.parametrize("package", ["scripts", "examples"])
 def test_the_product_imports_no_tool(package: str) -> None:
-    offenders = [
-        f"{module} imports {name}"
-        for module, path in modules_of(package).items()
-        for name in imported(path)
-        if top_package(name) == "tools"
-    ]
-    assert offenders == []
+    assert imports_from(package, "tools") == []
 
 
 @pytest.mark.parametrize("package", PACKAGES)
