@@ -20,13 +20,15 @@ RUN python -m venv --without-pip /opt/venv \
 RUN python -m venv /opt/build \
     && /opt/build/bin/pip install --require-hashes --no-deps -r requirements/build.txt
 
-# Then the project alone, without its dependencies (they are all in already).
+# Then the project alone, without its dependencies (they are all in already): what
+# production runs and the samples the demo submits; never the tools nor the tests.
 COPY pyproject.toml README.md ./
 COPY models models
 COPY workflows workflows
 COPY activities activities
 COPY workers workers
 COPY scripts scripts
+COPY examples examples
 RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir wheels . \
     && pip --python /opt/venv/bin/python install --no-deps wheels/*.whl \
     && pip --python /opt/venv/bin/python check

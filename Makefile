@@ -56,13 +56,11 @@ image:
 
 # Pictures of the Web UI for the docs, with Debian's /usr/bin/chromium.
 screenshots: $(STAMP)
-	$(PYTHON) -m scripts.screenshots
+	$(PYTHON) -m tools.screenshots
 
 # docker-compose.yml against the compose schema (and `docker compose config` where it exists).
-# Until scripts/check_compose.py exists, says so instead of failing CI.
 check-compose: $(STAMP)
-	@if [ -f scripts/check_compose.py ]; then $(PYTHON) -m scripts.check_compose; \
-	else echo "check-compose: skipped, scripts/check_compose.py does not exist yet" >&2; fi
+	$(PYTHON) -m tools.check_compose
 
 run: $(STAMP)
 	$(PYTHON) -m scripts.devstack
@@ -80,9 +78,9 @@ demo: $(STAMP)
 
 # Each measure a ratio against a baseline run in the same session, on a throwaway stack
 # (about a quarter of an hour on 2 cores, most of it opening 10,000 dossiers for the memory
-# measure; `python -m scripts.bench --quick` is a smoke run of two or three minutes).
+# measure; `python -m tools.bench --quick` is a smoke run of two or three minutes).
 bench: $(STAMP)
-	$(PYTHON) -m scripts.bench
+	$(PYTHON) -m tools.bench
 
 # Needs no virtualenv. Refuses while `make run` holds the data dir: deleting a live
 # PostgreSQL's files under it corrupts it.
@@ -97,9 +95,9 @@ clean-data:
 # Hypothesis-generated inputs: 10,000 per dossier kind through the core, then 1,000 as
 # signals on a live stack; fails on any stuck workflow or unrecorded input.
 fuzz: $(STAMP)
-	$(PYTHON) -m scripts.fuzz
+	$(PYTHON) -m tools.fuzz
 
 # Dossiers through their lifecycle while the worker is SIGKILLed every few seconds and
 # PostgreSQL and Temporal restart once; compared with an undisturbed run.
 chaos: $(STAMP)
-	$(PYTHON) -m scripts.chaos
+	$(PYTHON) -m tools.chaos

@@ -57,6 +57,7 @@ from models.operator_text import (
     status_label,
 )
 from scripts import cli_delivery
+from scripts.cli_errors import CommandError, Rejected
 from workers.client import connect, exit_process
 from workers.settings import Settings, SettingsError
 
@@ -77,18 +78,6 @@ UPDATE_TIMEOUT = 60.0
 DOSSIER_STAGE = SearchAttributeKey.for_keyword("DossierStage")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
 OVERDUE = SearchAttributeKey.for_bool("Overdue")
-
-
-class CommandError(Exception):
-    """The command could not be carried out; the message says why (exit 1)."""
-
-
-class Rejected(Exception):
-    """The system refused the input; `reason` names the rule and the field (exit 2)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

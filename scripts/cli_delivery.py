@@ -18,6 +18,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from activities.delivery import DELIVERY_WORKFLOW, delivery_id, redeliver
 from activities.documents import load_document
 from models.operator_text import DEFAULT_LANGUAGE, Language, cli_text, status_label
+from scripts.cli_errors import CommandError
 from workers.postgres import database_url
 from workers.settings import Settings
 
@@ -89,8 +90,6 @@ async def write_document(settings: Settings, workflow_id: str, key: str, output:
     finally:
         await connection.close()
     if content is None:
-        from scripts.cli import CommandError  # the CLI imports this module first
-
         raise CommandError(
             f"{workflow_id} {key}: no document (not a letter, not delivered yet, or erased)"
         )

@@ -24,6 +24,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+import examples
 from activities import worker_activities
 from activities.database import open_pool
 from workers.codec import KeyRing, new_key_entry, sealed_data_converter
@@ -227,85 +228,26 @@ async def harness(
 
 def visa_input(today: date, **overrides: Any) -> dict[str, Any]:
     """A family-reunification application from Morocco filed today, as plain JSON."""
-    application: dict[str, Any] = {
-        "application_id": f"RBT-{uuid.uuid4().hex[:12]}",
-        "procedure": "family_reunification",
-        "applicant": {
-            "full_name": "Amina El Idrissi",
-            "birth_date": born(today, 36),
-            "nationality": "MA",
-            "languages": ["ar", "fr"],
-        },
-        "country_of_residence": "MA",
-        "consulate": "Rabat",
-        "visa_application_date": today.isoformat(),
-        "complete_file_date": today.isoformat(),
-        "resides_in_france_married_over_6_months": False,
-        "prefecture": "Paris",
-    }
+    application = examples.load("visa/family_reunification", today=today)
+    application["application_id"] = f"RBT-{uuid.uuid4().hex[:12]}"
     application.update(overrides)
     return application
 
 
 def cai_input(today: date, **overrides: Any) -> dict[str, Any]:
     """A CAI signed today in Paris by an adult with no exemption, as plain JSON."""
-    contract: dict[str, Any] = {
-        "contract_id": f"CAI-75-{uuid.uuid4().hex[:10]}",
-        "signatory": {
-            "full_name": "Mehmet Yilmaz",
-            "birth_date": born(today, 38),
-            "nationality": "TR",
-            "languages": ["tr", "fr"],
-        },
-        "prefecture": "Paris",
-        "platform": "OFII Paris",
-        "signed_on": today.isoformat(),
-        "residence_permit_basis": "L.313-11",
-        "in_school": False,
-        "prescriptions": {
-            "civic_training": True,
-            "vivre_en_france": False,
-            "language_training_hours": 200,
-            "dilf_required": False,
-        },
-        "visa_application_id": None,
-    }
+    contract = examples.load("cai/contract", today=today)
+    contract["contract_id"] = f"CAI-75-{uuid.uuid4().hex[:10]}"
     contract.update(overrides)
     return contract
 
 
 def family_input(today: date, **overrides: Any) -> dict[str, Any]:
     """A CAI for the family with one child of eight admitted through family reunification."""
-    contract: dict[str, Any] = {
-        "contract_id": f"CAIF-75-{uuid.uuid4().hex[:10]}",
-        "prefecture": "Paris",
-        "platform": "OFII Paris",
-        "signed_on": today.isoformat(),
-        "signatories": [
-            {"person_id": "P1", "full_name": "Ayse Demir", "languages": ["tr"]},
-            {"person_id": "P2", "full_name": "Ali Demir", "languages": ["ku", "tr"]},
-        ],
-        "children": [
-            {
-                "child_id": "C1",
-                "birth_date": (today - timedelta(days=8 * 365 + 10)).isoformat(),
-                "admitted_through_family_reunification": True,
-            },
-            {
-                "child_id": "C2",
-                "birth_date": (today - timedelta(days=3 * 365)).isoformat(),
-                "admitted_through_family_reunification": True,
-            },
-        ],
-    }
+    contract = examples.load("family/contract", today=today)
+    contract["contract_id"] = f"CAIF-75-{uuid.uuid4().hex[:10]}"
     contract.update(overrides)
     return contract
-
-
-def born(today: date, years: int) -> str:
-    """A birth date `years` before `today`: a signatory's age does not drift with the
-    time-skipping server's clock, which earlier tests move on by years (H2: over 55)."""
-    return iso(today, -years * 365 - 30)
 
 
 def iso(day: date, plus_days: int = 0) -> str:

@@ -41,7 +41,7 @@ REGISTER_PAUSE = timedelta(hours=1)  # before calling again after an alert
 # step costs one workflow task (README, "Performance"). A database that does not answer
 # within these attempts (about half a minute) hands the step to a normal activity, whose
 # retries add nothing to the history however long the outage lasts. The attempts are
-# counted: measured (scripts/outage.py), a schedule-to-close timeout alone did not end the
+# counted: measured (tools/outage.py), a schedule-to-close timeout alone did not end the
 # local retries, and the open workflow task grew the history by ~26 events a minute.
 LOCAL_PATIENCE = timedelta(minutes=1)
 LOCAL_RETRY = RetryPolicy(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.chaos import run_chaos
+from tools.chaos import run_chaos
 
 
 @pytest.mark.e2e

@@ -13,9 +13,9 @@ import asyncpg
 import pytest
 
 from scripts.devstack import start_worker_process, stop_worker_process, wait_for_worker
-from scripts.private_stack import private_stack
 from tests.conftest import visa_input
 from tests.delivery_servers import webhook_server
+from tools.private_stack import private_stack
 from workers.client import connect
 
 WAIT = 150.0  # seconds: the dead worker's attempt times out (45 s heartbeat) and is retried

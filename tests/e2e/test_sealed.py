@@ -33,9 +33,9 @@ from scripts.devstack import (
     wait_for_worker,
 )
 from scripts.ports import free_port
-from scripts.private_stack import private_stack
 from tests.conftest import visa_input
 from tests.e2e.remote_codec import remote_data_converter
+from tools.private_stack import private_stack
 from workers.settings import Settings
 
 TASK_QUEUE = "sealed"

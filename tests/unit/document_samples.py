@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import examples
+
 LANGUAGES = ("fr", "ar", "tr", "en")
 ISSUED_ON = date(2009, 3, 1)  # "1er mars 2009": French writes the first day otherwise
 ISSUED_ON_WRITTEN = {
@@ -22,6 +24,7 @@ _VISA = {
     "consulate": "Rabat",
     "country_of_residence": "MA",
 }
+INVITATION = examples.load("documents/invitation")
 _CAI = {"contract_id": "CAI-75-2009-000042", "prefecture": "Paris", "platform": "OFII Paris"}
 _FAMILY = {"contract_id": "CAIF-75-2009-000007", "prefecture": "Paris", "platform": "OFII Paris"}
 
@@ -54,16 +57,9 @@ class Sample:
 SAMPLES = {
     sample.kind: sample
     for sample in (
+        # The sample the README's pictures show (tools/document_pictures.py).
         Sample(
-            "invitation",
-            {
-                **_VISA,
-                **_letter("Amina El Idrissi"),
-                "body": {"kind": "ofii_representation", "country": "MA", "name": "OFII Rabat"},
-                "rule": "A4",
-            },
-            "visa-RBT-2009-000123",
-            "000001.invitation.applicant",
+            INVITATION["kind"], INVITATION["payload"], INVITATION["workflow_id"], INVITATION["key"]
         ),
         Sample(
             "attestation_language_exemption",

@@ -19,8 +19,9 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Schedule
 
-from scripts import check_compose, cluster_setup, devstack
+from scripts import cluster_setup, devstack
 from scripts.schedules import SCHEDULES
+from tools import check_compose
 from workers.settings import Settings
 from workflows.search_attributes import ALL_KEYS
 

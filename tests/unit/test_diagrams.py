@@ -1,6 +1,6 @@
 """The README's diagrams hold to the code: each dossier kind's state diagram names every
 stage of that kind's stage enum and no other, each of its transitions cites the rules it
-applies, and the timeline of part I's delays is the one `scripts.diagrams` computes from
+applies, and the timeline of part I's delays is the one `tools.diagrams` computes from
 `models.visa_rules` and the calendar."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from models.cai_state import CaiStage
 from models.caif_state import FamilyStage
 from models.visa_state import Stage
-from scripts.diagrams import delays_gantt
+from tools.diagrams import delays_gantt
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -84,7 +84,7 @@ def test_each_transition_cites_its_rules(enum_name: str) -> None:
 
 def test_the_timeline_of_delays_is_computed_from_the_rules() -> None:
     assert delays_gantt() in mermaid_blocks(README.read_text(encoding="utf-8")), (
-        "the README's timeline of part I's delays differs from `python -m scripts.diagrams`"
+        "the README's timeline of part I's delays differs from `python -m tools.diagrams`"
     )
 
 

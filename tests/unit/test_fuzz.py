@@ -14,112 +14,16 @@ from hypothesis import strategies as st
 
 from models.cai_core import CAI_CORE, FAMILY_CORE
 from models.dossier import DossierCore
-from models.history import CORRECT_EVENT
 from models.reference import default_reference_data, merge_reference_data
 from models.visa_core import VISA_CORE
-from tests.unit.builders import application
-from tests.unit.test_cai_rules import SIGNED, contract, family
+from tools.fuzz_inputs import KINDS, OPENED_ON, inputs
 
 REFERENCE = merge_reference_data(default_reference_data(), {})
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))
-OPENED_ON = date(2009, 2, 2)
-
-# Values an upstream system might send, well-formed or not.
-DAYS = st.dates(min_value=date(2008, 1, 1), max_value=date(2011, 12, 31)).map(date.isoformat)
-TEXTS = st.text(max_size=40) | st.sampled_from(["", "x" * 600, "a\x00b", "a\u200bb", "\u202e"])
-SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-5, max_value=5000)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | DAYS
-    | TEXTS
-    | st.sampled_from(
-        ["language", "values", "issued", "refused", "P1", "P2", "C1", "skills_assessment",
-         "already_employed", "country_situation", "ar", "fr", "training_not_followed"]
-    )
-)  # fmt: skip
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3), max_leaves=6)
-
-KINDS: list[tuple[DossierCore[Any], dict[str, Any], str]] = [
-    (VISA_CORE, application(visa_application_date=None), "visa-RBT-2009-000123"),
-    (CAI_CORE, contract(), f"cai-{contract()['contract_id']}"),
-    (FAMILY_CORE, family(), f"caif-{family()['contract_id']}"),
-]
-
-
-def _fields(core: DossierCore[Any], name: str) -> list[str]:
-    if name == CORRECT_EVENT:
-        return ["seq", "payload", "reason", "corrected_on"]
-    rules = {VISA_CORE.kind: "visa", CAI_CORE.kind: "cai", FAMILY_CORE.kind: "caif"}
-    assert core.kind in rules
-    from models import cai_rules, caif_rules, visa_rules
-
-    catalogue = {"visa": visa_rules, "cai": cai_rules, "caif": caif_rules}[rules[core.kind]]
-    return list(catalogue.EVENTS[name].model.model_fields)
-
-
-# Well-formed payloads of the visa events, which the fuzzer mutates one field at a time so
-# that it also reaches the rules behind the parsing.
-DAY = "2009-02-20"
-VALID: dict[str, dict[str, Any]] = {
-    "visa_application_filed": {"filed_on": DAY},
-    "evaluation_absence": {"kind": "language", "absent_on": DAY, "legitimate_reason": None},
-    "language_test_exemption": {
-        "decided_on": DAY, "ground": "higher_education_france_1y", "evidence_ref": "E"
-    },
-    "language_evaluation": {
-        "evaluated_on": DAY, "oral_score": 20, "written_score": 10, "evaluator": "OFII"
-    },
-    "values_evaluation": {
-        "evaluated_on": DAY, "language_used": "ar", "questions_asked": 6,
-        "correct_answers": 3, "evaluator": "OFII",
-    },
-    "training_prescribed": {"kind": "language", "hours": 120, "provider": "P", "notified_on": DAY},
-    "training_exemption": {
-        "decided_on": DAY, "trainings": ["values"], "ground": "country_situation",
-        "detail": "d", "evidence_ref": "E",
-    },
-    "training_started": {"kind": "language", "started_on": DAY},
-    "training_absence": {"kind": "language", "absent_on": DAY, "legitimate_reason": None},
-    "training_completed": {
-        "kind": "language", "completed_on": DAY, "hours_attended": 100, "attestation_ref": "A"
-    },
-    "visa_decision": {
-        "decision": "refused", "decided_on": DAY, "grounds": ["training_not_followed"]
-    },
-    "correct_event": {"seq": 2, "payload": None, "reason": "r", "corrected_on": DAY},
-}  # fmt: skip
-
-
-@st.composite
-def inputs(draw: st.DrawFn, core: DossierCore[Any]) -> tuple[str, Any, date]:
-    """An event of the kind (or an unknown one), its payload, and the day it arrives."""
-    name = draw(st.sampled_from([*core.events, "no_such_event"]))
-    fields = _fields(core, name) if name != "no_such_event" else ["x"]
-    keys = st.sampled_from([*fields, "unexpected"])
-    random_payload = st.one_of(
-        st.dictionaries(keys, VALUES, max_size=len(fields) + 1),
-        VALUES,  # not even an object
-    )
-    if core is VISA_CORE and name in VALID:
-        valid = VALID[name]
-        mutated = st.builds(
-            lambda key, value, keep: valid if keep else {**valid, key: value},
-            st.sampled_from([*valid, "unexpected"]),
-            VALUES | DAYS,
-            st.booleans(),
-        )
-        payload = draw(st.one_of(mutated, random_payload))
-    else:
-        payload = draw(random_payload)
-    arrives = OPENED_ON + timedelta(days=draw(st.integers(min_value=0, max_value=900)))
-    return name, payload, arrives
 
 
 def _check(core: DossierCore[Any], raw: dict[str, Any], workflow_id: str, data: Any) -> None:
-    state = core.open(raw, REFERENCE, SIGNED if core is not VISA_CORE else OPENED_ON, "t",
-                      workflow_id).state  # fmt: skip
+    state = core.open(raw, REFERENCE, OPENED_ON, "t", workflow_id).state
     for name, payload, arrives in data:
         day = max(arrives, state.clock)
         step = core.receive(state, name, payload, REFERENCE, day, f"{day}T09:00:00Z")

@@ -1,13 +1,13 @@
 """Benchmarks, each a ratio against a baseline measured in the same run.
 
-    python -m scripts.bench                  # everything (`make bench`)
-    python -m scripts.bench --quick          # small counts: a smoke run of two or three minutes
-    python -m scripts.bench --core           # the pure core alone
-    python -m scripts.bench --dossiers 2000  # fewer open dossiers for the memory measure
+    python -m tools.bench                  # everything (`make bench`)
+    python -m tools.bench --quick          # small counts: a smoke run of two or three minutes
+    python -m tools.bench --core           # the pure core alone
+    python -m tools.bench --dossiers 2000  # fewer open dossiers for the memory measure
 
 - core: a whole dossier through the pure rules, against only validating the same JSON.
 - lifecycles: `VisaApplication` lifecycles per second (start, settle, then every event of
-  `_events()` as an update), 20 in flight, against `BareDossier` (scripts.bench_worker):
+  `_events()` as an update), 20 in flight, against `BareDossier` (tools.bench_worker):
   started the same way, the same updates, each running one no-op normal activity.
 - update latency, p50 and p99: 50 updates in flight against 50 open workflows, an accepted
   event against the bare workflow's no-op update.
@@ -17,13 +17,13 @@
   same worker idle just after its start.
 - local step: lifecycles per second of `VisaLocalStep` (a step's register transaction as a
   local activity, as `VisaApplication` does) against `VisaNormalStep` (as a normal
-  activity), two otherwise identical subclasses of `VisaApplication` defined below.
+  activity), two otherwise identical subclasses of `VisaApplication` (`tools.bench_workflows`).
 
 Rates are the steady state: a round counts the steps done in a window that opens after a
 warm-up, each step of a lifecycle counting for its share. Subject and baseline alternate
 round by round, the side going first alternating too (a drift of the machine over the run
 cancels out); each side's figure is its median round. Everything runs on a throwaway stack
-(`scripts.private_stack`), the worker in a process of its own (`scripts.bench_worker`), so
+(`tools.private_stack`), the worker in a process of its own (`tools.bench_worker`), so
 that its resident set is its own and the driver's CPU is not counted in it.
 """
 
@@ -47,31 +47,25 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TypeVar
 
-from temporalio import workflow
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
-from workflows.dossier import dossier_workflow
+import examples
+from models.reference import default_reference_data, merge_reference_data
+from models.visa_events import VisaApplicationInput
+from models.visa_rules import EVENTS, open_dossier, receive
+from scripts.devstack import (
+    DevStackError,
+    ensure_search_attributes,
+    process_env,
+    stop_worker_process,
+    wait_for_worker,
+)
+from tools.bench_worker import BARE_WORKFLOW
+from tools.bench_workflows import LOCAL_STEP_WORKFLOW, NORMAL_STEP_WORKFLOW
+from tools.private_stack import PrivateStack, private_stack
+from workers.client import connect
 from workflows.search_attributes import DOSSIER_STAGE
-from workflows.visa_application import VisaApplication
-
-# The worker's sandbox re-imports this module for every workflow of the two variants below,
-# as it re-imports `workflows.visa_application` for every `VisaApplication`: what only the
-# driver needs is passed through, so that the variants cost the worker as little more as can be.
-with workflow.unsafe.imports_passed_through():
-    from models.reference import default_reference_data, merge_reference_data
-    from models.visa_events import VisaApplicationInput
-    from models.visa_rules import EVENTS, open_dossier, receive
-    from scripts.bench_worker import BARE_WORKFLOW
-    from scripts.devstack import (
-        DevStackError,
-        ensure_search_attributes,
-        process_env,
-        stop_worker_process,
-        wait_for_worker,
-    )
-    from scripts.private_stack import PrivateStack, private_stack
-    from workers.client import connect
 
 T = TypeVar("T")
 
@@ -92,108 +86,19 @@ INTAKE_GOAL = 0.8
 MEMORY_GOAL_MIB = 300.0
 
 
-NORMAL_STEP_WORKFLOW = "BenchVisaNormalStep"
-
-
-@dossier_workflow(NORMAL_STEP_WORKFLOW)
-class VisaNormalStep(VisaApplication):
-    """`VisaApplication` with each step's register transaction as a normal activity."""
-
-    local_step = False
-
-    # The SDK wants `@workflow.run` on the class it defines, even when inherited unchanged.
-    @workflow.run
-    async def run(self, application: Any, carried: Any = None) -> dict[str, Any]:
-        return await self.run_dossier(application, carried)
-
-
-@dossier_workflow("BenchVisaLocalStep")
-class VisaLocalStep(VisaApplication):
-    """`VisaApplication` unchanged (its step is local by default), as the local side of the
-    comparison rather than `VisaApplication` itself: a subclass defined here costs the worker
-    more per workflow (the sandbox re-imports this module and decorates one more class), and
-    against `VisaApplication` this very class ran some 15 % fewer lifecycles per second.
-    Two siblings pay alike, so that only `local_step` tells them apart."""
-
-    local_step = True
-
-    @workflow.run
-    async def run(self, application: Any, carried: Any = None) -> dict[str, Any]:
-        return await self.run_dossier(application, carried)
-
-
 # --- the dossier of every measure ---------------------------------------------------------
 
 
 def sample_application(application_id: str, today: date) -> dict[str, Any]:
     """A family-reunification application from Morocco filed today (the tests' `visa_input`),
     its applicant 36 whatever the day."""
-    return {
-        "application_id": application_id,
-        "procedure": "family_reunification",
-        "applicant": {
-            "full_name": "Amina El Idrissi",
-            "birth_date": date(today.year - 36, 3, 2).isoformat(),
-            "nationality": "MA",
-            "languages": ["ar", "fr"],
-        },
-        "country_of_residence": "MA",
-        "consulate": "Rabat",
-        "visa_application_date": today.isoformat(),
-        "complete_file_date": today.isoformat(),
-        "resides_in_france_married_over_6_months": False,
-        "prefecture": "Paris",
-    }
+    application = examples.load("visa/family_reunification", today=today)
+    return {**application, "application_id": application_id}
 
 
 def _events(today: date) -> list[tuple[str, dict[str, Any]]]:
     """Insufficient French, values, a combined training, both re-evaluations, the visa."""
-    day = today.isoformat()
-    return [
-        (
-            "language_evaluation",
-            {"evaluated_on": day, "oral_score": 20, "written_score": 10, "evaluator": "E"},
-        ),
-        (
-            "values_evaluation",
-            {
-                "evaluated_on": day,
-                "language_used": "ar",
-                "questions_asked": 6,
-                "correct_answers": 2,
-                "evaluator": "E",
-            },
-        ),
-        (
-            "training_prescribed",
-            {"kind": "language", "hours": 120, "provider": "P", "notified_on": day},
-        ),
-        ("training_started", {"kind": "language", "started_on": day}),
-        (
-            "training_completed",
-            {
-                "kind": "language",
-                "completed_on": day,
-                "hours_attended": 120,
-                "attestation_ref": "A",
-            },
-        ),
-        (
-            "language_evaluation",
-            {"evaluated_on": day, "oral_score": 40, "written_score": 20, "evaluator": "E"},
-        ),
-        (
-            "values_evaluation",
-            {
-                "evaluated_on": day,
-                "language_used": "ar",
-                "questions_asked": 6,
-                "correct_answers": 6,
-                "evaluator": "E",
-            },
-        ),
-        ("visa_decision", {"decision": "issued", "decided_on": day}),
-    ]
+    return examples.events(examples.load("visa/combined_training_events", today=today))
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -293,7 +198,7 @@ class Kind:
 
 
 DOSSIER = Kind("VisaApplication", "VisaApplication", "visa")
-LOCAL_STEP = Kind("VisaLocalStep", "BenchVisaLocalStep", "visa")
+LOCAL_STEP = Kind("VisaLocalStep", LOCAL_STEP_WORKFLOW, "visa")
 NORMAL_STEP = Kind("VisaNormalStep", NORMAL_STEP_WORKFLOW, "visa")
 BARE = Kind("bare", BARE_WORKFLOW, "bare")
 # A lifecycle's steps: its start (until settled), then one per event.
@@ -615,12 +520,12 @@ async def measure_memory(client: Client, worker_pid: int, plan: Plan) -> Row:
 async def bench_worker(
     stack: PrivateStack, client: Client, log_path: Path
 ) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`python -m scripts.bench_worker` on the stack, polling; stopped on the way out."""
+    """`python -m tools.bench_worker` on the stack, polling; stopped on the way out."""
     with log_path.open("ab") as log:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "scripts.bench_worker",
+            "tools.bench_worker",
             env=process_env(stack.settings, stack.server.address, stack.database_url),
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -683,7 +588,7 @@ async def bench_stack(plan: Plan, root: Path) -> list[Row]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m scripts.bench",
+        prog="python -m tools.bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,10 +1,10 @@
 """What a long register outage does to a dossier, its step written as a local activity
 (`VisaApplication`, the default) or as a normal activity from the first attempt
-(`VisaNormalStep` of `scripts.bench`, `local_step = False`).
+(`VisaNormalStep` of `tools.bench_workflows`, `local_step = False`).
 
-    python -m scripts.outage [--minutes 5]
+    python -m tools.outage [--minutes 5]
 
-On a throwaway stack (`scripts.private_stack`) with one worker in this process, one
+On a throwaway stack (`tools.private_stack`) with one worker in this process, one
 family-reunification dossier of each variant is opened; once both are open, PostgreSQL is
 stopped and each dossier is sent an accepted `language_evaluation` as a signal. PostgreSQL
 stays down for `--minutes`: each dossier is asked its `state` (10 s timeout) 30 s in, then
@@ -40,8 +40,9 @@ import asyncpg
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from scripts.bench import NORMAL_STEP_WORKFLOW, VisaNormalStep, sample_application
-from scripts.private_stack import PrivateStack, private_stack
+from tools.bench import sample_application
+from tools.bench_workflows import NORMAL_STEP_WORKFLOW, VisaNormalStep
+from tools.private_stack import PrivateStack, private_stack
 from workers.client import connect
 from workers.main import build_worker, open_register_pool
 
@@ -432,7 +433,7 @@ def report(dossier: Dossier, minutes: float) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.outage", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.outage", description=__doc__)
     parser.add_argument("--minutes", type=float, default=5.0, help="how long PostgreSQL is down")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,7 +7,7 @@
    query unanswered) and the signals missing from `dossier_event` (an input neither
    accepted nor recorded as refused). Exits 1 unless both are 0.
 
-    python -m scripts.fuzz [--examples 10000] [--signals 1000]
+    python -m tools.fuzz [--examples 10000] [--signals 1000]
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 from temporalio.client import Client, WorkflowHandle
 
 from scripts.devstack import start_worker_process, stop_worker_process, wait_for_worker
-from scripts.private_stack import private_stack
-from tests.unit.test_fuzz import KINDS, inputs
+from tools.fuzz_inputs import KINDS, inputs
+from tools.private_stack import private_stack
 from workers.client import connect
 from workers.settings import Settings
 
@@ -161,7 +161,7 @@ async def _live(signals: int, settings: Settings, url: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.fuzz", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.fuzz", description=__doc__)
     parser.add_argument("--examples", type=int, default=10_000, help="per dossier kind")
     parser.add_argument("--signals", type=int, default=1_000)
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """The README's timeline of part I's statutory delays, computed from the code that keeps them.
 
-    python -m scripts.diagrams
+    python -m tools.diagrams
 
 prints the mermaid `gantt` block of the README ("The statutory delays of part I"): each
 delay of a family-reunification dossier on sample dates, its last day computed with the

@@ -1,4 +1,4 @@
-"""Checks docker-compose.yml: `python -m scripts.check_compose`.
+"""Checks docker-compose.yml: `python -m tools.check_compose`.
 
 The file, its variables interpolated as compose does (the secrets given dummy values),
 must hold to the Compose Specification's JSON schema (deploy/compose-spec.json, vendored

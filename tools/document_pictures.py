@@ -1,7 +1,7 @@
 """Pictures of a sample letter, the invitation (A4), in each language it is written in, so
 that a reader of the repository sees what an applicant receives.
 
-    python -m scripts.document_pictures [--out docs/letters]
+    python -m tools.document_pictures [--out docs/letters]
 
 The applicant is fictional; the verification code is computed with a sample secret.
 """
@@ -13,23 +13,18 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pypdfium2 as pdfium
 
+import examples
 from activities.documents import render_pdf
 from models.documents import compose, template_languages, verification_code
 
-SAMPLE = {
-    "application_id": "RBT-2009-000123",
-    "procedure": "family_reunification",
-    "consulate": "Rabat",
-    "country_of_residence": "MA",
-    "full_name": "Amina El Idrissi",
-    "language_fallback": False,
-    "body": {"kind": "ofii_representation", "country": "MA", "name": "OFII Rabat"},
-    "rule": "A4",
-}
-WORKFLOW_ID, KEY = "visa-RBT-2009-000123", "000001.invitation.applicant"
+# The invitation of the tests' documents (tests/unit/document_samples.py).
+INVITATION = examples.load("documents/invitation")
+SAMPLE: dict[str, Any] = INVITATION["payload"]
+WORKFLOW_ID, KEY = str(INVITATION["workflow_id"]), str(INVITATION["key"])
 SCALE = 1.5  # 108 dots per inch: the page reads on a screen
 
 
@@ -59,9 +54,7 @@ def render(out: Path) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m scripts.document_pictures", description=__doc__
-    )
+    parser = argparse.ArgumentParser(prog="python -m tools.document_pictures", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("docs/letters"))
     args = parser.parse_args(argv)
     for path in render(args.out):

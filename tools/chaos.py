@@ -3,7 +3,7 @@ few seconds, PostgreSQL restarted once and the Temporal dev server restarted onc
 every dossier and its notifications are compared with an undisturbed reference run of
 the same lifecycles. Exits 1 on any loss, duplicate, stuck dossier or difference.
 
-    python -m scripts.chaos [--dossiers 30] [--kill-every 3]
+    python -m tools.chaos [--dossiers 30] [--kill-every 3]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,8 +26,9 @@ import asyncpg
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
+import examples
 from scripts.devstack import start_worker_process, stop_worker_process, wait_for_worker
-from scripts.private_stack import private_stack
+from tools.private_stack import private_stack
 from workers.client import connect
 
 TASK_QUEUE = "chaos"
@@ -59,61 +60,10 @@ class Report:
 
 
 def lifecycle(application_id: str) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
-    """A family-reunification dossier from evaluation to visa, through a combined training."""
-    today = datetime.now(UTC).date()
-
-    def day(back: int) -> str:
-        return (today - timedelta(days=back)).isoformat()
-
-    application = {
-        "application_id": application_id,
-        "procedure": "family_reunification",
-        "applicant": {
-            "full_name": "Awa Traoré",
-            "birth_date": "1988-11-05",
-            "nationality": "ML",
-            "languages": ["bm", "fr"],
-        },
-        "country_of_residence": "ML",
-        "consulate": "Bamako",
-        "visa_application_date": day(35),
-        "complete_file_date": day(40),
-        "prefecture": "Montreuil",
-    }
-    evaluation = {"oral_score": 20, "written_score": 10, "evaluator": "OFII Bamako"}
-    return application, [
-        ("language_evaluation", {"evaluated_on": day(30), **evaluation}),
-        (
-            "values_evaluation",
-            {
-                "evaluated_on": day(30),
-                "language_used": "bm",
-                "questions_asked": 6,
-                "correct_answers": 3,
-                "evaluator": "OFII Bamako",
-            },
-        ),
-        (
-            "training_prescribed",
-            {"kind": "language", "hours": 80, "provider": "IFM", "notified_on": day(29)},
-        ),
-        ("training_started", {"kind": "language", "started_on": day(20)}),
-        (
-            "training_absence",
-            {"kind": "language", "absent_on": day(15), "legitimate_reason": "illness"},
-        ),
-        (
-            "training_completed",
-            {
-                "kind": "language",
-                "completed_on": day(5),
-                "hours_attended": 80,
-                "attestation_ref": "IFM-1",
-            },
-        ),
-        ("language_evaluation", {"evaluated_on": day(3), **evaluation, "oral_score": 50}),
-        ("visa_decision", {"decision": "issued", "decided_on": day(0)}),
-    ]
+    """A family-reunification dossier from evaluation to visa, through a combined training
+    (with an absence), its last event dated today."""
+    sample = examples.load("visa/training_absence_lifecycle", today=datetime.now(UTC).date())
+    return {**sample["application"], "application_id": application_id}, examples.events(sample)
 
 
 async def _patiently(call: Callable[[], Awaitable[T]], seconds: float = 180) -> T:
@@ -289,7 +239,7 @@ async def run_chaos(dossiers: int, kill_every: float, root: Path) -> Report:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.chaos", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.chaos", description=__doc__)
     parser.add_argument("--dossiers", type=int, default=30)
     parser.add_argument("--kill-every", type=float, default=3.0, help="seconds")
     args = parser.parse_args(argv)

@@ -1,10 +1,10 @@
-"""The benchmark's worker process: `python -m scripts.bench_worker` (started by
-`scripts.bench`, stopped by SIGTERM or SIGINT, after which it drains like the real worker).
+"""The benchmark's worker process: `python -m tools.bench_worker` (started by
+`tools.bench`, stopped by SIGTERM or SIGINT, after which it drains like the real worker).
 
 It runs the real worker (`workers.main.build_worker`, from `Settings.from_env()`) with, beside
 every workflow and activity of the system, what the benchmarks compare the dossiers with:
 `BareDossier` and its no-op activity, and the local-step and normal-step variants of
-`VisaApplication` defined in `scripts.bench`.
+`VisaApplication` defined in `tools.bench_workflows`.
 
 The top level of this module stays small on purpose: the workflow sandbox re-imports a
 workflow's module for every workflow it runs, so anything imported here outside the
@@ -80,12 +80,11 @@ class BareDossier:
 
 async def serve(settings: Settings) -> None:
     """The worker until SIGTERM or SIGINT, then drained; a fatal worker error is raised."""
-    # Imported here, not above: scripts.bench imports this module for the bare workflow's
-    # name, and nothing of the driver belongs in the sandbox's re-imports of this one.
-    from scripts.bench import VisaLocalStep, VisaNormalStep
-
+    # Imported here, not above: nothing of the variants belongs in the sandbox's re-imports
+    # of this module for every bare workflow.
     # The module's own name, not `__main__`: the sandbox passes modules through by name.
-    from scripts.bench_worker import BareDossier, noop
+    from tools.bench_worker import BareDossier, noop
+    from tools.bench_workflows import VisaLocalStep, VisaNormalStep
 
     if settings.database_url is None:
         raise SystemExit("DATABASE_URL is required: the benchmark's stack sets it")

@@ -1,4 +1,4 @@
-"""Pictures of the Web UI for the README: `python -m scripts.screenshots` (`make screenshots`).
+"""Pictures of the Web UI for the README: `python -m tools.screenshots` (`make screenshots`).
 
 Starts the stack as `make run` does (`python -m scripts.devstack`), on a data dir of its own
 that is removed afterwards, so that the pictures show the demo's dossiers and nothing else;
@@ -487,7 +487,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m scripts.screenshots",
+        prog="python -m tools.screenshots",
         description="Take the README's pictures of the Web UI, on a stack of their own.",
     )
     parser.add_argument("--out", type=Path, default=OUT_DIR, help=f"where to write ({OUT_DIR})")
