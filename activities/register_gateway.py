@@ -407,7 +407,8 @@ async def notification_payload(db: Queryable, workflow_id: str, key: str) -> Any
 
 
 async def dossier_tally(connection: Connection) -> list[asyncpg.Record]:
-    """J1: the dossiers counted by the columns the report reads."""
+    """J1: the dossiers counted by the columns the report reads; the register only counts,
+    what each section holds is `models.reporting.report_sections`'s to decide."""
     return await connection.fetch(
         """SELECT kind, stage, country, procedure, overdue, closed_at IS NOT NULL AS closed,
                   deadlines_missed, exemptions, trainings, corrections, count(*) AS dossiers
