@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -29,6 +29,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+from activities import register_gateway as register
+from activities.register_gateway import StoredNotification
 from models.delivery import (
     IDEMPOTENCY_HEADER,
     Channel,
@@ -51,15 +53,10 @@ UNROUTABLE = "Unroutable"
 HTTP_TIMEOUT_SECONDS = 30.0
 ANSWER_KEPT = 500  # characters of a refusal's answer kept in the register
 
-# A document for a notification, when its kind has one: (file name, PDF bytes).
+# A document for a notification, when its kind has one: (file name, PDF bytes). It is
+# made from the row the delivery read (one read of the notification for both).
 Document = tuple[str, bytes]
-DocumentMaker = Callable[[NotificationToDeliver], Awaitable[Document | None]]
-
-_NOTIFICATION = """
-    SELECT n.workflow_id, n.key, n.kind, n.recipient, n.language, n.payload, n.delivered_at,
-           d.consulate, d.prefecture, d.responsible_body
-    FROM notification n LEFT JOIN dossier d ON d.workflow_id = n.workflow_id
-    WHERE n.workflow_id = $1 AND n.key = $2 AND n.abandoned_by IS NULL"""
+DocumentMaker = Callable[[StoredNotification], Awaitable[Document | None]]
 
 
 def delivery_id(workflow_id: str, key: str) -> str:
@@ -67,25 +64,33 @@ def delivery_id(workflow_id: str, key: str) -> str:
     return f"delivery-{workflow_id}-{key}"
 
 
-async def start_deliveries(
-    client: Client, task_queue: str, notes: list[tuple[str, str]], *, tell_dossier: bool = False
-) -> None:
-    """Start the delivery of each (workflow id, key), all at once; one already started is
-    left to run, one closed (delivered, or refused and kept for an operator) is not
-    started again."""
+class TemporalDeliveryStarter:
+    """The `DeliveryStarter` of the worker: a `NotificationDelivery` workflow per
+    notification, on the worker's own task queue."""
 
-    async def start(workflow_id: str, key: str) -> None:
-        with contextlib.suppress(WorkflowAlreadyStartedError):
-            await client.start_workflow(
-                DELIVERY_WORKFLOW,
-                DeliveryRequest(workflow_id=workflow_id, key=key, tell_dossier=tell_dossier),
-                id=delivery_id(workflow_id, key),
-                task_queue=task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            )
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self.client = client
+        self.task_queue = task_queue
 
-    await asyncio.gather(*(start(workflow_id, key) for workflow_id, key in notes))
+    async def __call__(
+        self, notes: Sequence[tuple[str, str]], *, tell_dossier: bool = False
+    ) -> None:
+        """Start the delivery of each (workflow id, key), all at once; one already started
+        is left to run, one closed (delivered, or refused and kept for an operator) is not
+        started again."""
+
+        async def start(workflow_id: str, key: str) -> None:
+            with contextlib.suppress(WorkflowAlreadyStartedError):
+                await self.client.start_workflow(
+                    DELIVERY_WORKFLOW,
+                    DeliveryRequest(workflow_id=workflow_id, key=key, tell_dossier=tell_dossier),
+                    id=delivery_id(workflow_id, key),
+                    task_queue=self.task_queue,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                )
+
+        await asyncio.gather(*(start(workflow_id, key) for workflow_id, key in notes))
 
 
 async def redeliver(
@@ -104,12 +109,12 @@ async def redeliver(
     )
 
 
-def _addressee(row: asyncpg.Record, payload: dict[str, Any]) -> str | None:
+def _addressee(row: StoredNotification) -> str | None:
     """Which consulate, prefecture or platform the notification is for."""
-    if payload.get("addressee"):
-        return str(payload["addressee"])
-    by_recipient = {"consulate": row["consulate"], "prefecture": row["prefecture"]}
-    value = by_recipient.get(row["recipient"], row["responsible_body"])
+    if row.payload.get("addressee"):
+        return str(row.payload["addressee"])
+    by_recipient = {"consulate": row.consulate, "prefecture": row.prefecture}
+    value = by_recipient.get(row.recipient, row.responsible_body)
     return str(value) if value is not None else None
 
 
@@ -131,28 +136,27 @@ class DeliveryActivities:
 
     @activity.defn(name="deliver_notification")
     async def deliver_notification(self, request: DeliveryRequest) -> DeliveryResult:
-        row = await self.pool.fetchrow(_NOTIFICATION, request.workflow_id, request.key)
+        row = await register.notification_for_delivery(self.pool, request.workflow_id, request.key)
         if row is None:
             # Abandoned by a reset, or never written: nothing to deliver, nothing lost.
             return DeliveryResult(outcome=Outcome.DELIVERED, answer="no current notification")
-        if row["delivered_at"] is not None:
+        if row.delivered_at is not None:
             return DeliveryResult(outcome=Outcome.DELIVERED, answer="already delivered")
-        payload = dict(row["payload"] or {})
         note = NotificationToDeliver(
-            workflow_id=row["workflow_id"],
-            key=row["key"],
-            kind=row["kind"],
-            recipient=row["recipient"],
-            language=row["language"],
-            payload=payload,
-            addressee=_addressee(row, payload),
+            workflow_id=row.workflow_id,
+            key=row.key,
+            kind=row.kind,
+            recipient=row.recipient,
+            language=row.language,
+            payload=dict(row.payload),
+            addressee=_addressee(row),
         )
         route = self.routes.resolve(note.recipient, note.kind, note.addressee)
         if route is None:
             reason = f"no route to {note.recipient} ({note.kind}, {note.addressee or '-'})"
             await self._refused(note, reason, None)
             raise ApplicationError(reason, type=UNROUTABLE, non_retryable=True)
-        document = await self.documents(note) if self.documents is not None else None
+        document = await self.documents(row) if self.documents is not None else None
         activity.heartbeat(note.key)  # alive before the send: a death is noticed in 45 s
         outcome, answer = await self._send(route, note, document)
         if outcome == Outcome.RETRY:
@@ -163,23 +167,14 @@ class DeliveryActivities:
             raise ApplicationError(
                 f"{route.endpoint} refused: {answer}", type=REFUSED, non_retryable=True
             )
-        await self.pool.execute(
-            """UPDATE notification SET delivered_at = now(), delivery_error = NULL,
-                                       refused_at = NULL, delivery_endpoint = $3
-               WHERE workflow_id = $1 AND key = $2 AND abandoned_by IS NULL""",
-            note.workflow_id,
-            note.key,
-            route.endpoint,
-        )
+        await register.mark_delivered(self.pool, note.workflow_id, note.key, route.endpoint)
         return DeliveryResult(
             outcome=Outcome.DELIVERED, channel=route.channel, endpoint=route.endpoint
         )
 
     async def _refused(self, note: NotificationToDeliver, answer: str, route: Route | None) -> None:
-        await self.pool.execute(
-            """UPDATE notification SET delivery_error = $3, refused_at = now(),
-                                       delivery_endpoint = $4
-               WHERE workflow_id = $1 AND key = $2 AND abandoned_by IS NULL""",
+        await register.mark_refused(
+            self.pool,
             note.workflow_id,
             note.key,
             answer[:ANSWER_KEPT],

@@ -26,11 +26,12 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from activities import register_gateway as register
+from activities.register_gateway import Connection
 from models.documents import (
     DOCUMENT_KINDS,
     Composed,
@@ -50,8 +51,6 @@ _MAIN = {"ltr": ("latin", "arabic"), "rtl": ("arabic", "latin")}
 _GREY = (90, 90, 90)
 # The day a document is issued is the day its notification was written, in France (B9).
 ISSUING_ZONE = ZoneInfo("Europe/Paris")
-
-Connection = asyncpg.Connection | PoolConnectionProxy
 
 
 class UndrawableText(ValueError):
@@ -193,19 +192,12 @@ async def store_document(
     stored, which may already have been delivered; a later rendering never replaces it."""
     digest = sha256_of(pdf)
     async with connection.transaction():
-        row = await connection.fetchrow(
-            """SELECT id, document_sha256 FROM notification
-               WHERE workflow_id = $1 AND key = $2
-                 AND CASE WHEN $3::text IS NULL THEN abandoned_by IS NULL ELSE run_id = $3 END
-               FOR UPDATE""",
-            workflow_id,
-            key,
-            run_id,
-        )
-        if row is None:
+        found = await register.lock_notification_document(connection, workflow_id, key, run_id)
+        if found is None:
             raise LookupError(f"no notification {workflow_id}/{key} to keep a document with")
-        if row["document_sha256"] is not None:
-            return str(row["document_sha256"])
+        notification_id, kept = found
+        if kept is not None:
+            return kept
         await connection.execute(
             """INSERT INTO document (sha256, content, media_type) VALUES ($1, $2, $3)
                ON CONFLICT (sha256) DO NOTHING""",
@@ -213,9 +205,7 @@ async def store_document(
             pdf,
             MEDIA_TYPE,
         )
-        await connection.execute(
-            "UPDATE notification SET document_sha256 = $2 WHERE id = $1", row["id"], digest
-        )
+        await register.keep_document_digest(connection, notification_id, digest)
     return digest
 
 
@@ -226,7 +216,8 @@ async def load_document(pool: asyncpg.Pool | Connection, sha256: str) -> bytes |
 
 
 class NotificationLike(Protocol):
-    """What the delivery reads of a notification row."""
+    """What the documents read of the notification row the delivery read
+    (`register_gateway.StoredNotification`)."""
 
     @property
     def workflow_id(self) -> str: ...
@@ -238,15 +229,10 @@ class NotificationLike(Protocol):
     def language(self) -> str | None: ...
     @property
     def payload(self) -> dict[str, Any]: ...
-
-
-_NOTIFICATION = """
-    SELECT run_id, created_at, document_sha256 FROM notification
-    WHERE workflow_id = $1 AND key = $2 AND abandoned_by IS NULL"""
-_START = """
-    SELECT payload FROM dossier_event
-    WHERE workflow_id = $1 AND event = 'start' AND accepted AND abandoned_by IS NULL
-    ORDER BY seq LIMIT 1"""
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def document_sha256(self) -> str | None: ...
 
 
 class NotificationDocuments:
@@ -269,15 +255,12 @@ class NotificationDocuments:
         reference = reference_of(payload)
         name = f"{note.kind}-{reference}.pdf"
         async with self.pool.acquire() as connection:
-            row = await connection.fetchrow(_NOTIFICATION, note.workflow_id, note.key)
-            if row is None:
-                return None
-            if row["document_sha256"] is not None:
-                kept = await load_document(connection, row["document_sha256"])
+            if note.document_sha256 is not None:
+                kept = await load_document(connection, note.document_sha256)
                 if kept is not None:
                     return name, kept
             if not payload.get("full_name"):
-                start = await connection.fetchval(_START, note.workflow_id)
+                start = await register.start_payload(connection, note.workflow_id)
                 payload.update(person_fields(start or {}, payload.get("person_id")))
         composed = compose(
             note.kind,
@@ -285,7 +268,7 @@ class NotificationDocuments:
             note.language,
             reference=reference,
             rule=str(payload.get("rule", "")),
-            issued_on=row["created_at"].astimezone(ISSUING_ZONE).date(),
+            issued_on=note.created_at.astimezone(ISSUING_ZONE).date(),
             verification_code=verification_code(note.workflow_id, note.key, self.secret),
         )
         pdf = await asyncio.get_running_loop().run_in_executor(self.renderer, render_pdf, composed)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 from pydantic import BaseModel
+
+from activities import register_gateway as register
+from activities.register_gateway import Connection
 
 
 class RetentionRefused(Exception):
@@ -30,7 +31,7 @@ class Erased(BaseModel):
 
 
 async def erase_personal_data(
-    connection: asyncpg.Connection | PoolConnectionProxy,
+    connection: Connection,
     closed_before: datetime,
     workflow_id: str | None = None,
 ) -> Erased:
@@ -38,9 +39,7 @@ async def erase_personal_data(
     named, which must be), and return what was erased."""
     async with connection.transaction():
         if workflow_id is not None:
-            row = await connection.fetchrow(
-                "SELECT closed_at, erased_at FROM dossier WHERE workflow_id = $1", workflow_id
-            )
+            row = await register.dossier_closing(connection, workflow_id)
             if row is None:
                 raise RetentionRefused(f"{workflow_id}: no such dossier in the register")
             if row["closed_at"] is None:
@@ -50,56 +49,12 @@ async def erase_personal_data(
                     f"{workflow_id} closed on {row['closed_at']:%Y-%m-%d}, within the "
                     "retention period"
                 )
-        ids: list[str] = [
-            r["workflow_id"]
-            for r in await connection.fetch(
-                """SELECT workflow_id FROM dossier
-                   WHERE closed_at IS NOT NULL AND closed_at < $1 AND erased_at IS NULL
-                     AND ($2::text IS NULL OR workflow_id = $2)
-                   ORDER BY workflow_id
-                   FOR UPDATE""",
-                closed_before,
-                workflow_id,
-            )
-        ]
-        events = await connection.execute(
-            """UPDATE dossier_event
-               SET payload = '{"erased": true}'::jsonb,
-                   reason = NULLIF(split_part(reason, ':', 1), '')
-               WHERE workflow_id = ANY($1::text[])""",
-            ids,
-        )
-        # A document's digest stays with its notification: it still proves what was sent
-        # to whoever shows the document, and reveals nothing without it.
-        documents = await connection.execute(
-            """DELETE FROM document
-               WHERE sha256 IN (SELECT document_sha256 FROM notification
-                                WHERE workflow_id = ANY($1::text[]))
-                 AND NOT EXISTS (SELECT FROM notification other
-                                 WHERE other.document_sha256 = document.sha256
-                                   AND NOT other.workflow_id = ANY($1::text[]))""",
-            ids,
-        )
-        notifications = await connection.execute(
-            """UPDATE notification
-               SET payload = jsonb_build_object('erased', true, 'rule', payload->'rule')
-               WHERE workflow_id = ANY($1::text[])""",
-            ids,
-        )
+        ids = await register.lock_erasable(connection, closed_before, workflow_id)
+        events = await register.erase_event_payloads(connection, ids)
+        documents = await register.delete_documents_of(connection, ids)
+        notifications = await register.erase_notification_payloads(connection, ids)
         await connection.execute(
             "DELETE FROM session_seat WHERE workflow_id = ANY($1::text[])", ids
         )
-        await connection.execute(
-            """UPDATE dossier
-               SET erased_at = now(), waiting = '[]'::jsonb,
-                   outcome = CASE WHEN outcome IS NULL THEN NULL
-                                  ELSE jsonb_build_object('decision', outcome->'decision') END
-               WHERE workflow_id = ANY($1::text[])""",
-            ids,
-        )
-    return Erased(
-        workflow_ids=ids,
-        events=int(events.split()[-1]),
-        notifications=int(notifications.split()[-1]),
-        documents=int(documents.split()[-1]),
-    )
+        await register.erase_dossiers(connection, ids)
+    return Erased(workflow_ids=ids, events=events, notifications=notifications, documents=documents)

@@ -21,7 +21,8 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.delivery import start_deliveries
+from activities import register_gateway as register
+from activities.outbox import DeliveryStarter
 from activities.reference import ReferenceActivities
 from models.notifications import Kind, Recipient
 from models.reference import ReferenceData
@@ -51,36 +52,7 @@ from models.sessions import (
     plan_sessions,
 )
 
-_WAITING = """
-    SELECT d.workflow_id, w.value AS wait
-    FROM dossier d, jsonb_array_elements(d.waiting) AS w(value)
-    WHERE d.closed_at IS NULL AND w.value->>'service' = $1
-    ORDER BY d.workflow_id"""
-
-# Seats booked by another run more than an hour ago whose holder still waits.
-_STALE_SEATS = """
-    DELETE FROM session_seat s
-    USING dossier d, jsonb_array_elements(d.waiting) AS w(value)
-    WHERE s.service = $1 AND s.planned_by IS DISTINCT FROM $2
-      AND s.assigned_at < now() - interval '1 hour'
-      AND d.workflow_id = s.workflow_id AND d.closed_at IS NULL
-      AND w.value->>'service' = $1 AND coalesce(w.value->>'person_id', '') = s.person_id"""
-
 CONVENE_CONCURRENCY = 20
-
-# J1: the register only counts; what each section holds is `report_sections`'s to decide.
-_TALLY = """
-    SELECT kind, stage, country, procedure, overdue, closed_at IS NOT NULL AS closed,
-           deadlines_missed, exemptions, trainings, corrections, count(*) AS dossiers
-    FROM dossier
-    GROUP BY kind, stage, country, procedure, overdue, closed_at IS NOT NULL,
-             deadlines_missed, exemptions, trainings, corrections"""
-
-_INSERT_NOTIFICATION = """
-    INSERT INTO notification (workflow_id, key, recipient, kind, language, payload)
-    VALUES ($1, $2, $3, $4, NULL, $5)
-    ON CONFLICT (workflow_id, key, run_id) DO NOTHING
-    RETURNING true"""
 
 
 class ScheduledActivities:
@@ -92,13 +64,13 @@ class ScheduledActivities:
         reference: ReferenceActivities,
         reports_dir: Path | None = None,
         *,
-        deliver: bool = False,
+        start_deliveries: DeliveryStarter | None = None,
         alert_after: timedelta = timedelta(hours=48),
     ) -> None:
         self.pool = pool
         self.reference = reference
         self.reports_dir = reports_dir
-        self.deliver = deliver  # start the delivery of what the runs write
+        self.start_deliveries = start_deliveries  # of what the runs write; None: kept only
         self.alert_after = alert_after  # an undelivered notification older is alerted
 
     # --- sessions --------------------------------------------------------------------------
@@ -126,13 +98,13 @@ class ScheduledActivities:
             )
             candidates = [
                 Candidate.model_validate({**row["wait"], "workflow_id": row["workflow_id"]})
-                for row in await connection.fetch(_WAITING, service.value)
+                for row in await register.waiting_for_service(connection, service.value)
             ]
             if wanted is not None:
                 candidates = [c for c in candidates if c.platform in wanted]
             # A run interrupted between booking and convening left seats whose holders still
             # wait: they are given back (a run convenes within minutes of booking).
-            await connection.execute(_STALE_SEATS, service.value, request.planned_by)
+            await register.release_stale_seats(connection, service.value, request.planned_by)
             seated = {
                 (row["workflow_id"], row["person_id"])
                 for row in await connection.fetch(
@@ -249,15 +221,7 @@ class ScheduledActivities:
     async def sweep_deadlines(self, sweep: SweepDeadlines) -> SweepResult:
         """One `deadline_digest` per authority with open dossiers due within the window or
         overdue; written once per day and authority."""
-        rows = await self.pool.fetch(
-            """SELECT workflow_id, kind, reference, stage, procedure, country, consulate,
-                      prefecture, responsible_body, next_deadline, deadlines, overdue
-               FROM dossier
-               WHERE closed_at IS NULL AND stage <> 'opening'
-                 AND (overdue OR next_deadline <= $1)
-               ORDER BY workflow_id""",
-            sweep.day + timedelta(days=sweep.within_days),
-        )
+        rows = await register.dossiers_due(self.pool, sweep.day + timedelta(days=sweep.within_days))
         dossiers = [OpenDossier.model_validate(dict(row)) for row in rows]
         digests = build_digests(dossiers, sweep.day, sweep.within_days)
         result = SweepResult(day=sweep.day, dossiers_due=len(dossiers))
@@ -270,8 +234,8 @@ class ScheduledActivities:
                 "within_days": sweep.within_days,
                 "dossiers": [entry.model_dump(mode="json") for entry in digest.entries],
             }
-            created = await self.pool.fetchval(
-                _INSERT_NOTIFICATION,
+            created = await register.insert_scheduled_notification(
+                self.pool,
                 sweep.register_id,
                 key,
                 digest.recipient.value,
@@ -284,7 +248,7 @@ class ScheduledActivities:
                     addressee=digest.addressee,
                     key=key,
                     dossiers=len(digest.entries),
-                    created=bool(created),
+                    created=created,
                 )
             )
         alert = await self._delivery_alert(sweep)
@@ -295,14 +259,7 @@ class ScheduledActivities:
     async def _delivery_alert(self, sweep: SweepDeadlines) -> str | None:
         """One `delivery_alert` to OFII a day while notifications wait undelivered past
         `alert_after` (refused, unroutable or never answered), oldest first."""
-        rows = await self.pool.fetch(
-            """SELECT workflow_id, key, kind, recipient, created_at, delivery_error, refused_at
-               FROM notification
-               WHERE delivered_at IS NULL AND abandoned_by IS NULL
-                 AND created_at < now() - $1::interval
-               ORDER BY created_at LIMIT 1000""",
-            self.alert_after,
-        )
+        rows = await register.undelivered(self.pool, self.alert_after)
         if not rows:
             return None
         key = f"{sweep.day.isoformat()}.{Kind.DELIVERY_ALERT.value}"
@@ -323,8 +280,8 @@ class ScheduledActivities:
                 for row in rows
             ],
         }
-        await self.pool.fetchval(
-            _INSERT_NOTIFICATION,
+        await register.insert_scheduled_notification(
+            self.pool,
             sweep.register_id,
             key,
             Recipient.OFII.value,
@@ -335,12 +292,8 @@ class ScheduledActivities:
         return key
 
     async def _deliver(self, register_id: str, keys: list[str]) -> None:
-        if self.deliver and keys and activity.in_activity():
-            await start_deliveries(
-                activity.client(),
-                activity.info().task_queue,
-                [(register_id, key) for key in keys],
-            )
+        if self.start_deliveries is not None and keys:
+            await self.start_deliveries([(register_id, key) for key in keys])
 
     # --- the report to the ministries -------------------------------------------------------
 
@@ -364,8 +317,8 @@ class ScheduledActivities:
             "sections": sections,
         }
         key = f"{week}.ministry"
-        created = await self.pool.fetchval(
-            _INSERT_NOTIFICATION,
+        created = await register.insert_scheduled_notification(
+            self.pool,
             request.register_id,
             key,
             Recipient.MINISTRY.value,
@@ -373,11 +326,7 @@ class ScheduledActivities:
             payload,
         )
         if not created:
-            payload = await self.pool.fetchval(
-                "SELECT payload FROM notification WHERE workflow_id = $1 AND key = $2",
-                request.register_id,
-                key,
-            )
+            payload = await register.notification_payload(self.pool, request.register_id, key)
         rows = report_rows(payload["sections"])
         path = self.reports_dir / filename
         _write_csv(path, rows)
@@ -386,7 +335,7 @@ class ScheduledActivities:
             week=week,
             as_of=request.as_of,
             path=str(path),
-            created=bool(created),
+            created=created,
             rows=len(rows),
         )
 
@@ -397,7 +346,7 @@ class ScheduledActivities:
             self.pool.acquire() as connection,
             connection.transaction(isolation="repeatable_read", readonly=True),
         ):
-            rows = await connection.fetch(_TALLY)
+            rows = await register.dossier_tally(connection)
         return report_sections(DossierTally.model_validate(dict(row)) for row in rows)
 
 

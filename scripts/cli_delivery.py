@@ -17,6 +17,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from activities.delivery import DELIVERY_WORKFLOW, delivery_id, redeliver
 from activities.documents import load_document
+from activities.register_gateway import document_digest
 from models.operator_text import DEFAULT_LANGUAGE, Language, cli_text, status_label
 from scripts.cli_errors import CommandError
 from workers.postgres import database_url
@@ -80,12 +81,7 @@ async def write_document(settings: Settings, workflow_id: str, key: str, output:
     url = await asyncio.to_thread(database_url, settings)
     connection = await asyncpg.connect(url)
     try:
-        sha256 = await connection.fetchval(
-            """SELECT document_sha256 FROM notification
-               WHERE workflow_id = $1 AND key = $2 AND abandoned_by IS NULL""",
-            workflow_id,
-            key,
-        )
+        sha256 = await document_digest(connection, workflow_id, key)
         content = await load_document(connection, sha256) if sha256 else None
     finally:
         await connection.close()

@@ -25,10 +25,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import examples
-from activities import worker_activities
 from activities.database import open_pool
 from workers.codec import KeyRing, new_key_entry, sealed_data_converter
-from workers.main import workflow_runner
+from workers.main import worker_activities, workflow_runner
 from workflows import WORKFLOWS
 from workflows.search_attributes import ALL_KEYS, cli_definitions
 

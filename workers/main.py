@@ -13,7 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from datetime import timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import asyncpg
 import structlog
@@ -21,11 +22,14 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-import activities
 import workflows
 from activities.database import migrate_database, open_pool
-from activities.delivery import DeliveryActivities
+from activities.delivery import DeliveryActivities, TemporalDeliveryStarter
 from activities.documents import NotificationDocuments, document_renderer
+from activities.outbox import DeliveryStarter
+from activities.reference import ReferenceActivities
+from activities.register import RegisterActivities
+from activities.scheduled import ScheduledActivities
 from models.documents import check_templates
 from workers.client import connect
 from workers.logging import settings_with_logging
@@ -131,18 +135,21 @@ def build_worker(
         task_queue=settings.temporal_task_queue,
         workflows=[*workflows.WORKFLOWS, *extra_workflows],
         activities=[
-            *activities.worker_activities(
+            *worker_activities(
                 pool,
                 settings.reference_data_path,
                 settings.reports_path,
-                DeliveryActivities(
-                    pool,
-                    settings.delivery_routes(),
-                    mail_from=settings.delivery_mail_from,
-                    documents=NotificationDocuments(
-                        pool, settings.document_verification_secret(), renderer
+                Deliveries(
+                    DeliveryActivities(
+                        pool,
+                        settings.delivery_routes(),
+                        mail_from=settings.delivery_mail_from,
+                        documents=NotificationDocuments(
+                            pool, settings.document_verification_secret(), renderer
+                        ),
+                        alert_after=timedelta(hours=settings.delivery_alert_hours),
                     ),
-                    alert_after=timedelta(hours=settings.delivery_alert_hours),
+                    TemporalDeliveryStarter(client, settings.temporal_task_queue),
                 )
                 if deliver
                 else None,
@@ -155,6 +162,57 @@ def build_worker(
         workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN_TIMEOUT,
     )
+
+
+class Deliveries(NamedTuple):
+    """What delivers the notifications: the activity that sends one, and what starts a
+    delivery once the register has committed its notification (on the worker's client and
+    task queue)."""
+
+    activities: DeliveryActivities
+    start: DeliveryStarter
+
+
+def worker_activities(
+    pool: asyncpg.Pool,
+    reference_data_path: Path | None,
+    reports_dir: Path | None = None,
+    deliveries: Deliveries | None = None,
+) -> list[Callable[..., Any]]:
+    """Every activity the worker registers, bound to its dependencies. Without
+    `reports_dir` the ministry report cannot write its CSV file (REPORTS_DIR); without
+    `deliveries`, notifications stay in the register and nothing is delivered."""
+    start = deliveries.start if deliveries is not None else None
+    register = RegisterActivities(pool, start_deliveries=start)
+    reference = ReferenceActivities(reference_data_path)
+    reference.load()  # a broken reference file stops the worker at start, naming the file
+    scheduled = ScheduledActivities(
+        pool,
+        reference,
+        reports_dir,
+        start_deliveries=start,
+        alert_after=(
+            deliveries.activities.alert_after if deliveries is not None else timedelta(hours=48)
+        ),
+    )
+    found: list[Callable[..., Any]] = [
+        register.record_step,
+        # The activities of the steps written before one transaction per step, for the
+        # dossiers still running on that branch of their history.
+        register.claim_dossier,
+        register.record_event,
+        register.send_notification,
+        register.upsert_dossier,
+        reference.load_reference_data,
+        scheduled.plan_sessions,
+        scheduled.release_seats,
+        scheduled.convene_seats,
+        scheduled.sweep_deadlines,
+        scheduled.write_ministry_report,
+    ]
+    if deliveries is not None:
+        found.append(deliveries.activities.deliver_notification)
+    return found
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

@@ -30,7 +30,6 @@ from temporalio.client import (
 )
 from temporalio.worker import Worker
 
-from activities import worker_activities
 from activities.database import open_pool
 from models.calendar import add_months
 from scripts.devstack import TemporalDevServer, start_temporal_dev_server
@@ -38,7 +37,7 @@ from scripts.ports import free_port
 from scripts.schedules import RUN_TIMEOUT, SCHEDULES, ensure_schedules
 from workers.client import connect
 from workers.codec import new_key_entry
-from workers.main import workflow_runner
+from workers.main import worker_activities, workflow_runner
 from workers.settings import Settings
 from workflows import WORKFLOWS
 

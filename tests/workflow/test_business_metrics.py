@@ -19,9 +19,8 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities import worker_activities
 from activities.database import open_pool
-from activities.delivery import DeliveryActivities
+from activities.delivery import DeliveryActivities, TemporalDeliveryStarter
 from activities.metrics import RegisterMetrics
 from activities.register import RegisterActivities
 from models.delivery import RouteTable
@@ -31,7 +30,7 @@ from scripts.ports import free_port
 from tests.conftest import TEST_KEYS, iso, visa_input
 from workers.client import runtime
 from workers.codec import sealed_data_converter
-from workers.main import workflow_runner
+from workers.main import Deliveries, worker_activities, workflow_runner
 from workers.metrics import BusinessGauges, collect_once
 from workflows import WORKFLOWS
 
@@ -130,7 +129,11 @@ async def test_the_worker_serves_the_register_counts_beside_the_sdk_metrics(
         task_queue=task_queue,
         workflows=WORKFLOWS,
         workflow_runner=workflow_runner(),
-        activities=worker_activities(own_register, None, delivery=delivery),
+        activities=worker_activities(
+            own_register,
+            None,
+            deliveries=Deliveries(delivery, TemporalDeliveryStarter(client, task_queue)),
+        ),
     ):
         handle = await client.start_workflow(
             "VisaApplication", application, id=workflow_id, task_queue=task_queue

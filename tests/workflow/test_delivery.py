@@ -21,8 +21,12 @@ from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities import worker_activities
-from activities.delivery import DeliveryActivities, delivery_id, redeliver
+from activities.delivery import (
+    DeliveryActivities,
+    TemporalDeliveryStarter,
+    delivery_id,
+    redeliver,
+)
 from activities.documents import NotificationDocuments
 from activities.reference import ReferenceActivities
 from activities.scheduled import ScheduledActivities
@@ -35,7 +39,7 @@ from scripts.ports import free_port
 from tests.conftest import Harness, iso, visa_input
 from tests.delivery_servers import Webhook, smtp_server, webhook_server
 from tests.workflow.test_one_step import _upserts
-from workers.main import workflow_runner
+from workers.main import Deliveries, worker_activities, workflow_runner
 from workers.settings import Settings
 from workflows import WORKFLOWS
 
@@ -71,7 +75,12 @@ async def delivering(
             task_queue=harness.task_queue,
             workflows=WORKFLOWS,
             workflow_runner=workflow_runner(),
-            activities=worker_activities(pool, None, None, delivery),
+            activities=worker_activities(
+                pool,
+                None,
+                None,
+                Deliveries(delivery, TemporalDeliveryStarter(time_env.client, harness.task_queue)),
+            ),
         ):
             try:
                 yield harness, hook, smtp_port

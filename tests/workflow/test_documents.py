@@ -16,7 +16,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -36,6 +36,7 @@ from activities.documents import (
     sha256_of,
     store_document,
 )
+from activities.register_gateway import notification_for_delivery
 from models.documents import Composed, compose, format_date, verification_code
 from tests.unit.document_samples import ISSUED_ON, ISSUED_ON_WRITTEN, LANGUAGES, SAMPLES, Sample
 from workers.postgres import as_role
@@ -263,17 +264,6 @@ async def test_the_worker_role_keeps_documents_and_rewrites_none(
         )
 
 
-@dataclass
-class _Note:
-    """A notification as the delivery reads it."""
-
-    workflow_id: str
-    key: str
-    kind: str
-    language: str | None
-    payload: dict[str, Any] = field(default_factory=dict)
-
-
 @pytest.mark.rule("D4")
 @pytest.mark.parametrize("in_process", [False, True], ids=["thread", "renderer process"])
 async def test_the_delivery_gets_each_document_made_once_and_named_from_the_dossier(
@@ -297,7 +287,8 @@ async def _made_once_and_named(pool: asyncpg.Pool, renderer: Executor | None) ->
     )
     await _notification(pool, sample, workflow_id, payload=payload, language=None)
     documents = NotificationDocuments(pool, SECRET, renderer)
-    note = _Note(workflow_id, sample.key, sample.kind, None, payload)
+    note = await notification_for_delivery(pool, workflow_id, sample.key)
+    assert note is not None
     made = await documents(note)
     assert made is not None
     name, pdf = made
@@ -305,13 +296,15 @@ async def _made_once_and_named(pool: asyncpg.Pool, renderer: Executor | None) ->
     text = _text(pdf)
     assert "Amina El Idrissi" in text and "Attestation nominative de suivi de formation" in text
     assert verification_code(workflow_id, sample.key, SECRET) in text
-    assert await documents(note) == made  # kept: the same bytes every attempt
+    assert await documents(note) == made  # made again: the kept document is returned
+    kept = await notification_for_delivery(pool, workflow_id, sample.key)
+    assert kept is not None and await documents(kept) == made  # kept: the same bytes
     row = await pool.fetchrow(
         "SELECT document_sha256 FROM notification WHERE workflow_id = $1", workflow_id
     )
     assert row is not None and row["document_sha256"] == sha256_of(pdf)
-    not_a_document = _Note(
-        workflow_id, "000002.evaluation_results.consulate", "evaluation_results", None
+    not_a_document = replace(
+        note, key="000002.evaluation_results.consulate", kind="evaluation_results"
     )
     assert await documents(not_a_document) is None
     assert json.loads(json.dumps(payload)) == note.payload  # the caller's payload untouched

@@ -16,10 +16,9 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities import worker_activities
 from activities.reference import ReferenceActivities
 from tests.conftest import Harness, iso, visa_input
-from workers.main import workflow_runner
+from workers.main import worker_activities, workflow_runner
 from workflows import WORKFLOWS
 
 SUFFICIENT_FRENCH = {"oral_score": 40, "written_score": 15, "evaluator": "OFII Rabat"}

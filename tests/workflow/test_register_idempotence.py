@@ -16,7 +16,6 @@ from temporalio.common import RetryPolicy
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities import worker_activities
 from activities.register import RegisterActivities
 from models.register import (
     DossierRow,
@@ -26,7 +25,7 @@ from models.register import (
     StepRecord,
 )
 from tests.conftest import Harness, iso, visa_input
-from workers.main import workflow_runner
+from workers.main import worker_activities, workflow_runner
 from workflows import WORKFLOWS, register
 
 

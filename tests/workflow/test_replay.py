@@ -111,11 +111,11 @@ async def _record(scenario: str) -> None:
     from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Worker
 
-    from activities import worker_activities
     from activities.database import open_pool
-    from activities.delivery import DeliveryActivities
+    from activities.delivery import DeliveryActivities, TemporalDeliveryStarter
     from models.delivery import default_routes
     from tests.conftest import Harness, installed_binary, register_search_attributes
+    from workers.main import Deliveries, worker_activities
     from workflows.search_attributes import cli_definitions
 
     drive, on_dev_server = SCENARIOS[scenario]
@@ -147,8 +147,11 @@ async def _record(scenario: str) -> None:
                 pool,
                 None,
                 Path(tmp) / "reports",
-                DeliveryActivities(
-                    pool, default_routes(None, None, None, (Path(tmp) / "outbox").as_uri())
+                Deliveries(
+                    DeliveryActivities(
+                        pool, default_routes(None, None, None, (Path(tmp) / "outbox").as_uri())
+                    ),
+                    TemporalDeliveryStarter(env.client, harness.task_queue),
                 ),
             ),
         ):

@@ -17,12 +17,11 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities import worker_activities
 from activities.reference import ReferenceActivities
 from activities.scheduled import ScheduledActivities
 from models.sessions import PlanSessions, Seat, SeatsToRelease, Service
 from tests.conftest import Harness, cai_input, family_input
-from workers.main import workflow_runner
+from workers.main import worker_activities, workflow_runner
 from workflows import WORKFLOWS
 
 # Two seats a half day: three signatories fill the first morning and overflow.

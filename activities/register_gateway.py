@@ -1,0 +1,532 @@
+"""The one gateway to the register's dossier tables: every statement on `dossier`,
+`dossier_event` and `notification` (with those it joins, `dossier_run`, `document` and
+`session_seat`), as a named query taking a connection or the pool.
+
+Statements on the other tables alone (the seats of `session_seat`, the PDFs of `document`,
+the migrations) stay with the module that owns them. The idempotence of the writes is
+here: each insert is keyed by the contract's unique keys and does nothing on conflict, so a
+retried activity writes no row twice (CONTRACT.md; migrations 001, 007)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from models.metrics import (
+    DOSSIERS,
+    DOSSIERS_OVERDUE,
+    INPUTS_REJECTED,
+    NOTIFICATIONS_OLDEST_UNDELIVERED,
+    NOTIFICATIONS_REFUSED,
+    NOTIFICATIONS_UNDELIVERED,
+    MetricSpec,
+)
+from models.register import DossierClaim, DossierRow, EventRecord, NotificationRecord
+
+Connection = asyncpg.Connection | PoolConnectionProxy
+# One statement on its own needs no connection of its own: the pool lends one.
+Queryable = asyncpg.Pool | Connection
+
+
+def _count(status: str) -> int:
+    """The rows an UPDATE or DELETE touched, from its status ("UPDATE 3")."""
+    return int(status.split()[-1])
+
+
+# --- the steps of the dossiers: events, notifications, projection --------------------------
+
+# One round trip: note the run, find the latest (a run seen for the first time is the
+# latest), and, when the writer is the latest, mark the rows other runs wrote from `seq` on.
+_FOLLOW_BRANCH = """
+    WITH seen AS (
+        INSERT INTO dossier_run (workflow_id, run_id) VALUES ($1, $2)
+        ON CONFLICT DO NOTHING RETURNING run_id),
+    latest AS (
+        SELECT coalesce(
+            (SELECT run_id FROM seen),
+            (SELECT run_id FROM dossier_run WHERE workflow_id = $1
+             ORDER BY first_seen_at DESC, run_id DESC LIMIT 1)) AS run_id),
+    events AS (
+        UPDATE dossier_event SET abandoned_by = $2
+        WHERE workflow_id = $1 AND seq >= $3 AND run_id <> $2 AND abandoned_by IS NULL
+          AND (SELECT run_id FROM latest) = $2
+        RETURNING 1),
+    notes AS (
+        UPDATE notification SET abandoned_by = $2
+        WHERE workflow_id = $1 AND seq >= $3 AND run_id <> $2 AND abandoned_by IS NULL
+          AND (SELECT run_id FROM latest) = $2
+        RETURNING 1)
+    SELECT run_id FROM latest"""
+
+
+async def follow_branch(
+    connection: Connection, workflow_id: str, run_id: str, seq: int
+) -> str | None:
+    """Resets: the register follows the branch the latest run of the dossier is on.
+
+    The run writing step `seq` is noted; if it is the latest run (first seen last), the rows
+    of other runs from `seq` on belong to a branch a reset abandoned and are marked so. A
+    write of an older run (a zombie of the abandoned branch) is itself marked abandoned;
+    the run that replaced it is returned. Runs continued as new number their steps on, so
+    their predecessors' rows are never touched."""
+    if not run_id:
+        return None
+    latest: str = await connection.fetchval(_FOLLOW_BRANCH, workflow_id, run_id, seq)
+    return None if latest == run_id else latest
+
+
+_INSERT_EVENT = """
+    INSERT INTO dossier_event
+        (workflow_id, seq, event, source, accepted, payload, reason, received_at, corrects,
+         run_id, abandoned_by, rule)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::timestamptz, $9, $10, $11, $12)
+    ON CONFLICT (workflow_id, seq, run_id) DO NOTHING"""
+
+
+async def insert_event(
+    connection: Connection, record: EventRecord, abandoned_by: str | None
+) -> None:
+    """Record an input, accepted or not; a retried write of the same step does nothing."""
+    await connection.execute(
+        _INSERT_EVENT,
+        record.workflow_id,
+        record.seq,
+        record.event,
+        record.source,
+        record.accepted,
+        record.payload,
+        record.reason,
+        record.received_at,
+        record.corrects,
+        record.run_id,
+        abandoned_by,
+        record.rule,
+    )
+
+
+_INSERT_NOTIFICATION = """
+    INSERT INTO notification (workflow_id, key, recipient, kind, language, payload, run_id,
+                              seq, abandoned_by)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    ON CONFLICT (workflow_id, key, run_id) DO NOTHING
+    RETURNING true"""
+
+
+def _notification_row(note: NotificationRecord, abandoned_by: str | None) -> tuple[Any, ...]:
+    return (
+        note.workflow_id,
+        note.key,
+        note.recipient,
+        note.kind,
+        note.language,
+        note.payload,
+        note.run_id,
+        note.seq,
+        abandoned_by,
+    )
+
+
+async def insert_notification(
+    connection: Connection, note: NotificationRecord, abandoned_by: str | None
+) -> bool:
+    """Write a notification a step made due; True when this call created it."""
+    created = await connection.fetchval(
+        _INSERT_NOTIFICATION, *_notification_row(note, abandoned_by)
+    )
+    return bool(created)
+
+
+async def insert_notifications(
+    connection: Connection, notes: Sequence[NotificationRecord], abandoned_by: str | None
+) -> None:
+    """Write the notifications a step made due, in one round trip."""
+    await connection.executemany(
+        _INSERT_NOTIFICATION, [_notification_row(note, abandoned_by) for note in notes]
+    )
+
+
+async def claim_dossier(connection: Connection, claim: DossierClaim) -> str | None:
+    """Reserve the workflow id for this run; the run that already holds it, if another.
+    Starting the same id twice must not create a second dossier (contract)."""
+    holder: str = await connection.fetchval(
+        """INSERT INTO dossier (workflow_id, first_run_id, kind, reference, stage, version)
+           VALUES ($1, $2, $3, $4, 'opening', 0)
+           ON CONFLICT (workflow_id) DO UPDATE SET workflow_id = excluded.workflow_id
+           RETURNING first_run_id""",
+        claim.workflow_id,
+        claim.first_run_id,
+        claim.kind,
+        claim.reference,
+    )
+    return None if holder == claim.first_run_id else holder
+
+
+async def project_dossier(connection: Connection, row: DossierRow) -> None:
+    """Project the dossier; an older version retried late never overwrites a newer one."""
+    view = row.view
+    await connection.execute(
+        """INSERT INTO dossier
+               (workflow_id, first_run_id, kind, reference, procedure, country, consulate,
+                prefecture, responsible_body, stage, outcome, deadlines, next_deadline, overdue,
+                version, closed_at, waiting, exemptions, deadlines_missed, trainings,
+                corrections, run_id)
+           VALUES ($1, $16, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                   CASE WHEN $15 THEN now() END, $17, $18, $19, $20, $21, $22)
+           ON CONFLICT (workflow_id) DO UPDATE SET
+               procedure = excluded.procedure, country = excluded.country,
+               consulate = excluded.consulate, prefecture = excluded.prefecture,
+               stage = excluded.stage, outcome = excluded.outcome,
+               deadlines = excluded.deadlines, next_deadline = excluded.next_deadline,
+               overdue = excluded.overdue, version = excluded.version,
+               responsible_body = excluded.responsible_body, waiting = excluded.waiting,
+               exemptions = excluded.exemptions,
+               deadlines_missed = excluded.deadlines_missed,
+               trainings = excluded.trainings, corrections = excluded.corrections,
+               run_id = excluded.run_id,
+               updated_at = now(),
+               closed_at = COALESCE(dossier.closed_at, excluded.closed_at)
+           WHERE dossier.version < excluded.version OR dossier.run_id <> excluded.run_id""",
+        row.workflow_id,
+        view.kind,
+        view.reference,
+        view.procedure,
+        view.country,
+        view.consulate,
+        view.prefecture,
+        view.responsible_body,
+        view.stage,
+        view.outcome,
+        {name: due.isoformat() for name, due in view.deadlines.items()},
+        view.next_deadline,
+        bool(view.overdue),
+        view.version,
+        view.closed,
+        row.first_run_id,
+        [wait.model_dump(mode="json") for wait in view.waiting],
+        view.exemptions,
+        view.deadlines_missed,
+        view.trainings,
+        view.corrections,
+        row.run_id,
+    )
+
+
+# --- delivery and documents ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredNotification:
+    """A notification on the dossier's current branch, as the delivery and its document
+    read it, with the authorities its dossier names (for the addressee)."""
+
+    workflow_id: str
+    key: str
+    kind: str
+    recipient: str
+    language: str | None
+    payload: dict[str, Any]
+    created_at: datetime
+    delivered_at: datetime | None
+    document_sha256: str | None
+    consulate: str | None
+    prefecture: str | None
+    responsible_body: str | None
+
+
+async def notification_for_delivery(
+    db: Queryable, workflow_id: str, key: str
+) -> StoredNotification | None:
+    """The notification to deliver; None when a reset abandoned it or it was never written."""
+    row = await db.fetchrow(
+        """SELECT n.workflow_id, n.key, n.kind, n.recipient, n.language, n.payload,
+                  n.created_at, n.delivered_at, n.document_sha256,
+                  d.consulate, d.prefecture, d.responsible_body
+           FROM notification n LEFT JOIN dossier d ON d.workflow_id = n.workflow_id
+           WHERE n.workflow_id = $1 AND n.key = $2 AND n.abandoned_by IS NULL""",
+        workflow_id,
+        key,
+    )
+    if row is None:
+        return None
+    return StoredNotification(**{**dict(row), "payload": dict(row["payload"] or {})})
+
+
+async def mark_delivered(db: Queryable, workflow_id: str, key: str, endpoint: str) -> None:
+    await db.execute(
+        """UPDATE notification SET delivered_at = now(), delivery_error = NULL,
+                                   refused_at = NULL, delivery_endpoint = $3
+           WHERE workflow_id = $1 AND key = $2 AND abandoned_by IS NULL""",
+        workflow_id,
+        key,
+        endpoint,
+    )
+
+
+async def mark_refused(
+    db: Queryable, workflow_id: str, key: str, error: str, endpoint: str | None
+) -> None:
+    await db.execute(
+        """UPDATE notification SET delivery_error = $3, refused_at = now(),
+                                   delivery_endpoint = $4
+           WHERE workflow_id = $1 AND key = $2 AND abandoned_by IS NULL""",
+        workflow_id,
+        key,
+        error,
+        endpoint,
+    )
+
+
+async def lock_notification_document(
+    connection: Connection, workflow_id: str, key: str, run_id: str | None
+) -> tuple[int, str | None] | None:
+    """(row id, digest of the document it keeps) of a notification, locked until the
+    transaction ends; `run_id` None: the one on the dossier's current branch."""
+    row = await connection.fetchrow(
+        """SELECT id, document_sha256 FROM notification
+           WHERE workflow_id = $1 AND key = $2
+             AND CASE WHEN $3::text IS NULL THEN abandoned_by IS NULL ELSE run_id = $3 END
+           FOR UPDATE""",
+        workflow_id,
+        key,
+        run_id,
+    )
+    return None if row is None else (row["id"], row["document_sha256"])
+
+
+async def keep_document_digest(connection: Connection, notification_id: int, digest: str) -> None:
+    await connection.execute(
+        "UPDATE notification SET document_sha256 = $2 WHERE id = $1", notification_id, digest
+    )
+
+
+async def document_digest(db: Queryable, workflow_id: str, key: str) -> str | None:
+    """The digest of the document a current notification keeps, if it keeps one."""
+    digest: str | None = await db.fetchval(
+        """SELECT document_sha256 FROM notification
+           WHERE workflow_id = $1 AND key = $2 AND abandoned_by IS NULL""",
+        workflow_id,
+        key,
+    )
+    return digest
+
+
+async def start_payload(db: Queryable, workflow_id: str) -> Any:
+    """The input that opened the dossier (D4: the name on its documents), if recorded."""
+    return await db.fetchval(
+        """SELECT payload FROM dossier_event
+           WHERE workflow_id = $1 AND event = 'start' AND accepted AND abandoned_by IS NULL
+           ORDER BY seq LIMIT 1""",
+        workflow_id,
+    )
+
+
+# --- the scheduled runs: seats, deadline digest, ministry report ---------------------------
+
+
+async def waiting_for_service(connection: Connection, service: str) -> list[asyncpg.Record]:
+    """(workflow_id, wait) of each open dossier's signatory waiting for `service` (H1, G2)."""
+    return await connection.fetch(
+        """SELECT d.workflow_id, w.value AS wait
+           FROM dossier d, jsonb_array_elements(d.waiting) AS w(value)
+           WHERE d.closed_at IS NULL AND w.value->>'service' = $1
+           ORDER BY d.workflow_id""",
+        service,
+    )
+
+
+async def release_stale_seats(connection: Connection, service: str, planned_by: str) -> None:
+    """Give back the seats another run booked more than an hour ago whose holder still
+    waits (a run convenes within minutes of booking)."""
+    await connection.execute(
+        """DELETE FROM session_seat s
+           USING dossier d, jsonb_array_elements(d.waiting) AS w(value)
+           WHERE s.service = $1 AND s.planned_by IS DISTINCT FROM $2
+             AND s.assigned_at < now() - interval '1 hour'
+             AND d.workflow_id = s.workflow_id AND d.closed_at IS NULL
+             AND w.value->>'service' = $1 AND coalesce(w.value->>'person_id', '') = s.person_id""",
+        service,
+        planned_by,
+    )
+
+
+async def dossiers_due(db: Queryable, until: date) -> list[asyncpg.Record]:
+    """The open dossiers overdue or with a deadline on or before `until` (B1–B8, H5)."""
+    return await db.fetch(
+        """SELECT workflow_id, kind, reference, stage, procedure, country, consulate,
+                  prefecture, responsible_body, next_deadline, deadlines, overdue
+           FROM dossier
+           WHERE closed_at IS NULL AND stage <> 'opening'
+             AND (overdue OR next_deadline <= $1)
+           ORDER BY workflow_id""",
+        until,
+    )
+
+
+async def undelivered(db: Queryable, older_than: timedelta) -> list[asyncpg.Record]:
+    """The current notifications still undelivered after `older_than`, oldest first."""
+    return await db.fetch(
+        """SELECT workflow_id, key, kind, recipient, created_at, delivery_error, refused_at
+           FROM notification
+           WHERE delivered_at IS NULL AND abandoned_by IS NULL
+             AND created_at < now() - $1::interval
+           ORDER BY created_at LIMIT 1000""",
+        older_than,
+    )
+
+
+async def insert_scheduled_notification(
+    db: Queryable, register_id: str, key: str, recipient: str, kind: str, payload: Any
+) -> bool:
+    """Write a notification of a scheduled run (no run, no step); True when this call
+    created it."""
+    created = await db.fetchval(
+        """INSERT INTO notification (workflow_id, key, recipient, kind, language, payload)
+           VALUES ($1, $2, $3, $4, NULL, $5)
+           ON CONFLICT (workflow_id, key, run_id) DO NOTHING
+           RETURNING true""",
+        register_id,
+        key,
+        recipient,
+        kind,
+        payload,
+    )
+    return bool(created)
+
+
+async def notification_payload(db: Queryable, workflow_id: str, key: str) -> Any:
+    return await db.fetchval(
+        "SELECT payload FROM notification WHERE workflow_id = $1 AND key = $2",
+        workflow_id,
+        key,
+    )
+
+
+async def dossier_tally(connection: Connection) -> list[asyncpg.Record]:
+    """J1: the dossiers counted by the columns the report reads; the register only counts,
+    what each section holds is `models.reporting.report_sections`'s to decide."""
+    return await connection.fetch(
+        """SELECT kind, stage, country, procedure, overdue, closed_at IS NOT NULL AS closed,
+                  deadlines_missed, exemptions, trainings, corrections, count(*) AS dossiers
+           FROM dossier
+           GROUP BY kind, stage, country, procedure, overdue, closed_at IS NOT NULL,
+                    deadlines_missed, exemptions, trainings, corrections"""
+    )
+
+
+# --- the business metrics ------------------------------------------------------------------
+
+# Each query returns the metric's labels in its catalogue order, then `value`. Rows of a
+# branch a reset abandoned (migration 007) are not the dossier's any more: not counted.
+_METRIC_QUERIES: dict[MetricSpec, str] = {
+    DOSSIERS: "SELECT kind, stage, count(*) AS value FROM dossier GROUP BY kind, stage",
+    DOSSIERS_OVERDUE: """
+        SELECT kind, responsible_body, count(*) AS value FROM dossier
+        WHERE overdue AND closed_at IS NULL GROUP BY kind, responsible_body""",
+    NOTIFICATIONS_UNDELIVERED: """
+        SELECT recipient, kind, count(*) AS value FROM notification
+        WHERE delivered_at IS NULL AND abandoned_by IS NULL GROUP BY recipient, kind""",
+    NOTIFICATIONS_REFUSED: """
+        SELECT recipient, kind, count(*) AS value FROM notification
+        WHERE delivered_at IS NULL AND abandoned_by IS NULL AND refused_at IS NOT NULL
+        GROUP BY recipient, kind""",
+    NOTIFICATIONS_OLDEST_UNDELIVERED: """
+        SELECT recipient,
+               floor(extract(epoch FROM now() - min(created_at)))::bigint AS value
+        FROM notification
+        WHERE delivered_at IS NULL AND abandoned_by IS NULL GROUP BY recipient""",
+    INPUTS_REJECTED: """
+        SELECT rule, count(*) AS value FROM dossier_event
+        WHERE NOT accepted AND abandoned_by IS NULL GROUP BY rule""",
+}
+
+
+async def metric_counts(connection: Connection) -> dict[MetricSpec, list[asyncpg.Record]]:
+    """Each metric's rows: its labels, then `value`."""
+    return {spec: await connection.fetch(query) for spec, query in _METRIC_QUERIES.items()}
+
+
+# --- retention (J1): run as the schema's owner ---------------------------------------------
+
+
+async def dossier_closing(connection: Connection, workflow_id: str) -> asyncpg.Record | None:
+    """(closed_at, erased_at) of a dossier; None when the register has none."""
+    return await connection.fetchrow(
+        "SELECT closed_at, erased_at FROM dossier WHERE workflow_id = $1", workflow_id
+    )
+
+
+async def lock_erasable(
+    connection: Connection, closed_before: datetime, workflow_id: str | None
+) -> list[str]:
+    """The dossiers closed before `closed_before` and not erased yet (or only the one
+    named), locked until the transaction ends."""
+    rows = await connection.fetch(
+        """SELECT workflow_id FROM dossier
+           WHERE closed_at IS NOT NULL AND closed_at < $1 AND erased_at IS NULL
+             AND ($2::text IS NULL OR workflow_id = $2)
+           ORDER BY workflow_id
+           FOR UPDATE""",
+        closed_before,
+        workflow_id,
+    )
+    return [row["workflow_id"] for row in rows]
+
+
+async def erase_event_payloads(connection: Connection, workflow_ids: list[str]) -> int:
+    """Every input's payload, and the wording of its rejection (its rule stays)."""
+    return _count(
+        await connection.execute(
+            """UPDATE dossier_event
+               SET payload = '{"erased": true}'::jsonb,
+                   reason = NULLIF(split_part(reason, ':', 1), '')
+               WHERE workflow_id = ANY($1::text[])""",
+            workflow_ids,
+        )
+    )
+
+
+async def delete_documents_of(connection: Connection, workflow_ids: list[str]) -> int:
+    """The documents of these dossiers' notifications that no other dossier's keeps. A
+    document's digest stays with its notification: it still proves what was sent to whoever
+    shows the document, and reveals nothing without it."""
+    return _count(
+        await connection.execute(
+            """DELETE FROM document
+               WHERE sha256 IN (SELECT document_sha256 FROM notification
+                                WHERE workflow_id = ANY($1::text[]))
+                 AND NOT EXISTS (SELECT FROM notification other
+                                 WHERE other.document_sha256 = document.sha256
+                                   AND NOT other.workflow_id = ANY($1::text[]))""",
+            workflow_ids,
+        )
+    )
+
+
+async def erase_notification_payloads(connection: Connection, workflow_ids: list[str]) -> int:
+    """Every notification's payload but its rule."""
+    return _count(
+        await connection.execute(
+            """UPDATE notification
+               SET payload = jsonb_build_object('erased', true, 'rule', payload->'rule')
+               WHERE workflow_id = ANY($1::text[])""",
+            workflow_ids,
+        )
+    )
+
+
+async def erase_dossiers(connection: Connection, workflow_ids: list[str]) -> None:
+    """Mark the dossiers erased, dropping what they wait for and their outcome but its
+    decision."""
+    await connection.execute(
+        """UPDATE dossier
+           SET erased_at = now(), waiting = '[]'::jsonb,
+               outcome = CASE WHEN outcome IS NULL THEN NULL
+                              ELSE jsonb_build_object('decision', outcome->'decision') END
+           WHERE workflow_id = ANY($1::text[])""",
+        workflow_ids,
+    )
