@@ -12,7 +12,7 @@ from asyncpg.pool import PoolConnectionProxy
 from temporalio import activity
 
 from activities.delivery import start_deliveries
-from models.register import (
+from models.records import (
     DossierClaim,
     DossierRow,
     EventRecord,

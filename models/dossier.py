@@ -11,8 +11,8 @@ from pydantic import Field, computed_field
 
 from models.common import DeadlineStatus, NotificationDue, Record, Rejection, TrackedDeadline
 from models.core import Step, TimerDue
+from models.records import DossierView
 from models.reference import ReferenceData
-from models.register import DossierView
 
 
 class Fact(Record):

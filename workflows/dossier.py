@@ -27,14 +27,14 @@ with workflow.unsafe.imports_passed_through():
     from models.dossier import DossierCore, DossierRecord
     from models.errors import InputRejected
     from models.operator_text import (
+        details_markdown,
         notification_summary,
         phrase,
         step_summary,
         timer_summary,
         undelivered_text,
     )
-    from models.reference import ReferenceData
-    from models.register import (
+    from models.records import (
         DossierClaim,
         DossierRow,
         DossierView,
@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         NotificationRecord,
         StepRecord,
     )
+    from models.reference import ReferenceData
     from workflows import operator_language, register
     from workflows import search_attributes as sa
     from workflows.delivery import DELIVERY_OUTCOME
@@ -378,7 +379,7 @@ class DossierWorkflow(Generic[S]):
         UI; with `only_changed`, only the values that differ from the last published."""
         shown = dict(_search_attributes(view))
         language = operator_language.current()
-        details = view.details_markdown(language)
+        details = details_markdown(view, language)
         if workflow.patched(UNDELIVERED_COUNT):
             undelivered, refused = self._undelivered()
             shown[sa.UNDELIVERED.name] = (sa.UNDELIVERED, undelivered)

@@ -35,6 +35,7 @@ from models.operator_text import (
     awaited_label,
     compact_rules,
     deadline_label,
+    details_markdown,
     event_label,
     format_date,
     notification_label,
@@ -44,7 +45,7 @@ from models.operator_text import (
     timer_summary,
     undelivered_text,
 )
-from models.register import DossierView
+from models.records import DossierView
 from models.sessions import Service
 from models.visa_core import VISA_CORE
 from models.visa_state import _AWAITING_TEXT, Stage
@@ -210,7 +211,7 @@ def _visa_view() -> DossierView:
 
 
 def test_a_dossiers_details_read_in_french_by_default() -> None:
-    details = _visa_view().details_markdown()
+    details = details_markdown(_visa_view())
     assert details == "\n\n".join(
         [
             "**RBT-2027-000123** · regroupement familial · Rabat · MA",
@@ -223,7 +224,7 @@ def test_a_dossiers_details_read_in_french_by_default() -> None:
 
 
 def test_a_dossiers_details_read_in_english_on_request() -> None:
-    details = _visa_view().details_markdown("en")
+    details = details_markdown(_visa_view(), "en")
     assert details.split("\n\n") == [
         "**RBT-2027-000123** · family reunification · Rabat · MA",
         "Stage: **awaiting the evaluation (language, values) (D1, E1)**",
@@ -237,7 +238,7 @@ def test_the_codes_stay_the_contracts() -> None:
     """Only what a person reads changes: the view keeps the codes it is stored and
     searched by."""
     view = _visa_view()
-    view.details_markdown("fr")
+    details_markdown(view, "fr")
     assert view.stage == "awaiting_evaluation"
     assert view.awaiting == ["language_evaluation", "values_evaluation"]
     assert view.next_deadline_name == "evaluation_due"
@@ -245,7 +246,7 @@ def test_the_codes_stay_the_contracts() -> None:
 
 def test_the_spouses_evaluation_delay_names_b3() -> None:
     view = _visa_view().model_copy(update={"procedure": "spouse_of_french"})
-    assert "B3 — évaluation dans les 60 jours" in view.details_markdown()
+    assert "B3 — évaluation dans les 60 jours" in details_markdown(view)
 
 
 def test_a_closed_dossiers_outcome_reads_in_words() -> None:
@@ -258,10 +259,10 @@ def test_a_closed_dossiers_outcome_reads_in_words() -> None:
             "outcome": {"decision": "issued", "decided_on": "2027-05-02", "grounds": []},
         }
     )
-    lines = view.details_markdown().split("\n\n")
+    lines = details_markdown(view).split("\n\n")
     assert lines[1] == "Étape : **visa délivré (F1)**"
     assert lines[2] == "Issue : décision=délivré, décidé le=02/05/2027"
-    assert view.details_markdown("en").split("\n\n")[2] == (
+    assert details_markdown(view, "en").split("\n\n")[2] == (
         "Outcome: decision=issued, decided on=2027-05-02"
     )
 

@@ -18,7 +18,7 @@ from temporalio.worker import Worker
 
 from activities import worker_activities
 from activities.register import RegisterActivities
-from models.register import (
+from models.records import (
     DossierRow,
     DossierView,
     EventRecord,
