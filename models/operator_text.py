@@ -50,7 +50,7 @@ class Label:
         return (f"{self.rule} — " if self.rule else "") + self.text(language)
 
 
-# --- stages, per dossier kind (models.visa_state.Stage, cai_state.CaiStage, caif_state) ----
+# --- stages, per dossier kind (models.visa.state.Stage, cai_state.CaiStage, caif_state) ----
 
 STAGES: Mapping[str, Mapping[str, Label]] = {
     VISA: {

@@ -12,11 +12,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.cai_core import CAI_CORE, FAMILY_CORE
-from models.dossier import DossierCore
+from models import history
+from models.cai import CAI
+from models.dossier_kind import DossierKind
+from models.family import FAMILY
 from models.history import CORRECT_EVENT
 from models.reference import default_reference_data, merge_reference_data
-from models.visa_core import VISA_CORE
+from models.visa import VISA
 from tests.unit.builders import application
 from tests.unit.test_cai_rules import SIGNED, contract, family
 
@@ -41,22 +43,17 @@ SCALARS = (
 )  # fmt: skip
 VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3), max_leaves=6)
 
-KINDS: list[tuple[DossierCore[Any], dict[str, Any], str]] = [
-    (VISA_CORE, application(visa_application_date=None), "visa-RBT-2009-000123"),
-    (CAI_CORE, contract(), f"cai-{contract()['contract_id']}"),
-    (FAMILY_CORE, family(), f"caif-{family()['contract_id']}"),
+KINDS: list[tuple[DossierKind[Any], dict[str, Any], str]] = [
+    (VISA, application(visa_application_date=None), "visa-RBT-2009-000123"),
+    (CAI, contract(), f"cai-{contract()['contract_id']}"),
+    (FAMILY, family(), f"caif-{family()['contract_id']}"),
 ]
 
 
-def _fields(core: DossierCore[Any], name: str) -> list[str]:
+def _fields(core: DossierKind[Any], name: str) -> list[str]:
     if name == CORRECT_EVENT:
         return ["seq", "payload", "reason", "corrected_on"]
-    rules = {VISA_CORE.kind: "visa", CAI_CORE.kind: "cai", FAMILY_CORE.kind: "caif"}
-    assert core.kind in rules
-    from models import cai_rules, caif_rules, visa_rules
-
-    catalogue = {"visa": visa_rules, "cai": cai_rules, "caif": caif_rules}[rules[core.kind]]
-    return list(catalogue.EVENTS[name].model.model_fields)
+    return list(core.events[name].model.model_fields)
 
 
 # Well-formed payloads of the visa events, which the fuzzer mutates one field at a time so
@@ -93,16 +90,16 @@ VALID: dict[str, dict[str, Any]] = {
 
 
 @st.composite
-def inputs(draw: st.DrawFn, core: DossierCore[Any]) -> tuple[str, Any, date]:
+def inputs(draw: st.DrawFn, core: DossierKind[Any]) -> tuple[str, Any, date]:
     """An event of the kind (or an unknown one), its payload, and the day it arrives."""
-    name = draw(st.sampled_from([*core.events, "no_such_event"]))
+    name = draw(st.sampled_from([*history.event_names(core), "no_such_event"]))
     fields = _fields(core, name) if name != "no_such_event" else ["x"]
     keys = st.sampled_from([*fields, "unexpected"])
     random_payload = st.one_of(
         st.dictionaries(keys, VALUES, max_size=len(fields) + 1),
         VALUES,  # not even an object
     )
-    if core is VISA_CORE and name in VALID:
+    if core is VISA and name in VALID:
         valid = VALID[name]
         mutated = st.builds(
             lambda key, value, keep: valid if keep else {**valid, key: value},
@@ -117,12 +114,12 @@ def inputs(draw: st.DrawFn, core: DossierCore[Any]) -> tuple[str, Any, date]:
     return name, payload, arrives
 
 
-def _check(core: DossierCore[Any], raw: dict[str, Any], workflow_id: str, data: Any) -> None:
-    state = core.open(raw, REFERENCE, SIGNED if core is not VISA_CORE else OPENED_ON, "t",
-                      workflow_id).state  # fmt: skip
+def _check(core: DossierKind[Any], raw: dict[str, Any], workflow_id: str, data: Any) -> None:
+    opened_on = SIGNED if core is not VISA else OPENED_ON
+    state = history.open_dossier(core, raw, REFERENCE, opened_on, workflow_id).state
     for name, payload, arrives in data:
         day = max(arrives, state.clock)
-        step = core.receive(state, name, payload, REFERENCE, day, f"{day}T09:00:00Z")
+        step = history.receive(core, state, name, payload, REFERENCE, day, f"{day}T09:00:00Z")
         assert step.state.seq == state.seq + 1
         if step.rejection is not None:
             assert step.rejection.rule, step.rejection  # every refusal names its rule
@@ -131,9 +128,9 @@ def _check(core: DossierCore[Any], raw: dict[str, Any], workflow_id: str, data: 
         reloaded = core.state_type.model_validate(step.state.model_dump(mode="json"))
         assert reloaded.seq == step.state.seq
         state = step.state
-        timer = core.due_timer(state)
+        timer = history.due_timer(core, state)
         if timer is not None and timer.fire_on <= day + timedelta(days=30):
-            state = core.on_deadline(state, timer.key, timer.fire_on, "t").state
+            state = history.on_deadline(core, state, timer.fire_on).state
     core.view(state)
 
 
@@ -145,21 +142,21 @@ FUZZ = settings(
 
 
 @FUZZ
-@given(st.lists(inputs(VISA_CORE), min_size=1, max_size=6))
+@given(st.lists(inputs(VISA), min_size=1, max_size=6))
 def test_no_visa_input_escapes_as_a_crash(data: list[tuple[str, Any, date]]) -> None:
     core, raw, workflow_id = KINDS[0]
     _check(core, raw, workflow_id, data)
 
 
 @FUZZ
-@given(st.lists(inputs(CAI_CORE), min_size=1, max_size=6))
+@given(st.lists(inputs(CAI), min_size=1, max_size=6))
 def test_no_cai_input_escapes_as_a_crash(data: list[tuple[str, Any, date]]) -> None:
     core, raw, workflow_id = KINDS[1]
     _check(core, raw, workflow_id, data)
 
 
 @FUZZ
-@given(st.lists(inputs(FAMILY_CORE), min_size=1, max_size=6))
+@given(st.lists(inputs(FAMILY), min_size=1, max_size=6))
 def test_no_family_input_escapes_as_a_crash(data: list[tuple[str, Any, date]]) -> None:
     core, raw, workflow_id = KINDS[2]
     _check(core, raw, workflow_id, data)

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field, computed_field
 
-from models.cai_events import CaiContractInput
+from models.cai.events import CaiContractInput
 from models.common import Record
 from models.dossier import DossierRecord, contract_deadlines
 from models.notifications import Kind

@@ -17,7 +17,7 @@ from models.dossier import DossierRecord, contract_deadlines
 from models.notifications import Kind
 from models.records import DossierView
 from models.reference import BodyKind
-from models.visa_events import Domain, Procedure, VisaApplicationInput
+from models.visa.events import Domain, Procedure, VisaApplicationInput
 
 
 class Stage(StrEnum):

@@ -7,10 +7,10 @@ from enum import StrEnum
 
 from pydantic import Field, computed_field
 
-from models.cai_events import CaiFamilyInput
-from models.cai_state import Absence, Convocation, pending_convocation
+from models.cai.state import Absence, Convocation, pending_convocation
 from models.common import Record, age_on
 from models.dossier import DossierRecord, contract_deadlines
+from models.family.events import CaiFamilyInput
 from models.notifications import Kind
 from models.records import ConvocationWait, DossierView
 
