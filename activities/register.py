@@ -12,7 +12,7 @@ from temporalio import activity
 
 from activities import register_gateway as register
 from activities.outbox import DeliveryStarter
-from models.register import (
+from models.records import (
     DossierClaim,
     DossierRow,
     EventRecord,

@@ -26,7 +26,7 @@ from models.metrics import (
     NOTIFICATIONS_UNDELIVERED,
     MetricSpec,
 )
-from models.register import DossierClaim, DossierRow, EventRecord, NotificationRecord
+from models.records import DossierClaim, DossierRow, EventRecord, NotificationRecord
 
 Connection = asyncpg.Connection | PoolConnectionProxy
 # One statement on its own needs no connection of its own: the pool lends one.

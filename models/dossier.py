@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from datetime import date, timedelta
+from typing import Any, TypeVar
 
 from pydantic import Field, computed_field
 
 from models.common import DeadlineStatus, NotificationDue, Record, Rejection, TrackedDeadline
-from models.core import Step, TimerDue
-from models.reference import ReferenceData
-from models.register import DossierView
+from models.core import TimerDue
 
 
 class Fact(Record):
@@ -152,20 +149,3 @@ def contract_deadlines(
         if name not in view or rank < view[name]:
             view[name] = rank
     return {name: due for name, (_, due) in sorted(view.items())}
-
-
-Moment = date | datetime  # a day, or an instant the core turns into the dossier's local day
-
-
-@dataclass(frozen=True)
-class DossierCore(Generic[D]):
-    """What a workflow needs from its core: pure functions, no I/O, no clock."""
-
-    kind: str
-    events: tuple[str, ...]
-    state_type: type[D]
-    open: Callable[[Any, ReferenceData, Moment, str, str], Step[D]]
-    receive: Callable[[D, str, Any, ReferenceData, Moment, str], Step[D]]
-    due_timer: Callable[[D], TimerDue | None]
-    on_deadline: Callable[[D, str, Moment, str], Step[D]]
-    view: Callable[[D], DossierView]

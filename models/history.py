@@ -14,7 +14,7 @@ it. Everything here is pure: the shell hands in the day and the reference data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
@@ -23,6 +23,7 @@ from models.calendar import zone_info
 from models.common import NotificationDue, Rejection
 from models.core import Step, TimerDue
 from models.dossier import DossierRecord, Fact, next_timer
+from models.dossier_kind import DossierKind
 from models.errors import InputRejected
 from models.events import (
     EVENT_DATE_SLACK,
@@ -52,53 +53,35 @@ JOURNAL = (
 )
 
 
-Handler = Callable[[D, Any, ReferenceData, date], list[NotificationDue]]
+def catalogue(kind: DossierKind[D]) -> dict[str, type[Event]]:
+    """Event name → model, as the contract names them."""
+    return {name: registered.model for name, registered in kind.events.items()}
 
 
-@dataclass(frozen=True)
-class Registered(Generic[D]):
-    """One event of a dossier kind: its model and the rule that applies it, bound once."""
-
-    model: type[Event]
-    handle: Handler[D]
+def event_names(kind: DossierKind[D]) -> tuple[str, ...]:
+    """Every event a dossier of the kind takes in: its own, and `correct_event`."""
+    return (*kind.events, CORRECT_EVENT)
 
 
-def on(model: type[Event], handle: Handler[D]) -> Registered[D]:
-    return Registered(model, handle)
+def _apply(
+    kind: DossierKind[D],
+    state: D,
+    name: str,
+    event: Event,
+    reference: ReferenceData,
+    received_on: date,
+) -> list[NotificationDue]:
+    kind.admit(state, event)
+    notes = kind.events[name].handle(state, event, reference, received_on)
+    kind.settle(state)
+    return notes
 
 
-@dataclass(frozen=True)
-class Rules(Generic[D]):
-    """What the fold needs of a dossier kind: its events (the one catalogue binding each
-    name to its model and handler), how it opens, which events it admits at all, how one
-    passing deadline changes it. Each function mutates the state it is given."""
-
-    events: Mapping[str, Registered[D]]
-    open_input: Callable[[Any, ReferenceData], Step[D]]
-    admit: Callable[[D, Event], None]
-    fire: Callable[[D, str, date], list[NotificationDue]]
-    fires_on_last_day: Callable[[str], bool] = lambda _: False
-    # What follows from any event (B1/B3: the evaluations are all in).
-    settle: Callable[[D], None] = lambda _: None
-
-    @property
-    def catalogue(self) -> dict[str, type[Event]]:
-        """Event name → model, as the contract names them."""
-        return {name: registered.model for name, registered in self.events.items()}
-
-    def apply(
-        self, state: D, name: str, event: Event, reference: ReferenceData, received_on: date
-    ) -> list[NotificationDue]:
-        self.admit(state, event)
-        notes = self.events[name].handle(state, event, reference, received_on)
-        self.settle(state)
-        return notes
-
-    def due_timer(self, state: D) -> TimerDue | None:
-        """The next statutory delay to pass, while the dossier runs."""
-        if state.closed:
-            return None
-        return next_timer(state.tracked_deadlines, self.fires_on_last_day)
+def due_timer(kind: DossierKind[D], state: D) -> TimerDue | None:
+    """The next statutory delay to pass, while the dossier runs."""
+    if state.closed:
+        return None
+    return next_timer(state.tracked_deadlines, kind.fires_on_last_day)
 
 
 @dataclass
@@ -124,13 +107,18 @@ def local_day(when: date | datetime, zone: str) -> date:
 
 
 def open_dossier(
-    rules: Rules[D], input_: Any, reference: ReferenceData, when: date | datetime
+    kind: DossierKind[D],
+    raw: Any,
+    reference: ReferenceData,
+    when: date | datetime,
+    workflow_id: str,
 ) -> Step[D]:
-    """Open a dossier from its validated input, and pass the delays already run out."""
+    """Open a dossier from its start input, and pass the delays already run out."""
+    input_ = kind.start_input(raw, workflow_id)
     # Before the rules count anything from them (the one-day slack covers time zones).
     _not_in_the_future(input_, local_day(when, "UTC"))
     try:
-        step = rules.open_input(input_, reference)
+        step = kind.open_input(input_, reference)
     except InputRejected:
         raise
     except Exception as error:
@@ -141,7 +129,7 @@ def open_dossier(
     today = local_day(when, state.time_zone)
     state.clock = today
     notes = _keyed(step.notifications, _origin(OPENING))
-    notes.update(_advance(rules, state, today))
+    notes.update(_advance(kind, state, today))
     state.said = dict(notes)
     return Step(state, list(notes.values()))
 
@@ -159,31 +147,31 @@ def _not_in_the_future(input_: Any, today: date) -> None:
 
 
 def _fold(
-    rules: Rules[D], state: D, facts: Iterable[Fact], reference: ReferenceData, clock: date
+    kind: DossierKind[D], state: D, facts: Iterable[Fact], reference: ReferenceData, clock: date
 ) -> _Folded[D]:
-    opened = rules.open_input(state.input, reference)  # type: ignore[attr-defined]
+    opened = kind.open_input(state.input, reference)  # type: ignore[attr-defined]
     new = opened.state
     notes = _keyed(opened.notifications, _origin(OPENING))
     for fact in sorted((f for f in facts if not f.withdrawn), key=lambda f: (f.dated, f.seq)):
-        notes.update(_advance(rules, new, min(fact.dated, clock)))
-        event = rules.events[fact.name].model.model_validate(fact.payload)
+        notes.update(_advance(kind, new, min(fact.dated, clock)))
+        event = kind.events[fact.name].model.model_validate(fact.payload)
         try:
-            applied = rules.apply(new, fact.name, event, reference, fact.received_on)
+            applied = _apply(kind, new, fact.name, event, reference, fact.received_on)
         except InputRejected as rejected:
             raise _FoldFailed(fact, rejected) from None
         notes.update(_keyed(applied, _origin(fact.seq)))
-    notes.update(_advance(rules, new, clock))
+    notes.update(_advance(kind, new, clock))
     for name in JOURNAL:
         setattr(new, name, getattr(state, name))
     return _Folded(new, notes)
 
 
-def _advance(rules: Rules[D], state: D, until: date) -> dict[str, NotificationDue]:
+def _advance(kind: DossierKind[D], state: D, until: date) -> dict[str, NotificationDue]:
     """Pass every statutory delay whose alert falls on or before `until`."""
     notes: dict[str, NotificationDue] = {}
-    while (timer := rules.due_timer(state)) is not None and timer.fire_on <= until:
+    while (timer := due_timer(kind, state)) is not None and timer.fire_on <= until:
         due = state.tracked_deadlines[timer.key].due
-        notes.update(_keyed(rules.fire(state, timer.key, timer.fire_on), f"{timer.key}@{due}"))
+        notes.update(_keyed(kind.fire(state, timer.key, timer.fire_on), f"{timer.key}@{due}"))
     return notes
 
 
@@ -207,7 +195,7 @@ def _keyed(notes: Iterable[NotificationDue], origin: str) -> dict[str, Notificat
 
 
 def receive(
-    rules: Rules[D],
+    kind: DossierKind[D],
     state: D,
     name: str,
     raw: Any,
@@ -222,16 +210,16 @@ def receive(
     clock = max(state.clock or today, today)
     try:
         if name == CORRECT_EVENT:
-            facts, why = _corrected(rules, state, raw, seq, today)
+            facts, why = _corrected(kind, state, raw, seq, today)
             # What puts the correction at odds with another fact: its payload, or its
             # withdrawing the event.
             placed_by = "payload" if raw.get("payload") is not None else "seq"
         else:
-            fact = _new_fact(rules, state, name, raw, seq, today)
+            fact = _new_fact(kind, state, name, raw, seq, today)
             facts = [*state.facts, fact]
             why = _lateness(fact)
-            placed_by = rules.events[name].model.DATE_FIELD  # its date puts it before the other
-        folded = _refold(rules, state, facts, reference, clock, seq, placed_by)
+            placed_by = kind.events[name].model.DATE_FIELD  # its date puts it before the other
+        folded = _refold(kind, state, facts, reference, clock, seq, placed_by)
     except InputRejected as rejected:
         return _refused(state, seq, name, received_at, rejected)
     except Exception as error:
@@ -274,8 +262,8 @@ def _unjudgeable(error: Exception) -> InputRejected:
     )
 
 
-def _new_fact(rules: Rules[D], state: D, name: str, raw: Any, seq: int, today: date) -> Fact:
-    event = parse_event(rules.catalogue, name, raw)
+def _new_fact(kind: DossierKind[D], state: D, name: str, raw: Any, seq: int, today: date) -> Fact:
+    event = parse_event(catalogue(kind), name, raw)
     payload = event.model_dump(mode="json")
     same = state.accepted_fingerprints.get(fingerprint(name, payload))
     if same is not None:
@@ -300,7 +288,7 @@ def _not_before_opening(state: DossierRecord, event: Event) -> None:
 
 
 def _corrected(
-    rules: Rules[D], state: D, raw: Any, seq: int, today: date
+    kind: DossierKind[D], state: D, raw: Any, seq: int, today: date
 ) -> tuple[list[Fact], str]:
     """The facts with one replaced or withdrawn, and the reason to tell recipients."""
     correction = parse_payload(Correction, raw, Correction.RULE)
@@ -322,7 +310,7 @@ def _corrected(
         what = f"event #{target.seq} ({target.name}) withdrawn"
     else:
         try:
-            event = parse_event(rules.catalogue, target.name, correction.payload)
+            event = parse_event(catalogue(kind), target.name, correction.payload)
             check_event_date(event, today)
             _not_before_opening(state, event)
         except InputRejected as rejected:
@@ -362,7 +350,7 @@ def _why_not_correctable(state: DossierRecord, seq: int) -> str:
 
 
 def _refold(
-    rules: Rules[D],
+    kind: DossierKind[D],
     state: D,
     facts: list[Fact],
     reference: ReferenceData,
@@ -371,7 +359,7 @@ def _refold(
     placed_by: str,
 ) -> _Folded[D]:
     try:
-        return _fold(rules, state, facts, reference, clock)
+        return _fold(kind, state, facts, reference, clock)
     except _FoldFailed as failed:
         if failed.fact.seq == seq:
             raise failed.rejected from None
@@ -457,13 +445,13 @@ def _correction_notice(
 # --- time passing ----------------------------------------------------------------------
 
 
-def advance(rules: Rules[D], state: D, when: date | datetime) -> Step[D]:
+def on_deadline(kind: DossierKind[D], state: D, when: date | datetime) -> Step[D]:
     """The shell's timer fired: pass every delay run out by now. Every fact is dated on or
     before the clock, so the delays passing now come after all of them in event time."""
     new = state.model_copy(deep=True)
     new.seq += 1
     today = local_day(when, new.time_zone)
     new.clock = max(new.clock or today, today)
-    notes = _advance(rules, new, new.clock)
+    notes = _advance(kind, new, new.clock)
     new.said = {**new.said, **notes}
     return Step(new, list(notes.values()))

@@ -15,12 +15,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from models.notifications import CATALOGUE, Kind
-
-if TYPE_CHECKING:
-    from models.register import DossierView
+from models.records import DossierView
 
 Language = Literal["fr", "en"]
 LANGUAGES: tuple[Language, ...] = ("fr", "en")
@@ -52,7 +50,7 @@ class Label:
         return (f"{self.rule} — " if self.rule else "") + self.text(language)
 
 
-# --- stages, per dossier kind (models.visa_state.Stage, cai_state.CaiStage, caif_state) ----
+# --- stages, per dossier kind (models.visa.Stage, models.cai.CaiStage, models.family) ---
 
 STAGES: Mapping[str, Mapping[str, Label]] = {
     VISA: {
@@ -566,7 +564,7 @@ def _awaited_detail(detail: str, language: Language) -> str:
 # --- rendering -----------------------------------------------------------------------------
 
 
-def details_markdown(view: DossierView, language: Language) -> str:
+def details_markdown(view: DossierView, language: Language = DEFAULT_LANGUAGE) -> str:
     """A dossier's current details in the Web UI (Markdown)."""
     where = " · ".join(
         part

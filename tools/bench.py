@@ -51,9 +51,9 @@ from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 import examples
+from models import history
 from models.reference import default_reference_data, merge_reference_data
-from models.visa_events import VisaApplicationInput
-from models.visa_rules import EVENTS, open_dossier, receive
+from models.visa import VISA, VisaApplicationInput
 from scripts.devstack import (
     DevStackError,
     ensure_search_attributes,
@@ -165,16 +165,16 @@ def bench_core(repeat: int = 200) -> Row:
     events = _events(today)
 
     def dossier() -> None:
-        state = open_dossier(application, reference, today, "t", "visa-RBT-BENCH-1").state
+        state = history.open_dossier(VISA, application, reference, today, "visa-RBT-BENCH-1").state
         for name, payload in events:
-            step = receive(state, name, payload, reference, today, "t")
+            step = history.receive(VISA, state, name, payload, reference, today, "t")
             assert step.rejection is None, step.rejection
             state = step.state
 
     def parsing_only() -> None:
         VisaApplicationInput.model_validate(application)
         for name, payload in events:
-            EVENTS[name].model.model_validate(payload)
+            VISA.events[name].model.model_validate(payload)
 
     rules, baseline = _timed(dossier, repeat), _timed(parsing_only, repeat)
     print(

@@ -4,7 +4,7 @@
 
 prints the mermaid `gantt` block of the README ("The statutory delays of part I"): each
 delay of a family-reunification dossier on sample dates, its last day computed with the
-delays of `models.visa_rules` and the calendar of B9 (`models.calendar`). A unit test
+delays of `models.visa.delays` and the calendar of B9 (`models.calendar`). A unit test
 (tests/unit/test_diagrams.py) fails when the README's block differs from this output, and
 when a stage diagram of the README misses a stage of its dossier kind or names one that does
 not exist.
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from models.calendar import CalendarPolicy, days_after, months_after
-from models.visa_rules import (
+from models.visa.delays import (
     EVALUATION_DELAY_DAYS,
     PREFECTURE_DELAY_MONTHS,
     RESULTS_DELAY_DAYS,

@@ -11,13 +11,15 @@ from typing import Any
 from hypothesis import strategies as st
 
 import examples
-from models.cai_core import CAI_CORE, FAMILY_CORE
-from models.dossier import DossierCore
+from models import history
+from models.cai import CAI
+from models.dossier_kind import DossierKind
+from models.family import FAMILY
 from models.history import CORRECT_EVENT
-from models.visa_core import VISA_CORE
+from models.visa import VISA
 
 # A dossier kind: its core, a valid start input, its workflow id.
-Kind = tuple[DossierCore[Any], dict[str, Any], str]
+Kind = tuple[DossierKind[Any], dict[str, Any], str]
 # The day every sample dossier opens (examples are dated as of this day).
 OPENED_ON = examples.EXAMPLES_DAY
 
@@ -39,7 +41,7 @@ SCALARS = (
 VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3), max_leaves=6)
 
 
-def _kind(core: DossierCore[Any], raw: dict[str, Any], prefix: str) -> Kind:
+def _kind(core: DossierKind[Any], raw: dict[str, Any], prefix: str) -> Kind:
     reference = raw.get("application_id") or raw["contract_id"]
     return core, raw, f"{prefix}-{reference}"
 
@@ -48,24 +50,19 @@ def _kind(core: DossierCore[Any], raw: dict[str, Any], prefix: str) -> Kind:
 # filing is one of the inputs.
 KINDS: list[Kind] = [
     _kind(
-        VISA_CORE,
+        VISA,
         {**examples.load("visa/family_reunification"), "visa_application_date": None},
         "visa",
     ),
-    _kind(CAI_CORE, examples.load("cai/contract"), "cai"),
-    _kind(FAMILY_CORE, examples.load("family/contract"), "caif"),
+    _kind(CAI, examples.load("cai/contract"), "cai"),
+    _kind(FAMILY, examples.load("family/contract"), "caif"),
 ]
 
 
-def _fields(core: DossierCore[Any], name: str) -> list[str]:
+def _fields(core: DossierKind[Any], name: str) -> list[str]:
     if name == CORRECT_EVENT:
         return ["seq", "payload", "reason", "corrected_on"]
-    rules = {VISA_CORE.kind: "visa", CAI_CORE.kind: "cai", FAMILY_CORE.kind: "caif"}
-    assert core.kind in rules
-    from models import cai_rules, caif_rules, visa_rules
-
-    catalogue = {"visa": visa_rules, "cai": cai_rules, "caif": caif_rules}[rules[core.kind]]
-    return list(catalogue.EVENTS[name].model.model_fields)
+    return list(core.events[name].model.model_fields)
 
 
 # Well-formed payloads of the visa events, which the fuzzer mutates one field at a time so
@@ -102,16 +99,16 @@ VALID: dict[str, dict[str, Any]] = {
 
 
 @st.composite
-def inputs(draw: st.DrawFn, core: DossierCore[Any]) -> tuple[str, Any, date]:
+def inputs(draw: st.DrawFn, core: DossierKind[Any]) -> tuple[str, Any, date]:
     """An event of the kind (or an unknown one), its payload, and the day it arrives."""
-    name = draw(st.sampled_from([*core.events, "no_such_event"]))
+    name = draw(st.sampled_from([*history.event_names(core), "no_such_event"]))
     fields = _fields(core, name) if name != "no_such_event" else ["x"]
     keys = st.sampled_from([*fields, "unexpected"])
     random_payload = st.one_of(
         st.dictionaries(keys, VALUES, max_size=len(fields) + 1),
         VALUES,  # not even an object
     )
-    if core is VISA_CORE and name in VALID:
+    if core is VISA and name in VALID:
         valid = VALID[name]
         mutated = st.builds(
             lambda key, value, keep: valid if keep else {**valid, key: value},

@@ -38,9 +38,9 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from models.cai_state import CaiStage
-from models.caif_state import FamilyStage
-from models.visa_state import CLOSED_STAGES
+from models.cai import CaiStage
+from models.family import FamilyStage
+from models.visa import CLOSED_STAGES
 from scripts.devstack import (
     CODEC_ADDRESS,
     STATE_FILE,

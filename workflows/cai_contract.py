@@ -9,9 +9,8 @@ from temporalio import workflow
 from workflows.dossier import DossierWorkflow, dossier_workflow
 
 with workflow.unsafe.imports_passed_through():
-    from models.cai_core import CAI_CORE, FAMILY_CORE
-    from models.cai_state import CaiState
-    from models.caif_state import FamilyState
+    from models.cai import CAI, CaiState
+    from models.family import FAMILY, FamilyState
 
 
 @dossier_workflow("CaiContract")
@@ -19,7 +18,7 @@ class CaiContract(DossierWorkflow[CaiState]):
     """Workflow id `cai-{contract_id}`: one signatory's reception and integration
     contract, its skills assessment (H1–H5) and its follow-up (I1–I3)."""
 
-    core = CAI_CORE
+    dossier_kind = CAI
 
     @workflow.run
     async def run(self, contract: Any, carried: Any = None) -> dict[str, Any]:
@@ -30,7 +29,7 @@ class CaiContract(DossierWorkflow[CaiState]):
 class CaiFamilyContract(DossierWorkflow[FamilyState]):
     """Workflow id `caif-{contract_id}`: the CAI for the family (G1–G4)."""
 
-    core = FAMILY_CORE
+    dossier_kind = FAMILY
 
     @workflow.run
     async def run(self, contract: Any, carried: Any = None) -> dict[str, Any]:

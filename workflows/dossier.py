@@ -21,20 +21,22 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.reference import ReferenceActivities
     from activities.register import RegisterActivities
+    from models import history
     from models.common import Rejection
     from models.core import Step
     from models.delivery import DeliveryOutcome, Outcome
-    from models.dossier import DossierCore, DossierRecord
+    from models.dossier import DossierRecord
+    from models.dossier_kind import DossierKind
     from models.errors import InputRejected
     from models.operator_text import (
+        details_markdown,
         notification_summary,
         phrase,
         step_summary,
         timer_summary,
         undelivered_text,
     )
-    from models.reference import ReferenceData
-    from models.register import (
+    from models.records import (
         DossierClaim,
         DossierRow,
         DossierView,
@@ -42,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         NotificationRecord,
         StepRecord,
     )
+    from models.reference import ReferenceData
     from workflows import operator_language, register
     from workflows import search_attributes as sa
     from workflows.delivery import DELIVERY_OUTCOME
@@ -69,9 +72,9 @@ LATER_PATCHES = (ONE_TRANSACTION_PER_STEP, UNDELIVERED_COUNT, SETTLE_BEFORE_CLOS
 
 
 class DossierWorkflow(Generic[S]):
-    """Base of `VisaApplication` and the CAI workflows; subclasses name their core."""
+    """Base of `VisaApplication` and the CAI workflows; subclasses name their dossier kind."""
 
-    core: ClassVar[DossierCore[Any]]
+    dossier_kind: ClassVar[DossierKind[Any]]
     # The step's transaction as a local activity: measured faster (README, "Performance");
     # False runs it as a normal activity from the first attempt.
     local_step: ClassVar[bool] = True
@@ -126,13 +129,17 @@ class DossierWorkflow(Generic[S]):
             await self._persist(step, "start", "start", raw, claim=self._claim(step))
 
     def _opening_step(self, raw: Any) -> Step[S]:
-        return self.core.open(
-            raw, self._current_reference(), *self._clock(), workflow.info().workflow_id
+        return history.open_dossier(
+            self.dossier_kind,
+            raw,
+            self._current_reference(),
+            workflow.now(),
+            workflow.info().workflow_id,
         )
 
     def _claim(self, step: Step[S]) -> DossierClaim:
         info = workflow.info()
-        view = self.core.view(step.state)
+        view = self.dossier_kind.view(step.state)
         return DossierClaim(
             workflow_id=info.workflow_id,
             first_run_id=info.first_execution_run_id,
@@ -190,7 +197,7 @@ class DossierWorkflow(Generic[S]):
 
     async def _wait_for_change_or_deadline(self) -> None:
         changes = self._changes
-        timer = self.core.due_timer(self._current())
+        timer = history.due_timer(self.dossier_kind, self._current())
         if timer is None:
             await workflow.wait_condition(lambda: self._changes != changes)
             return
@@ -201,7 +208,7 @@ class DossierWorkflow(Generic[S]):
                     lambda: self._changes != changes,
                     timeout=remaining,
                     timeout_summary=timer_summary(
-                        self.core.kind,
+                        self.dossier_kind.kind,
                         timer.key,
                         operator_language.current(),
                         self._view().procedure,
@@ -211,9 +218,9 @@ class DossierWorkflow(Generic[S]):
             except TimeoutError:
                 pass
         async with self._lock:
-            if self.core.due_timer(self._current()) != timer:
+            if history.due_timer(self.dossier_kind, self._current()) != timer:
                 return  # an event settled it meanwhile
-            step = self.core.on_deadline(self._current(), timer.key, *self._clock())
+            step = history.on_deadline(self.dossier_kind, self._current(), workflow.now())
             self._state = step.state
             await self._persist(step, f"deadline:{timer.key}", "timer", None)
 
@@ -223,8 +230,13 @@ class DossierWorkflow(Generic[S]):
         """Feed one signal or update to the core, persist its effects, and return the step."""
         await workflow.wait_condition(lambda: self._state is not None)
         async with self._lock:
-            step: Step[S] = self.core.receive(
-                self._current(), name, raw, self._current_reference(), *self._clock()
+            step: Step[S] = history.receive(
+                self.dossier_kind,
+                self._current(),
+                name,
+                raw,
+                self._current_reference(),
+                *self._clock(),
             )
             self._state = step.state
             await self._persist(step, name, source, raw)
@@ -378,7 +390,7 @@ class DossierWorkflow(Generic[S]):
         UI; with `only_changed`, only the values that differ from the last published."""
         shown = dict(_search_attributes(view))
         language = operator_language.current()
-        details = view.details_markdown(language)
+        details = details_markdown(view, language)
         if workflow.patched(UNDELIVERED_COUNT):
             undelivered, refused = self._undelivered()
             shown[sa.UNDELIVERED.name] = (sa.UNDELIVERED, undelivered)
@@ -407,7 +419,7 @@ class DossierWorkflow(Generic[S]):
             step.rejection is not None,
             (due.kind for due in step.notifications),
             operator_language.current(),
-            self.core.kind,
+            self.dossier_kind.kind,
             procedure,
         )
 
@@ -430,7 +442,7 @@ class DossierWorkflow(Generic[S]):
         return self._reference
 
     def _view(self) -> DossierView:
-        return self.core.view(self._current())
+        return self.dossier_kind.view(self._current())
 
     def _carry(self) -> dict[str, Any]:
         return {
@@ -441,7 +453,7 @@ class DossierWorkflow(Generic[S]):
         }
 
     def _restore(self, carried: dict[str, Any]) -> None:
-        self._state = self.core.state_type.model_validate(carried["state"])
+        self._state = self.dossier_kind.state_type.model_validate(carried["state"])
         self._reference = ReferenceData.model_validate(carried["reference"])
         self._changes = int(carried.get("changes", 0))
         self._told = {
@@ -527,10 +539,10 @@ def dossier_workflow(
     name: str,
 ) -> Callable[[type[DossierWorkflow[Any]]], type[DossierWorkflow[Any]]]:
     """`workflow.defn` for a dossier class, after adding a signal and an update per event of
-    its core."""
+    its dossier kind."""
 
     def decorate(cls: type[DossierWorkflow[Any]]) -> type[DossierWorkflow[Any]]:
-        for event in cls.core.events:
+        for event in history.event_names(cls.dossier_kind):
             setattr(cls, f"signal_{event}", _signal_handler(event))
             setattr(cls, f"update_{event}", _update_handler(event))
         return workflow.defn(name=name)(cls)

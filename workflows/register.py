@@ -23,8 +23,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.reference import ReferenceActivities
     from activities.register import RegisterActivities
     from models.operator_text import phrase
+    from models.records import StepRecord
     from models.reference import ReferenceData
-    from models.register import StepRecord
 
 R = TypeVar("R")
 

@@ -9,8 +9,7 @@ from temporalio import workflow
 from workflows.dossier import DossierWorkflow, dossier_workflow
 
 with workflow.unsafe.imports_passed_through():
-    from models.visa_core import VISA_CORE
-    from models.visa_state import VisaState
+    from models.visa import VISA, VisaState
 
 
 @dossier_workflow("VisaApplication")
@@ -18,7 +17,7 @@ class VisaApplication(DossierWorkflow[VisaState]):
     """Workflow id `visa-{application_id}`; input as in the contract. Every event of the
     contract is accepted as a signal and as an update under the same name."""
 
-    core = VISA_CORE
+    dossier_kind = VISA
 
     @workflow.run
     async def run(self, application: Any, carried: Any = None) -> dict[str, Any]:

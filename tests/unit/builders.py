@@ -7,12 +7,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, TypeVar
 
+from models import history
 from models.common import NotificationDue, Recipient
-from models.core import Step
-from models.dossier import DossierCore, DossierRecord
+from models.core import Step, TimerDue
+from models.dossier import DossierRecord
+from models.dossier_kind import DossierKind
 from models.reference import ReferenceData, default_reference_data, merge_reference_data
-from models.visa_rules import due_timer, on_deadline, open_dossier, receive, workflow_id_for
-from models.visa_state import VisaState
+from models.visa import VISA, VisaState, workflow_id_for
 
 # A family-reunification dossier from Morocco (OFII Rabat).
 COMPLETE_FILE = date(2009, 1, 12)  # attestation of complete file (R.421-8) / récépissé
@@ -91,8 +92,8 @@ def open_(
     """Open a dossier from `raw` (default: `application()`)."""
     raw = application() if raw is None else raw
     day = today or date.fromisoformat(raw["visa_application_date"])
-    return open_dossier(
-        raw, ref or reference(), day, stamp(day), workflow_id_for(raw["application_id"])
+    return history.open_dossier(
+        VISA, raw, ref or reference(), day, workflow_id_for(raw["application_id"])
     )
 
 
@@ -112,7 +113,7 @@ def send(
 ) -> Step[VisaState]:
     """Feed one event; `today` defaults to the date the event carries."""
     day = today or (event_day(payload) if isinstance(payload, dict) else FILED)
-    return receive(state, name, payload, ref or reference(), day, stamp(day))
+    return history.receive(VISA, state, name, payload, ref or reference(), day, stamp(day))
 
 
 def feed(
@@ -138,11 +139,21 @@ def resume(state: VisaState) -> Step[VisaState]:
     return Step(state)
 
 
+def due_timer(state: VisaState) -> TimerDue | None:
+    """The next statutory alert of a visa dossier, as the shell waits for it."""
+    return history.due_timer(VISA, state)
+
+
+def on_deadline(state: VisaState, today: date) -> Step[VisaState]:
+    """The shell's timer fires on `today`: every delay run out by then passes."""
+    return history.on_deadline(VISA, state, today)
+
+
 def run_timers(state: VisaState, until: date) -> tuple[VisaState, list[Step[VisaState]]]:
     """Fire, in order, every statutory timer due on or before `until`, as the shell does."""
     fired: list[Step[VisaState]] = []
     while (timer := due_timer(state)) is not None and timer.fire_on <= until:
-        step = on_deadline(state, timer.key, timer.fire_on, stamp(timer.fire_on))
+        step = on_deadline(state, timer.fire_on)
         fired.append(step)
         state = step.state
     return state, fired
@@ -152,7 +163,7 @@ D = TypeVar("D", bound=DossierRecord)
 
 
 def deliver(
-    core: DossierCore[D],
+    kind: DossierKind[D],
     state: D,
     name: str,
     payload: Any,
@@ -161,15 +172,15 @@ def deliver(
 ) -> Step[D]:
     """Feed one event to a dossier of any kind; `today` defaults to the date it carries."""
     day = today or event_day(payload)
-    return core.receive(state, name, payload, ref or reference(), day, stamp(day))
+    return history.receive(kind, state, name, payload, ref or reference(), day, stamp(day))
 
 
-def pass_time(core: DossierCore[D], state: D, until: date) -> tuple[D, list[NotificationDue]]:
+def pass_time(kind: DossierKind[D], state: D, until: date) -> tuple[D, list[NotificationDue]]:
     """Fire every statutory timer of a dossier of any kind due by `until`, as the shell
     does; the notifications they sent, in order."""
     sent: list[NotificationDue] = []
-    while (timer := core.due_timer(state)) is not None and timer.fire_on <= until:
-        step = core.on_deadline(state, timer.key, timer.fire_on, stamp(timer.fire_on))
+    while (timer := history.due_timer(kind, state)) is not None and timer.fire_on <= until:
+        step = history.on_deadline(kind, state, timer.fire_on)
         sent += step.notifications
         state = step.state
     return state, sent

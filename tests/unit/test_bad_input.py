@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from models import history
 from models.errors import InputRejected
-from models.visa_rules import open_dossier
-from models.visa_state import VisaState
+from models.visa import VISA
+from models.visa.state import VisaState
 from tests.unit.builders import (
     COMPLETE_FILE,
     FILED,
@@ -286,7 +287,7 @@ def test_rejections_accumulate_in_order() -> None:
 
 
 def open_raw(raw: Any) -> None:
-    open_dossier(raw, reference(), FILED, stamp(FILED), "visa-RBT-2009-000123")
+    history.open_dossier(VISA, raw, reference(), FILED, "visa-RBT-2009-000123")
 
 
 @pytest.mark.rule("A1")
@@ -330,9 +331,7 @@ def test_a_spouse_application_without_its_date_is_rejected() -> None:
     assert caught.value.reason.startswith("B4: visa_application_date: is required")
     family = application()
     del family["visa_application_date"]
-    opened = open_dossier(
-        family, reference(), COMPLETE_FILE, stamp(COMPLETE_FILE), "visa-RBT-2009-000123"
-    )
+    opened = history.open_dossier(VISA, family, reference(), COMPLETE_FILE, "visa-RBT-2009-000123")
     assert opened.state.visa_application_date is None
 
 

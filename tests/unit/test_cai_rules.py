@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 
-from models import cai_rules, caif_rules
-from models.cai_state import CaiState
-from models.caif_state import FamilyState
+from models import history
+from models.cai import CAI
+from models.cai.state import CaiState
 from models.core import Step
 from models.errors import InputRejected
+from models.family import FAMILY
+from models.family.state import FamilyState
 from models.reference import ReferenceData, default_reference_data, merge_reference_data
 
 SIGNED = date(2009, 3, 2)
@@ -48,7 +50,7 @@ def contract(**overrides: Any) -> dict[str, Any]:
 
 def opened(**overrides: Any) -> CaiState:
     raw = contract(**overrides)
-    return cai_rules.open_contract(raw, REFERENCE, SIGNED, "t", f"cai-{raw['contract_id']}").state
+    return history.open_dossier(CAI, raw, REFERENCE, SIGNED, f"cai-{raw['contract_id']}").state
 
 
 def event_day(payload: dict[str, Any]) -> date:
@@ -65,7 +67,7 @@ def feed(
     step: Step[CaiState] = Step(state)
     for name, payload in events:
         received = day or event_day(payload)
-        step = cai_rules.receive(step.state, name, payload, REFERENCE, received, "t")
+        step = history.receive(CAI, step.state, name, payload, REFERENCE, received, "t")
     return step
 
 
@@ -176,14 +178,14 @@ def test_assessment_takes_place_within_the_year() -> None:
         day=date(2010, 2, 1),  # planned a month ahead, for a day after the year
     )
     assert late.rejection is not None and late.rejection.reason.startswith("H5: session_on:")
-    timer = cai_rules.due_timer(state)
+    timer = history.due_timer(CAI, state)
     assert timer is not None and timer.key == "reminder.2m" and timer.fire_on == date(2010, 1, 2)
 
 
 def at_end(state: CaiState) -> CaiState:
     for key in ("skills_assessment_due", "validity_ends"):
         if key in state.tracked_deadlines:
-            state = cai_rules.on_deadline(state, key, date(2010, 3, 3), "t").state
+            state = history.on_deadline(CAI, state, date(2010, 3, 3)).state
     return state
 
 
@@ -279,9 +281,7 @@ def family(**overrides: Any) -> dict[str, Any]:
 
 def open_family(**overrides: Any) -> FamilyState:
     raw = family(**overrides)
-    return caif_rules.open_family_contract(
-        raw, REFERENCE, SIGNED, "t", f"caif-{raw['contract_id']}"
-    ).state
+    return history.open_dossier(FAMILY, raw, REFERENCE, SIGNED, f"caif-{raw['contract_id']}").state
 
 
 @pytest.mark.rule("G1")
@@ -312,7 +312,8 @@ def test_breaches_are_for_children_of_compulsory_school_age() -> None:
             }
         ]
     )
-    five = caif_rules.receive(
+    five = history.receive(
+        FAMILY,
         state,
         "school_attendance_breach",
         {"child_id": "C1", "reported_on": "2009-03-02", "detail": "d"},
@@ -321,7 +322,8 @@ def test_breaches_are_for_children_of_compulsory_school_age() -> None:
         "t",
     )
     assert five.rejection is not None and five.rejection.rule == "G3"
-    six = caif_rules.receive(
+    six = history.receive(
+        FAMILY,
         state,
         "school_attendance_breach",
         {"child_id": "C1", "reported_on": "2009-03-03", "detail": "d"},

@@ -8,8 +8,11 @@ from typing import Any
 
 from temporalio.workflow import _Definition
 
-from models import cai_rules, caif_rules, visa_rules
-from models.history import CORRECT_EVENT, Rules
+from models.cai import CAI
+from models.dossier_kind import DossierKind
+from models.family import FAMILY
+from models.history import CORRECT_EVENT
+from models.visa import VISA
 from workflows.cai_contract import CaiContract, CaiFamilyContract
 from workflows.visa_application import VisaApplication
 
@@ -46,10 +49,10 @@ CONTRACT_EVENTS = {
 }
 # Added beside the contract's (README): why a no-show counts against the applicant (B5).
 ADDED_EVENTS = {"VisaApplication": {"evaluation_absence"}}
-RULES: dict[str, Rules[Any]] = {
-    "VisaApplication": visa_rules.RULES,
-    "CaiContract": cai_rules.RULES,
-    "CaiFamilyContract": caif_rules.RULES,
+RULES: dict[str, DossierKind[Any]] = {
+    "VisaApplication": VISA,
+    "CaiContract": CAI,
+    "CaiFamilyContract": FAMILY,
 }
 
 

@@ -12,12 +12,15 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from models import cai_rules, caif_rules
-from models.cai_core import CAI_CORE, FAMILY_CORE
+from models import history
+from models.cai import CAI
+from models.cai import workflow_id_for as cai_workflow_id
 from models.common import DeadlineStatus, NotificationDue, Recipient
 from models.core import Step
 from models.dossier import DossierRecord
-from models.visa_state import Stage, TrackStatus, VisaState
+from models.family import FAMILY
+from models.family import workflow_id_for as family_workflow_id
+from models.visa.state import Stage, TrackStatus, VisaState
 from tests.unit.builders import (
     COMPLETE_FILE,
     Event,
@@ -31,7 +34,6 @@ from tests.unit.builders import (
     reference,
     run_timers,
     send,
-    stamp,
     unchanged_but_seq,
     values_evaluation,
     visa_decision,
@@ -239,17 +241,17 @@ AFTER_YEAR = date(2010, 3, 3)
 @pytest.mark.rule("I2")
 def test_a_cai_absence_given_its_legitimate_reason_changes_the_proposal() -> None:
     raw = contract()
-    state = cai_rules.open_contract(
-        raw, reference(), SIGNED, stamp(SIGNED), cai_rules.workflow_id_for(raw["contract_id"])
+    state = history.open_dossier(
+        CAI, raw, reference(), SIGNED, cai_workflow_id(raw["contract_id"])
     ).state
     absence = {"service": "vivre_en_france", "absent_on": "2009-04-01", "legitimate_reason": None}
-    absent = deliver(CAI_CORE, state, "absence", absence)
+    absent = deliver(CAI, state, "absence", absence)
     absence_seq = absent.state.seq
-    state, sent = pass_time(CAI_CORE, absent.state, AFTER_YEAR)
+    state, sent = pass_time(CAI, absent.state, AFTER_YEAR)
     [proposal] = [note for note in sent if note.kind == "cai_follow_up_proposal"]
     assert proposal.payload["proposal"] == "terminate"
     excused = {**absence, "legitimate_reason": "hospitalised"}
-    step = deliver(CAI_CORE, state, *correction(absence_seq, excused, date(2010, 3, 4)))
+    step = deliver(CAI, state, *correction(absence_seq, excused, date(2010, 3, 4)))
     assert step.rejection is None and step.corrects == absence_seq
     assert step.state.proposal is not None
     assert step.state.proposal.proposal == "undetermined"
@@ -262,19 +264,17 @@ def test_a_cai_absence_given_its_legitimate_reason_changes_the_proposal() -> Non
 @pytest.mark.rule("G4")
 def test_a_withdrawn_parents_absence_withdraws_its_report_to_the_prefect() -> None:
     raw = family()
-    state = caif_rules.open_family_contract(
-        raw, reference(), SIGNED, stamp(SIGNED), caif_rules.workflow_id_for(raw["contract_id"])
+    state = history.open_dossier(
+        FAMILY, raw, reference(), SIGNED, family_workflow_id(raw["contract_id"])
     ).state
     convened = {"person_id": "P1", "session_id": "S1", "session_on": "2009-03-11"}
-    state = deliver(FAMILY_CORE, state, "parents_training_convened", convened).state
+    state = deliver(FAMILY, state, "parents_training_convened", convened).state
     absence = {"person_id": "P1", "absent_on": "2009-03-11", "legitimate_reason": None}
-    absent = deliver(FAMILY_CORE, state, "parents_training_absence", absence)
+    absent = deliver(FAMILY, state, "parents_training_absence", absence)
     [report] = absent.notifications
     assert (report.kind, report.about) == ("parents_training_missed", "P1")
     assert absent.state.stage == "training_missed"
-    step = deliver(
-        FAMILY_CORE, absent.state, *correction(absent.state.seq, None, date(2009, 3, 12))
-    )
+    step = deliver(FAMILY, absent.state, *correction(absent.state.seq, None, date(2009, 3, 12)))
     assert step.rejection is None
     assert step.state.stage == "in_progress"
     assert step.state.parents["P1"].status == "convened"

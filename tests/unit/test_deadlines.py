@@ -15,22 +15,22 @@ import pytest
 
 from models.common import DeadlineStatus, Recipient
 from models.core import TimerDue
-from models.visa_rules import due_timer, on_deadline
-from models.visa_state import Stage, VisaState
+from models.visa.state import Stage, VisaState
 from tests.unit.builders import (
     DELEGATE_COUNTRY,
     application,
     delegate_reference,
+    due_timer,
     feed,
     language_evaluation,
     notes_of,
+    on_deadline,
     open_,
     pairs,
     resume,
     run_timers,
     send,
     spouse_application,
-    stamp,
     training_absence,
     training_completed,
     training_prescribed,
@@ -53,7 +53,7 @@ LANGUAGE_INSUFFICIENT = [
 
 
 def fire(state: VisaState, timer: TimerDue) -> tuple[VisaState, list[tuple[str, Recipient]]]:
-    step = on_deadline(state, timer.key, timer.fire_on, stamp(timer.fire_on))
+    step = on_deadline(state, timer.fire_on)
     return step.state, sorted(pairs(step))
 
 
@@ -80,7 +80,7 @@ def test_b1_alerts_the_body_and_the_consulate_never_against_the_applicant() -> N
     state = open_().state
     timer = due_timer(state)
     assert timer is not None
-    step = on_deadline(state, timer.key, timer.fire_on, stamp(timer.fire_on))
+    step = on_deadline(state, timer.fire_on)
     assert sorted(pairs(step)) == [
         ("evaluation_overdue", Recipient.CONSULATE),
         ("evaluation_overdue", Recipient.OFII),
@@ -110,7 +110,7 @@ def test_b1_one_evaluation_alone_does_not_meet_the_deadline() -> None:
     assert state.tracked_deadlines["evaluation_due"].status == DeadlineStatus.PENDING
     timer = due_timer(state)
     assert timer == TimerDue("evaluation_due", date(2009, 3, 14))
-    step = on_deadline(state, timer.key, timer.fire_on, stamp(timer.fire_on))
+    step = on_deadline(state, timer.fire_on)
     assert all(note.payload["evaluations"] == ["values"] for note in step.notifications)
 
 
@@ -170,7 +170,7 @@ def test_b2_reminder_goes_to_the_prefecture() -> None:
 @pytest.mark.rule("B2")
 def test_b2_reminder_names_the_prefecture() -> None:
     state = feed(BOTH_SUFFICIENT).state
-    step = on_deadline(state, "prefecture_decision_due", PREFECTURE_DUE, stamp(PREFECTURE_DUE))
+    step = on_deadline(state, PREFECTURE_DUE)
     [note] = step.notifications
     assert note.payload["prefecture"] == "Paris"
     assert note.payload["due"] == PREFECTURE_DUE.isoformat()
@@ -206,7 +206,7 @@ def test_b3_overdue_alert_to_the_body_and_the_consulate() -> None:
     state = open_(spouse_application()).state
     timer = due_timer(state)
     assert timer is not None
-    step = on_deadline(state, timer.key, timer.fire_on, stamp(timer.fire_on))
+    step = on_deadline(state, timer.fire_on)
     assert sorted(pairs(step)) == [
         ("evaluation_overdue", Recipient.CONSULATE),
         ("evaluation_overdue", Recipient.OFII),
@@ -237,7 +237,7 @@ def test_b4_alert_fires_the_day_after_and_tells_the_consulate_to_rule() -> None:
     state, _ = run_timers(feed(BOTH_SUFFICIENT).state, PREFECTURE_DUE)
     timer = due_timer(state)
     assert timer == TimerDue("decision_suspension_ends", date(2009, 8, 3))
-    step = on_deadline(state, timer.key, timer.fire_on, stamp(timer.fire_on))
+    step = on_deadline(state, timer.fire_on)
     assert sorted(pairs(step)) == [("sursis_expired", Recipient.CONSULATE)]
     assert step.state.tracked_deadlines["decision_suspension_ends"].status == (
         DeadlineStatus.MISSED

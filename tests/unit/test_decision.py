@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from models.common import DeadlineStatus, Recipient
-from models.visa_state import Stage, VisaState
+from models.visa.state import Stage, VisaState
 from tests.unit.builders import (
     DELEGATE_COUNTRY,
     Event,

@@ -1,7 +1,7 @@
 """The README's diagrams hold to the code: each dossier kind's state diagram names every
 stage of that kind's stage enum and no other, each of its transitions cites the rules it
 applies, and the timeline of part I's delays is the one `tools.diagrams` computes from
-`models.visa_rules` and the calendar."""
+`models.visa.delays` and the calendar."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from models.cai_state import CaiStage
-from models.caif_state import FamilyStage
-from models.visa_state import Stage
+from models.cai import CaiStage
+from models.family import FamilyStage
+from models.visa import Stage
 from tools.diagrams import delays_gantt
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 # A state diagram says which enum it draws with a mermaid comment: `%% stages: <enum>`.
 KINDS: dict[str, type[StrEnum]] = {
-    "models.visa_state.Stage": Stage,
+    "models.visa_state.Stage": Stage,  # as the README names the enum it draws
     "models.cai_state.CaiStage": CaiStage,
     "models.caif_state.FamilyStage": FamilyStage,
 }

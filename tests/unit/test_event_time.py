@@ -16,16 +16,19 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from models import cai_rules, caif_rules, visa_rules
-from models.cai_core import CAI_CORE, FAMILY_CORE
-from models.cai_state import CaiState
-from models.caif_state import FamilyState
+from models import history
+from models.cai import CAI
+from models.cai import workflow_id_for as cai_workflow_id
+from models.cai.state import CaiState
 from models.common import DeadlineStatus, Recipient
 from models.core import Step, TimerDue
 from models.dossier import DossierRecord
+from models.family import FAMILY
+from models.family import workflow_id_for as family_workflow_id
+from models.family.state import FamilyState
 from models.reference import ReferenceData, default_reference_data
-from models.visa_core import VISA_CORE
-from models.visa_state import Stage, TrackStatus, VisaState
+from models.visa import VISA
+from models.visa.state import Stage, TrackStatus, VisaState
 from tests.unit.builders import (
     COMPLETE_FILE,
     Event,
@@ -42,7 +45,6 @@ from tests.unit.builders import (
     run_timers,
     send,
     spouse_application,
-    stamp,
     to_applicant,
     training_absence,
     training_completed,
@@ -106,18 +108,14 @@ def open_reunification(**overrides: Any) -> Step[VisaState]:
 def open_cai(ref: ReferenceData | None = None, **overrides: Any) -> CaiState:
     raw = contract(**overrides)
     signed = date.fromisoformat(raw["signed_on"])
-    workflow_id = cai_rules.workflow_id_for(raw["contract_id"])
-    return cai_rules.open_contract(
-        raw, ref or reference(), signed, stamp(signed), workflow_id
-    ).state
+    workflow_id = cai_workflow_id(raw["contract_id"])
+    return history.open_dossier(CAI, raw, ref or reference(), signed, workflow_id).state
 
 
 def open_family(ref: ReferenceData | None = None, **overrides: Any) -> FamilyState:
     raw = family(**overrides)
-    workflow_id = caif_rules.workflow_id_for(raw["contract_id"])
-    return caif_rules.open_family_contract(
-        raw, ref or reference(), SIGNED, stamp(SIGNED), workflow_id
-    ).state
+    workflow_id = family_workflow_id(raw["contract_id"])
+    return history.open_dossier(FAMILY, raw, ref or reference(), SIGNED, workflow_id).state
 
 
 def convened(session_on: date = SESSION) -> Event:
@@ -533,7 +531,7 @@ TWO_PARENTS = [
 
 @pytest.mark.rule("G4")
 def test_one_report_per_parent_who_did_not_attend() -> None:
-    _, sent = pass_time(FAMILY_CORE, open_family(signatories=TWO_PARENTS), AFTER_YEAR)
+    _, sent = pass_time(FAMILY, open_family(signatories=TWO_PARENTS), AFTER_YEAR)
     missed = [note for note in sent if note.kind == "parents_training_missed"]
     assert sorted((note.recipient, note.about) for note in missed) == [
         (Recipient.PREFECTURE, "P1"),
@@ -549,12 +547,12 @@ def test_after_the_follow_up_the_dossier_stays_open_for_the_prefects_referral() 
     ref = reference({"family_follow_up": {"months": 6, "referral_window_months": 1}})
     opened = open_family(ref)
     assert opened.validity_ends == date(2009, 9, 2)  # configuration, not the default year
-    state, _ = pass_time(FAMILY_CORE, opened, date(2009, 9, 3))
+    state, _ = pass_time(FAMILY, opened, date(2009, 9, 3))
     assert (state.stage, state.follow_up_over, state.closed) == ("training_missed", True, False)
     assert state.deadlines["referral_window_ends"] == date(2009, 10, 2)
     assert state.awaiting == ["conseil_general_referral from the prefecture (until 2009-10-02)"]
     late = deliver(
-        FAMILY_CORE,
+        FAMILY,
         state,
         "parents_training_attended",
         {"person_id": "P1", "attended_on": "2009-09-10", "attestation_ref": "A"},
@@ -562,7 +560,7 @@ def test_after_the_follow_up_the_dossier_stays_open_for_the_prefects_referral() 
     )
     assert late.rejection is not None and late.rejection.rule == "G4"
     referral = deliver(
-        FAMILY_CORE,
+        FAMILY,
         state,
         "conseil_general_referral",
         {"decided_on": "2009-09-20", "reason": "did not attend"},
@@ -573,7 +571,7 @@ def test_after_the_follow_up_the_dossier_stays_open_for_the_prefects_referral() 
         ("conseil_general_referral", Recipient.CONSEIL_GENERAL)
     }
     # Without a referral, the window's end closes the dossier.
-    ended, _ = pass_time(FAMILY_CORE, state, date(2009, 10, 3))
+    ended, _ = pass_time(FAMILY, state, date(2009, 10, 3))
     assert ended.closed and ended.referral is None
 
 
@@ -597,15 +595,15 @@ def test_after_an_extension_the_assessment_not_done_is_offered_again() -> None:
         "language_training_status",
         {"status": "in_progress", "reason": None, "reported_on": "2009-06-01"},
     )
-    state = deliver(CAI_CORE, open_cai(), *in_progress).state
-    state, _ = pass_time(CAI_CORE, state, AFTER_YEAR)
+    state = deliver(CAI, open_cai(), *in_progress).state
+    state, _ = pass_time(CAI, state, AFTER_YEAR)
     assert state.skills_assessment.status == "missed"
     assert state.proposal is not None and state.proposal.proposal == "extend"
     extend = (
         "prefect_decision",
         {"decision": "extend", "decided_on": "2010-03-05", "extended_until": "2010-09-01"},
     )
-    step = deliver(CAI_CORE, state, *extend)
+    step = deliver(CAI, state, *extend)
     assert step.rejection is None
     skills = step.state.skills_assessment
     assert step.state.stage == "extended"
@@ -625,17 +623,17 @@ def test_close_is_proposed_only_when_every_service_was_followed_or_exempted() ->
         "dilf_required": False,
     }
     opened = open_cai(prescriptions=civic_only, residence_permit_basis="L.313-10")  # H2
-    undetermined, _ = pass_time(CAI_CORE, opened, AFTER_YEAR)
+    undetermined, _ = pass_time(CAI, opened, AFTER_YEAR)
     assert undetermined.proposal is not None
     assert undetermined.proposal.proposal == "undetermined"
     assert undetermined.proposal.missing == ["civic_training not completed"]
     followed = deliver(
-        CAI_CORE,
+        CAI,
         opened,
         "service_completed",
         {"service": "civic_training", "completed_on": "2009-05-01", "attestation_ref": "A"},
     ).state
-    closed, sent = pass_time(CAI_CORE, followed, AFTER_YEAR)
+    closed, sent = pass_time(CAI, followed, AFTER_YEAR)
     assert closed.proposal is not None and closed.proposal.proposal == "close"
     assert closed.proposal.missing == []
     [proposal] = [note for note in sent if note.kind == "cai_follow_up_proposal"]
@@ -645,18 +643,18 @@ def test_close_is_proposed_only_when_every_service_was_followed_or_exempted() ->
 @pytest.mark.rule("I2")
 @pytest.mark.rule("H2")
 def test_an_already_employed_exemption_granted_later_voids_an_earlier_absence() -> None:
-    absent = deliver(CAI_CORE, open_cai(), *convened(), today=date(2009, 3, 5)).state
-    absent = deliver(CAI_CORE, absent, *cai_absence("skills_assessment", SESSION)).state
+    absent = deliver(CAI, open_cai(), *convened(), today=date(2009, 3, 5)).state
+    absent = deliver(CAI, absent, *cai_absence("skills_assessment", SESSION)).state
     assert absent.skills_assessment.status == "missed"
-    terminated, _ = pass_time(CAI_CORE, absent, AFTER_YEAR)
+    terminated, _ = pass_time(CAI, absent, AFTER_YEAR)
     assert terminated.proposal is not None and terminated.proposal.proposal == "terminate"
     exemption = (
         "skills_assessment_exemption",
         {"decided_on": "2009-04-01", "ground": "already_employed", "proof_ref": "CONTRAT-1"},
     )
-    exempt = deliver(CAI_CORE, absent, *exemption).state
+    exempt = deliver(CAI, absent, *exemption).state
     assert exempt.skills_assessment.status == "exempt"
-    proposed, _ = pass_time(CAI_CORE, exempt, AFTER_YEAR)
+    proposed, _ = pass_time(CAI, exempt, AFTER_YEAR)
     assert proposed.proposal is not None and proposed.proposal.proposal != "terminate"
     assert not any("skills_assessment" in reason for reason in proposed.proposal.reasons)
 
@@ -665,14 +663,12 @@ def test_an_already_employed_exemption_granted_later_voids_an_earlier_absence() 
 @pytest.mark.rule("I2")
 @pytest.mark.rule("H5")
 def test_an_absence_reported_after_the_year_ended_turns_the_proposal_to_terminate() -> None:
-    state = deliver(CAI_CORE, open_cai(), *convened(), today=date(2009, 3, 5)).state
-    state, sent = pass_time(CAI_CORE, state, AFTER_YEAR)
+    state = deliver(CAI, open_cai(), *convened(), today=date(2009, 3, 5)).state
+    state, sent = pass_time(CAI, state, AFTER_YEAR)
     [proposal] = [note for note in sent if note.kind == "cai_follow_up_proposal"]
     assert proposal.payload["proposal"] == "undetermined"
 
-    step = deliver(
-        CAI_CORE, state, *cai_absence("skills_assessment", SESSION), today=date(2010, 3, 10)
-    )
+    step = deliver(CAI, state, *cai_absence("skills_assessment", SESSION), today=date(2010, 3, 10))
     assert step.rejection is None
     assert step.state.proposal is not None and step.state.proposal.proposal == "terminate"
     assert step.state.stage == "awaiting_prefect_decision"
@@ -705,12 +701,12 @@ def test_every_country_has_a_time_zone_and_canada_one_per_consulate() -> None:
 @pytest.mark.rule("B9")
 def test_a_timer_fires_at_midnight_where_the_consulate_sits() -> None:
     vancouver = open_(application(country_of_residence="CA", consulate="Vancouver")).state
-    timer = visa_rules.due_timer(vancouver)
+    timer = history.due_timer(VISA, vancouver)
     assert timer == TimerDue("evaluation_due", date(2009, 3, 14))
     assert vancouver.time_zone == "America/Vancouver"
     assert timer.fire_at(vancouver.time_zone) == datetime(2009, 3, 14, 7, tzinfo=UTC)  # PDT
     ankara = open_(application(country_of_residence="TR", consulate="Ankara")).state
-    timer = visa_rules.due_timer(ankara)
+    timer = history.due_timer(VISA, ankara)
     assert timer is not None
     assert timer.fire_at(ankara.time_zone) == datetime(2009, 3, 13, 22, tzinfo=UTC)
 
@@ -720,14 +716,19 @@ def test_an_instant_is_the_day_it_is_where_the_dossier_is_kept() -> None:
     state = open_(application(country_of_residence="CA", consulate="Vancouver")).state
     # 06:30 UTC on 14 March is still 13 March, 23:30, in Vancouver: the last day of B1.
     evening = datetime(2009, 3, 14, 6, 30, tzinfo=UTC)
-    step = VISA_CORE.receive(
-        state, *values_evaluation(date(2009, 3, 13)), reference(), evening, evening.isoformat()
+    step = history.receive(
+        VISA,
+        state,
+        *values_evaluation(date(2009, 3, 13)),
+        reference(),
+        evening,
+        evening.isoformat(),
     )
     assert step.rejection is None
     assert step.state.clock == date(2009, 3, 13)
     assert step.state.tracked_deadlines["evaluation_due"].status == DeadlineStatus.PENDING
     midnight = datetime(2009, 3, 14, 7, tzinfo=UTC)
-    fired = VISA_CORE.on_deadline(step.state, "evaluation_due", midnight, midnight.isoformat())
+    fired = history.on_deadline(VISA, step.state, midnight)
     assert fired.state.clock == date(2009, 3, 14)
     assert kinds_to(fired.notifications) == {
         ("evaluation_overdue", Recipient.OFII),
@@ -778,10 +779,10 @@ def test_a_late_fact_dated_before_the_dossier_opened_is_rejected_naming_the_open
         step = send(before, *event, today=received)
     elif kind == "cai":
         before = open_cai()
-        step = deliver(CAI_CORE, before, *event, today=received)
+        step = deliver(CAI, before, *event, today=received)
     else:
         before = open_family()
-        step = deliver(FAMILY_CORE, before, *event, today=received)
+        step = deliver(FAMILY, before, *event, today=received)
     assert step.rejection is not None
     assert (step.rejection.rule, step.rejection.field) == (rule, field)
     assert "precedes the opening of the dossier" in step.rejection.reason
@@ -806,7 +807,7 @@ def test_a_fact_dated_in_the_future_is_rejected() -> None:
         "service_completed",
         {"service": "civic_training", "completed_on": "2009-05-10", "attestation_ref": "A"},
     )
-    refused = deliver(CAI_CORE, cai, *ahead, today=date(2009, 5, 1))
+    refused = deliver(CAI, cai, *ahead, today=date(2009, 5, 1))
     assert refused.rejection is not None
     assert (refused.rejection.rule, refused.rejection.field) == ("I1", "completed_on")
 

@@ -7,12 +7,12 @@ from datetime import date
 import pytest
 
 from models.common import DeadlineStatus, Recipient
-from models.visa_rules import due_timer
-from models.visa_state import Stage, TrackStatus
+from models.visa.state import Stage, TrackStatus
 from tests.unit.builders import (
     DELEGATE_COUNTRY,
     application,
     delegate_reference,
+    due_timer,
     feed,
     language_evaluation,
     language_test_exemption,

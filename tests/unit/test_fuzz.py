@@ -12,21 +12,23 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.cai_core import CAI_CORE, FAMILY_CORE
-from models.dossier import DossierCore
+from models import history
+from models.cai import CAI
+from models.dossier_kind import DossierKind
+from models.family import FAMILY
 from models.reference import default_reference_data, merge_reference_data
-from models.visa_core import VISA_CORE
+from models.visa import VISA
 from tools.fuzz_inputs import KINDS, OPENED_ON, inputs
 
 REFERENCE = merge_reference_data(default_reference_data(), {})
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))
 
 
-def _check(core: DossierCore[Any], raw: dict[str, Any], workflow_id: str, data: Any) -> None:
-    state = core.open(raw, REFERENCE, OPENED_ON, "t", workflow_id).state
+def _check(core: DossierKind[Any], raw: dict[str, Any], workflow_id: str, data: Any) -> None:
+    state = history.open_dossier(core, raw, REFERENCE, OPENED_ON, workflow_id).state
     for name, payload, arrives in data:
         day = max(arrives, state.clock)
-        step = core.receive(state, name, payload, REFERENCE, day, f"{day}T09:00:00Z")
+        step = history.receive(core, state, name, payload, REFERENCE, day, f"{day}T09:00:00Z")
         assert step.state.seq == state.seq + 1
         if step.rejection is not None:
             assert step.rejection.rule, step.rejection  # every refusal names its rule
@@ -35,9 +37,9 @@ def _check(core: DossierCore[Any], raw: dict[str, Any], workflow_id: str, data: 
         reloaded = core.state_type.model_validate(step.state.model_dump(mode="json"))
         assert reloaded.seq == step.state.seq
         state = step.state
-        timer = core.due_timer(state)
+        timer = history.due_timer(core, state)
         if timer is not None and timer.fire_on <= day + timedelta(days=30):
-            state = core.on_deadline(state, timer.key, timer.fire_on, "t").state
+            state = history.on_deadline(core, state, timer.fire_on).state
     core.view(state)
 
 
@@ -49,21 +51,21 @@ FUZZ = settings(
 
 
 @FUZZ
-@given(st.lists(inputs(VISA_CORE), min_size=1, max_size=6))
+@given(st.lists(inputs(VISA), min_size=1, max_size=6))
 def test_no_visa_input_escapes_as_a_crash(data: list[tuple[str, Any, date]]) -> None:
     core, raw, workflow_id = KINDS[0]
     _check(core, raw, workflow_id, data)
 
 
 @FUZZ
-@given(st.lists(inputs(CAI_CORE), min_size=1, max_size=6))
+@given(st.lists(inputs(CAI), min_size=1, max_size=6))
 def test_no_cai_input_escapes_as_a_crash(data: list[tuple[str, Any, date]]) -> None:
     core, raw, workflow_id = KINDS[1]
     _check(core, raw, workflow_id, data)
 
 
 @FUZZ
-@given(st.lists(inputs(FAMILY_CORE), min_size=1, max_size=6))
+@given(st.lists(inputs(FAMILY), min_size=1, max_size=6))
 def test_no_family_input_escapes_as_a_crash(data: list[tuple[str, Any, date]]) -> None:
     core, raw, workflow_id = KINDS[2]
     _check(core, raw, workflow_id, data)

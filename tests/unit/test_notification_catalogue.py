@@ -14,16 +14,18 @@ from typing import Any, TypeVar
 import pytest
 from pydantic import ValidationError
 
-from models import cai_rules, caif_rules, visa_rules
-from models.cai_core import CAI_CORE, FAMILY_CORE
+from models import history
+from models.cai import CAI
 from models.common import NotificationDue, Recipient
 from models.core import Step
-from models.dossier import DossierCore, DossierRecord
+from models.dossier import DossierRecord
+from models.dossier_kind import DossierKind
+from models.family import FAMILY
 from models.notifications import CATALOGUE, Kind, check_recipient
 from models.reference import ReferenceData
 from models.reporting import Digest, OpenDossier, build_digests
-from models.visa_core import VISA_CORE
-from models.visa_state import Stage
+from models.visa import VISA
+from models.visa.state import Stage
 from tests.unit.builders import (
     DELEGATE_COUNTRY,
     Event,
@@ -37,7 +39,6 @@ from tests.unit.builders import (
     pass_time,
     reference,
     spouse_application,
-    stamp,
     training_absence,
     training_completed,
     training_prescribed,
@@ -273,7 +274,7 @@ def test_no_kind_is_spelt_as_a_string_outside_the_catalogue() -> None:
 
 @pytest.mark.rule("core")
 def test_the_names_a_kind_shares_are_those_of_a_stage_a_deadline_or_an_event() -> None:
-    events = {*visa_rules.EVENTS, *cai_rules.EVENTS, *caif_rules.EVENTS}
+    events = {*VISA.events, *CAI.events, *FAMILY.events}
     opened = open_()
     assert "prefecture_decision_due" in opened.state.tracked_deadlines
     for name, what in SHARED_NAMES.items():
@@ -306,7 +307,7 @@ D = TypeVar("D", bound=DossierRecord)
 
 
 def told(
-    core: DossierCore[D],
+    core: DossierKind[D],
     opened: Step[D],
     events: list[Event],
     until: date,
@@ -326,7 +327,7 @@ def told(
 
 
 def visa(raw: dict[str, Any], ref: ReferenceData, events: list[Event]) -> list[NotificationDue]:
-    return told(VISA_CORE, open_(raw, ref), events, date(2009, 9, 1), ref)[1]
+    return told(VISA, open_(raw, ref), events, date(2009, 9, 1), ref)[1]
 
 
 def family_reunification_trained() -> list[NotificationDue]:
@@ -394,7 +395,7 @@ def not_subject() -> list[NotificationDue]:
 
 def cai_terminated() -> list[NotificationDue]:
     """Convened, absent without a reason, the year runs out, the prefect terminates."""
-    opened = CAI_CORE.open(contract(), reference(), SIGNED, stamp(SIGNED), CAI_ID)
+    opened = history.open_dossier(CAI, contract(), reference(), SIGNED, CAI_ID)
     events: list[Event] = [
         CAI_CONVENED,
         (
@@ -402,13 +403,13 @@ def cai_terminated() -> list[NotificationDue]:
             {"service": "skills_assessment", "absent_on": "2009-03-10", "legitimate_reason": None},
         ),
     ]
-    state, notes = told(CAI_CORE, opened, events, date(2010, 3, 3))
+    state, notes = told(CAI, opened, events, date(2010, 3, 3))
     decision = ("prefect_decision", {"decision": "terminate", "decided_on": "2010-03-10"})
-    return notes + told(CAI_CORE, Step(state), [decision], date(2010, 3, 10))[1]
+    return notes + told(CAI, Step(state), [decision], date(2010, 3, 10))[1]
 
 
 def cai_completed() -> list[NotificationDue]:
-    opened = CAI_CORE.open(contract(), reference(), SIGNED, stamp(SIGNED), CAI_ID)
+    opened = history.open_dossier(CAI, contract(), reference(), SIGNED, CAI_ID)
     events: list[Event] = [
         CAI_CONVENED,
         (
@@ -416,7 +417,7 @@ def cai_completed() -> list[NotificationDue]:
             {"completed_on": "2009-03-10", "duration_hours": 3, "report_ref": "BCP-1"},
         ),
     ]
-    return told(CAI_CORE, opened, events, date(2009, 4, 1))[1]
+    return told(CAI, opened, events, date(2009, 4, 1))[1]
 
 
 def family_referred() -> list[NotificationDue]:
@@ -435,7 +436,7 @@ def family_referred() -> list[NotificationDue]:
             }
         ],
     )
-    opened = FAMILY_CORE.open(raw, reference(), SIGNED, stamp(SIGNED), "caif-CAIF-75-2009-000007")
+    opened = history.open_dossier(FAMILY, raw, reference(), SIGNED, "caif-CAIF-75-2009-000007")
     events: list[Event] = [
         (
             "parents_training_convened",
@@ -458,7 +459,7 @@ def family_referred() -> list[NotificationDue]:
         ),
         ("conseil_general_referral", {"decided_on": "2009-04-15", "reason": "training missed"}),
     ]
-    return told(FAMILY_CORE, opened, events, date(2009, 5, 1))[1]
+    return told(FAMILY, opened, events, date(2009, 5, 1))[1]
 
 
 def every_dossier() -> list[NotificationDue]:

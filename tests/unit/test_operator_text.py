@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from models import cai_rules, caif_rules, visa_rules
-from models.cai_core import CAI_CORE, FAMILY_CORE
-from models.cai_state import CaiStage
-from models.caif_state import FamilyStage
-from models.dossier import DossierCore
+from models import history
+from models.cai import CAI as CAI_KIND
+from models.cai.state import CaiStage
+from models.dossier_kind import DossierKind
+from models.family import FAMILY as FAMILY_KIND
+from models.family.state import FamilyStage
 from models.history import CORRECT_EVENT
 from models.notifications import CATALOGUE, Recipient
 from models.operator_text import (
@@ -35,6 +36,7 @@ from models.operator_text import (
     awaited_label,
     compact_rules,
     deadline_label,
+    details_markdown,
     event_label,
     format_date,
     notification_label,
@@ -44,21 +46,22 @@ from models.operator_text import (
     timer_summary,
     undelivered_text,
 )
-from models.register import DossierView
+from models.records import DossierView
 from models.sessions import Service
-from models.visa_core import VISA_CORE
-from models.visa_state import _AWAITING_TEXT, Stage
+from models.visa import VISA as VISA_KIND
+from models.visa.state import _AWAITING_TEXT, Stage
 
 # The rule catalogue's IDs (RULES.md): A1–A6, B1–B9, … J1.
 RULE_COUNTS = {"A": 6, "B": 9, "C": 3, "D": 7, "E": 6, "F": 4, "G": 4, "H": 5, "I": 3, "J": 1}
 RULE_IDS = {f"{letter}{n}" for letter, count in RULE_COUNTS.items() for n in range(1, count + 1)}
-CORES: dict[str, DossierCore] = {  # type: ignore[type-arg]
-    VISA: VISA_CORE,
-    CAI: CAI_CORE,
-    FAMILY: FAMILY_CORE,
+CORES: dict[str, DossierKind] = {  # type: ignore[type-arg]
+    VISA: VISA_KIND,
+    CAI: CAI_KIND,
+    FAMILY: FAMILY_KIND,
 }
 STAGE_ENUMS: dict[str, type[StrEnum]] = {VISA: Stage, CAI: CaiStage, FAMILY: FamilyStage}
-RULE_MODULES = {VISA: visa_rules, CAI: cai_rules, FAMILY: caif_rules}
+MODELS = Path(__file__).resolve().parents[2] / "models"
+RULE_PACKAGES = {VISA: MODELS / "visa", CAI: MODELS / "cai", FAMILY: MODELS / "family"}
 
 
 def _names_rules(label: Label) -> bool:
@@ -75,7 +78,7 @@ def _both_languages(label: Label) -> None:
 def _tracked_deadline_names(kind: str) -> set[str]:
     """The names of the statutory delays a kind's rules track, read from their source:
     `tracked_deadlines["name"]` and `tracked_deadlines[f"name.{detail}"]`."""
-    source = Path(RULE_MODULES[kind].__file__ or "").read_text()
+    source = "".join(module.read_text() for module in RULE_PACKAGES[kind].glob("*.py"))
     return set(re.findall(r'tracked_deadlines\[f?"([a-z_]+)', source))
 
 
@@ -104,8 +107,8 @@ def test_every_statutory_delay_has_words_naming_its_rule(kind: str) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_event_has_words_naming_the_rule_its_model_applies(kind: str) -> None:
     core = CORES[kind]
-    registered = RULE_MODULES[kind].EVENTS
-    for event in core.events:
+    registered = core.events
+    for event in history.event_names(core):
         label = EVENTS[event]
         _both_languages(label)
         if event == CORRECT_EVENT:
@@ -210,7 +213,7 @@ def _visa_view() -> DossierView:
 
 
 def test_a_dossiers_details_read_in_french_by_default() -> None:
-    details = _visa_view().details_markdown()
+    details = details_markdown(_visa_view())
     assert details == "\n\n".join(
         [
             "**RBT-2027-000123** · regroupement familial · Rabat · MA",
@@ -223,7 +226,7 @@ def test_a_dossiers_details_read_in_french_by_default() -> None:
 
 
 def test_a_dossiers_details_read_in_english_on_request() -> None:
-    details = _visa_view().details_markdown("en")
+    details = details_markdown(_visa_view(), "en")
     assert details.split("\n\n") == [
         "**RBT-2027-000123** · family reunification · Rabat · MA",
         "Stage: **awaiting the evaluation (language, values) (D1, E1)**",
@@ -237,7 +240,7 @@ def test_the_codes_stay_the_contracts() -> None:
     """Only what a person reads changes: the view keeps the codes it is stored and
     searched by."""
     view = _visa_view()
-    view.details_markdown("fr")
+    details_markdown(view, "fr")
     assert view.stage == "awaiting_evaluation"
     assert view.awaiting == ["language_evaluation", "values_evaluation"]
     assert view.next_deadline_name == "evaluation_due"
@@ -245,7 +248,7 @@ def test_the_codes_stay_the_contracts() -> None:
 
 def test_the_spouses_evaluation_delay_names_b3() -> None:
     view = _visa_view().model_copy(update={"procedure": "spouse_of_french"})
-    assert "B3 — évaluation dans les 60 jours" in view.details_markdown()
+    assert "B3 — évaluation dans les 60 jours" in details_markdown(view)
 
 
 def test_a_closed_dossiers_outcome_reads_in_words() -> None:
@@ -258,10 +261,10 @@ def test_a_closed_dossiers_outcome_reads_in_words() -> None:
             "outcome": {"decision": "issued", "decided_on": "2027-05-02", "grounds": []},
         }
     )
-    lines = view.details_markdown().split("\n\n")
+    lines = details_markdown(view).split("\n\n")
     assert lines[1] == "Étape : **visa délivré (F1)**"
     assert lines[2] == "Issue : décision=délivré, décidé le=02/05/2027"
-    assert view.details_markdown("en").split("\n\n")[2] == (
+    assert details_markdown(view, "en").split("\n\n")[2] == (
         "Outcome: decision=issued, decided on=2027-05-02"
     )
 

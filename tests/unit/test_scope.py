@@ -10,14 +10,14 @@ from pydantic import ValidationError
 from models.common import Recipient
 from models.errors import InputRejected
 from models.reference import BodyKind
-from models.visa_rules import due_timer
-from models.visa_state import Stage
+from models.visa.state import Stage
 from tests.unit.builders import (
     DELEGATE_COUNTRY,
     DELEGATE_ENTRY,
     FILED,
     application,
     delegate_reference,
+    due_timer,
     language_evaluation,
     open_,
     pairs,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from models.cai_state import CaiState
-from models.caif_state import FamilyState
-from models.visa_state import VisaState
+from models.cai.state import CaiState
+from models.family.state import FamilyState
+from models.visa.state import VisaState
 from tests.unit.builders import (
     feed,
     language_evaluation,

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from models import cai_rules
+from models import history
+from models.cai import CAI
 from models.errors import InputRejected
 from models.history import KEPT_REJECTIONS
 from tests.unit.builders import (
@@ -104,7 +105,7 @@ def test_a_start_dated_9999_is_refused_naming_its_field() -> None:
 def test_a_cai_signed_in_9999_is_refused() -> None:
     raw = contract(signed_on="9999-12-31")
     with pytest.raises(InputRejected) as caught:
-        cai_rules.open_contract(raw, REFERENCE, SIGNED, "t", f"cai-{raw['contract_id']}")
+        history.open_dossier(CAI, raw, REFERENCE, SIGNED, f"cai-{raw['contract_id']}")
     assert (caught.value.rule, caught.value.field) == ("H1", "signed_on")
 
 

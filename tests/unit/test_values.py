@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from models.common import Recipient
-from models.visa_state import Stage, TrackStatus
+from models.visa.state import Stage, TrackStatus
 from tests.unit.builders import (
     Event,
     application,

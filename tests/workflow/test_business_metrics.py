@@ -25,7 +25,7 @@ from activities.metrics import RegisterMetrics
 from activities.register import RegisterActivities
 from models.delivery import RouteTable
 from models.metrics import CATALOGUE, SDK_METRICS
-from models.register import DossierClaim, DossierRow, DossierView
+from models.records import DossierClaim, DossierRow, DossierView
 from scripts.ports import free_port
 from tests.conftest import TEST_KEYS, iso, visa_input
 from workers.client import runtime

@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.register import RegisterActivities
-from models.register import (
+from models.records import (
     DossierRow,
     DossierView,
     EventRecord,

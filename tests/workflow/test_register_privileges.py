@@ -12,7 +12,7 @@ import pytest
 from activities.database import ensure_login_role, open_pool
 from activities.register import RegisterActivities
 from models.common import NotificationDue, Recipient
-from models.register import DossierClaim, DossierRow, DossierView, EventRecord, NotificationRecord
+from models.records import DossierClaim, DossierRow, DossierView, EventRecord, NotificationRecord
 from workers.postgres import as_role
 
 

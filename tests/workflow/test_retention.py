@@ -14,7 +14,7 @@ from activities.documents import load_document, store_document
 from activities.register import RegisterActivities
 from activities.retention import RetentionRefused, erase_personal_data
 from models.common import NotificationDue, Recipient
-from models.register import DossierClaim, DossierRow, DossierView, EventRecord, NotificationRecord
+from models.records import DossierClaim, DossierRow, DossierView, EventRecord, NotificationRecord
 
 NAME, BIRTH, MEDICAL = "Awa Traoré-Retention", "1988-11-05", "hospitalisée"
 

@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from activities.register import RegisterActivities
-from models.register import StepRecord
+from models.records import StepRecord
 from tests.conftest import TEST_KEYS, visa_input
 from tests.workflow.test_register_idempotence import _with
 from workers.codec import sealed_data_converter

@@ -7,11 +7,11 @@ from enum import StrEnum
 
 from pydantic import Field, computed_field
 
-from models.cai_events import CaiContractInput
+from models.cai.events import CaiContractInput
 from models.common import Record
 from models.dossier import DossierRecord, contract_deadlines
 from models.notifications import Kind
-from models.register import ConvocationWait, DossierView
+from models.records import ConvocationWait, DossierView
 
 
 class CaiStage(StrEnum):

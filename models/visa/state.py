@@ -15,9 +15,9 @@ from pydantic import Field, computed_field
 from models.common import DeadlineStatus, Record
 from models.dossier import DossierRecord, contract_deadlines
 from models.notifications import Kind
+from models.records import DossierView
 from models.reference import BodyKind
-from models.register import DossierView
-from models.visa_events import Domain, Procedure, VisaApplicationInput
+from models.visa.events import Domain, Procedure, VisaApplicationInput
 
 
 class Stage(StrEnum):

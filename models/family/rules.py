@@ -1,12 +1,19 @@
-"""The rules of the CAI for the family (G1–G4) as pure functions."""
+"""The rules of the CAI for the family (G1–G4), as pure functions: the parents' training,
+the children's schooling, and the prefect's referral to the conseil général."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
-from models import history
-from models.cai_events import (
+from models.cai.state import Absence, Convocation
+from models.calendar import months_after
+from models.common import DeadlineStatus, NotificationDue, Recipient, TrackedDeadline, age_on
+from models.core import Step
+from models.dossier_kind import contract_start
+from models.errors import InputRejected
+from models.events import Event
+from models.family.events import (
     CaiFamilyInput,
     ConseilGeneralReferral,
     ParentsTrainingAbsence,
@@ -14,19 +21,10 @@ from models.cai_events import (
     ParentsTrainingConvened,
     SchoolAttendanceBreach,
 )
-from models.cai_state import Absence, Convocation
-from models.caif_state import Breach, FamilyState, Parent, ParentStatus, Referral, is_school_age
-from models.calendar import months_after
-from models.common import DeadlineStatus, NotificationDue, Recipient, TrackedDeadline, age_on
-from models.core import Step, TimerDue
-from models.dossier import Moment
-from models.errors import InputRejected
-from models.events import Event
-from models.history import on
-from models.intake import parse_payload
+from models.family.state import Breach, FamilyState, Parent, ParentStatus, Referral, is_school_age
+from models.language import letter_language
 from models.notifications import Kind
 from models.reference import ReferenceData
-from models.visa_rules import letter_language
 
 IN_FORCE_FROM = date(2009, 1, 1)  # G1: the CAI for the family applies from 1 January 2009
 CHILD_AGE_LIMIT = 16  # G1: children under 16
@@ -36,20 +34,11 @@ def workflow_id_for(contract_id: str) -> str:
     return f"caif-{contract_id}"
 
 
-def open_family_contract(
-    raw: Any, reference: ReferenceData, today: Moment, received_at: str, workflow_id: str
-) -> Step[FamilyState]:
-    contract = parse_payload(CaiFamilyInput, raw, CaiFamilyInput.RULE, CaiFamilyInput.FIELD_RULES)
-    if workflow_id != workflow_id_for(contract.contract_id):
-        raise InputRejected(
-            "contract",
-            f"the workflow id must be {workflow_id_for(contract.contract_id)}",
-            "contract_id",
-        )
-    return history.open_dossier(RULES, contract, reference, today)
+def start_input(raw: Any, workflow_id: str) -> CaiFamilyInput:
+    return contract_start(CaiFamilyInput, raw, workflow_id, "contract_id", workflow_id_for)
 
 
-def _open_input(contract: CaiFamilyInput, reference: ReferenceData) -> Step[FamilyState]:
+def open_input(contract: CaiFamilyInput, reference: ReferenceData) -> Step[FamilyState]:
     if contract.signed_on < IN_FORCE_FROM:
         raise InputRejected(
             "G1", f"the CAI for the family applies from {IN_FORCE_FROM}", "signed_on"
@@ -88,18 +77,7 @@ def _open_input(contract: CaiFamilyInput, reference: ReferenceData) -> Step[Fami
     return Step(state, [])
 
 
-def receive(
-    state: FamilyState,
-    name: str,
-    raw: Any,
-    reference: ReferenceData,
-    today: Moment,
-    received_at: str,
-) -> Step[FamilyState]:
-    return history.receive(RULES, state, name, raw, reference, today, received_at)
-
-
-def _admissible(state: FamilyState, event: Event) -> None:
+def admissible(state: FamilyState, event: Event) -> None:
     if state.closed:
         raise InputRejected("G2", f"the contract's follow-up is over ({state.validity_ends})")
     if state.follow_up_over and not isinstance(event, ConseilGeneralReferral):
@@ -121,7 +99,7 @@ def _parent(state: FamilyState, person_id: str) -> Parent:
     return parent
 
 
-def _on_convened(
+def on_convened(
     state: FamilyState, event: ParentsTrainingConvened, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
     parent = _parent(state, event.person_id)
@@ -152,7 +130,7 @@ def _on_convened(
     ]
 
 
-def _on_attended(
+def on_attended(
     state: FamilyState, event: ParentsTrainingAttended, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
     parent = _parent(state, event.person_id)
@@ -174,7 +152,7 @@ def _on_attended(
     ]
 
 
-def _on_absence(
+def on_absence(
     state: FamilyState, event: ParentsTrainingAbsence, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
     parent = _parent(state, event.person_id)
@@ -190,7 +168,7 @@ def _on_absence(
     return [_missed_note(state, parent, f"absent on {event.absent_on} without legitimate reason")]
 
 
-def _on_breach(
+def on_breach(
     state: FamilyState, event: SchoolAttendanceBreach, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
     child = next((c for c in state.input.children if c.child_id == event.child_id), None)
@@ -219,7 +197,7 @@ def _on_breach(
     ]
 
 
-def _on_referral(
+def on_referral(
     state: FamilyState, event: ConseilGeneralReferral, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
     if state.referral is not None:
@@ -244,15 +222,7 @@ def _on_referral(
     ]
 
 
-def due_timer(state: FamilyState) -> TimerDue | None:
-    return RULES.due_timer(state)
-
-
-def on_deadline(state: FamilyState, key: str, today: Moment, fired_at: str) -> Step[FamilyState]:
-    return history.advance(RULES, state, today)
-
-
-def _fire(state: FamilyState, key: str, today: date) -> list[NotificationDue]:
+def fire(state: FamilyState, key: str, today: date) -> list[NotificationDue]:
     """The follow-up ends: each parent who never attended is reported to the prefect, one
     report per parent (G4); the dossier then stays open for the prefect's referral."""
     deadline = state.tracked_deadlines[key]
@@ -332,20 +302,3 @@ def _note(
         about=about,
         payload={**base, **payload},
     )
-
-
-# The one catalogue of `CaiFamilyContract`: each event of the contract, its model, its rule.
-EVENTS: dict[str, history.Registered[FamilyState]] = {
-    "parents_training_convened": on(ParentsTrainingConvened, _on_convened),
-    "parents_training_attended": on(ParentsTrainingAttended, _on_attended),
-    "parents_training_absence": on(ParentsTrainingAbsence, _on_absence),
-    "school_attendance_breach": on(SchoolAttendanceBreach, _on_breach),
-    "conseil_general_referral": on(ConseilGeneralReferral, _on_referral),
-}
-
-RULES: history.Rules[FamilyState] = history.Rules(
-    events=EVENTS,
-    open_input=_open_input,
-    admit=_admissible,
-    fire=_fire,
-)

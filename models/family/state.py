@@ -7,12 +7,12 @@ from enum import StrEnum
 
 from pydantic import Field, computed_field
 
-from models.cai_events import CaiFamilyInput
-from models.cai_state import Absence, Convocation, pending_convocation
+from models.cai.state import Absence, Convocation, pending_convocation
 from models.common import Record, age_on
 from models.dossier import DossierRecord, contract_deadlines
+from models.family.events import CaiFamilyInput
 from models.notifications import Kind
-from models.register import ConvocationWait, DossierView
+from models.records import ConvocationWait, DossierView
 
 SCHOOL_AGE_FROM, SCHOOL_AGE_UNTIL = 6, 16  # G3: code de l'éducation L.131-1
 

@@ -1,4 +1,5 @@
-"""What the shell hands to the register activities: plain records, one per row."""
+"""The dossier's plain records: what the shell hands to the register activities, one per
+row, and the view every dossier kind gives of itself."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
-from models import operator_text
 from models.common import NotificationDue, Record
-from models.operator_text import DEFAULT_LANGUAGE, Language
 
 
 class EventRecord(Record):
@@ -97,10 +96,6 @@ class DossierView(Record):
     waiting: list[ConvocationWait] = Field(default_factory=list)
     closed: bool = False
     version: int
-
-    def details_markdown(self, language: Language = DEFAULT_LANGUAGE) -> str:
-        """The workflow's current details in the Web UI, in the operator's language."""
-        return operator_text.details_markdown(self, language)
 
 
 class DossierRow(Record):

@@ -1,0 +1,48 @@
+"""`CaiContract`'s dossier kind: the CAI in France (part II), assembled once."""
+
+from __future__ import annotations
+
+from models.cai.assessment import (
+    on_absence,
+    on_completed,
+    on_convened,
+    on_exemption,
+    on_language_status,
+    on_service_completed,
+)
+from models.cai.events import (
+    Absence,
+    LanguageTrainingStatus,
+    PrefectDecision,
+    ServiceCompleted,
+    SkillsAssessmentCompleted,
+    SkillsAssessmentConvened,
+    SkillsAssessmentExemption,
+)
+from models.cai.follow_up import fire, on_prefect_decision
+from models.cai.opening import admissible, open_input, start_input
+from models.cai.state import CaiState, cai_view
+from models.dossier_kind import Descriptor, Registered, on
+
+# The one catalogue of `CaiContract`: each event of the contract, its model, its rule.
+EVENTS: dict[str, Registered[CaiState]] = {
+    "skills_assessment_exemption": on(SkillsAssessmentExemption, on_exemption),
+    "skills_assessment_convened": on(SkillsAssessmentConvened, on_convened),
+    "skills_assessment_completed": on(SkillsAssessmentCompleted, on_completed),
+    "absence": on(Absence, on_absence),
+    "service_completed": on(ServiceCompleted, on_service_completed),
+    "language_training_status": on(LanguageTrainingStatus, on_language_status),
+    "prefect_decision": on(PrefectDecision, on_prefect_decision),
+}
+
+CAI: Descriptor[CaiState] = Descriptor(
+    kind="cai_contract",
+    state_type=CaiState,
+    view=cai_view,
+    events=EVENTS,
+    start_input=start_input,
+    open_input=open_input,
+    admit=admissible,
+    fire=fire,
+    fires_on_last_day=lambda key: key.startswith("reminder"),
+)
