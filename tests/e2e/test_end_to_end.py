@@ -853,13 +853,16 @@ async def test_after_a_reset_the_register_follows_the_branch_the_reset_chose(
 
 
 @pytest.mark.e2e
-async def test_every_query_the_readme_shows_runs_as_printed(client: Client) -> None:
-    """The operator's queries of the README, run against the dev server: none refused (a
-    reserved word such as `Procedure` would be)."""
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    queries = re.findall(r"^\| [^|]+ \| `([^`]+)` \|$", readme, re.MULTILINE)
-    queries += re.findall(r"`((?:DossierStage|Overdue|CountryOfResidence) = [^`]+)`", readme)
-    queries += re.findall(r"--query '([^']+)'", readme)
+async def test_every_query_the_docs_show_runs_as_printed(client: Client) -> None:
+    """The queries of the operator's guide and the contract, run against the dev server:
+    none refused (a reserved word such as `Procedure` would be)."""
+    docs = "\n".join(
+        (PROJECT_ROOT / "docs" / name).read_text(encoding="utf-8")
+        for name in ("operators.md", "contract.md")
+    )
+    queries = re.findall(r"^\| [^|]+ \| `([^`]+)` \|$", docs, re.MULTILINE)
+    queries += re.findall(r"`((?:DossierStage|Overdue|CountryOfResidence) = [^`]+)`", docs)
+    queries += re.findall(r"--query '([^']+)'", docs)
     assert len(queries) >= 6, queries
     for query in queries:
         [_ async for _ in client.list_workflows(query, limit=1)]

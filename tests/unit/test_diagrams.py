@@ -1,4 +1,4 @@
-"""The README's diagrams hold to the code: each dossier kind's state diagram names every
+"""The operator's guide's diagrams hold to the code: each dossier kind's state diagram names every
 stage of that kind's stage enum and no other, each of its transitions cites the rules it
 applies, and the timeline of part I's delays is the one `tools.diagrams` computes from
 `models.visa.delays` and the calendar."""
@@ -16,13 +16,13 @@ from models.family import FamilyStage
 from models.visa import Stage
 from tools.diagrams import delays_gantt
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "operators.md"
 
 # A state diagram says which enum it draws with a mermaid comment: `%% stages: <enum>`.
 KINDS: dict[str, type[StrEnum]] = {
-    "models.visa_state.Stage": Stage,  # as the README names the enum it draws
-    "models.cai_state.CaiStage": CaiStage,
-    "models.caif_state.FamilyStage": FamilyStage,
+    "models.visa.Stage": Stage,  # as the guide names the enum it draws
+    "models.cai.CaiStage": CaiStage,
+    "models.family.FamilyStage": FamilyStage,
 }
 START_OR_END = "[*]"
 TRANSITION = re.compile(r"^(\S+)\s*-->\s*(\S+)\s*(?::\s*(.*))?$")
@@ -35,7 +35,7 @@ def mermaid_blocks(text: str) -> list[str]:
 
 def stage_diagrams() -> dict[str, str]:
     diagrams: dict[str, str] = {}
-    for block in mermaid_blocks(README.read_text(encoding="utf-8")):
+    for block in mermaid_blocks(GUIDE.read_text(encoding="utf-8")):
         found = re.search(r"^\s*%%\s*stages:\s*(\S+)\s*$", block, re.MULTILINE)
         if found is not None:
             assert found.group(1) not in diagrams, f"two diagrams of {found.group(1)}"
@@ -83,8 +83,8 @@ def test_each_transition_cites_its_rules(enum_name: str) -> None:
 
 
 def test_the_timeline_of_delays_is_computed_from_the_rules() -> None:
-    assert delays_gantt() in mermaid_blocks(README.read_text(encoding="utf-8")), (
-        "the README's timeline of part I's delays differs from `python -m tools.diagrams`"
+    assert delays_gantt() in mermaid_blocks(GUIDE.read_text(encoding="utf-8")), (
+        "docs/operators.md's timeline of part I's delays differs from `python -m tools.diagrams`"
     )
 
 

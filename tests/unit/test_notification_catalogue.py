@@ -1,6 +1,6 @@
 """The catalogue of notification kinds (`models/notifications.py`): one entry per kind, the
-README's tables agree with it, no kind is spelt as a string outside it, and every
-notification whole dossiers make is one it allows, with the payload it describes."""
+contract's tables (docs/contract.md) agree with it, no kind is spelt as a string outside it,
+and every notification whole dossiers make is one it allows, with the payload it describes."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ CONTRACT_KINDS = {
     "ministry_report",
 }
 # Beside the contract's table: the contract's prose names `correction_notice`; A6's routing
-# is told to OFII (README).
+# is told to OFII (docs/contract.md).
 ADDED_KINDS = {"correction_notice", "routed_to_cai_in_france", "delivery_alert"}
 # Letters and attestations kept as documents (contract: "Notifications are delivered").
 DOCUMENTS = {
@@ -156,14 +156,14 @@ def test_a_recipient_the_catalogue_does_not_name_is_a_fault_of_the_rules() -> No
     assert loaded.model_dump(mode="json")["kind"] == "invitation"
 
 
-# --- the README ------------------------------------------------------------------------------
+# --- the contract's tables ------------------------------------------------------------------
 
 
-def readme_kind_tables() -> list[list[list[str]]]:
-    """The rows of each markdown table of README.md whose first header cell is `kind`."""
+def contract_kind_tables() -> list[list[list[str]]]:
+    """The rows of each markdown table of docs/contract.md whose first header cell is `kind`."""
     tables: list[list[list[str]]] = []
     rows: list[list[str]] | None = None
-    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
+    for line in (ROOT / "docs" / "contract.md").read_text(encoding="utf-8").splitlines():
         cells = (
             [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
         )
@@ -178,7 +178,7 @@ def readme_kind_tables() -> list[list[list[str]]]:
     return tables
 
 
-def readme_rules(cell: str) -> tuple[str, ...]:
+def documented_rules(cell: str) -> tuple[str, ...]:
     """`B1–B3, H5` → `(B1, B2, B3, H5)`; prose with no rule ID → `()`."""
     rules: list[str] = []
     for letter, first, last in re.findall(r"\b([A-J])([1-9])(?:–[A-J]?([1-9]))?\b", cell):
@@ -187,8 +187,8 @@ def readme_rules(cell: str) -> tuple[str, ...]:
 
 
 @pytest.mark.rule("core")
-def test_the_readme_documents_each_kind_with_its_recipients_and_rules() -> None:
-    tables = readme_kind_tables()
+def test_the_contract_documents_each_kind_with_its_recipients_and_rules() -> None:
+    tables = contract_kind_tables()
     assert len(tables) == 2  # VisaApplication's, the CAI's
     documented: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {}
     recipients = {r.value for r in Recipient}
@@ -197,7 +197,7 @@ def test_the_readme_documents_each_kind_with_its_recipients_and_rules() -> None:
         kind = row[0].strip("`")
         assert kind not in documented, f"{kind} is documented twice"
         named = frozenset(w for w in re.findall(r"[a-z_]+", row[1]) if w in recipients)
-        documented[kind] = (named, readme_rules(row[2]))
+        documented[kind] = (named, documented_rules(row[2]))
     catalogue = {
         kind.value: (frozenset(r.value for r in entry.recipients), entry.rules)
         for kind, entry in CATALOGUE.items()
