@@ -1,4 +1,4 @@
-"""Delivery of the notifications (CONTRACT.md, "Notifications are delivered"): by webhook
+"""Delivery of the notifications (docs/contract.md, "Delivery"): by webhook
 to the authorities, by mail to the applicant, into a directory on a workstation.
 
 The delivery workflow carries keys only; this activity reads the notification from the

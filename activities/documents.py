@@ -1,4 +1,4 @@
-"""Letters and attestations as PDF documents, and where the register keeps them (CONTRACT.md,
+"""Letters and attestations as PDF documents, and where the register keeps them (docs/contract.md,
 "Notifications are delivered"; migration 008).
 
 `render_pdf` lays out a document `models.documents.compose` decided word for word: fpdf2

@@ -1,5 +1,5 @@
-"""The register read for the business metrics (README, "Read the metrics"): a few counts,
-each over an index, that the worker turns into gauges every METRICS_INTERVAL seconds.
+"""The register read for the business metrics (docs/production.md, "Read the metrics"): a
+few counts, each over an index, that the worker turns into gauges every METRICS_INTERVAL seconds.
 Reads only what the worker's role (`register_writer`) may read."""
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 Statements on the other tables alone (the seats of `session_seat`, the PDFs of `document`,
 the migrations) stay with the module that owns them. The idempotence of the writes is
 here: each insert is keyed by the contract's unique keys and does nothing on conflict, so a
-retried activity writes no row twice (CONTRACT.md; migrations 001, 007)."""
+retried activity writes no row twice (docs/contract.md; migrations 001, 007)."""
 
 from __future__ import annotations
 

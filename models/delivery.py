@@ -1,4 +1,4 @@
-"""How a notification reaches its recipient (CONTRACT.md, "Notifications are delivered"):
+"""How a notification reaches its recipient (docs/contract.md, "Delivery"):
 the routes an operator configures, the choice of one for a notification, what a webhook
 receives, and how an answer is read. Pure: `activities/delivery.py` sends.
 
@@ -220,7 +220,7 @@ def webhook_body(
 
 class DeliveryRequest(Record):
     """What the delivery workflow carries: keys only, never the notification's content
-    (CONTRACT.md, "Personal data is sealed")."""
+    (docs/contract.md, "Sealed payloads")."""
 
     workflow_id: str
     key: str

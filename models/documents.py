@@ -1,4 +1,4 @@
-"""Letters and attestations, composed from templates kept as data (CONTRACT.md, "Notifications
+"""Letters and attestations, composed from templates kept as data (docs/contract.md, "Notifications
 are delivered"): the invitation (A4, A5), the attestations D2, D4, E2, E5 and G2, the
 prescription (D3, E3) and the convocations (G2, H1).
 
@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from models.notifications import CATALOGUE
 
-# The notification kinds that are a document (CONTRACT.md: letters and attestations), as the
+# The notification kinds that are a document (docs/contract.md: letters and attestations), as the
 # catalogue names them: A4, A5, D2, D3, D4, E2, E3, E5, G2, H1.
 DOCUMENT_KINDS = frozenset(entry.document for entry in CATALOGUE.values() if entry.document)
 FRENCH = "fr"  # the language of every document without a translation (A4)

@@ -1,4 +1,4 @@
-"""A dossier judged on the dates of its facts (RULES.md, "Readings where rules meet").
+"""A dossier judged on the dates of its facts (docs/interpretations.md, "Readings applied").
 
 The accepted facts of a dossier are kept in arrival order; its state is the fold of the
 rules over them in event time (by the date each carries, ties in arrival order), with the

@@ -3,7 +3,7 @@ or a scheduled run writes, who may receive it, the rules it carries out, the doc
 when it is a letter or an attestation, its title, and the shape of its payload.
 
 Every notification is built from here, so that a new kind is one entry (and its row in the
-README), not a string repeated across the rules, the register and the delivery."""
+docs/contract.md), not a string repeated across the rules, the register and the delivery."""
 
 from __future__ import annotations
 
@@ -304,7 +304,7 @@ class MinistryReportPayload(Payload):
 
 @dataclass(frozen=True)
 class NotificationKind:
-    """One kind: to whom it may go, the rules it carries out (README, notification kinds),
+    """One kind: to whom it may go, the rules it carries out (docs/contract.md, notification kinds),
     its document's template when it is a letter or an attestation, and its titles."""
 
     kind: Kind

@@ -1,5 +1,5 @@
 """What an operator reads, in French or in English: the labels of stages, deadlines,
-events, awaited items and recipients, each naming the rule of RULES.md it comes from, and
+events, awaited items and recipients, each naming the rule of docs/rules.md it comes from, and
 the pure functions that render a dossier's Web UI details and the summaries of timers and
 activities.
 

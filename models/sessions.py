@@ -26,7 +26,7 @@ class Service(StrEnum):
     PARENTS_TRAINING = "parents_training"  # G2: one day
 
 
-# The event of the contract that convenes a signatory (CONTRACT.md, "The CAI in France").
+# The event of the contract that convenes a signatory (docs/contract.md, "The CAI in France").
 CONVOCATION_EVENTS = {
     Service.SKILLS_ASSESSMENT: "skills_assessment_convened",
     Service.PARENTS_TRAINING: "parents_training_convened",

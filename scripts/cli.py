@@ -66,7 +66,7 @@ EXIT_ERROR = 1
 EXIT_REJECTED = 2
 
 INPUT_REJECTED = "InputRejected"
-"""The ApplicationError type of a rejected update (CONTRACT.md, "Events")."""
+"""The ApplicationError type of a rejected update (docs/contract.md, "Events")."""
 
 OPEN_TIMEOUT = 30.0
 """How long `submit` waits for the worker to open the dossier (its first activities)."""

@@ -1,4 +1,4 @@
-"""The CLI's view of delivery (CONTRACT.md, "Notifications are delivered"): what has not
+"""The CLI's view of delivery (docs/contract.md, "Delivery"): what has not
 reached its recipient, a redelivery after a route was fixed, and a notification's document.
 
 What is undelivered is read from Temporal (the `NotificationDelivery` workflows still

@@ -1,5 +1,5 @@
 """What a cluster needs before a worker of this project starts on it: the contract's search
-attributes (CONTRACT.md, "Search attributes") and its schedules ("Schedules").
+attributes (docs/contract.md, "Search attributes") and its schedules ("Schedules").
 
 `python -m scripts.cluster_setup` takes the worker's environment (TEMPORAL_ADDRESS,
 TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, PAYLOAD_KEYS: the schedules' arguments are sealed

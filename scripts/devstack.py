@@ -47,10 +47,10 @@ from workers.postgres import (
 from workers.settings import Settings, SettingsError
 from workflows.search_attributes import cli_definitions
 
-# The ports of CONTRACT.md's defaults; only `make run` uses them, tests take free ports.
+# The ports of docs/contract.md's defaults; only `make run` uses them, tests take free ports.
 TEMPORAL_PORT = 7233
 UI_PORT = 8233
-CODEC_ADDRESS = "127.0.0.1:8234"  # CONTRACT.md: CODEC_SERVER_ADDRESS
+CODEC_ADDRESS = "127.0.0.1:8234"  # docs/contract.md: CODEC_SERVER_ADDRESS
 
 SERVER_START_TIMEOUT = 60.0
 SERVER_STOP_TIMEOUT = 10.0
@@ -62,7 +62,7 @@ STATE_FILE = "devstack.json"
 
 PostStartStep = Callable[[Client, Settings], Awaitable[None]]
 POST_START_STEPS: list[PostStartStep] = []
-"""Steps run once the whole stack is up, in order (the schedules of CONTRACT.md go here)."""
+"""Steps run once the whole stack is up, in order (the schedules of docs/contract.md go here)."""
 POST_START_STEPS.append(ensure_schedules)
 
 
@@ -310,7 +310,7 @@ async def start_codec_server(
     settings: Settings, address: str, ui_origin: str | None, *, auth: str = "none"
 ) -> asyncio.subprocess.Process:
     """`python -m workers.codec_server` on loopback, for the Web UI of this stack (`none`:
-    loopback only, CONTRACT.md); returns once it listens."""
+    loopback only, docs/contract.md); returns once it listens."""
     env = {
         **process_env(settings, "", ""),
         "CODEC_SERVER_ADDRESS": address,

@@ -1,4 +1,5 @@
-"""The schedules of the contract (CONTRACT.md, "Schedules"), created or brought up to date.
+"""The schedules of the contract (docs/operators.md, "Scheduled workflows"), created or
+brought up to date.
 
 `make run` creates them once the stack is up; against a deployed cluster run
 `python -m scripts.schedules` with the worker's environment (TEMPORAL_ADDRESS,

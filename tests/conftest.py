@@ -35,7 +35,7 @@ TEST_KEYS = KeyRing.parse(new_key_entry("test-1"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "rule(id): the rule of RULES.md that the test proves")
+    config.addinivalue_line("markers", "rule(id): the rule of docs/rules.md that the test proves")
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,13 @@
-"""The README's timeline of part I's statutory delays, computed from the code that keeps them.
+"""The operator's guide's timeline of part I's statutory delays, computed from the code that
+keeps them.
 
     python -m tools.diagrams
 
-prints the mermaid `gantt` block of the README ("The statutory delays of part I"): each
+prints the mermaid `gantt` block of docs/operators.md ("The statutory delays of part I"): each
 delay of a family-reunification dossier on sample dates, its last day computed with the
 delays of `models.visa.delays` and the calendar of B9 (`models.calendar`). A unit test
-(tests/unit/test_diagrams.py) fails when the README's block differs from this output, and
-when a stage diagram of the README misses a stage of its dossier kind or names one that does
+(tests/unit/test_diagrams.py) fails when the guide's block differs from this output, and
+when a stage diagram of the guide misses a stage of its dossier kind or names one that does
 not exist.
 """
 

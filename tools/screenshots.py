@@ -1,4 +1,4 @@
-"""Pictures of the Web UI for the README: `python -m tools.screenshots` (`make screenshots`).
+"""Pictures of the Web UI for the documents: `python -m tools.screenshots` (`make screenshots`).
 
 Starts the stack as `make run` does (`python -m scripts.devstack`), on a data dir of its own
 that is removed afterwards, so that the pictures show the demo's dossiers and nothing else;
@@ -89,7 +89,7 @@ QUIET_READINGS = 5  # the same counts over two seconds: the demo's dossiers have
 LARGEST_PNG = 400_000  # bytes; larger pictures are re-encoded with a palette
 
 OPEN_DOSSIERS = 'ExecutionStatus = "Running" AND DossierStage IS NOT NULL'
-"""The list of the first picture: every open dossier (README, "For an operator")."""
+"""The list of the first picture: every open dossier (docs/operators.md, "The Web UI")."""
 CLOSED_STAGE_NAMES = sorted(
     {str(stage) for stage in CLOSED_STAGES}
     | {str(CaiStage.CLOSED), str(CaiStage.TERMINATED), str(FamilyStage.CLOSED)}
@@ -488,7 +488,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.screenshots",
-        description="Take the README's pictures of the Web UI, on a stack of their own.",
+        description="Take the documents' pictures of the Web UI, on a stack of their own.",
     )
     parser.add_argument("--out", type=Path, default=OUT_DIR, help=f"where to write ({OUT_DIR})")
     args = parser.parse_args(argv)

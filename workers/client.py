@@ -76,7 +76,7 @@ async def connect(
 ) -> Client:
     """A client with the project's data converter: pydantic models, payloads and failures
     sealed with the payload keys. The worker's serves METRICS_ADDRESS (`serve_metrics`) and
-    refuses what clients send in clear or unreadable (`inbound_guard`, CONTRACT.md, "Only
+    refuses what clients send in clear or unreadable (`inbound_guard`, docs/contract.md, "Only
     the authorised write")."""
     converter = sealed_data_converter(
         ring or settings.key_ring(),

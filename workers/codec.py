@@ -1,4 +1,4 @@
-"""Payloads sealed before they reach Temporal (CONTRACT.md, "Personal data is sealed").
+"""Payloads sealed before they reach Temporal (docs/contract.md, "Sealed payloads").
 
 Every payload the client or the worker sends (workflow input, signals, updates and their
 answers, query results, activity inputs and results, the state carried across
@@ -229,7 +229,7 @@ class InboundGuardCodec(EncryptionCodec):
     def open_one(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING and not self._clear_accepted():
             return refusal(
-                "payloads must be sealed with the payload codec (CONTRACT.md, "
+                "payloads must be sealed with the payload codec (docs/contract.md, "
                 '"Only the authorised write"); a payload in clear is refused'
             )
         try:

@@ -1,4 +1,4 @@
-"""Who may use the codec server (CONTRACT.md, "Only the authorised write").
+"""Who may use the codec server (docs/contract.md, "Sealed payloads").
 
 `CODEC_AUTH` names the method: `none` (loopback only, `make run`), `token:<secret>` (one
 shared secret, for a service such as the `temporal` CLI in a job) or

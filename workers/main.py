@@ -1,7 +1,7 @@
 """The worker process: `python -m workers`.
 
 It polls the one task queue with every workflow and activity of the system until SIGTERM or
-SIGINT, then drains in-flight tasks and exits 0 (CONTRACT.md, "Connection and processes").
+SIGINT, then drains in-flight tasks and exits 0 (docs/contract.md, "Connection").
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ async def run_worker(
 
 
 async def open_register_pool(url: str, settings: Settings, *, migrated: bool) -> asyncpg.Pool:
-    """The register's pool, sized to the worker's activity slots (README, "Sizing")."""
+    """The register's pool, sized to the worker's activity slots (docs/production.md, "Sizing")."""
     return await open_pool(
         url,
         min_size=min(4, settings.database_pool_size),
@@ -122,7 +122,7 @@ def build_worker(
     deliver: bool = True,
     renderer: Executor | None = None,
 ) -> Worker:
-    """The worker of the system, with its measured sizing (README, "Sizing"): as many
+    """The worker of the system, with its measured sizing (docs/production.md, "Sizing"): as many
     activity slots as the pool has connections, so an activity never waits for one.
     Without `deliver` (the benchmark of the steps), notifications stay in the register;
     `renderer` lays out their documents (`document_renderer`; None: a thread).
@@ -218,7 +218,7 @@ def worker_activities(
 def workflow_runner() -> SandboxedWorkflowRunner:
     """The sandbox, with every module passed through instead of imported again for each
     workflow: measured, the re-import cost a fifth of intake and 60 % of a cached dossier's
-    memory (README, "Performance"). What re-importing guarded is kept by the code itself:
+    memory (docs/design.md, "Performance"). What re-importing guarded is kept by the code itself:
     no module of `workflows/` or `models/` holds mutable global state, reads the clock,
     draws at random or does I/O (`tests/unit/test_determinism.py`), and every recorded
     history replays."""

@@ -1,7 +1,7 @@
 """The business metrics beside the SDK's on METRICS_ADDRESS: every METRICS_INTERVAL
 seconds the worker reads the register's counts and sets one gauge per series of the
 catalogue (`models/metrics.py`). Every worker exports the same values; dashboards take
-`max by (...)` across them (README, "Read the metrics")."""
+`max by (...)` across them (docs/production.md, "Read the metrics")."""
 
 from __future__ import annotations
 

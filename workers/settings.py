@@ -1,4 +1,4 @@
-"""Process settings, read once from the environment (CONTRACT.md, "Connection and processes")."""
+"""Process settings, read once from the environment (docs/contract.md, "Connection")."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ class Settings(BaseModel):
     database_command_timeout: float = Field(default=30.0, gt=0, le=600)
     """Seconds a register statement may take before it fails (and its activity retries)."""
     notify_webhook_url: str | None = None
-    """Where every notification to an authority is POSTed (CONTRACT.md, delivery)."""
+    """Where every notification to an authority is POSTed (docs/contract.md, delivery)."""
     smtp_url: str | None = None
     """`smtp://host:port`: where letters to the applicant are mailed, to `delivery_mail_to`."""
     delivery_mail_to: str | None = None
@@ -116,7 +116,7 @@ class Settings(BaseModel):
     the CLI's tables); the stored and queried values stay the contract's codes."""
 
     def key_ring(self) -> KeyRing:
-        """The payload keys (CONTRACT.md, "Personal data is sealed")."""
+        """The payload keys (docs/contract.md, "Sealed payloads")."""
         if self.payload_keys is not None:
             return KeyRing.parse(self.payload_keys.get_secret_value())
         if self.database_url is None:
@@ -125,7 +125,7 @@ class Settings(BaseModel):
 
     @property
     def database_pool_size(self) -> int:
-        """One connection per activity slot, normal and local (sizing: README)."""
+        """One connection per activity slot, normal and local (docs/production.md, "Sizing")."""
         return 2 * self.worker_activity_slots
 
     def document_verification_secret(self) -> bytes:

@@ -1,4 +1,4 @@
-"""`NotificationDelivery`: one notification taken to its recipient (CONTRACT.md,
+"""`NotificationDelivery`: one notification taken to its recipient (docs/contract.md,
 "Notifications are delivered"), apart from its dossier, so that a recipient who does not
 answer never holds up the dossier's own events.
 

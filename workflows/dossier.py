@@ -75,7 +75,7 @@ class DossierWorkflow(Generic[S]):
     """Base of `VisaApplication` and the CAI workflows; subclasses name their dossier kind."""
 
     dossier_kind: ClassVar[DossierKind[Any]]
-    # The step's transaction as a local activity: measured faster (README, "Performance");
+    # The step's transaction as a local activity: measured faster (docs/design.md, "Performance");
     # False runs it as a normal activity from the first attempt.
     local_step: ClassVar[bool] = True
 

@@ -38,7 +38,7 @@ REGISTER_PATIENCE = timedelta(days=1)  # a call's attempts, all told
 REGISTER_PAUSE = timedelta(hours=1)  # before calling again after an alert
 
 # A step is written by a local activity first: no round trip through the server, so a
-# step costs one workflow task (README, "Performance"). A database that does not answer
+# step costs one workflow task (docs/design.md, "Performance"). A database that does not answer
 # within these attempts (about half a minute) hands the step to a normal activity, whose
 # retries add nothing to the history however long the outage lasts. The attempts are
 # counted: measured (tools/outage.py), a schedule-to-close timeout alone did not end the

@@ -1,4 +1,5 @@
-"""The periodic workflows that the contract's schedules start (CONTRACT.md, "Schedules").
+"""The periodic workflows that the contract's schedules start (docs/operators.md,
+"Scheduled workflows").
 
 - `SessionPlanning`: plans the skills-assessment half days (H1, H3, H5) or the days "Droits
   et devoirs des parents" (G2) of each OFII platform, seats the signatories waiting, earliest

@@ -1,4 +1,4 @@
--- Facts are judged in event time and can be corrected (RULES.md, "Readings where rules
+-- Facts are judged in event time and can be corrected (docs/rules.md, "Readings where rules
 -- meet"): a correction is a row of its own pointing at the event it corrects, and the
 -- report counts what the dossier holds after every correction, not what was once said.
 ALTER TABLE dossier_event ADD COLUMN corrects integer;

@@ -1,4 +1,4 @@
--- Least privilege (CONTRACT.md, "Personal data is sealed"): the worker's role may append
+-- Least privilege (docs/contract.md, "Sealed payloads"): the worker's role may append
 -- to the audit trail but never rewrite it. `dossier_event` and `notification` take INSERT
 -- only, but for `notification.delivered_at`; the projection and the seats are the
 -- worker's to keep. Migrations and the retention command run as the owner.

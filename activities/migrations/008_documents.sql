@@ -1,4 +1,4 @@
--- Letters and attestations (CONTRACT.md, "Notifications are delivered"): each document is
+-- Letters and attestations (docs/contract.md, "Delivery"): each document is
 -- kept once, by the SHA-256 of its bytes, which the database checks; its notification names
 -- it. The worker's role may add documents and name one on a notification, never rewrite a
 -- document (006: least privilege); retention erases a closed dossier's documents and keeps

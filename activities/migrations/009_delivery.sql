@@ -1,4 +1,4 @@
--- Delivery (CONTRACT.md, "Notifications are delivered"): each notification is delivered by
+-- Delivery (docs/contract.md, "Delivery"): each notification is delivered by
 -- a `NotificationDelivery` workflow; the register keeps how it went. `delivered_at` is set
 -- once the recipient took it; a recipient that refuses it (an answer other than 2xx, 408,
 -- 429 or 5xx), or a recipient no route leads to, leaves `delivery_error` and `refused_at`

@@ -1,4 +1,4 @@
--- Metrics (README, "Read the metrics"): a rejected input names the rule that refused it, so
+-- Metrics (docs/production.md, "Read the metrics"): a rejected input names the rule that refused it, so
 -- that rejections are counted by rule without parsing their reasons. Every reason is written
 -- as "<rule>: <field>: <message>" (models/errors.py, InputRejected), so the rows written
 -- before this column take the rule the reason begins with.

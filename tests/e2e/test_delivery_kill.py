@@ -1,5 +1,5 @@
 """A worker SIGKILLed in the middle of a delivery: the next worker delivers it, and the
-recipient takes it once (CONTRACT.md: the `Idempotency-Key` of the contract)."""
+recipient takes it once (docs/contract.md: the `Idempotency-Key` of the contract)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 the contract's search attributes), an embedded PostgreSQL, and `python -m workers` as a
 separate process, driven as an upstream system in another language would drive it: a
 client with the default data converter, plain JSON in and out, and the names of
-CONTRACT.md, nothing imported from the project's models or workflows.
+docs/contract.md, nothing imported from the project's models or workflows.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
 @pytest.fixture(scope="module")
 async def client(stack: Stack) -> Client:
     """A client as any upstream system has one: the default (JSON) data converter, with the
-    payloads sealed and opened by the codec server (CONTRACT.md, "Personal data is sealed")."""
+    payloads sealed and opened by the codec server (docs/contract.md, "Sealed payloads")."""
     return await Client.connect(
         stack.address,
         namespace="default",
@@ -477,7 +477,7 @@ async def test_a_dossier_runs_end_to_end_on_plain_json(
     decision = next(r for r in notifications if r["kind"] == "visa_decision")
     assert decision["payload"]["decision"] == "issued"
 
-    # SIGTERM drains the worker, which exits 0 (CONTRACT.md, "Connection and processes").
+    # SIGTERM drains the worker, which exits 0 (docs/contract.md, "Connection").
     assert await stop_worker_process(worker) == 0
 
 

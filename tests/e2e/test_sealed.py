@@ -1,4 +1,4 @@
-"""Personal data is sealed (CONTRACT.md): a whole visa lifecycle on `make run`'s parts (the
+"""Personal data is sealed (docs/contract.md): a whole visa lifecycle on `make run`'s parts (the
 dev server's SQLite file, PostgreSQL, `python -m workers` and `python -m workers.codec_server`
 as processes) leaves no byte of the applicant's name, birth date or free text in Temporal's
 database, in the worker's log, in a search attribute, a summary or a failure message; the

@@ -57,7 +57,7 @@ class Sample:
 SAMPLES = {
     sample.kind: sample
     for sample in (
-        # The sample the README's pictures show (tools/document_pictures.py).
+        # The sample the letters' pictures show (tools/document_pictures.py).
         Sample(
             INVITATION["kind"], INVITATION["payload"], INVITATION["workflow_id"], INVITATION["key"]
         ),

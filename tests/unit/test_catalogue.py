@@ -16,7 +16,7 @@ from models.visa import VISA
 from workflows.cai_contract import CaiContract, CaiFamilyContract
 from workflows.visa_application import VisaApplication
 
-# The event tables of CONTRACT.md, by workflow type.
+# The event tables of docs/contract.md, by workflow type.
 CONTRACT_EVENTS = {
     "VisaApplication": {
         "visa_application_filed",
@@ -47,7 +47,7 @@ CONTRACT_EVENTS = {
         "conseil_general_referral",
     },
 }
-# Added beside the contract's (README): why a no-show counts against the applicant (B5).
+# Added beside the contract's (docs/contract.md): why a no-show counts against the applicant (B5).
 ADDED_EVENTS = {"VisaApplication": {"evaluation_absence"}}
 RULES: dict[str, DossierKind[Any]] = {
     "VisaApplication": VISA,

@@ -1,5 +1,5 @@
 """docker-compose.yml, the production deployment: valid, wired to the code it runs, and
-safe by default (README, "Production")."""
+safe by default (docs/production.md, "Start")."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ PROJECT_SERVICES = {
         "CODEC_ROLE_CLAIM",
     },
 }
-# Read by the processes beside `Settings` (README, "Configuration").
+# Read by the processes beside `Settings` (docs/configuration.md, "Environment variables").
 EXTRA_VARIABLES = {"LOG_FORMAT": "workers.logging"}
 SECRETS = {
     "POSTGRES_PASSWORD",

@@ -1,4 +1,4 @@
-"""`correct_event` (CONTRACT.md, "Facts arrive late, and can be corrected"): a correction
+"""`correct_event` (docs/contract.md, "Late facts and corrections"): a correction
 replaces or withdraws an accepted fact and the dossier is re-folded; what was said stays
 said, and each recipient told otherwise gets a `correction_notice`. A correction that cannot
 stand is a recorded rejection naming its field and rule, and changes nothing else."""

@@ -1,5 +1,5 @@
 """The worker passes every module through the sandbox instead of importing it again for each
-workflow (README, "Performance"), so the sandbox's proxies no longer stand between workflow
+workflow (docs/design.md, "Performance"), so the sandbox's proxies no longer stand between workflow
 code and the clock or the dice: this scan does. The durable shell and the functional core
 never read the time, draw at random or do I/O themselves."""
 

@@ -1,5 +1,5 @@
 """Event time: a dossier is judged on the dates its facts carry, not on the day they arrive
-(RULES.md, "Readings where rules meet"; CONTRACT.md, "Facts arrive late, and can be
+(docs/interpretations.md, "Readings applied"; docs/contract.md, "Facts arrive late, and can be
 corrected"). One test per reading, on the pure cores of the three dossier kinds.
 
 The visa dossier of the builders: complete file on 12 January 2009 (day 0), visa

@@ -50,7 +50,7 @@ from tests.unit.test_cai_rules import SIGNED, contract, family
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# The notification kinds of CONTRACT.md (VisaApplication, the CAI), never renamed.
+# The notification kinds of docs/contract.md (VisaApplication, the CAI), never renamed.
 CONTRACT_KINDS = {
     "not_subject",
     "invitation",

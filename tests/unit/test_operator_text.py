@@ -51,7 +51,7 @@ from models.sessions import Service
 from models.visa import VISA as VISA_KIND
 from models.visa.state import _AWAITING_TEXT, Stage
 
-# The rule catalogue's IDs (RULES.md): A1–A6, B1–B9, … J1.
+# The rule catalogue's IDs (docs/rules.md): A1–A6, B1–B9, … J1.
 RULE_COUNTS = {"A": 6, "B": 9, "C": 3, "D": 7, "E": 6, "F": 4, "G": 4, "H": 5, "I": 3, "J": 1}
 RULE_IDS = {f"{letter}{n}" for letter, count in RULE_COUNTS.items() for n in range(1, count + 1)}
 CORES: dict[str, DossierKind] = {  # type: ignore[type-arg]
@@ -65,7 +65,7 @@ RULE_PACKAGES = {VISA: MODELS / "visa", CAI: MODELS / "cai", FAMILY: MODELS / "f
 
 
 def _names_rules(label: Label) -> bool:
-    """Every rule a label names is a rule of RULES.md (`A1–A6` counts its two ends)."""
+    """Every rule a label names is a rule of docs/rules.md (`A1–A6` counts its two ends)."""
     assert label.rule is not None
     named = re.findall(r"[A-J]\d+", label.rule)
     return bool(named) and set(named) <= RULE_IDS

@@ -1,4 +1,4 @@
-"""Sealed payloads (CONTRACT.md, "Personal data is sealed"): AES-256-GCM with key ids and
+"""Sealed payloads (docs/contract.md, "Sealed payloads"): AES-256-GCM with key ids and
 rotation; bad keys and bad ciphertexts fail loudly, naming the key id, never the secret."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Notifications reach their recipients (CONTRACT.md, "Notifications are delivered"): a
+"""Notifications reach their recipients (docs/contract.md, "Delivery"): a
 real HTTP server takes the webhooks, a real SMTP server (aiosmtpd) the letters."""
 
 from __future__ import annotations

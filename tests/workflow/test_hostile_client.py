@@ -1,4 +1,4 @@
-"""Only the authorised write (CONTRACT.md): a client without the payload keys can neither
+"""Only the authorised write (docs/contract.md): a client without the payload keys can neither
 start nor change a dossier, a payload sealed for one dossier does not open in another, and
 no payload, however malformed, freezes a dossier or vanishes: each becomes a recorded
 rejection, and the next update is answered."""

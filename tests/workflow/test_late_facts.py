@@ -1,6 +1,6 @@
 """Facts that reach a dossier after a statutory delay fired, on the time-skipping server:
 the dossier is judged on the dates they carry, and what was said is corrected, never
-unsaid (RULES.md, "Readings where rules meet")."""
+unsaid (docs/interpretations.md, "Readings applied")."""
 
 from __future__ import annotations
 
