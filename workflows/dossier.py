@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RawValue
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -52,6 +52,9 @@ with workflow.unsafe.imports_passed_through():
 S = TypeVar("S", bound=DossierRecord)
 
 INPUT_REJECTED = "InputRejected"
+# A refused input is the contract working, not a failure of the system: the SDK logs it at
+# DEBUG and counts no failure in its metrics (the business metrics count rejections).
+BENIGN = ApplicationErrorCategory.BENIGN
 
 # Each step commits its input, notifications and projection in one transaction, and only
 # what changed reaches the search attributes. Histories begun before keep their four
@@ -172,7 +175,9 @@ class DossierWorkflow(Generic[S]):
             await register.call(RegisterActivities.record_event, record)
         # The reason may name a person's data: the log says only where it broke.
         workflow.logger.warning("start rejected", extra=_where(rejected.rule, rejected.field))
-        raise ApplicationError(rejected.reason, type=INPUT_REJECTED, non_retryable=True)
+        raise ApplicationError(
+            rejected.reason, type=INPUT_REJECTED, non_retryable=True, category=BENIGN
+        )
 
     async def _continue(self, raw: Any, carried: Any) -> None:
         """A state is carried only by this workflow's own continue-as-new: handed in at a
@@ -469,7 +474,11 @@ def _where(rule: str | None, field: str | None) -> dict[str, Any]:
 
 def _rejected(rejection: Rejection) -> ApplicationError:
     return ApplicationError(
-        rejection.reason, rejection.model_dump(mode="json"), type=INPUT_REJECTED, non_retryable=True
+        rejection.reason,
+        rejection.model_dump(mode="json"),
+        type=INPUT_REJECTED,
+        non_retryable=True,
+        category=BENIGN,
     )
 
 
@@ -503,6 +512,7 @@ def _duplicate(holder: str) -> NoReturn:
         f"{holder}; starting the same id twice must not create a second dossier",
         type="DuplicateDossier",
         non_retryable=True,
+        category=BENIGN,
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from tests.conftest import Harness, iso, visa_input
 
@@ -131,6 +131,8 @@ async def test_bad_update_is_rejected_recorded_and_harmless(harness: Harness, in
     cause = failure.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "InputRejected"
     assert cause.message.startswith(reason), case
+    # The contract working, not a failure: logged at DEBUG, no failure metric.
+    assert cause.category == ApplicationErrorCategory.BENIGN
     await assert_recorded_and_healthy(harness, handle, today, event, reason)
 
 
@@ -171,6 +173,7 @@ async def test_invalid_start_input_fails_the_workflow_with_the_field_and_rule(
     cause = failure.value.cause
     assert isinstance(cause, ApplicationError)
     assert cause.message.startswith("A2: country_of_residence: must be an ISO 3166-1 alpha-2 code")
+    assert cause.category == ApplicationErrorCategory.BENIGN
     rows = await harness.events(handle.id)
     assert [(r["seq"], r["event"], r["accepted"]) for r in rows] == [(0, "start", False)]
 
@@ -190,6 +193,7 @@ async def test_starting_the_same_id_again_never_creates_a_second_dossier(harness
         await second.result()
     assert isinstance(failure.value.cause, ApplicationError)
     assert failure.value.cause.type == "DuplicateDossier"
+    assert failure.value.cause.category == ApplicationErrorCategory.BENIGN
     row = await harness.dossier(first.id)
     assert row is not None and row["stage"] == "visa_refused"
     assert [r["seq"] for r in await harness.events(first.id)] == [1, 2]
