@@ -14,12 +14,13 @@ import contextlib
 import hashlib
 import json
 import os
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 import asyncpg
@@ -33,6 +34,7 @@ from activities import register_gateway as register
 from activities.register_gateway import StoredNotification
 from models.delivery import (
     IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
     Channel,
     DeliveryRequest,
     DeliveryResult,
@@ -42,6 +44,7 @@ from models.delivery import (
     RouteTable,
     idempotency_key,
     read_answer,
+    sign_body,
     webhook_body,
 )
 
@@ -159,13 +162,19 @@ class DeliveryActivities:
         document = await self.documents(row) if self.documents is not None else None
         activity.heartbeat(note.key)  # alive before the send: a death is noticed in 45 s
         outcome, answer = await self._send(route, note, document)
+        # An answer may quote the letter: it is kept (truncated) in the register only, and
+        # the failure the SDK logs says no more than its status.
+        status = answer.split(":", 1)[0]
         if outcome == Outcome.RETRY:
-            # Retried with backoff by the workflow's policy; the answer says why.
-            raise ApplicationError(f"{route.endpoint}: {answer}", type="DeliveryRetry")
+            # Retried with backoff by the workflow's policy; the register says why.
+            await register.note_delivery_error(
+                self.pool, note.workflow_id, note.key, answer[:ANSWER_KEPT], route.endpoint
+            )
+            raise ApplicationError(f"{route.endpoint}: {status}", type="DeliveryRetry")
         if outcome == Outcome.REFUSED:
             await self._refused(note, answer, route)
             raise ApplicationError(
-                f"{route.endpoint} refused: {answer}", type=REFUSED, non_retryable=True
+                f"{route.endpoint} refused: {status}", type=REFUSED, non_retryable=True
             )
         await register.mark_delivered(self.pool, note.workflow_id, note.key, route.endpoint)
         return DeliveryResult(
@@ -210,11 +219,17 @@ def _document_json(document: Document | None) -> dict[str, Any] | None:
 async def _post(
     route: Route, note: NotificationToDeliver, document: Document | None
 ) -> tuple[Outcome, str]:
-    body = webhook_body(note, _document_json(document))
-    headers = {IDEMPOTENCY_HEADER: idempotency_key(note.workflow_id, note.key)}
+    body = json.dumps(webhook_body(note, _document_json(document)), ensure_ascii=False).encode()
+    headers = {
+        IDEMPOTENCY_HEADER: idempotency_key(note.workflow_id, note.key),
+        "Content-Type": "application/json",
+    }
+    if route.signing_secret is not None:
+        secret = route.signing_secret.get_secret_value()
+        headers[SIGNATURE_HEADER] = sign_body(secret, body, int(time.time()))
     try:
         async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS) as client:
-            answer = await client.post(route.url, json=body, headers=headers)
+            answer = await client.post(route.url, content=body, headers=headers)
     except httpx.HTTPError as error:
         return Outcome.RETRY, f"{type(error).__name__}: {error}"[:ANSWER_KEPT]
     return read_answer(answer.status_code), f"HTTP {answer.status_code}: {answer.text}"[
@@ -242,8 +257,18 @@ async def _mail(
         name, content = document
         message.add_attachment(content, maintype="application", subtype="pdf", filename=name)
     parts = urlsplit(route.url)
+    implicit_tls, start_tls = route.mail_tls
     try:
-        await aiosmtplib.send(message, hostname=parts.hostname, port=parts.port, timeout=30)
+        await aiosmtplib.send(
+            message,
+            hostname=parts.hostname,
+            port=parts.port,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            use_tls=implicit_tls,
+            start_tls=start_tls,
+            timeout=30,
+        )
     except aiosmtplib.SMTPResponseException as error:
         outcome = Outcome.REFUSED if 500 <= error.code < 600 else Outcome.RETRY
         return outcome, f"SMTP {error.code}: {error.message}"[:ANSWER_KEPT]
@@ -258,7 +283,7 @@ def _file(
     """A workstation's outbox: one JSON file per notification (and its PDF), written
     beside and renamed, so a reader never sees half of one."""
     folder = Path(urlsplit(route.url).path) / note.recipient / _safe(note.workflow_id)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     body = webhook_body(note, None)
     _write(
         folder / f"{_safe(note.key)}.json", json.dumps(body, ensure_ascii=False, indent=2).encode()
@@ -269,11 +294,26 @@ def _file(
     return Outcome.DELIVERED, "written"
 
 
+# A file name any file system takes (255 bytes), with room for the partial's suffix.
+NAME_BYTES = 120
+
+
 def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_.@" else "_" for c in name)
+    """A file name of `name`: its letters kept, and a long one cut with its digest, so
+    that every notification has a file the outbox can create."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.@") else "_" for c in name)
+    if len(safe) <= NAME_BYTES:
+        return safe
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    _, dot, extension = safe.rpartition(".")
+    kept = extension if dot and len(extension) <= 8 else ""
+    return f"{safe[: NAME_BYTES - 26]}-{digest}" + (f".{kept}" if kept else "")
 
 
 def _write(path: Path, content: bytes) -> None:
+    """Readable by the worker's user only: a notification may name a person."""
     partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    partial.write_bytes(content)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(content)
     os.replace(partial, path)

@@ -267,6 +267,22 @@ async def mark_delivered(db: Queryable, workflow_id: str, key: str, endpoint: st
     )
 
 
+async def note_delivery_error(
+    db: Queryable, workflow_id: str, key: str, error: str, endpoint: str
+) -> None:
+    """Why a delivery that will be tried again failed (an operator reads it; the SDK's
+    failure says only its status, since a recipient's answer may quote the letter)."""
+    await db.execute(
+        """UPDATE notification SET delivery_error = $3, delivery_endpoint = $4
+           WHERE workflow_id = $1 AND key = $2 AND abandoned_by IS NULL
+             AND delivered_at IS NULL""",
+        workflow_id,
+        key,
+        error,
+        endpoint,
+    )
+
+
 async def mark_refused(
     db: Queryable, workflow_id: str, key: str, error: str, endpoint: str | None
 ) -> None:

@@ -3,6 +3,7 @@ notifications due and tracked deadlines."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from datetime import date
@@ -167,6 +168,16 @@ class TrackedDeadline(Record):
     @property
     def open(self) -> bool:
         return self.status == DeadlineStatus.PENDING
+
+
+def is_loopback(host: str) -> bool:
+    """A host name or address of this machine's loopback (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def age_on(birth_date: date, day: date) -> int:

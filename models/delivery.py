@@ -4,23 +4,31 @@ receives, and how an answer is read. Pure: `activities/delivery.py` sends.
 
 A route names a recipient and, to be more specific, a kind and an addressee (the
 consulate, prefecture or OFII platform the notification is for); the most specific route
-that matches wins. A route delivers by webhook (`http(s)://…`), by mail (`smtp://host:port`
-with the mailbox it writes to) or, for a workstation, into a directory (`file:///…`).
+that matches wins. A route delivers by webhook (`https://…`), by mail
+(`smtps://user:password@host:port` or `smtp://…` with STARTTLS, and the mailbox it writes
+to) or, for a workstation, into a directory (`file:///…`).
+
+Outside this machine (loopback), a recipient can trust what it receives and nobody on the
+way reads it: a webhook is `https://` and signs its body with the route's secret (the
+`X-Dossiers-Signature` header, `sign_body`), and mail goes over TLS with a login.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
-from models.common import Recipient, Record, Strict
+from models.common import Recipient, Record, Strict, is_loopback
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+SIGNATURE_HEADER = "X-Dossiers-Signature"
 
 
 class Channel(StrEnum):
@@ -37,6 +45,8 @@ class Route(Strict):
     addressee: str | None = None
     url: str
     mail_to: str | None = None  # the mailbox an smtp:// route writes to
+    # The webhook's key for `X-Dossiers-Signature`, shared with the recipient only.
+    signing_secret: SecretStr | None = None
 
     @field_validator("url")
     @classmethod
@@ -44,27 +54,48 @@ class Route(Strict):
         parts = urlsplit(value)
         if parts.scheme in ("http", "https") and parts.netloc:
             return value
-        if parts.scheme == "smtp" and parts.hostname and parts.port:
+        if parts.scheme in ("smtp", "smtps") and parts.hostname and parts.port:
             return value
         if parts.scheme == "file" and parts.path:
             return value
         raise ValueError(
-            f"{value!r} is not an http(s):// webhook, an smtp://host:port mailbox "
+            f"{value!r} is not an https:// webhook, an smtps:// or smtp://host:port mailbox "
             "or a file:/// directory"
         )
 
     @model_validator(mode="after")
-    def _mailbox_named(self) -> Route:
-        if self.channel == Channel.MAIL and not self.mail_to:
-            raise ValueError("an smtp:// route names the mailbox it writes to (mail_to)")
+    def _trusted_outside_loopback(self) -> Route:
+        parts = urlsplit(self.url)
+        local = is_loopback(parts.hostname or "")
+        if self.channel == Channel.MAIL:
+            if not self.mail_to:
+                raise ValueError("an smtp:// route names the mailbox it writes to (mail_to)")
+            if not local and not (parts.username and parts.password):
+                raise ValueError("mail outside loopback logs in: smtps://user:password@host:port")
+        if self.channel == Channel.WEBHOOK and not local:
+            if parts.scheme != "https":
+                raise ValueError("a webhook outside loopback is https://")
+            if self.signing_secret is None:
+                raise ValueError(
+                    "a webhook outside loopback signs what it sends: give its signing_secret"
+                )
         return self
 
     @property
     def channel(self) -> Channel:
         scheme = urlsplit(self.url).scheme
-        if scheme == "smtp":
+        if scheme in ("smtp", "smtps"):
             return Channel.MAIL
         return Channel.DIRECTORY if scheme == "file" else Channel.WEBHOOK
+
+    @property
+    def mail_tls(self) -> tuple[bool, bool | None]:
+        """(implicit TLS, STARTTLS): smtps:// is TLS from the start; smtp:// must offer
+        STARTTLS, except on loopback, where it is used only if offered."""
+        parts = urlsplit(self.url)
+        if parts.scheme == "smtps":
+            return True, False
+        return False, None if is_loopback(parts.hostname or "") else True
 
     @property
     def specificity(self) -> int:
@@ -103,15 +134,21 @@ class RouteTable(Record):
 
 
 def default_routes(
-    webhook_url: str | None, smtp_url: str | None, mail_to: str | None, outbox: str | None
+    webhook_url: str | None,
+    smtp_url: str | None,
+    mail_to: str | None,
+    outbox: str | None,
+    webhook_secret: SecretStr | None = None,
 ) -> RouteTable:
-    """`NOTIFY_WEBHOOK_URL` for every authority, `SMTP_URL` for the applicant's letters;
-    without either, `outbox` (a `file://` directory, as under `make run`)."""
+    """`NOTIFY_WEBHOOK_URL` (signed with `NOTIFY_WEBHOOK_SECRET`) for every authority,
+    `SMTP_URL` for the applicant's letters; without either, `outbox` (a `file://`
+    directory, as under `make run`)."""
     routes = []
     authority = webhook_url or outbox
     if authority is not None:
+        secret = webhook_secret if webhook_url else None
         routes += [
-            Route(recipient=recipient, url=authority)
+            Route(recipient=recipient, url=authority, signing_secret=secret)
             for recipient in Recipient
             if recipient != Recipient.APPLICANT
         ]
@@ -176,6 +213,28 @@ def read_answer(status: int) -> Outcome:
     if status in (408, 429) or status >= 500:
         return Outcome.RETRY
     return Outcome.REFUSED
+
+
+def sign_body(secret: str, body: bytes, timestamp: int) -> str:
+    """`X-Dossiers-Signature`: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t." + body>`, as a
+    recipient recomputes it (`signature_matches`) to know the sender and the moment."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def signature_matches(
+    secret: str, body: bytes, header: str, now: int, tolerance_seconds: int = 300
+) -> bool:
+    """What a recipient checks: the signature is ours, of this body, and recent (a replayed
+    request is refused after `tolerance_seconds`)."""
+    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    if not fields.get("t", "").isdigit() or "v1" not in fields:
+        return False
+    timestamp = int(fields["t"])
+    expected = sign_body(secret, body, timestamp)
+    return abs(now - timestamp) <= tolerance_seconds and hmac.compare_digest(
+        expected, f"t={timestamp},v1={fields['v1']}"
+    )
 
 
 def idempotency_key(workflow_id: str, key: str) -> str:

@@ -27,6 +27,7 @@ class Webhook:
     refuse: set[str] = field(default_factory=set)
     held: dict[str, threading.Event] = field(default_factory=dict)  # answered once set
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    signed: list[tuple[bytes, str | None]] = field(default_factory=list)  # body, signature
     accepted: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -54,7 +55,10 @@ def webhook_server() -> Iterator[tuple[str, Webhook]]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
-            body = json.loads(self.rfile.read(length) or b"{}")
+            raw = self.rfile.read(length)
+            with hook.lock:
+                hook.signed.append((raw, self.headers.get("X-Dossiers-Signature")))
+            body = json.loads(raw or b"{}")
             status = hook.answer(self.headers.get("Idempotency-Key", ""), body)
             self.send_response(status)
             self.end_headers()

@@ -10,7 +10,6 @@ Each check returns the caller's identity, which the audit line names.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 import threading
 from collections.abc import Callable, Collection
@@ -21,6 +20,8 @@ from urllib.parse import urlsplit
 from urllib.request import urlopen
 
 import jwt
+
+from models.common import is_loopback
 
 SIGNING_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 
@@ -130,15 +131,6 @@ def oidc_auth(
         return Identity(str(claims["sub"]), "oidc", may_read, may_write)
 
     return check
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def host_is_loopback(header: str | None) -> bool:

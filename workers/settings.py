@@ -28,7 +28,15 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 # Never repeated in a message or a log line: a URL carries its password.
 SECRETS = frozenset(
-    {"database_url", "migration_database_url", "payload_keys", "codec_auth", "document_secret"}
+    {
+        "database_url",
+        "migration_database_url",
+        "payload_keys",
+        "codec_auth",
+        "document_secret",
+        "notify_webhook_secret",
+        "smtp_url",
+    }
 )
 
 
@@ -90,6 +98,9 @@ class Settings(BaseModel):
     database_command_timeout: float = Field(default=30.0, gt=0, le=600)
     """Seconds a register statement may take before it fails (and its activity retries)."""
     notify_webhook_url: str | None = None
+    notify_webhook_secret: SecretStr | None = None
+    """The key of `NOTIFY_WEBHOOK_URL`'s `X-Dossiers-Signature` header, which the
+    recipient checks; required for a webhook outside loopback."""
     """Where every notification to an authority is POSTed (docs/contract.md, delivery)."""
     smtp_url: str | None = None
     """`smtp://host:port`: where letters to the applicant are mailed, to `delivery_mail_to`."""
@@ -146,11 +157,15 @@ class Settings(BaseModel):
             outbox = (self.data_dir / "outbox").resolve().as_uri()
         try:
             fallback = default_routes(
-                self.notify_webhook_url, self.smtp_url, self.delivery_mail_to, outbox
+                self.notify_webhook_url,
+                self.smtp_url,
+                self.delivery_mail_to,
+                outbox,
+                self.notify_webhook_secret,
             )
         except ValidationError as error:
             raise RoutesError(
-                f"NOTIFY_WEBHOOK_URL or SMTP_URL: {error.errors()[0]['msg']}"
+                f"NOTIFY_WEBHOOK_URL, NOTIFY_WEBHOOK_SECRET or SMTP_URL: {error.errors()[0]['msg']}"
             ) from None
         if self.delivery_routes_path is None:
             return fallback

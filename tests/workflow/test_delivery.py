@@ -219,11 +219,15 @@ async def test_a_refusal_is_recorded_not_retried_and_redelivered_once_the_route_
         )
         key = "000001.visa_application_copy.ofii"
         delivery = harness.client.get_workflow_handle(delivery_id(handle.id, key))
-        with pytest.raises(WorkflowFailureError):
+        with pytest.raises(WorkflowFailureError) as failed:
             await delivery.result()
         [row] = [r for r in await harness.notifications(handle.id) if r["key"] == key]
         assert row["delivered_at"] is None and row["refused_at"] is not None
         assert row["delivery_error"].startswith("HTTP 404")
+        # The answer (it may quote the letter) is in the register only, never in a failure.
+        assert "no such consulate" in row["delivery_error"]
+        assert "no such consulate" not in str(failed.value.cause)
+        assert "no such consulate" not in str(failed.value.cause.__cause__)
         assert sum(1 for k, _ in hook.requests if k.endswith(key)) == 1, "not retried blindly"
         alert = await _sweep_alert(harness, handle.id, key)
         assert alert["error"].startswith("HTTP 404") and alert["refused"] is True
@@ -270,11 +274,11 @@ async def _sweep_alert(harness: Harness, workflow_id: str, key: str) -> dict[str
 def test_a_routes_file_that_does_not_hold_is_named_with_its_line() -> None:
     text = (
         '{"routes": [\n'
-        '  {"recipient": "consulate", "url": "https://c.example/n"},\n'
+        '  {"recipient": "consulate", "url": "https://c.example/n", "signing_secret": "s"},\n'
         '  {"recipient": "prefecture", "url": "ftp://p.example"}\n'
         "]}"
     )
-    with pytest.raises(ValueError, match=r"routes.json:3: route 2: url: .*not an http\(s\)://"):
+    with pytest.raises(ValueError, match=r"routes.json:3: route 2: url: .*not an https://"):
         parse_routes(text, "routes.json", RouteTable())
     with pytest.raises(ValueError, match=r"routes.json:2: not JSON"):
         parse_routes('{"routes": [\n  {,]}', "routes.json", RouteTable())
@@ -282,8 +286,10 @@ def test_a_routes_file_that_does_not_hold_is_named_with_its_line() -> None:
 
 def test_the_most_specific_route_wins() -> None:
     table = parse_routes(
-        '{"routes": [{"recipient": "consulate", "url": "https://all.example"},'
-        ' {"recipient": "consulate", "addressee": "Rabat", "url": "https://rabat.example"}]}',
+        '{"routes": [{"recipient": "consulate", "url": "https://all.example",'
+        ' "signing_secret": "s"},'
+        ' {"recipient": "consulate", "addressee": "Rabat", "url": "https://rabat.example",'
+        ' "signing_secret": "s"}]}',
         "routes.json",
         RouteTable(),
     )
@@ -320,7 +326,9 @@ def test_the_worker_make_run_starts_routes_every_recipient_to_the_outbox(tmp_pat
     for recipient in Recipient:
         route = table.resolve(recipient.value, "invitation", "Rabat")
         assert route is not None and route.url == outbox, recipient
-    with_webhook = stack.model_copy(update={"notify_webhook_url": "https://hooks.example"})
+    with_webhook = stack.model_copy(
+        update={"notify_webhook_url": "https://hooks.example", "notify_webhook_secret": "s"}
+    )
     assert "DELIVERY_OUTBOX_DIR" not in process_env(
         with_webhook, "127.0.0.1:7233", "postgresql://x"
     )
