@@ -8,14 +8,18 @@ import re
 import unicodedata
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic import Strict as PydanticStrict
@@ -27,9 +31,16 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 
 
+# ISO 3166-1 keeps these for private use: no country has them (Kosovo's XK excepted, which
+# the European Union and most consulates use).
+_USER_ASSIGNED = re.compile(r"^(AA|Q[M-Z]|X[A-JL-Z]|ZZ)$")
+
+
 def _country_code(value: str) -> str:
     if not _COUNTRY.match(value):
         raise ValueError("must be an ISO 3166-1 alpha-2 code such as 'MA'")
+    if _USER_ASSIGNED.match(value):
+        raise ValueError(f"{value!r} is a code ISO 3166-1 leaves to private use, not a country")
     return value
 
 
@@ -39,21 +50,30 @@ def _language_code(value: str) -> str:
     return value
 
 
-# Characters no upstream system has a reason to send: controls (but tab and newline) and
+# Characters no upstream system has a reason to send: controls (but tab and newline),
 # format characters (zero-width, bidirectional overrides), which would also slip past the
-# fingerprint that refuses duplicates.
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+# fingerprint that refuses duplicates, and the line and paragraph separators.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _ALLOWED_CONTROLS = frozenset("\t\n")
+# Letters that draw nothing (Hangul fillers, the Braille blank): a name of these alone
+# reads as no name at all.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _normalised(value: object) -> object:
+    """NFC before any length is counted: the same text in other code points is as long."""
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
 
 
 def _plain_text(value: str) -> str:
-    """NFC-normalised text with no control or format character."""
-    value = unicodedata.normalize("NFC", value)
+    """Text with no control or format character, and something to read."""
     for position, char in enumerate(value):
         if char not in _ALLOWED_CONTROLS and unicodedata.category(char) in _REFUSED_CATEGORIES:
             raise ValueError(
                 f"contains the control or format character U+{ord(char):04X} at {position}"
             )
+    if all(char.isspace() or char in _BLANK_LETTERS for char in value):
+        raise ValueError("has no visible character")
     return value
 
 
@@ -61,6 +81,7 @@ CountryCode = Annotated[str, AfterValidator(_country_code)]
 LanguageCode = Annotated[str, AfterValidator(_language_code)]
 Text = Annotated[
     str,
+    BeforeValidator(_normalised),
     StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
     AfterValidator(_plain_text),
 ]
@@ -95,10 +116,34 @@ def _plausible_birth(value: date) -> date:
 BirthDate = Annotated[date, AfterValidator(_plausible_birth)]
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
 class Strict(BaseModel):
-    """An input model: unknown fields are errors, never silently ignored."""
+    """An input model: unknown fields are errors, never silently ignored, and a date is an
+    ISO date (`YYYY-MM-DD`), never a number read as seconds since 1970."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _iso_dates_only(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name is None or isinstance(value, date) or value is None:
+            return value
+        if _is_date(cls.model_fields[info.field_name].annotation) and not (
+            isinstance(value, str) and _ISO_DATE.match(value)
+        ):
+            raise ValueError("must be an ISO date (YYYY-MM-DD)")
+        return value
+
+
+def _is_date(annotation: Any) -> bool:
+    """A date field, optional or not (a datetime is not a date here)."""
+    if annotation is date:
+        return True
+    if get_origin(annotation) not in (Union, UnionType):
+        return False
+    return any(_is_date(arg) for arg in get_args(annotation) if arg is not type(None))
 
 
 class Record(BaseModel):

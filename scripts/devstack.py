@@ -284,8 +284,9 @@ def process_env(
 
 
 def key_spec(settings: Settings) -> str:
-    """PAYLOAD_KEYS as given, or the key generated once into DATA_DIR/keys."""
-    return settings.key_ring().spec()
+    """PAYLOAD_KEYS as given, or the key generated once into DATA_DIR/keys: `make run` is
+    the one process that makes it."""
+    return settings.key_ring(generate=True).spec()
 
 
 async def start_worker_process(

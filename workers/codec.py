@@ -115,9 +115,16 @@ def new_key_entry(key_id: str) -> str:
     return f"{key_id}:{base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()}"
 
 
-def local_key_ring(data_dir: Path) -> KeyRing:
-    """Under `make run`: the key generated once into `DATA_DIR/keys` (mode 0600), reused."""
+def local_key_ring(data_dir: Path, *, generate: bool = True) -> KeyRing:
+    """Under `make run`: the key generated once into `DATA_DIR/keys` (mode 0600), reused.
+    Any other process (`generate=False`) reads it, and never makes a key of its own: a key
+    the worker does not hold would seal what nobody can open."""
     path = data_dir / "keys"
+    if not path.exists() and not generate:
+        raise PayloadKeyError(
+            f"PAYLOAD_KEYS is unset and {path} does not exist: `make run` generates it; "
+            "run from the project's directory, or set PAYLOAD_KEYS"
+        )
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -7,7 +7,7 @@ import hmac
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -126,12 +126,13 @@ class Settings(BaseModel):
     """`fr` or `en`: the language of what operators read (Web UI details and summaries,
     the CLI's tables); the stored and queried values stay the contract's codes."""
 
-    def key_ring(self) -> KeyRing:
-        """The payload keys (docs/contract.md, "Sealed payloads")."""
+    def key_ring(self, *, generate: bool = False) -> KeyRing:
+        """The payload keys (docs/contract.md, "Sealed payloads"). Only `make run` generates
+        the local key (`generate`); every other process reads it or fails."""
         if self.payload_keys is not None:
             return KeyRing.parse(self.payload_keys.get_secret_value())
         if self.database_url is None:
-            return local_key_ring(self.data_dir)
+            return local_key_ring(self.data_dir, generate=generate)
         raise PayloadKeyError("PAYLOAD_KEYS is required outside `make run` (DATABASE_URL is set)")
 
     @property
@@ -216,6 +217,11 @@ class Settings(BaseModel):
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    def __repr_args__(self) -> Any:
+        """Never a secret in a repr, a log line or a traceback: a URL carries its password."""
+        for name, value in super().__repr_args__():
+            yield name, ("**********" if name in SECRETS and value is not None else value)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -113,6 +113,27 @@ def test_make_run_generates_its_key_once_readable_by_its_owner_only(tmp_path: Pa
     assert local_key_ring(tmp_path) == first
 
 
+def test_only_make_run_generates_the_local_key(tmp_path: Path) -> None:
+    """A `dossiers submit` run from another directory sealed with a key of its own, which
+    the worker did not hold: now it fails, naming what to do."""
+    settings = Settings(data_dir=tmp_path)
+    with pytest.raises(PayloadKeyError, match="make run` generates it"):
+        settings.key_ring()
+    assert not (tmp_path / "keys").exists()
+    made = settings.key_ring(generate=True)
+    assert settings.key_ring() == made
+
+
+def test_settings_never_show_a_secret() -> None:
+    settings = Settings(
+        database_url="postgresql://worker:s3cret@db/register",
+        smtp_url="smtps://mail:pw0rd@mail.example:465",
+    )
+    for shown in (repr(settings), str(settings)):
+        assert "s3cret" not in shown and "pw0rd" not in shown
+    assert settings.database_url is not None and "s3cret" in settings.database_url
+
+
 def test_keys_are_required_outside_make_run(tmp_path: Path) -> None:
     settings = Settings(database_url="postgresql://worker@db/register", data_dir=tmp_path)
     with pytest.raises(PayloadKeyError, match="PAYLOAD_KEYS is required"):

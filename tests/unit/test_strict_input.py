@@ -7,11 +7,13 @@ from datetime import date
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from models import history
 from models.cai import CAI
 from models.errors import InputRejected
 from models.history import KEPT_REJECTIONS
+from models.visa.events import VisaApplicationFiled, VisaApplicationInput
 from tests.unit.builders import (
     application,
     feed,
@@ -135,3 +137,41 @@ def test_the_state_keeps_the_last_rejections_only() -> None:
         state = send(state, "language_evaluation", {"index": index}, today=DAY).state
     assert len(state.rejected_inputs) == KEPT_REJECTIONS
     assert state.rejected_inputs[-1].seq == state.seq
+
+
+@pytest.mark.rule("core")
+@pytest.mark.parametrize("day", [0, "0", 1_233_446_400, "1233446400", "2009/02/01", True])
+def test_a_date_is_an_iso_date_never_a_number(day: Any) -> None:
+    """`"0"` was read as 1 January 1970: a date of the contract is `YYYY-MM-DD` only."""
+    with pytest.raises(ValidationError, match="must be an ISO date"):
+        VisaApplicationFiled.model_validate({"filed_on": day})
+    assert VisaApplicationFiled.model_validate({"filed_on": "2009-02-01"}).filed_on.day == 1
+
+
+@pytest.mark.rule("core")
+@pytest.mark.parametrize(
+    "name",
+    ["\u3164", "\u3164 \u115f", "\u2800\u2800", "Amina\u2028El Idrissi", "Amina\u2029El"],
+)
+def test_a_name_of_blank_letters_or_with_a_line_separator_is_refused(name: str) -> None:
+    applicant = {**application()["applicant"], "full_name": name}
+    with pytest.raises(ValidationError, match="full_name"):
+        VisaApplicationInput.model_validate({**application(), "applicant": applicant})
+
+
+@pytest.mark.rule("core")
+def test_a_length_is_counted_once_normalised() -> None:
+    """500 letters with their accent apart (NFD, 1,000 code points) are 500 letters."""
+    decomposed = "e\u0301" * 500
+    applicant = {**application()["applicant"], "full_name": decomposed}
+    parsed = VisaApplicationInput.model_validate({**application(), "applicant": applicant})
+    assert parsed.applicant.full_name == "\u00e9" * 500
+
+
+@pytest.mark.rule("A2")
+@pytest.mark.parametrize("code", ["ZZ", "AA", "QM", "XA"])
+def test_a_private_use_country_code_is_refused(code: str) -> None:
+    with pytest.raises(ValidationError, match="private use"):
+        VisaApplicationInput.model_validate({**application(), "country_of_residence": code})
+    applicant = {**application()["applicant"], "nationality": "XK"}
+    VisaApplicationInput.model_validate({**application(), "applicant": applicant})
