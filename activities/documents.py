@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import multiprocessing
 import os
 import threading
 import time as clock
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,9 +37,11 @@ from models.documents import (
     DOCUMENT_KINDS,
     Composed,
     compose,
+    document_content,
     person_fields,
     reference_of,
     verification_code,
+    verification_code_matches,
 )
 
 MEDIA_TYPE = "application/pdf"
@@ -251,25 +254,24 @@ class NotificationDocuments:
     async def __call__(self, note: NotificationLike) -> tuple[str, bytes] | None:
         if note.kind not in DOCUMENT_KINDS:
             return None
-        payload = dict(note.payload)
-        reference = reference_of(payload)
+        reference = reference_of(note.payload)
         name = f"{note.kind}-{reference}.pdf"
         async with self.pool.acquire() as connection:
             if note.document_sha256 is not None:
                 kept = await load_document(connection, note.document_sha256)
                 if kept is not None:
                     return name, kept
-            if not payload.get("full_name"):
-                start = await register.start_payload(connection, note.workflow_id)
-                payload.update(person_fields(start or {}, payload.get("person_id")))
+            payload = await document_fields(connection, note)
+        issued_on = issued_on_of(note)
+        content = document_content(note.kind, note.language, issued_on, payload)
         composed = compose(
             note.kind,
             payload,
             note.language,
             reference=reference,
             rule=str(payload.get("rule", "")),
-            issued_on=note.created_at.astimezone(ISSUING_ZONE).date(),
-            verification_code=verification_code(note.workflow_id, note.key, self.secret),
+            issued_on=issued_on,
+            verification_code=verification_code(note.workflow_id, note.key, self.secret, content),
         )
         pdf = await asyncio.get_running_loop().run_in_executor(self.renderer, render_pdf, composed)
         async with self.pool.acquire() as connection:
@@ -278,6 +280,60 @@ class NotificationDocuments:
                 kept = await load_document(connection, digest)
                 pdf = kept if kept is not None else pdf
         return name, pdf
+
+
+async def document_fields(connection: Connection, note: NotificationLike) -> dict[str, Any]:
+    """The fields a document is composed from: its notification's payload, and the name
+    of the person from the dossier's input when the payload does not carry it (D4: the
+    attestation is nominative)."""
+    payload = dict(note.payload)
+    if not payload.get("full_name"):
+        start = await register.start_payload(connection, note.workflow_id)
+        payload.update(person_fields(start or {}, payload.get("person_id")))
+    return payload
+
+
+def issued_on_of(note: NotificationLike) -> date:
+    """A document is dated the day its notification was written, in France."""
+    return note.created_at.astimezone(ISSUING_ZONE).date()
+
+
+@dataclasses.dataclass(frozen=True)
+class Verified:
+    """A document whose printed code matches: which one, and whether its code covers its
+    content (documents issued before codes did carry a code of their key only)."""
+
+    workflow_id: str
+    key: str
+    kind: str
+    recipient: str
+    issued_on: date
+    holder: str  # the name printed on it, for the agent to compare with the paper
+    document_sha256: str | None
+    covers_content: bool
+
+
+async def verify_code(
+    connection: Connection, workflow_ids: Sequence[str], code: str, secret: bytes
+) -> Verified | None:
+    """The document of these dossiers whose verification code is `code`, if any."""
+    for note in await register.documents_of(connection, workflow_ids):
+        fields = await document_fields(connection, note)
+        issued_on = issued_on_of(note)
+        content = document_content(note.kind, note.language, issued_on, fields)
+        for covers_content, covered in ((True, content), (False, b"")):
+            if verification_code_matches(note.workflow_id, note.key, code, secret, covered):
+                return Verified(
+                    note.workflow_id,
+                    note.key,
+                    note.kind,
+                    note.recipient,
+                    issued_on,
+                    str(fields.get("full_name") or "-"),
+                    note.document_sha256,
+                    covers_content,
+                )
+    return None
 
 
 # How soon a renderer notices that its worker is gone.

@@ -238,22 +238,41 @@ class StoredNotification:
     responsible_body: str | None
 
 
+_STORED_NOTIFICATION = """
+    SELECT n.workflow_id, n.key, n.kind, n.recipient, n.language, n.payload,
+           n.created_at, n.delivered_at, n.document_sha256,
+           d.consulate, d.prefecture, d.responsible_body
+    FROM notification n LEFT JOIN dossier d ON d.workflow_id = n.workflow_id"""
+
+
 async def notification_for_delivery(
     db: Queryable, workflow_id: str, key: str
 ) -> StoredNotification | None:
     """The notification to deliver; None when a reset abandoned it or it was never written."""
     row = await db.fetchrow(
-        """SELECT n.workflow_id, n.key, n.kind, n.recipient, n.language, n.payload,
-                  n.created_at, n.delivered_at, n.document_sha256,
-                  d.consulate, d.prefecture, d.responsible_body
-           FROM notification n LEFT JOIN dossier d ON d.workflow_id = n.workflow_id
+        f"""{_STORED_NOTIFICATION}
            WHERE n.workflow_id = $1 AND n.key = $2 AND n.abandoned_by IS NULL""",
         workflow_id,
         key,
     )
-    if row is None:
-        return None
+    return _stored(row) if row is not None else None
+
+
+def _stored(row: asyncpg.Record) -> StoredNotification:
     return StoredNotification(**{**dict(row), "payload": dict(row["payload"] or {})})
+
+
+async def documents_of(db: Queryable, workflow_ids: Sequence[str]) -> list[StoredNotification]:
+    """The notifications of these dossiers that were made into a document, oldest first."""
+    rows = await db.fetch(
+        f"""{_STORED_NOTIFICATION}
+           WHERE n.workflow_id = ANY($1::text[]) AND n.document_sha256 IS NOT NULL
+           ORDER BY n.created_at, n.workflow_id, n.key""",
+        list(workflow_ids),
+    )
+    return [
+        StoredNotification(**{**dict(row), "payload": dict(row["payload"] or {})}) for row in rows
+    ]
 
 
 async def mark_delivered(db: Queryable, workflow_id: str, key: str, endpoint: str) -> None:

@@ -478,20 +478,38 @@ def person_fields(start_input: Mapping[str, Any], person_id: str | None = None) 
 # --- verification -----------------------------------------------------------------------
 
 
-def verification_code(workflow_id: str, key: str, secret: bytes) -> str:
+def document_content(
+    kind: str, language: str | None, issued_on: date, fields: Mapping[str, Any]
+) -> bytes:
+    """What a verification code covers: the document's kind, language, date and every field
+    it is composed from (the name, the dates, the hours…), as canonical JSON."""
+    return json.dumps(
+        {"kind": kind, "language": language, "issued_on": issued_on.isoformat(), "fields": fields},
+        sort_keys=True,
+        ensure_ascii=False,
+        default=str,
+    ).encode()
+
+
+def verification_code(workflow_id: str, key: str, secret: bytes, content: bytes = b"") -> str:
     """The code printed on a document: HMAC-SHA256 of its notification's key
-    (`{workflow_id}/{key}`, as the Idempotency-Key), 12 base32 characters in groups of four.
-    Base32 has no 0/1/8 to mistake for O/I/B when read out on the phone."""
+    (`{workflow_id}/{key}`, as the Idempotency-Key) and of its `document_content`, 12
+    base32 characters in groups of four: a document whose name or dates were altered no
+    longer matches. Without `content`, the code of documents issued before codes covered
+    their content. Base32 has no 0/1/8 to mistake for O/I/B when read out on the phone."""
     if not secret:
         raise ValueError("a verification code needs a secret: anyone could forge one without")
-    digest = hmac.new(secret, f"{workflow_id}/{key}".encode(), hashlib.sha256).digest()
+    message = f"{workflow_id}/{key}".encode() + (b"\n" + content if content else b"")
+    digest = hmac.new(secret, message, hashlib.sha256).digest()
     code = base64.b32encode(digest).decode("ascii")[:CODE_LENGTH]
     return "-".join(code[i : i + CODE_GROUP] for i in range(0, CODE_LENGTH, CODE_GROUP))
 
 
-def verification_code_matches(workflow_id: str, key: str, code: str, secret: bytes) -> bool:
+def verification_code_matches(
+    workflow_id: str, key: str, code: str, secret: bytes, content: bytes = b""
+) -> bool:
     """Whether `code`, as a person types it (any case, grouped or not), is the one of that
     notification's document."""
     typed = "".join(code.split()).replace("-", "").upper()
-    expected = verification_code(workflow_id, key, secret).replace("-", "")
+    expected = verification_code(workflow_id, key, secret, content).replace("-", "")
     return hmac.compare_digest(typed.encode(), expected.encode())

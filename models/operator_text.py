@@ -375,6 +375,24 @@ CLI: Mapping[str, Label] = {
         "nouvelle remise : {workflow_id} (exécution {run_id})",
         "redelivering: {workflow_id} (run {run_id})",
     ),
+    # `verify`
+    "verified": Label(
+        "authentique : {kind} du {date}, pour {recipient}, dossier {workflow_id} "
+        "(notification {key})",
+        "authentic: {kind} of {date}, for {recipient}, dossier {workflow_id} (notification {key})",
+    ),
+    "verified_key_only": Label(
+        "(code émis avant qu'il couvre le contenu : comparez le document à celui du "
+        "registre, `dossiers document {workflow_id} {key}`)",
+        "(a code issued before codes covered the content: compare the document with the "
+        "register's, `dossiers document {workflow_id} {key}`)",
+    ),
+    "not_verified": Label(
+        "aucun document du dossier {reference} ne porte ce code : le document n'est pas "
+        "authentique, ou il a été modifié",
+        "no document of {reference} carries this code: the document is not authentic, or "
+        "it was altered",
+    ),
 }
 
 WORKFLOW_STATUSES: Mapping[str, Label] = {

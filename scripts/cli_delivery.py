@@ -16,10 +16,10 @@ import asyncpg
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from activities.delivery import DELIVERY_WORKFLOW, delivery_id, redeliver
-from activities.documents import load_document
+from activities.documents import load_document, verify_code
 from activities.register_gateway import document_digest
 from models.operator_text import DEFAULT_LANGUAGE, Language, cli_text, status_label
-from scripts.cli_errors import CommandError
+from scripts.cli_errors import CommandError, NotVerified
 from workers.postgres import database_url
 from workers.settings import Settings
 
@@ -44,6 +44,13 @@ def add_commands(commands: Any) -> None:
     document.add_argument("workflow_id", metavar="WORKFLOW_ID")
     document.add_argument("key", metavar="KEY")
     document.add_argument("--output", "-o", type=Path, required=True, metavar="FILE.pdf")
+    verify = commands.add_parser(
+        "verify", help="check a letter's verification code against the register"
+    )
+    verify.add_argument(
+        "reference", metavar="REFERENCE", help="the application or contract id printed on it"
+    )
+    verify.add_argument("code", metavar="CODE", help="the code printed on it, e.g. ABCD-EFGH-IJKL")
 
 
 def deliveries_query(workflow_id: str | None, *, undelivered: bool) -> str:
@@ -93,6 +100,41 @@ async def write_document(settings: Settings, workflow_id: str, key: str, output:
     return f"{output}: {len(content)} bytes, sha256 {sha256}"
 
 
+# A reference is an application id or a contract id: the dossiers it may name.
+DOSSIER_PREFIXES = ("visa-", "cai-", "caif-")
+
+
+async def verify_document(settings: Settings, reference: str, code: str) -> str:
+    """Whether a document presented with `reference` and `code` is one the system issued,
+    with its content as issued; the register answers, so an agent needs no database."""
+    url = await asyncio.to_thread(database_url, settings)
+    connection = await asyncpg.connect(url)
+    try:
+        found = await verify_code(
+            connection,
+            [prefix + reference for prefix in DOSSIER_PREFIXES],
+            code,
+            settings.document_verification_secret(),
+        )
+    finally:
+        await connection.close()
+    language = settings.operator_language
+    if found is None:
+        raise NotVerified(cli_text("not_verified", language, reference=reference))
+    shown = {
+        "kind": found.kind,
+        "date": found.issued_on.isoformat(),
+        "recipient": found.recipient,
+        "holder": found.holder,
+        "workflow_id": found.workflow_id,
+        "key": found.key,
+    }
+    lines = [cli_text("verified", language, **shown)]
+    if not found.covers_content:
+        lines.append(cli_text("verified_key_only", language, **shown))
+    return "\n".join(lines)
+
+
 async def run(args: argparse.Namespace, client: Client, settings: Settings) -> str | None:
     """The command's output, or None when `args` is not a delivery command."""
     if args.command == "notifications":
@@ -106,6 +148,8 @@ async def run(args: argparse.Namespace, client: Client, settings: Settings) -> s
         return "\n".join(found)
     if args.command == "document":
         return await write_document(settings, args.workflow_id, args.key, args.output)
+    if args.command == "verify":
+        return await verify_document(settings, args.reference, args.code)
     if args.command == "redeliver":
         handle = await redeliver(client, settings.temporal_task_queue, args.workflow_id, args.key)
         return cli_text(

@@ -12,3 +12,7 @@ class Rejected(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class NotVerified(CommandError):
+    """`dossiers verify`: no document of the reference carries the code (exit 1)."""

@@ -35,6 +35,7 @@ from activities.documents import (
     render_pdf,
     sha256_of,
     store_document,
+    verify_code,
 )
 from activities.register_gateway import notification_for_delivery
 from models.documents import Composed, compose, format_date, verification_code
@@ -264,6 +265,22 @@ async def test_the_worker_role_keeps_documents_and_rewrites_none(
         )
 
 
+async def _verifiable(pool: asyncpg.Pool, workflow_id: str, key: str, text: str) -> None:
+    """`dossiers verify`: the code printed covers the document's content, and the register
+    finds the document by it, with the name it bears; another code finds nothing."""
+    [printed] = set(re.findall(r"\b[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}\b", text))
+    key_only = verification_code(workflow_id, key, SECRET)
+    assert printed != key_only, "the code covers the content, not the key alone"
+    async with pool.acquire() as connection:
+        found = await verify_code(connection, [workflow_id], printed.lower(), SECRET)
+        assert found is not None and (found.key, found.covers_content) == (key, True)
+        assert found.holder == "Amina El Idrissi"
+        assert await verify_code(connection, [workflow_id], "AAAA-BBBB-CCCC", SECRET) is None
+        assert await verify_code(connection, ["visa-OTHER"], printed, SECRET) is None
+        legacy = await verify_code(connection, [workflow_id], key_only, SECRET)
+        assert legacy is not None and not legacy.covers_content
+
+
 @pytest.mark.rule("D4")
 @pytest.mark.parametrize("in_process", [False, True], ids=["thread", "renderer process"])
 async def test_the_delivery_gets_each_document_made_once_and_named_from_the_dossier(
@@ -295,7 +312,7 @@ async def _made_once_and_named(pool: asyncpg.Pool, renderer: Executor | None) ->
     assert name == f"training_attestation-{sample.reference}.pdf"
     text = _text(pdf)
     assert "Amina El Idrissi" in text and "Attestation nominative de suivi de formation" in text
-    assert verification_code(workflow_id, sample.key, SECRET) in text
+    await _verifiable(pool, workflow_id, sample.key, text)
     assert await documents(note) == made  # made again: the kept document is returned
     kept = await notification_for_delivery(pool, workflow_id, sample.key)
     assert kept is not None and await documents(kept) == made  # kept: the same bytes
