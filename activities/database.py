@@ -22,9 +22,36 @@ def _migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+class MigrationRequired(RuntimeError):
+    """The register lacks migrations that this role may not apply."""
+
+
+async def pending_migrations(connection: asyncpg.Connection | PoolConnectionProxy) -> list[str]:
+    """The migrations this database lacks, read without any privilege but SELECT."""
+    exists = await connection.fetchval("SELECT to_regclass('schema_migration') IS NOT NULL")
+    rows = await connection.fetch("SELECT version FROM schema_migration") if exists else []
+    done = {row["version"] for row in rows}
+    return [name for version, name, _ in _migrations() if version not in done]
+
+
 async def migrate(connection: asyncpg.Connection | PoolConnectionProxy) -> list[str]:
     """Apply the migrations this database lacks, under a lock so that concurrent
-    processes (the dev stack and a worker) never apply one twice. Returns their names."""
+    processes (the dev stack and a worker) never apply one twice. Returns their names.
+    A role that may not apply them (the worker's, in production) gets `MigrationRequired`,
+    naming them and what to run."""
+    pending = await pending_migrations(connection)
+    if not pending:
+        return []
+    try:
+        return await _apply(connection)
+    except asyncpg.InsufficientPrivilegeError:
+        raise MigrationRequired(
+            f"the register lacks {', '.join(pending)}, which this role may not apply: run "
+            "`python -m scripts.migrate` as the schema's owner (compose: the migrate one-shot)"
+        ) from None
+
+
+async def _apply(connection: asyncpg.Connection | PoolConnectionProxy) -> list[str]:
     applied: list[str] = []
     async with connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK_ID)

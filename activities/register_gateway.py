@@ -40,28 +40,9 @@ def _count(status: str) -> int:
 
 # --- the steps of the dossiers: events, notifications, projection --------------------------
 
-# One round trip: note the run, find the latest (a run seen for the first time is the
-# latest), and, when the writer is the latest, mark the rows other runs wrote from `seq` on.
-_FOLLOW_BRANCH = """
-    WITH seen AS (
-        INSERT INTO dossier_run (workflow_id, run_id) VALUES ($1, $2)
-        ON CONFLICT DO NOTHING RETURNING run_id),
-    latest AS (
-        SELECT coalesce(
-            (SELECT run_id FROM seen),
-            (SELECT run_id FROM dossier_run WHERE workflow_id = $1
-             ORDER BY first_seen_at DESC, run_id DESC LIMIT 1)) AS run_id),
-    events AS (
-        UPDATE dossier_event SET abandoned_by = $2
-        WHERE workflow_id = $1 AND seq >= $3 AND run_id <> $2 AND abandoned_by IS NULL
-          AND (SELECT run_id FROM latest) = $2
-        RETURNING 1),
-    notes AS (
-        UPDATE notification SET abandoned_by = $2
-        WHERE workflow_id = $1 AND seq >= $3 AND run_id <> $2 AND abandoned_by IS NULL
-          AND (SELECT run_id FROM latest) = $2
-        RETURNING 1)
-    SELECT run_id FROM latest"""
+# One round trip, through the function that holds the rule (migration 011): the worker's
+# role may follow a reset's branch, but not mark rows abandoned by itself.
+_FOLLOW_BRANCH = "SELECT register_follow_branch($1, $2, $3)"
 
 
 async def follow_branch(

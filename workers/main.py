@@ -23,7 +23,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import workflows
-from activities.database import migrate_database, open_pool
+from activities.database import MigrationRequired, migrate_database, open_pool
 from activities.delivery import DeliveryActivities, TemporalDeliveryStarter
 from activities.documents import NotificationDocuments, document_renderer
 from activities.outbox import DeliveryStarter
@@ -276,7 +276,7 @@ def main() -> int:
         return 2
     try:
         asyncio.run(run_worker(settings))
-    except StartupError as error:
+    except (StartupError, MigrationRequired) as error:
         log.error("worker cannot start", error=str(error))
         return 2
     except Exception:

@@ -35,7 +35,6 @@ PROJECT_SERVICES = {
         "TEMPORAL_TASK_QUEUE",
         "PAYLOAD_KEYS",
         "DATABASE_URL",
-        "MIGRATION_DATABASE_URL",
         "DOCUMENT_SECRET",
         "METRICS_ADDRESS",
         "DATA_DIR",
@@ -48,6 +47,7 @@ PROJECT_SERVICES = {
         "PAYLOAD_KEYS",
         "OPERATOR_LANGUAGE",
     },
+    "migrate": {"DATABASE_URL", "MIGRATION_DATABASE_URL"},
     "codec-server": {
         "PAYLOAD_KEYS",
         "CODEC_AUTH",
@@ -211,6 +211,13 @@ def test_clients_agree_on_the_cluster(compose: dict[str, Any]) -> None:
     assert namespace == worker["TEMPORAL_NAMESPACE"]
 
 
+def test_the_worker_never_holds_the_owners_credentials(compose: dict[str, Any]) -> None:
+    worker = environment(compose, "worker")
+    assert "MIGRATION_DATABASE_URL" not in worker
+    assert "register_owner" not in " ".join(worker.values())
+    assert "REGISTER_OWNER_PASSWORD" not in " ".join(worker.values())
+
+
 def test_worker_keeps_its_data_on_a_volume(compose: dict[str, Any]) -> None:
     worker = services(compose)["worker"]
     env = environment(compose, "worker")
@@ -270,11 +277,17 @@ def test_one_shots_run_in_order_before_the_workers(compose: dict[str, Any]) -> N
             if how.get("condition") == "service_completed_successfully"
         }
 
-    assert "setup" in completed("worker")
+    assert {"setup", "migrate"} <= completed("worker")
     assert "setup" in completed("codec-server")
     assert "temporal-namespace" in completed("setup")
     assert {"temporal-schema", "archival-volume"} <= completed("temporal")
-    for one_shot in ("temporal-schema", "archival-volume", "temporal-namespace", "setup"):
+    for one_shot in (
+        "temporal-schema",
+        "archival-volume",
+        "temporal-namespace",
+        "setup",
+        "migrate",
+    ):
         assert services(compose)[one_shot]["restart"] == "no"
 
 

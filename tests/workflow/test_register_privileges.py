@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from activities import database
 from activities.database import ensure_login_role, open_pool
 from activities.register import RegisterActivities
 from models.common import NotificationDue, Recipient
@@ -68,12 +69,61 @@ async def test_the_worker_role_writes_every_step_and_rewrites_nothing(
         "UPDATE notification SET payload = '{}' WHERE workflow_id = $1",
         "DELETE FROM notification WHERE workflow_id = $1",
         "DELETE FROM dossier WHERE workflow_id = $1",
+        # Retention would skip a dossier whose erasure is forged, or whose identity moved.
+        "UPDATE dossier SET erased_at = now() WHERE workflow_id = $1",
+        "UPDATE dossier SET reference = 'other' WHERE workflow_id = $1",
+        "UPDATE dossier SET first_run_id = 'other' WHERE workflow_id = $1",
+        # Marking rows abandoned would hide them from every reader: only a reset does.
+        "UPDATE dossier_event SET abandoned_by = 'x' WHERE workflow_id = $1",
+        "UPDATE notification SET abandoned_by = 'x' WHERE workflow_id = $1",
+        "DELETE FROM dossier_run WHERE workflow_id = $1",
     ]
     for statement in forbidden:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await worker_pool.execute(statement, workflow_id)
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await worker_pool.execute("CREATE TABLE intruder (x int)")
+
+
+async def test_a_closed_dossier_stays_closed_and_a_reset_is_followed_by_its_rule(
+    worker_pool: asyncpg.Pool,
+) -> None:
+    workflow_id = f"visa-PRIV-{uuid.uuid4().hex[:8]}"
+    register = RegisterActivities(worker_pool)
+    await register.claim_dossier(DossierClaim(
+        workflow_id=workflow_id, first_run_id="run-1", kind="visa_application", reference="PRIV"
+    ))  # fmt: skip
+    view = DossierView(
+        kind="visa_application", reference="PRIV", stage="visa_refused", version=1, closed=True
+    )
+    await register.upsert_dossier(
+        DossierRow(workflow_id=workflow_id, first_run_id="run-1", view=view)
+    )
+    closed = await worker_pool.fetchval(
+        "SELECT closed_at FROM dossier WHERE workflow_id = $1", workflow_id
+    )
+    assert closed is not None
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="stays closed"):
+        await worker_pool.execute(
+            "UPDATE dossier SET closed_at = NULL WHERE workflow_id = $1", workflow_id
+        )
+    # The worker's role follows a reset through the function that holds the rule.
+    for seq, run in ((1, "run-1"), (2, "run-1")):
+        await register.record_event(
+            EventRecord(
+                workflow_id=workflow_id, seq=seq, event="e", source="signal", accepted=True,
+                payload={}, received_at="2009-02-02T09:00:00+00:00", run_id=run,
+            )
+        )  # fmt: skip
+    latest = await worker_pool.fetchval(
+        "SELECT register_follow_branch($1, 'run-2', 2)", workflow_id
+    )
+    assert latest == "run-2"
+    rows = await worker_pool.fetch(
+        "SELECT seq, abandoned_by FROM dossier_event WHERE workflow_id = $1 ORDER BY seq",
+        workflow_id,
+    )
+    assert [(r["seq"], r["abandoned_by"]) for r in rows] == [(1, None), (2, "run-2")]
 
 
 async def test_a_payload_the_database_cannot_hold_is_kept_as_its_digest(
@@ -104,3 +154,21 @@ async def test_a_payload_the_database_cannot_hold_is_kept_as_its_digest(
         "too large",
     ]
     assert all(len(row["payload"]["sha256"]) == 64 for row in rows)
+
+
+async def test_the_worker_role_runs_on_a_current_schema_and_refuses_a_stale_one(
+    worker_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker never migrates in production: on a current schema its check applies
+    nothing; on one that lacks a migration (a release's new one, here pretended), it says
+    what to run instead of failing on a privilege."""
+    async with worker_pool.acquire() as connection:
+        assert await database.pending_migrations(connection) == []
+        assert await database.migrate(connection) == []
+        shipped = database._migrations()
+        future = (999, "999_next_release.sql", "CREATE TABLE next_release (x int)")
+        monkeypatch.setattr(database, "_migrations", lambda: [*shipped, future])
+        assert await database.pending_migrations(connection) == ["999_next_release.sql"]
+        expected = r"999_next_release\.sql.*scripts\.migrate"
+        with pytest.raises(database.MigrationRequired, match=expected):
+            await database.migrate(connection)
