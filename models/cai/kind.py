@@ -6,12 +6,14 @@ from models.cai.assessment import (
     on_absence,
     on_completed,
     on_convened,
+    on_dilf_preparation,
     on_exemption,
     on_language_status,
     on_service_completed,
 )
 from models.cai.events import (
     Absence,
+    DilfPreparationRequested,
     LanguageTrainingStatus,
     PrefectDecision,
     ServiceCompleted,
@@ -33,6 +35,7 @@ EVENTS: dict[str, Registered[CaiState]] = {
     "service_completed": on(ServiceCompleted, on_service_completed),
     "language_training_status": on(LanguageTrainingStatus, on_language_status),
     "prefect_decision": on(PrefectDecision, on_prefect_decision),
+    "dilf_preparation_requested": on(DilfPreparationRequested, on_dilf_preparation),
 }
 
 CAI: Descriptor[CaiState] = Descriptor(

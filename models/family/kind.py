@@ -13,7 +13,9 @@ from models.family.events import (
 from models.family.rules import (
     admissible,
     fire,
+    fire_reporting_every_parent,
     on_absence,
+    on_absence_reported_at_once,
     on_attended,
     on_breach,
     on_convened,
@@ -41,4 +43,21 @@ FAMILY: Descriptor[FamilyState] = Descriptor(
     open_input=open_input,
     admit=admissible,
     fire=fire,
+)
+
+# G4 as the dossiers begun before the convened-parents reading apply it, for as long as one
+# runs: a parent is reported at an absence without legitimate reason, and at the end of the
+# follow-up whether OFII convened them or not. The workflow picks it (a `workflow.patched`).
+FAMILY_REPORTING_AT_FIRST_ABSENCE: Descriptor[FamilyState] = Descriptor(
+    kind=FAMILY.kind,
+    state_type=FamilyState,
+    view=family_view,
+    events={
+        **EVENTS,
+        "parents_training_absence": on(ParentsTrainingAbsence, on_absence_reported_at_once),
+    },
+    start_input=start_input,
+    open_input=open_input,
+    admit=admissible,
+    fire=fire_reporting_every_parent,
 )
