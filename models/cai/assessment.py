@@ -131,6 +131,14 @@ def on_completed(
     ]
 
 
+def on_completed_copy_only(
+    state: CaiState, event: SkillsAssessmentCompleted, reference: ReferenceData, received_on: date
+) -> list[NotificationDue]:
+    """H4 as dossiers begun before the signatory's own copy apply it: France Travail's only."""
+    notes = on_completed(state, event, reference, received_on)
+    return [note for note in notes if note.kind != Kind.SKILLS_ASSESSMENT_RESULT]
+
+
 def on_absence(
     state: CaiState, event: Absence, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:

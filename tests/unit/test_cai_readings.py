@@ -17,8 +17,8 @@ from models.family import FAMILY
 from models.family.kind import FAMILY_REPORTING_AT_FIRST_ABSENCE
 from models.family.state import FamilyState
 from tests.unit.builders import Event, correction, deliver, pass_time
-from tests.unit.test_cai_rules import SIGNED, contract, family
 from tests.unit.test_cai_rules import REFERENCE as REF
+from tests.unit.test_cai_rules import SIGNED, contract, family
 
 AFTER_YEAR = date(2010, 3, 3)
 THREE_PARENTS = [
