@@ -7,7 +7,8 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from tests.conftest import Harness, cai_input, iso, visa_input
+from tests.conftest import Harness, cai_input, iso
+from tests.workflow.test_delivery import _issued_visa
 
 
 @pytest.mark.rule("D2")
@@ -17,29 +18,15 @@ async def test_the_visa_dossiers_outcome_reaches_the_cai_opened_with_its_id(
     harness: Harness,
 ) -> None:
     today = await harness.today()
-    application = visa_input(today)
-    visa = await harness.start_visa(application)
-    await visa.execute_update(
-        "language_evaluation",
-        {"evaluated_on": iso(today), "oral_score": 50, "written_score": 20, "evaluator": "E"},
-    )
-    await visa.execute_update(
-        "values_evaluation",
-        {
-            "evaluated_on": iso(today),
-            "language_used": "ar",
-            "questions_asked": 6,
-            "correct_answers": 6,
-            "evaluator": "E",
-        },
-    )
-    await visa.execute_update("visa_decision", {"decision": "issued", "decided_on": iso(today)})
+    visa_id = await _issued_visa(harness)  # sufficient at the first evaluation: an AMDFL
+    application_id = visa_id.removeprefix("visa-")
+    visa = harness.client.get_workflow_handle(visa_id)
     assert (await visa.result())["outcome"]["cai"]["amdfl"] is True
 
     # The input says nothing of the outcome, or says otherwise: the register's prevails.
     contract = cai_input(
         today,
-        visa_application_id=application["application_id"],
+        visa_application_id=application_id,
         language_outcome_abroad="training_followed",
     )
     cai = await harness.start_cai(contract)
