@@ -12,6 +12,7 @@ from temporalio import activity
 
 from activities import register_gateway as register
 from activities.outbox import DeliveryStarter
+from models.cai.opening import outcome_abroad
 from models.records import (
     DossierClaim,
     DossierRow,
@@ -114,6 +115,14 @@ class RegisterActivities:
             if step.projection is not None and abandoned_by is None:
                 await self._project(connection, step.projection)
         return None
+
+    @activity.defn(name="language_outcome_abroad")
+    async def language_outcome_abroad(self, application_id: str) -> str | None:
+        """D2, D6, D7: the language outcome abroad, read from the visa dossier of
+        `application_id` in the register (None when it is not there or not decided)."""
+        carry_over = await register.visa_carry_over(self.pool, application_id)
+        outcome = outcome_abroad(carry_over)
+        return outcome.value if outcome is not None else None
 
     @activity.defn(name="claim_dossier")
     async def claim_dossier(self, claim: DossierClaim) -> str | None:

@@ -341,6 +341,15 @@ async def start_payload(db: Queryable, workflow_id: str) -> Any:
     )
 
 
+async def visa_carry_over(db: Queryable, application_id: str) -> Any:
+    """What a decided visa dossier carries to the CAI in France (D2, D6, D7), if any."""
+    return await db.fetchval(
+        """SELECT outcome->'cai' FROM dossier
+           WHERE kind = 'visa_application' AND reference = $1""",
+        application_id,
+    )
+
+
 # --- the scheduled runs: seats, deadline digest, ministry report ---------------------------
 
 

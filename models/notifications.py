@@ -55,6 +55,7 @@ class Kind(StrEnum):
     # CaiContract (part II)
     SKILLS_ASSESSMENT_CONVOCATION = "skills_assessment_convocation"
     SKILLS_ASSESSMENT_COPY = "skills_assessment_copy"
+    SKILLS_ASSESSMENT_RESULT = "skills_assessment_result"
     SKILLS_ASSESSMENT_OVERDUE = "skills_assessment_overdue"
     CAI_EXPIRY_REMINDER = "cai_expiry_reminder"
     CAI_FOLLOW_UP_PROPOSAL = "cai_follow_up_proposal"
@@ -63,6 +64,7 @@ class Kind(StrEnum):
     PARENTS_TRAINING_CONVOCATION = "parents_training_convocation"
     PARENTS_TRAINING_ATTESTATION = "parents_training_attestation"
     PARENTS_TRAINING_MISSED = "parents_training_missed"
+    PARENTS_NOT_CONVENED = "parents_not_convened"
     SCHOOL_ATTENDANCE_BREACH = "school_attendance_breach"
     CONSEIL_GENERAL_REFERRAL = "conseil_general_referral"
     # Every dossier kind: what a late fact or a correction changed
@@ -210,6 +212,10 @@ class SkillsAssessmentCopyPayload(ContractPayload):
     duration_hours: float
 
 
+class SkillsAssessmentResultPayload(SkillsAssessmentCopyPayload, Letter):
+    """H4: the signatory's own copy of the assessment, to show an employer."""
+
+
 class SkillsAssessmentOverduePayload(ContractPayload):
     due: IsoDate
 
@@ -252,6 +258,11 @@ class ParentsTrainingMissedPayload(ContractPayload):
     why: str
     may_refer_to: str
     referral_window_ends: IsoDate
+
+
+class ParentsNotConvenedPayload(ContractPayload):
+    person_id: str
+    why: str
 
 
 class SchoolAttendanceBreachPayload(ContractPayload):
@@ -523,6 +534,14 @@ _SAID_BY_DOSSIERS = (
         SkillsAssessmentCopyPayload,
     ),
     _entry(
+        Kind.SKILLS_ASSESSMENT_RESULT,
+        [R.APPLICANT],
+        "H4",
+        "Résultat du bilan de compétences professionnelles",
+        "Result of the skills assessment",
+        SkillsAssessmentResultPayload,
+    ),
+    _entry(
         Kind.SKILLS_ASSESSMENT_OVERDUE,
         [R.OFII, R.PREFECTURE],
         "H5",
@@ -579,6 +598,14 @@ _SAID_BY_DOSSIERS = (
         "Formation « Droits et devoirs des parents » non suivie",
         "Training “Rights and duties of parents” not followed",
         ParentsTrainingMissedPayload,
+    ),
+    _entry(
+        Kind.PARENTS_NOT_CONVENED,
+        [R.OFII],
+        "G4",
+        "Parent jamais convoqué à la formation « Droits et devoirs des parents »",
+        "Parent never convened to the training “Rights and duties of parents”",
+        ParentsNotConvenedPayload,
     ),
     _entry(
         Kind.SCHOOL_ATTENDANCE_BREACH,

@@ -220,6 +220,9 @@ EVENTS: Mapping[str, Label] = {
         "état de la formation linguistique", "language training status", "I1"
     ),
     "prefect_decision": Label("décision du préfet", "prefect's decision", "I1"),
+    "dilf_preparation_requested": Label(
+        "demande d'aide à la préparation du DILF", "DILF preparation support requested", "D6"
+    ),
     # CaiFamilyContract
     "parents_training_convened": Label(
         "convocation à la formation des parents", "convened to the parents' training", "G2"

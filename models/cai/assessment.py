@@ -7,6 +7,7 @@ from datetime import date
 
 from models.cai.events import (
     Absence,
+    DilfPreparationRequested,
     LanguageTrainingStatus,
     Service,
     ServiceCompleted,
@@ -118,17 +119,24 @@ def on_completed(
     skills.duration_hours = event.duration_hours
     skills.report_ref = event.report_ref
     fulfil(state.tracked_deadlines.get("skills_assessment_due"))
+    result = {
+        "completed_on": event.completed_on.isoformat(),
+        "report_ref": event.report_ref,
+        "duration_hours": event.duration_hours,
+    }
+    # H4: the copy to France Travail, and the signatory's own, to show an employer.
     return [
-        note(
-            state,
-            Kind.SKILLS_ASSESSMENT_COPY,
-            Recipient.FRANCE_TRAVAIL,
-            "H4",
-            completed_on=event.completed_on.isoformat(),
-            report_ref=event.report_ref,
-            duration_hours=event.duration_hours,
-        )
+        note(state, Kind.SKILLS_ASSESSMENT_COPY, Recipient.FRANCE_TRAVAIL, "H4", **result),
+        note(state, Kind.SKILLS_ASSESSMENT_RESULT, Recipient.APPLICANT, "H4", **result),
     ]
+
+
+def on_completed_copy_only(
+    state: CaiState, event: SkillsAssessmentCompleted, reference: ReferenceData, received_on: date
+) -> list[NotificationDue]:
+    """H4 as dossiers begun before the signatory's own copy apply it: France Travail's only."""
+    notes = on_completed(state, event, reference, received_on)
+    return [note for note in notes if note.kind != Kind.SKILLS_ASSESSMENT_RESULT]
 
 
 def on_absence(
@@ -156,6 +164,9 @@ def _prescribed(state: CaiState, name: Service, rule: str) -> ServiceRecord:
             rule, "report the skills assessment with skills_assessment_completed", "service"
         )
     service = state.services[name.value]
+    if service.not_owed is not None:  # D2, D6: nothing is owed, so nothing is missed
+        rule = "D6" if state.dilf_required else "D2"
+        raise InputRejected(rule, f"{name.value} is not owed: {service.not_owed}", "service")
     if not service.prescribed:
         raise InputRejected(rule, f"{name.value} is not prescribed in this contract", "service")
     if service.completed_on is not None:
@@ -173,6 +184,23 @@ def on_service_completed(
         raise InputRejected("I1", "precedes the signature of the contract", "completed_on")
     service.completed_on = event.completed_on
     service.attestation_ref = event.attestation_ref
+    return []
+
+
+def on_dilf_preparation(
+    state: CaiState, event: DilfPreparationRequested, reference: ReferenceData, received_on: date
+) -> list[NotificationDue]:
+    """D6: the DILF's holder-to-be may ask OFII for preparation support, once."""
+    _require_open(state, "D6", "a request")
+    if not state.dilf_required:
+        raise InputRejected(
+            "D6", "preparation support is for a signatory who owes the DILF", "requested_on"
+        )
+    if state.dilf_preparation_requested_on is not None:
+        raise InputRejected(
+            "D6", f"already requested on {state.dilf_preparation_requested_on}", "requested_on"
+        )
+    state.dilf_preparation_requested_on = event.requested_on
     return []
 
 

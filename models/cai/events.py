@@ -36,10 +36,22 @@ class Prescriptions(Strict):
     dilf_required: Flag = False
 
 
+class LanguageOutcomeAbroad(StrEnum):
+    """What the evaluation abroad left the signatory with, carried to the CAI (D2, D6, D7)."""
+
+    AMDFL = "amdfl"  # D2: sufficient at the first evaluation: no language evaluation or training
+    DILF_REQUIRED = "dilf_required"  # D6: sufficient at the re-evaluation: the DILF, no training
+    TRAINING_FOLLOWED = "training_followed"  # D7: insufficient again: the CAI's training is owed
+
+
 class CaiContractInput(Strict):
     RULE: ClassVar[str] = "H1"
     DATE_FIELDS: ClassVar[tuple[str, ...]] = ("signed_on",)
-    FIELD_RULES: ClassVar[dict[str, str]] = {"residence_permit_basis": "H2", "in_school": "H2"}
+    FIELD_RULES: ClassVar[dict[str, str]] = {
+        "residence_permit_basis": "H2",
+        "in_school": "H2",
+        "language_outcome_abroad": "D6",
+    }
 
     contract_id: Annotated[str, CONTRACT_ID]
     signatory: Person
@@ -50,6 +62,9 @@ class CaiContractInput(Strict):
     in_school: Flag = False
     prescriptions: Prescriptions = Prescriptions()
     visa_application_id: Text | None = None
+    # D2, D6, D7: read from the visa dossier in the register when `visa_application_id` is on
+    # file (the shell hands it in before opening); given by OFII otherwise.
+    language_outcome_abroad: LanguageOutcomeAbroad | None = None
 
     @model_validator(mode="after")
     def _born_before_signing(self) -> CaiContractInput:
@@ -135,6 +150,15 @@ class LanguageTrainingStatus(CaiEvent):
         return self
 
     DATE_FIELD = "reported_on"
+
+
+class DilfPreparationRequested(CaiEvent):
+    """D6: a holder of the re-evaluation's sufficiency asks OFII for help preparing the DILF."""
+
+    RULE = "D6"
+    requested_on: date
+
+    DATE_FIELD = "requested_on"
 
 
 class PrefectDecisionKind(StrEnum):

@@ -99,10 +99,11 @@ def _offer_again(state: CaiState, decided_on: date, until: date) -> None:
 
 
 def propose(state: CaiState, today: date) -> Proposal:
-    """I1, I2: OFII's proposal from what the signatory followed. `close` only when every
-    prescribed service was followed or exempted; `terminate` on an absence without a
-    legitimate reason; `extend` when a language training is under way or legitimately
-    deferred; otherwise no proposal fits, and it says what is missing."""
+    """I1, I2: OFII's proposal from what the signatory followed. `close` when every
+    prescribed service was followed or exempted, whatever absences came before; otherwise
+    `terminate` on an absence without a legitimate reason; `extend` when a language
+    training is under way or legitimately deferred; otherwise no proposal fits, and it says
+    what is missing."""
     unexcused = [
         f"I2: absent from {name} on {a.absent_on} without legitimate reason"
         for name, absences in _all_absences(state)
@@ -116,14 +117,15 @@ def propose(state: CaiState, today: date) -> Proposal:
     ]
     if state.skills_assessment.status not in (SkillsStatus.EXEMPT, SkillsStatus.COMPLETED):
         outstanding.append("skills_assessment not completed")
-    if unexcused:
-        return Proposal(proposal="terminate", reasons=unexcused + outstanding, made_on=today)
-    if not outstanding:
+    if not outstanding:  # I1: services followed in the end prevail over earlier absences
         return Proposal(
             proposal="close",
-            reasons=["every prescribed service followed or exempted"],
+            reasons=["every prescribed service followed or exempted"]
+            + [f"{reason}, followed since" for reason in unexcused],
             made_on=today,
         )
+    if unexcused:
+        return Proposal(proposal="terminate", reasons=unexcused + outstanding, made_on=today)
     extension = extension_grounds(state)
     if extension is not None:
         return Proposal(proposal="extend", reasons=[extension, *outstanding], made_on=today)

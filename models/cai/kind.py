@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from models.cai.assessment import (
     on_absence,
     on_completed,
+    on_completed_copy_only,
     on_convened,
+    on_dilf_preparation,
     on_exemption,
     on_language_status,
     on_service_completed,
 )
 from models.cai.events import (
     Absence,
+    DilfPreparationRequested,
     LanguageTrainingStatus,
     PrefectDecision,
     ServiceCompleted,
@@ -33,6 +38,7 @@ EVENTS: dict[str, Registered[CaiState]] = {
     "service_completed": on(ServiceCompleted, on_service_completed),
     "language_training_status": on(LanguageTrainingStatus, on_language_status),
     "prefect_decision": on(PrefectDecision, on_prefect_decision),
+    "dilf_preparation_requested": on(DilfPreparationRequested, on_dilf_preparation),
 }
 
 CAI: Descriptor[CaiState] = Descriptor(
@@ -45,4 +51,14 @@ CAI: Descriptor[CaiState] = Descriptor(
     admit=admissible,
     fire=fire,
     fires_on_last_day=lambda key: key.startswith("reminder"),
+)
+
+# H4 as the dossiers begun before the signatory's own copy apply it, for as long as one runs:
+# the result goes to France Travail only. The workflow picks it (a `workflow.patched`).
+CAI_COPY_TO_FRANCE_TRAVAIL_ONLY: Descriptor[CaiState] = replace(
+    CAI,
+    events={
+        **EVENTS,
+        "skills_assessment_completed": on(SkillsAssessmentCompleted, on_completed_copy_only),
+    },
 )

@@ -94,6 +94,7 @@ class ServiceRecord(Record):
     """A training of the CAI: civic, language, "Vivre en France"."""
 
     prescribed: bool
+    not_owed: str | None = None  # why a service prescribed is not owed after all (D2, D6)
     completed_on: date | None = None
     attestation_ref: str | None = None
     absences: list[Absence] = Field(default_factory=list)
@@ -128,6 +129,8 @@ class CaiState(DossierRecord):
     skills_assessment: SkillsAssessment = Field(default_factory=SkillsAssessment)
     services: dict[str, ServiceRecord] = Field(default_factory=dict)
     language_training_status: LanguageTrainingReport | None = None
+    dilf_required: bool = False  # D6: the DILF is owed instead of a language training
+    dilf_preparation_requested_on: date | None = None  # D6: OFII's preparation support asked
     validity_ends: date
     extended_until: date | None = None
     proposal: Proposal | None = None

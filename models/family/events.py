@@ -89,5 +89,6 @@ class ConseilGeneralReferral(FamilyEvent):
     RULE = "G4"
     decided_on: date
     reason: Text
+    person_id: Text | None = None  # the parent it is about, when the prefect names one
 
     DATE_FIELD = "decided_on"

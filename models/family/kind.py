@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from models.dossier_kind import Descriptor, Registered, on
 from models.family.events import (
     ConseilGeneralReferral,
@@ -13,7 +15,9 @@ from models.family.events import (
 from models.family.rules import (
     admissible,
     fire,
+    fire_reporting_every_parent,
     on_absence,
+    on_absence_reported_at_once,
     on_attended,
     on_breach,
     on_convened,
@@ -41,4 +45,16 @@ FAMILY: Descriptor[FamilyState] = Descriptor(
     open_input=open_input,
     admit=admissible,
     fire=fire,
+)
+
+# G4 as the dossiers begun before the convened-parents reading apply it, for as long as one
+# runs: a parent is reported at an absence without legitimate reason, and at the end of the
+# follow-up whether OFII convened them or not. The workflow picks it (a `workflow.patched`).
+FAMILY_REPORTING_AT_FIRST_ABSENCE: Descriptor[FamilyState] = replace(
+    FAMILY,
+    events={
+        **EVENTS,
+        "parents_training_absence": on(ParentsTrainingAbsence, on_absence_reported_at_once),
+    },
+    fire=fire_reporting_every_parent,
 )

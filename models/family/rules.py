@@ -3,6 +3,7 @@ the children's schooling, and the prefect's referral to the conseil général.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -88,10 +89,15 @@ def admissible(state: FamilyState, event: Event) -> None:
         )
 
 
-def _parent(state: FamilyState, person_id: str) -> Parent:
+def _signatory(state: FamilyState, person_id: str) -> Parent:
     parent = state.parents.get(person_id)
     if parent is None:
         raise InputRejected("G1", f"{person_id} is not a signatory of this contract", "person_id")
+    return parent
+
+
+def _parent(state: FamilyState, person_id: str) -> Parent:
+    parent = _signatory(state, person_id)
     if parent.status == ParentStatus.ATTENDED:
         raise InputRejected(
             "G2", f"{person_id} attended the training on {parent.attended_on}", "person_id"
@@ -155,17 +161,32 @@ def on_attended(
 def on_absence(
     state: FamilyState, event: ParentsTrainingAbsence, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
-    parent = _parent(state, event.person_id)
-    pending = parent.pending_convocation
-    if pending is None:
-        raise InputRejected("G4", f"{event.person_id} is not convened", "person_id")
-    parent.absences.append(
-        Absence(absent_on=event.absent_on, legitimate_reason=event.legitimate_reason)
-    )
+    """G4: an absence is recorded; the parent is convened again, and reported only if they
+    have not attended by the end of the follow-up (see `fire`)."""
+    _record_absence(state, event)
+    return []
+
+
+def on_absence_reported_at_once(
+    state: FamilyState, event: ParentsTrainingAbsence, reference: ReferenceData, received_on: date
+) -> list[NotificationDue]:
+    """G4 as dossiers begun before the convened-parents reading apply it: an absence without
+    a legitimate reason is reported to the prefect at once."""
+    parent = _record_absence(state, event)
     if event.legitimate_reason is not None:
         return []  # convened again at a later session
     parent.reported_missed = True
     return [_missed_note(state, parent, f"absent on {event.absent_on} without legitimate reason")]
+
+
+def _record_absence(state: FamilyState, event: ParentsTrainingAbsence) -> Parent:
+    parent = _parent(state, event.person_id)
+    if parent.pending_convocation is None:
+        raise InputRejected("G4", f"{event.person_id} is not convened", "person_id")
+    parent.absences.append(
+        Absence(absent_on=event.absent_on, legitimate_reason=event.legitimate_reason)
+    )
+    return parent
 
 
 def on_breach(
@@ -202,10 +223,7 @@ def on_referral(
 ) -> list[NotificationDue]:
     if state.referral is not None:
         raise InputRejected("G4", f"already referred on {state.referral.decided_on}", "decided_on")
-    if not any(p.status == ParentStatus.MISSED for p in state.parents.values()):
-        raise InputRejected(
-            "G4", "a referral follows a signatory's failure to attend the training", "decided_on"
-        )
+    _referable(state, event.person_id)
     state.referral = Referral(decided_on=event.decided_on, reason=event.reason)
     if state.follow_up_over:
         state.ended = True
@@ -218,25 +236,83 @@ def on_referral(
             decided_on=event.decided_on.isoformat(),
             reason=event.reason,
             casf_article="L.222-4-1",
+            **({"person_id": event.person_id} if event.person_id is not None else {}),
         )
     ]
 
 
+def _referable(state: FamilyState, person_id: str | None) -> None:
+    """G4: the prefect refers a parent OFII reported; a parent OFII never convened is not
+    reported, and no referral is made for them."""
+    candidates = (
+        [_signatory(state, person_id)] if person_id is not None else list(state.parents.values())
+    )
+    if any(p.status == ParentStatus.MISSED for p in candidates):
+        return
+    if any(p.status == ParentStatus.NOT_CONVENED for p in candidates):
+        raise InputRejected(
+            "G4",
+            "OFII never convened the signatory to the training: it is told to convene them, "
+            "and no referral follows",
+            "person_id" if person_id is not None else "decided_on",
+        )
+    raise InputRejected(
+        "G4",
+        "a referral follows OFII's report of a signatory convened who did not attend the training",
+        "person_id" if person_id is not None else "decided_on",
+    )
+
+
 def fire(state: FamilyState, key: str, today: date) -> list[NotificationDue]:
-    """The follow-up ends: each parent who never attended is reported to the prefect, one
-    report per parent (G4); the dossier then stays open for the prefect's referral."""
-    deadline = state.tracked_deadlines[key]
+    """The follow-up ends: each parent convened who has not attended is reported to the
+    prefect, one report per parent; OFII is told of each parent it never convened, who is
+    not reported (G4). The dossier then stays open for the prefect's referral."""
     if key == "parents_training_due":
-        deadline.status = DeadlineStatus.MISSED
-        notes = []
-        for parent in state.parents.values():
-            if parent.status in (ParentStatus.AWAITING_CONVOCATION, ParentStatus.CONVENED):
-                parent.reported_missed = True
-                notes.append(
-                    _missed_note(state, parent, f"did not attend by {state.validity_ends}")
-                )
-        return notes
-    deadline.status = DeadlineStatus.REACHED
+        return _end_of_follow_up(state, _report_convened_alert_not_convened)
+    return _end(state, key)
+
+
+def fire_reporting_every_parent(state: FamilyState, key: str, today: date) -> list[NotificationDue]:
+    """`fire` as dossiers begun before the convened-parents reading apply it: every parent
+    who has not attended is reported to the prefect, convened or not."""
+    if key == "parents_training_due":
+        return _end_of_follow_up(state, _report)
+    return _end(state, key)
+
+
+def _end_of_follow_up(
+    state: FamilyState, tell: Callable[[FamilyState, Parent], NotificationDue]
+) -> list[NotificationDue]:
+    state.tracked_deadlines["parents_training_due"].status = DeadlineStatus.MISSED
+    return [
+        tell(state, parent)
+        for parent in state.parents.values()
+        if parent.status in (ParentStatus.AWAITING_CONVOCATION, ParentStatus.CONVENED)
+    ]
+
+
+def _report(state: FamilyState, parent: Parent) -> NotificationDue:
+    parent.reported_missed = True
+    return _missed_note(state, parent, f"did not attend by {state.validity_ends}")
+
+
+def _report_convened_alert_not_convened(state: FamilyState, parent: Parent) -> NotificationDue:
+    if parent.was_convened:
+        return _report(state, parent)
+    parent.not_convened = True
+    return _note(
+        state,
+        Kind.PARENTS_NOT_CONVENED,
+        Recipient.OFII,
+        "G4",
+        about=parent.person_id,
+        person_id=parent.person_id,
+        why=f"never convened to the training by {state.validity_ends}: not reported",
+    )
+
+
+def _end(state: FamilyState, key: str) -> list[NotificationDue]:
+    state.tracked_deadlines[key].status = DeadlineStatus.REACHED
     if key == "validity_ends":
         state.follow_up_over = True
         awaits_referral = state.referral is None and any(

@@ -29,7 +29,8 @@ class ParentStatus(StrEnum):
     AWAITING_CONVOCATION = "awaiting_convocation"
     CONVENED = "convened"
     ATTENDED = "attended"
-    MISSED = "missed"
+    MISSED = "missed"  # G4: convened, did not attend: reported to the prefect
+    NOT_CONVENED = "not_convened"  # G4: never convened by the end: OFII alerted, no report
 
 
 class Parent(Record):
@@ -43,6 +44,11 @@ class Parent(Record):
     attended_on: date | None = None
     attestation_ref: str | None = None
     reported_missed: bool = False  # G4: OFII told the prefect
+    not_convened: bool = False  # G4: never convened by the end of the follow-up
+
+    @property
+    def was_convened(self) -> bool:
+        return bool(self.convocations)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -51,6 +57,8 @@ class Parent(Record):
             return ParentStatus.ATTENDED
         if self.reported_missed:
             return ParentStatus.MISSED
+        if self.not_convened:
+            return ParentStatus.NOT_CONVENED
         if self.pending_convocation is not None:
             return ParentStatus.CONVENED
         return ParentStatus.AWAITING_CONVOCATION

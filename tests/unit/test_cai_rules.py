@@ -143,7 +143,7 @@ def test_already_employed_is_exempted_on_proof() -> None:
 
 @pytest.mark.rule("H3")
 @pytest.mark.rule("H4")
-def test_three_hours_at_most_and_a_copy_to_france_travail() -> None:
+def test_three_hours_at_most_and_the_result_to_france_travail_and_the_signatory() -> None:
     state = feed(opened(), CONVENE).state
     too_long = feed(
         state,
@@ -160,9 +160,15 @@ def test_three_hours_at_most_and_a_copy_to_france_travail() -> None:
             {"completed_on": "2009-03-10", "duration_hours": 3, "report_ref": "R"},
         ),
     )
-    assert [(n.kind, n.recipient.value) for n in done.notifications] == [
-        ("skills_assessment_copy", "france_travail")
+    assert [(n.kind, n.recipient.value, n.language) for n in done.notifications] == [
+        ("skills_assessment_copy", "france_travail", None),
+        ("skills_assessment_result", "applicant", "tr"),  # H4: the signatory's own copy
     ]
+    [copy, result] = done.notifications
+    assert {k: result.payload[k] for k in ("completed_on", "report_ref", "duration_hours")} == {
+        k: copy.payload[k] for k in ("completed_on", "report_ref", "duration_hours")
+    }
+    assert result.payload["full_name"] == "Mehmet Yilmaz"
 
 
 @pytest.mark.rule("H5")

@@ -48,7 +48,11 @@ CONTRACT_EVENTS = {
     },
 }
 # Added beside the contract's (docs/contract.md): why a no-show counts against the applicant (B5).
-ADDED_EVENTS = {"VisaApplication": {"evaluation_absence"}}
+# D6: the DILF's preparation support asked of OFII.
+ADDED_EVENTS = {
+    "VisaApplication": {"evaluation_absence"},
+    "CaiContract": {"dilf_preparation_requested"},
+}
 RULES: dict[str, DossierKind[Any]] = {
     "VisaApplication": VISA,
     "CaiContract": CAI,

@@ -262,7 +262,7 @@ def test_a_cai_absence_given_its_legitimate_reason_changes_the_proposal() -> Non
 
 
 @pytest.mark.rule("G4")
-def test_a_withdrawn_parents_absence_withdraws_its_report_to_the_prefect() -> None:
+def test_a_late_attendance_withdraws_the_report_to_the_prefect() -> None:
     raw = family()
     state = history.open_dossier(
         FAMILY, raw, reference(), SIGNED, family_workflow_id(raw["contract_id"])
@@ -271,20 +271,20 @@ def test_a_withdrawn_parents_absence_withdraws_its_report_to_the_prefect() -> No
     state = deliver(FAMILY, state, "parents_training_convened", convened).state
     absence = {"person_id": "P1", "absent_on": "2009-03-11", "legitimate_reason": None}
     absent = deliver(FAMILY, state, "parents_training_absence", absence)
-    [report] = absent.notifications
-    assert (report.kind, report.about) == ("parents_training_missed", "P1")
-    assert absent.state.stage == "training_missed"
-    step = deliver(FAMILY, absent.state, *correction(absent.state.seq, None, date(2009, 3, 12)))
+    assert absent.notifications == []  # G4: not at the first absence
+    state, sent = pass_time(FAMILY, absent.state, date(2010, 3, 3))
+    [report] = [note for note in sent if note.kind == "parents_training_missed"]
+    assert (report.recipient, report.about) == (Recipient.PREFECTURE, "P1")
+    assert state.stage == "training_missed"
+    convened_again = {"person_id": "P1", "session_id": "S2", "session_on": "2009-06-10"}
+    attended = {"person_id": "P1", "attended_on": "2009-06-10", "attestation_ref": "A-1"}
+    again = deliver(FAMILY, state, "parents_training_convened", convened_again, date(2010, 3, 5))
+    step = deliver(FAMILY, again.state, "parents_training_attended", attended, date(2010, 3, 5))
     assert step.rejection is None
-    assert step.state.stage == "in_progress"
-    assert step.state.parents["P1"].status == "convened"
-    [notice] = step.notifications
-    assert (notice.kind, notice.recipient, notice.about) == (
-        "correction_notice",
-        Recipient.PREFECTURE,
-        report.key,
-    )
-    assert notice.payload["now"] is None
+    assert step.state.parents["P1"].status == "attended"
+    assert step.state.closed  # nobody reported: no referral awaited
+    notice = notices(step)[report.key]
+    assert (notice.recipient, notice.payload["now"]) == (Recipient.PREFECTURE, None)
 
 
 # --- a correction and its reverse ---------------------------------------------------------

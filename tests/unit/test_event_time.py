@@ -531,7 +531,11 @@ TWO_PARENTS = [
 
 @pytest.mark.rule("G4")
 def test_one_report_per_parent_who_did_not_attend() -> None:
-    _, sent = pass_time(FAMILY, open_family(signatories=TWO_PARENTS), AFTER_YEAR)
+    state = open_family(signatories=TWO_PARENTS)
+    for person in ("P1", "P2"):
+        convened = {"person_id": person, "session_id": f"S-{person}", "session_on": "2009-04-01"}
+        state = deliver(FAMILY, state, "parents_training_convened", convened).state
+    _, sent = pass_time(FAMILY, state, AFTER_YEAR)
     missed = [note for note in sent if note.kind == "parents_training_missed"]
     assert sorted((note.recipient, note.about) for note in missed) == [
         (Recipient.PREFECTURE, "P1"),
@@ -547,6 +551,8 @@ def test_after_the_follow_up_the_dossier_stays_open_for_the_prefects_referral() 
     ref = reference({"family_follow_up": {"months": 6, "referral_window_months": 1}})
     opened = open_family(ref)
     assert opened.validity_ends == date(2009, 9, 2)  # configuration, not the default year
+    convened = {"person_id": "P1", "session_id": "S1", "session_on": "2009-04-01"}
+    opened = deliver(FAMILY, opened, "parents_training_convened", convened, ref=ref).state
     state, _ = pass_time(FAMILY, opened, date(2009, 9, 3))
     assert (state.stage, state.follow_up_over, state.closed) == ("training_missed", True, False)
     assert state.deadlines["referral_window_ends"] == date(2009, 10, 2)

@@ -70,6 +70,7 @@ CONTRACT_KINDS = {
     "visa_decision",
     "skills_assessment_convocation",
     "skills_assessment_copy",
+    "skills_assessment_result",
     "skills_assessment_overdue",
     "cai_expiry_reminder",
     "cai_follow_up_proposal",
@@ -77,6 +78,7 @@ CONTRACT_KINDS = {
     "parents_training_convocation",
     "parents_training_attestation",
     "parents_training_missed",
+    "parents_not_convened",
     "school_attendance_breach",
     "conseil_general_referral",
     "deadline_digest",
@@ -421,12 +423,14 @@ def cai_completed() -> list[NotificationDue]:
 
 
 def family_referred() -> list[NotificationDue]:
-    """Two parents: one attends, one is absent without a reason and is reported (G4); a
-    child misses school (G3); the prefect refers the family to the conseil général."""
+    """Three parents: one attends, one is absent without a reason and is reported at the end
+    of the follow-up, one is never convened and OFII is told (G4); a child misses school
+    (G3); the prefect refers the family to the conseil général."""
     raw = family(
         signatories=[
             {"person_id": "P1", "full_name": "Ayse Demir", "languages": ["tr"]},
             {"person_id": "P2", "full_name": "Kemal Demir", "languages": ["fr"]},
+            {"person_id": "P3", "full_name": "Elif Demir", "languages": ["tr"]},
         ],
         children=[
             {
@@ -457,9 +461,13 @@ def family_referred() -> list[NotificationDue]:
             "school_attendance_breach",
             {"child_id": "C1", "reported_on": "2009-04-01", "detail": "absent a month"},
         ),
-        ("conseil_general_referral", {"decided_on": "2009-04-15", "reason": "training missed"}),
     ]
-    return told(FAMILY, opened, events, date(2009, 5, 1))[1]
+    state, notes = told(FAMILY, opened, events, date(2010, 3, 3))
+    referral: Event = (
+        "conseil_general_referral",
+        {"decided_on": "2010-03-10", "reason": "training missed", "person_id": "P2"},
+    )
+    return notes + told(FAMILY, Step(state), [referral], date(2010, 3, 10))[1]
 
 
 def every_dossier() -> list[NotificationDue]:

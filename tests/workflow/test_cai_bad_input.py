@@ -195,10 +195,6 @@ async def test_parents_convened_attend_or_miss_and_the_prefect_refers(harness: H
             "parents_training_convened",
             {"person_id": person, "session_id": "F1", "session_on": iso(today)},
         )
-    with pytest.raises(WorkflowUpdateFailedError):
-        await handle.execute_update(
-            "conseil_general_referral", {"decided_on": iso(today), "reason": "r"}
-        )
     await handle.execute_update(
         "parents_training_attended",
         {"person_id": "P1", "attended_on": iso(today), "attestation_ref": "A"},
@@ -207,11 +203,20 @@ async def test_parents_convened_attend_or_miss_and_the_prefect_refers(harness: H
         "parents_training_absence",
         {"person_id": "P2", "absent_on": iso(today), "legitimate_reason": None},
     )
-    assert state["stage"] == "training_missed"
+    assert state["stage"] == "in_progress"  # G4: reported at the end of the follow-up
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(
+            "conseil_general_referral", {"decided_on": iso(today), "reason": "r"}
+        )
+    ends = add_months(today, 12)
+    await harness.skip_to(ends + timedelta(days=1))
+    assert await harness.until_kind(handle.id, "parents_training_missed") == ["prefecture"]
     state = await handle.execute_update(
-        "conseil_general_referral", {"decided_on": iso(today), "reason": "G4"}
+        "conseil_general_referral",
+        {"decided_on": iso(ends, 1), "reason": "G4", "person_id": "P2"},
     )
-    assert state["stage"] == "referred_to_conseil_general"
+    assert state["stage"] == "closed"
+    assert state["referral"] is not None
     kinds = await harness.kinds(handle.id)
     assert kinds.count(("parents_training_convocation", "applicant")) == 2
     assert ("parents_training_attestation", "applicant") in kinds

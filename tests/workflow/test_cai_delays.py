@@ -126,13 +126,15 @@ async def test_family_year_ends_and_reports_who_never_attended(harness: Harness)
     )
     ends = add_months(today, 12)
     await harness.skip_to(ends)
-    assert "parents_training_missed" not in [k for k, _ in await harness.kinds(handle.id)]
+    assert "parents_not_convened" not in [k for k, _ in await harness.kinds(handle.id)]
     await harness.skip_to(ends + timedelta(days=1))
-    assert await harness.until_kind(handle.id, "parents_training_missed") == ["prefecture"]
+    # G4: P2 was never convened: OFII is told to convene them, the prefect is not.
+    assert await harness.until_kind(handle.id, "parents_not_convened") == ["ofii"]
     rows = [
-        r for r in await harness.notifications(handle.id) if r["kind"] == "parents_training_missed"
+        r for r in await harness.notifications(handle.id) if r["kind"] == "parents_not_convened"
     ]
     assert rows[0]["payload"]["person_id"] == "P2"
+    assert "parents_training_missed" not in [k for k, _ in await harness.kinds(handle.id)]
     assert (await handle.result())["stage"] == "closed"
 
 
