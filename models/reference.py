@@ -135,6 +135,10 @@ class ReferenceData(Frozen):
     # A1, A2: a dossier judged not subject stays open this many days for corrections of
     # its opening facts before it closes (docs/interpretations.md).
     not_subject_correction_days: int = Field(default=30, ge=0, le=365)
+    # B2: a visa application on file means the prefect has ruled. True in the shipped data;
+    # absent (False) only from the data recorded by dossiers opened before this reading, so
+    # that they replay as they ran.
+    visa_application_meets_b2: bool = False
     # The digest of the content: a dossier keeps the version it opened under, and an
     # operator reads which one in its state (empty on data loaded before versions).
     version: str = ""

@@ -189,7 +189,13 @@ def application_filed(state: VisaState, filed_on: date, reference: ReferenceData
     visa application on file means the prefect has ruled (the visa follows the
     authorisation), so the prefect's delay is met and no reminder goes out after it."""
     file_visa_application(state, filed_on, reference)
-    fulfil(state.tracked_deadlines.get("prefecture_decision_due"))
+    prefect_ruled(state, reference)
+
+
+def prefect_ruled(state: VisaState, reference: ReferenceData) -> None:
+    """B2: the visa follows the prefect's authorisation."""
+    if reference.visa_application_meets_b2:
+        fulfil(state.tracked_deadlines.get("prefecture_decision_due"))
 
 
 def present_receipt(state: VisaState, presented_on: date, reference: ReferenceData) -> None:
@@ -210,7 +216,7 @@ def on_visa_application_filed(
             open_correction_window(state, received_on, reference)
         return notes
     notes = record_visa_application(state, event, reference, received_on)
-    fulfil(state.tracked_deadlines.get("prefecture_decision_due"))  # B2
+    prefect_ruled(state, reference)
     return notes
 
 
