@@ -4,7 +4,7 @@ docs/interpretations.md, "The opening corrected")."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -32,7 +32,8 @@ async def test_a_not_subject_dossier_stays_open_for_the_window_then_closes(
     handle = await harness.start_visa(visa_input(today, applicant=too_young(born)))
     state = await handle.query("state")
     assert (state["stage"], state["subject"]) == ("not_subject", False)
-    window_ends = add_days(today, WINDOW_DAYS)
+    # From the day it opened where the consulate sits (B9).
+    window_ends = add_days(date.fromisoformat(state["opened_at"]), WINDOW_DAYS)
     assert state["deadlines"]["correction_window_ends"] == window_ends.isoformat()
     assert await harness.until_kind(handle.id, "not_subject") == ["consulate"]
 
