@@ -14,10 +14,10 @@ from tests.conftest import Harness, iso, visa_input
 WINDOW_DAYS = 30  # the shipped `not_subject_correction_days`
 
 
-def too_young(today_iso: str) -> dict[str, str | list[str]]:
+def applicant_born(birth_date: str) -> dict[str, str | list[str]]:
     return {
         "full_name": "Amina El Idrissi",
-        "birth_date": today_iso,  # under 16: not subject (A1)
+        "birth_date": birth_date,
         "nationality": "MA",
         "languages": ["ar", "fr"],
     }
@@ -28,8 +28,8 @@ async def test_a_not_subject_dossier_stays_open_for_the_window_then_closes(
     harness: Harness,
 ) -> None:
     today = await harness.today()
-    born = (today - timedelta(days=365 * 10)).isoformat()
-    handle = await harness.start_visa(visa_input(today, applicant=too_young(born)))
+    born = (today - timedelta(days=365 * 10)).isoformat()  # ten: not subject (A1)
+    handle = await harness.start_visa(visa_input(today, applicant=applicant_born(born)))
     state = await handle.query("state")
     assert (state["stage"], state["subject"]) == ("not_subject", False)
     # From the day it opened where the consulate sits (B9).
@@ -52,12 +52,14 @@ async def test_a_not_subject_dossier_stays_open_for_the_window_then_closes(
 @pytest.mark.rule("B1")
 async def test_a_correction_within_the_window_re_judges_the_dossier(harness: Harness) -> None:
     today = await harness.today()
-    born = (today - timedelta(days=365 * 10)).isoformat()
-    application = visa_input(today, applicant=too_young(born))
+    born = (today - timedelta(days=365 * 10)).isoformat()  # ten: not subject (A1)
+    application = visa_input(today, applicant=applicant_born(born))
     handle = await harness.start_visa(application)
     await harness.skip_to(add_days(today, 10))
 
-    corrected = {**application, "applicant": {**too_young("1985-03-02")}}
+    # The shared test server's clock runs years ahead: an adult relative to it.
+    adult = (today - timedelta(days=365 * 30)).isoformat()
+    corrected = {**application, "applicant": applicant_born(adult)}
     state = await handle.execute_update(
         "correct_event",
         {
