@@ -38,6 +38,9 @@ class DossierRecord(Record):
     clock: date | None = None  # the latest day the dossier has seen
     time_zone: str = "Europe/Paris"  # B9: where the authority keeping the delays sits
     reference_version: str = ""  # the reference data the dossier is judged by
+    # The day the opening was last judged: the start's, or its latest correction's.
+    opened_at: date | None = None
+    opening_corrected_by: list[int] = Field(default_factory=list)  # corrections of event 1
 
     @property
     def closed(self) -> bool:
@@ -96,7 +99,7 @@ class DossierRecord(Record):
     @property
     def corrections(self) -> int:
         """How many corrections the dossier's facts received."""
-        return sum(len(fact.corrected_by) for fact in self.facts)
+        return len(self.opening_corrected_by) + sum(len(fact.corrected_by) for fact in self.facts)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

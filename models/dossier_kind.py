@@ -84,6 +84,15 @@ class DossierKind(Protocol[S]):
     def settle(self) -> Callable[[S], None]:
         """What follows from any accepted event (B1/B3: the evaluations are all in)."""
 
+    @property
+    def judged(self) -> Callable[[S, date, ReferenceData], None]:
+        """What follows from the opening judged on a day (A1, A2: the correction window)."""
+
+    @property
+    def workflow_id_of(self) -> Callable[[S], str] | None:
+        """The workflow id a dossier runs under: a kind that names it takes corrections of
+        its opening input (`correct_event` on event 1)."""
+
 
 @dataclass(frozen=True)
 class Descriptor(Generic[S]):
@@ -99,6 +108,8 @@ class Descriptor(Generic[S]):
     fire: Callable[[S, str, date], list[NotificationDue]]
     fires_on_last_day: Callable[[str], bool] = lambda _: False
     settle: Callable[[S], None] = lambda _: None
+    judged: Callable[[S, date, ReferenceData], None] = lambda _state, _day, _reference: None
+    workflow_id_of: Callable[[S], str] | None = None
 
 
 def contract_start(

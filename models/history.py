@@ -50,6 +50,8 @@ JOURNAL = (
     "said",
     "clock",
     "reference_version",
+    "opened_at",
+    "opening_corrected_by",
 )
 
 
@@ -82,6 +84,15 @@ def due_timer(kind: DossierKind[D], state: D) -> TimerDue | None:
     if state.closed:
         return None
     return next_timer(state.tracked_deadlines, kind.fires_on_last_day)
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A corrected start input, and the correction that brought it (event `seq`)."""
+
+    input: Any
+    seq: int
+    judged_on: date
 
 
 @dataclass
@@ -127,7 +138,8 @@ def open_dossier(
     state.seq = OPENING
     state.reference_version = reference.version
     today = local_day(when, state.time_zone)
-    state.clock = today
+    state.clock = state.opened_at = today
+    kind.judged(state, today, reference)
     notes = _keyed(step.notifications, _origin(OPENING))
     notes.update(_advance(kind, state, today))
     state.said = dict(notes)
@@ -147,10 +159,20 @@ def _not_in_the_future(input_: Any, today: date) -> None:
 
 
 def _fold(
-    kind: DossierKind[D], state: D, facts: Iterable[Fact], reference: ReferenceData, clock: date
+    kind: DossierKind[D],
+    state: D,
+    facts: Iterable[Fact],
+    reference: ReferenceData,
+    clock: date,
+    opening: Opening | None = None,
 ) -> _Folded[D]:
-    opened = kind.open_input(state.input, reference)  # type: ignore[attr-defined]
+    """The dossier re-opened from its start input (or its correction) and the facts applied
+    in event time."""
+    input_ = opening.input if opening is not None else state.input  # type: ignore[attr-defined]
+    opened = kind.open_input(input_, reference)
     new = opened.state
+    judged_on = opening.judged_on if opening is not None else state.opened_at or clock
+    kind.judged(new, judged_on, reference)
     notes = _keyed(opened.notifications, _origin(OPENING))
     for fact in sorted((f for f in facts if not f.withdrawn), key=lambda f: (f.dated, f.seq)):
         notes.update(_advance(kind, new, min(fact.dated, clock)))
@@ -163,6 +185,9 @@ def _fold(
     notes.update(_advance(kind, new, clock))
     for name in JOURNAL:
         setattr(new, name, getattr(state, name))
+    if opening is not None:
+        new.opened_at = opening.judged_on
+        new.opening_corrected_by = [*state.opening_corrected_by, opening.seq]
     return _Folded(new, notes)
 
 
@@ -208,9 +233,10 @@ def receive(
     seq = state.seq + 1
     today = local_day(when, state.time_zone)
     clock = max(state.clock or today, today)
+    opening: Opening | None = None
     try:
         if name == CORRECT_EVENT:
-            facts, why = _corrected(kind, state, raw, seq, today)
+            facts, opening, why = _corrected(kind, state, raw, seq, today)
             # What puts the correction at odds with another fact: its payload, or its
             # withdrawing the event.
             placed_by = "payload" if raw.get("payload") is not None else "seq"
@@ -219,7 +245,7 @@ def receive(
             facts = [*state.facts, fact]
             why = _lateness(fact)
             placed_by = kind.events[name].model.DATE_FIELD  # its date puts it before the other
-        folded = _refold(kind, state, facts, reference, clock, seq, placed_by)
+        folded = _refold(kind, state, facts, reference, clock, seq, placed_by, opening)
     except InputRejected as rejected:
         return _refused(state, seq, name, received_at, rejected)
     except Exception as error:
@@ -231,7 +257,8 @@ def receive(
         fingerprint(fact.name, fact.payload): fact.seq for fact in facts if not fact.withdrawn
     }
     told = _tell(new, folded.notes, seq, why)
-    corrects = next((f.seq for f in facts if seq in f.corrected_by), None)
+    corrects = OPENING if opening is not None else None
+    corrects = next((f.seq for f in facts if seq in f.corrected_by), corrects)
     return Step(new, told, corrects=corrects)
 
 
@@ -289,10 +316,15 @@ def _not_before_opening(state: DossierRecord, event: Event) -> None:
 
 def _corrected(
     kind: DossierKind[D], state: D, raw: Any, seq: int, today: date
-) -> tuple[list[Fact], str]:
-    """The facts with one replaced or withdrawn, and the reason to tell recipients."""
+) -> tuple[list[Fact], Opening | None, str]:
+    """The facts with one replaced or withdrawn, or the opening input corrected, and the
+    reason to tell recipients."""
     correction = parse_payload(Correction, raw, Correction.RULE)
     check_event_date(correction, today)
+    if correction.seq == OPENING and kind.workflow_id_of is not None:
+        opening = _corrected_opening(kind, state, correction, seq, today)
+        what = f"event #{OPENING} (start) corrected"
+        return state.facts, opening, f"{what} on {correction.corrected_on}: {correction.reason}"
     target = next((f for f in state.facts if f.seq == correction.seq), None)
     if target is None:
         raise InputRejected("correction", _why_not_correctable(state, correction.seq), "seq")
@@ -328,7 +360,28 @@ def _corrected(
         what = f"event #{target.seq} ({target.name}) corrected"
     replacement.corrected_by = [*target.corrected_by, seq]
     facts = [replacement if f.seq == target.seq else f for f in state.facts]
-    return facts, f"{what} on {correction.corrected_on}: {correction.reason}"
+    return facts, None, f"{what} on {correction.corrected_on}: {correction.reason}"
+
+
+def _corrected_opening(
+    kind: DossierKind[D], state: D, correction: Correction, seq: int, today: date
+) -> Opening:
+    """The corrected start input, validated like a start under the same workflow id (every
+    dossier: the opening facts are corrected like any other)."""
+    if correction.payload is None:
+        raise InputRejected(
+            "correction", "the opening input is corrected, never withdrawn", "payload"
+        )
+    assert kind.workflow_id_of is not None
+    try:
+        input_ = kind.start_input(correction.payload, kind.workflow_id_of(state))
+        _not_in_the_future(input_, today)
+    except InputRejected as rejected:
+        raise _in_payload(rejected) from None
+    current: Any = state
+    if input_.model_dump(mode="json") == current.input.model_dump(mode="json"):
+        raise InputRejected("correction", "the payload is the one on file; nothing changed")
+    return Opening(input=input_, seq=seq, judged_on=today)
 
 
 def _in_payload(rejected: InputRejected) -> InputRejected:
@@ -357,9 +410,13 @@ def _refold(
     clock: date,
     seq: int,
     placed_by: str,
+    opening: Opening | None = None,
 ) -> _Folded[D]:
     try:
-        return _fold(kind, state, facts, reference, clock)
+        folded = _fold(kind, state, facts, reference, clock, opening)
+        if opening is not None:
+            _facts_after_opening(folded.state, facts)
+        return folded
     except _FoldFailed as failed:
         if failed.fact.seq == seq:
             raise failed.rejected from None
@@ -372,6 +429,19 @@ def _refold(
             f"already accepted, which would no longer hold: {failed.rejected.message}",
             placed_by,
         ) from None
+
+
+def _facts_after_opening(state: DossierRecord, facts: list[Fact]) -> None:
+    """A corrected opening must not leave an accepted fact before the dossier opened."""
+    for fact in facts:
+        if not fact.withdrawn and fact.dated < state.opened_on:
+            raise _FoldFailed(
+                fact,
+                InputRejected(
+                    state.opening_rule,
+                    f"{fact.dated} precedes the opening of the dossier on {state.opened_on}",
+                ),
+            )
 
 
 def _lateness(fact: Fact) -> str:

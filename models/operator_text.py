@@ -128,6 +128,11 @@ DEADLINES: Mapping[str, Mapping[str, Label]] = {
         "training_end_due": Label(
             "formation de deux mois au plus", "training of two months at most", "B8"
         ),
+        "correction_window_ends": Label(
+            "fin du délai de correction (dossier hors champ)",
+            "end of the correction window (not subject)",
+            "A1, A2",
+        ),
     },
     CAI: {
         "validity_ends": Label("fin de validité du CAI (un an)", "end of the CAI (one year)", "H5"),
@@ -186,6 +191,7 @@ PROCEDURES: Mapping[str, Label] = {
 EVENTS: Mapping[str, Label] = {
     # VisaApplication
     "visa_application_filed": Label("demande de visa déposée", "visa application filed", "B4"),
+    "receipt_presented": Label("récépissé présenté", "récépissé presented", "B3"),
     "evaluation_absence": Label("absence à l'évaluation", "absence from the evaluation", "B5"),
     "language_test_exemption": Label(
         "dispense du test linguistique", "language test exemption", "C1"

@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from models.calendar import CalendarPolicy, zone_info
 from models.common import CountryCode, LanguageCode
@@ -57,8 +57,18 @@ class BodyKind(StrEnum):
     DELEGATE = "delegate"
 
 
+class ConsularDistrict(Frozen):
+    """A consular district with its own convention (A2, A3): what it overrides of its
+    country's entry for the dossiers of that consulate."""
+
+    scheme_starts_on: date | None = None
+    body: BodyKind | None = None
+    body_name: str | None = None
+
+
 class CountryEntry(Frozen):
-    """Where and since when the scheme runs in a country, and who runs it (A2, A3)."""
+    """Where and since when the scheme runs in a country, and who runs it (A2, A3); the
+    default for the consulates that have no convention of their own (`consulates`)."""
 
     name: str
     body: BodyKind
@@ -68,6 +78,15 @@ class CountryEntry(Frozen):
     # consulate's own (Canada).
     time_zone: str = FRANCE_TIME_ZONE
     consulate_zones: dict[str, str] = Field(default_factory=dict)
+    consulates: dict[str, ConsularDistrict] = Field(default_factory=dict)
+
+    def for_consulate(self, consulate: str) -> CountryEntry:
+        """A2, A3: the entry as it holds in `consulate`'s district."""
+        district = self.consulates.get(consulate)
+        if district is None:
+            return self
+        overrides = district.model_dump(exclude_none=True)
+        return self.model_copy(update={**overrides, "consulates": {}})
 
     @model_validator(mode="after")
     def _zones_exist(self) -> CountryEntry:
@@ -113,6 +132,13 @@ class ReferenceData(Frozen):
     calendar: CalendarPolicy = CalendarPolicy()
     family_follow_up: FamilyFollowUp = FamilyFollowUp()
     platforms: dict[str, Platform] = Field(default_factory=dict)
+    # A1, A2: a dossier judged not subject stays open this many days for corrections of
+    # its opening facts before it closes (docs/interpretations.md).
+    not_subject_correction_days: int = Field(default=30, ge=0, le=365)
+    # B2: a visa application on file means the prefect has ruled. True in the shipped data;
+    # absent (False) only from the data recorded by dossiers opened before this reading, so
+    # that they replay as they ran.
+    visa_application_meets_b2: bool = False
     # The digest of the content: a dossier keeps the version it opened under, and an
     # operator reads which one in its state (empty on data loaded before versions).
     version: str = ""
@@ -122,6 +148,11 @@ class ReferenceData(Frozen):
         if "fr" not in self.letter_languages:
             raise ValueError("letter_languages must include 'fr', the fallback of A4")
         return self
+
+    def scheme_in(self, country: str, consulate: str) -> CountryEntry | None:
+        """A2, A3: the start date and the responsible body for a consulate's dossiers."""
+        entry = self.countries.get(country)
+        return entry.for_consulate(consulate) if entry is not None else None
 
     def time_zone_of(self, country: str, consulate: str) -> str:
         """B9: the zone of the consulate keeping a part-I dossier's delays."""
@@ -167,4 +198,19 @@ def merge_reference_data(base: dict[str, Any], override: dict[str, Any]) -> Refe
     merged.pop("version", None)
     canonical = json.dumps(merged, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     version = hashlib.sha256(canonical.encode()).hexdigest()[:VERSION_DIGITS]
-    return ReferenceData.model_validate({**merged, "version": version})
+    try:
+        return ReferenceData.model_validate({**merged, "version": version})
+    except ValidationError as error:
+        raise ReferenceDataInvalid(error) from None
+
+
+class ReferenceDataInvalid(ValueError):
+    """The reference data does not load: each fault named by its path in the JSON."""
+
+    def __init__(self, error: ValidationError) -> None:
+        faults = [
+            f"{'.'.join(str(part) for part in fault['loc']) or '(root)'}: "
+            + ("unknown key" if fault["type"] == "extra_forbidden" else fault["msg"])
+            for fault in error.errors()
+        ]
+        super().__init__("reference data invalid: " + "; ".join(faults))

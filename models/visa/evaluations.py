@@ -74,10 +74,10 @@ def _evaluation_record(
     **detail: Any,
 ) -> Evaluation:
     evaluated_on = event.evaluated_on
-    if evaluated_on < state.input.complete_file_date:
+    if evaluated_on < state.evaluations_from:
         raise InputRejected(
             state.opening_rule,  # B1, or B3 for a spouse's récépissé
-            f"{evaluated_on} precedes the complete-file date {state.input.complete_file_date}",
+            f"{evaluated_on} precedes the complete-file date {state.evaluations_from}",
             "evaluated_on",
         )
     # B6: the week runs from the evaluation to the results reaching the consulate, which

@@ -38,7 +38,9 @@ class VisaApplicationInput(Strict):
     # Family reunification opens at the complete file; the visa application follows
     # (`visa_application_filed`) and starts the sursis (A1, B1, B4).
     visa_application_date: date | None = Field(default=None, validate_default=True)
-    complete_file_date: date
+    # A spouse's dossier opens at the visa application with this null: `receipt_presented`
+    # follows (A5, B3); a date given stands for the récépissé's presentation.
+    complete_file_date: date | None = Field(default=None, validate_default=True)
     resides_in_france_married_over_6_months: Flag = False
     prefecture: Text | None = Field(default=None, validate_default=True)
 
@@ -57,12 +59,16 @@ class VisaApplicationInput(Strict):
 
     @field_validator("complete_file_date")
     @classmethod
-    def _file_after_birth(cls, value: date, info: ValidationInfo) -> date:
+    def _file_after_birth(cls, value: date | None, info: ValidationInfo) -> date | None:
+        reunification = info.data.get("procedure") == Procedure.FAMILY_REUNIFICATION
+        if value is None:
+            if reunification:
+                raise ValueError("is required for family reunification")
+            return value
         applicant = info.data.get("applicant")
         if applicant is not None and applicant.birth_date >= value:
             raise ValueError("must follow applicant.birth_date")
         filed = info.data.get("visa_application_date")
-        reunification = info.data.get("procedure") == Procedure.FAMILY_REUNIFICATION
         if reunification and filed is not None and filed < value:
             raise ValueError(
                 "the visa application follows the attestation of complete file "
@@ -131,6 +137,16 @@ class VisaApplicationFiled(VisaEvent):
     filed_on: date
 
     DATE_FIELD = "filed_on"
+
+
+class ReceiptPresented(VisaEvent):
+    """A spouse presented the récépissé of the visa application to OFII or the delegated
+    organisation: B3's 60 days run from it (A5)."""
+
+    RULE = "B3"
+    presented_on: date
+
+    DATE_FIELD = "presented_on"
 
 
 class EvaluationAbsence(VisaEvent):

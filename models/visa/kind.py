@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from models.dossier_kind import Descriptor, Registered, on
-from models.visa.decision import on_visa_application_filed, on_visa_decision
-from models.visa.delays import FIRES_ON_LAST_DAY, fire, settle_evaluation_deadline
+from models.visa.decision import on_visa_decision
+from models.visa.delays import FIRES_ON_LAST_DAY, settle_evaluation_deadline
 from models.visa.evaluations import (
     on_evaluation_absence,
     on_language_evaluation,
@@ -15,6 +15,7 @@ from models.visa.events import (
     EvaluationAbsence,
     LanguageEvaluation,
     LanguageTestExemption,
+    ReceiptPresented,
     TrainingAbsence,
     TrainingCompleted,
     TrainingExemption,
@@ -24,7 +25,16 @@ from models.visa.events import (
     VisaApplicationFiled,
     VisaDecision,
 )
-from models.visa.scope import admissible, open_input, start_input
+from models.visa.scope import (
+    admissible,
+    fire,
+    judged,
+    on_receipt_presented,
+    on_visa_application_filed,
+    open_input,
+    start_input,
+    workflow_id_for,
+)
 from models.visa.state import VisaState, visa_view
 from models.visa.training import (
     on_training_absence,
@@ -37,6 +47,7 @@ from models.visa.training import (
 # The one catalogue of `VisaApplication`: each event of the contract, its model, its rule.
 EVENTS: dict[str, Registered[VisaState]] = {
     "visa_application_filed": on(VisaApplicationFiled, on_visa_application_filed),
+    "receipt_presented": on(ReceiptPresented, on_receipt_presented),
     "evaluation_absence": on(EvaluationAbsence, on_evaluation_absence),
     "language_test_exemption": on(LanguageTestExemption, on_language_test_exemption),
     "language_evaluation": on(LanguageEvaluation, on_language_evaluation),
@@ -60,4 +71,6 @@ VISA: Descriptor[VisaState] = Descriptor(
     fire=fire,
     fires_on_last_day=lambda key: key in FIRES_ON_LAST_DAY,
     settle=settle_evaluation_deadline,
+    judged=judged,
+    workflow_id_of=lambda state: workflow_id_for(state.application_id),
 )

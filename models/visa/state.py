@@ -32,6 +32,9 @@ class Stage(StrEnum):
     ROUTED_TO_CAI_IN_FRANCE = "routed_to_cai_in_france"
 
 
+# A1, A2: the last day a dossier judged not subject takes corrections of its opening.
+CORRECTION_WINDOW = "correction_window_ends"
+
 CLOSED_STAGES = frozenset(
     {Stage.NOT_SUBJECT, Stage.VISA_ISSUED, Stage.VISA_REFUSED, Stage.ROUTED_TO_CAI_IN_FRANCE}
 )
@@ -144,6 +147,11 @@ class VisaState(DossierRecord):
     visa_application_date: date | None = None
     subject: bool
     not_subject_reason: str | None = None
+    # A2: a family-reunification file completed before the scheme started in its district:
+    # the visa application's date settles whether the applicant is subject.
+    scope_awaits_visa_application: bool = False
+    # A5, B3: the spouse's récépissé presented to OFII or the delegated organisation.
+    receipt_presented_on: date | None = None
     responsible_body: ResponsibleBody | None = None
     letter_language: str = "fr"
     letter_language_fallback: bool = False  # A4: no declared language has a translation
@@ -174,10 +182,20 @@ class VisaState(DossierRecord):
     @property
     def opened_on(self) -> date:
         """Family reunification opens at the complete file; a spouse's dossier at the visa
-        application (A1, B1, B3)."""
-        if self.procedure == Procedure.FAMILY_REUNIFICATION:
-            return self.input.complete_file_date
-        return self.input.visa_application_date or self.input.complete_file_date
+        application (A1, A5, B1, B3)."""
+        opened_on = (
+            self.input.complete_file_date
+            if self.procedure == Procedure.FAMILY_REUNIFICATION
+            else self.input.visa_application_date
+        )
+        assert opened_on is not None  # required by the input for its procedure
+        return opened_on
+
+    @property
+    def evaluations_from(self) -> date:
+        """No evaluation precedes the complete file (B1), or the spouse's récépissé once
+        presented (B3)."""
+        return self.receipt_presented_on or self.opened_on
 
     @property
     def opening_rule(self) -> str:
@@ -231,6 +249,11 @@ class VisaState(DossierRecord):
 
     @property
     def closed(self) -> bool:
+        """A dossier judged not subject stays open while its opening facts may still be
+        corrected (A1, A2); one whose scope awaits the visa application stays open (A2)."""
+        window = self.tracked_deadlines.get(CORRECTION_WINDOW)
+        if self.scope_awaits_visa_application or (window is not None and window.open):
+            return False
         return self.stage in CLOSED_STAGES
 
     @computed_field  # type: ignore[prop-decorator]
@@ -250,7 +273,13 @@ class VisaState(DossierRecord):
         """What the dossier waits for, in words an operator reads in the Web UI."""
         if self.closed:
             return []
+        if self.scope_awaits_visa_application:
+            return ["visa_application_filed from the consulate (A2: its date settles the scope)"]
+        if not self.subject:
+            return ["correct_event of the opening facts, until the window ends (A1, A2)"]
         waits: list[str] = []
+        if self.procedure == Procedure.SPOUSE_OF_FRENCH and self.receipt_presented_on is None:
+            waits.append("receipt_presented from OFII or the delegated organisation (B3)")
         for domain in Domain:
             status = self.status_of(domain)
             if (

@@ -58,7 +58,9 @@ def application(**overrides: Any) -> dict[str, Any]:
 
 
 def spouse_application(**overrides: Any) -> dict[str, Any]:
-    """A valid application of a spouse of a French national (no prefecture)."""
+    """A valid application of a spouse of a French national (no prefecture); the récépissé
+    is not presented yet (A5, B3: `receipt_presented` follows)."""
+    overrides.setdefault("complete_file_date", None)
     raw = application(procedure="spouse_of_french", **overrides)
     if "prefecture" not in overrides:
         raw.pop("prefecture")

@@ -20,6 +20,7 @@ from workflows.visa_application import VisaApplication
 CONTRACT_EVENTS = {
     "VisaApplication": {
         "visa_application_filed",
+        "receipt_presented",
         "language_test_exemption",
         "language_evaluation",
         "values_evaluation",

@@ -170,7 +170,13 @@ def decided() -> VisaState:
     [
         (99, None, "correction", "seq", "no event #99"),
         (4, LANGUAGE_OK[1], "correction", "seq", "was rejected"),
-        (1, application(), "correction", "seq", "opening input"),
+        (
+            1,
+            application(applicant={"birth_date": "1940-03-02"}),
+            "A1",
+            "payload",
+            "contradicts event #2 (language_evaluation",
+        ),
         (2, LANGUAGE_KO[1], "F2", "payload", "contradicts event #5 (visa_decision"),
         (3, None, "B4", "seq", "contradicts event #5 (visa_decision"),
         (2, {**LANGUAGE_OK[1], "oral_score": 99}, "D1", "payload.oral_score", "70"),
@@ -194,7 +200,7 @@ def decided() -> VisaState:
     ids=[
         "nonexistent-seq",
         "rejected-event",
-        "opening-input",
+        "opening-makes-not-subject",
         "contradicts-the-decision",
         "withdrawal-contradicts-the-decision",
         "payload-out-of-range",

@@ -44,12 +44,18 @@ EVALUATION_DUE = date(2009, 3, 13)
 PREFECTURE_DUE = date(2009, 7, 12)
 SURSIS_ENDS = date(2009, 8, 2)
 EVALUATED = date(2009, 2, 20)
+FILED_ISO = "2009-02-02"
 
 BOTH_SUFFICIENT = [language_evaluation(EVALUATED), values_evaluation(EVALUATED)]
 LANGUAGE_INSUFFICIENT = [
     language_evaluation(EVALUATED, oral=20, written=10),
     values_evaluation(EVALUATED),
 ]
+
+
+# B2 reminds the prefect only while no visa application is on file (the visa follows the
+# prefect's authorisation).
+NOT_FILED = application(visa_application_date=None)
 
 
 def fire(state: VisaState, timer: TimerDue) -> tuple[VisaState, list[tuple[str, Recipient]]]:
@@ -152,24 +158,23 @@ def test_b2_prefecture_decision_is_due_six_months_after_the_complete_file() -> N
 
 @pytest.mark.rule("B2")
 def test_b2_reminder_fires_on_its_last_day() -> None:
-    state = feed(BOTH_SUFFICIENT).state
+    state = feed(BOTH_SUFFICIENT, start=open_(NOT_FILED, today=EVALUATED)).state
     assert due_timer(state) == TimerDue("prefecture_decision_due", PREFECTURE_DUE)
 
 
 @pytest.mark.rule("B2")
 def test_b2_reminder_goes_to_the_prefecture() -> None:
-    state = feed(BOTH_SUFFICIENT).state
+    state = feed(BOTH_SUFFICIENT, start=open_(NOT_FILED, today=EVALUATED)).state
     state, sent = fire(state, TimerDue("prefecture_decision_due", PREFECTURE_DUE))
     assert sent == [("prefecture_decision_due", Recipient.PREFECTURE)]
     assert state.tracked_deadlines["prefecture_decision_due"].status == DeadlineStatus.REACHED
     assert state.overdue == []  # nothing for the dossier to catch up on
-    timer = due_timer(state)
-    assert timer is not None and timer.key == "decision_suspension_ends"
+    assert due_timer(state) is None  # the sursis waits for the visa application (B4)
 
 
 @pytest.mark.rule("B2")
 def test_b2_reminder_names_the_prefecture() -> None:
-    state = feed(BOTH_SUFFICIENT).state
+    state = feed(BOTH_SUFFICIENT, start=open_(NOT_FILED, today=EVALUATED)).state
     step = on_deadline(state, PREFECTURE_DUE)
     [note] = step.notifications
     assert note.payload["prefecture"] == "Paris"
@@ -194,16 +199,16 @@ def test_b2_does_not_apply_to_a_spouse_of_a_french_national() -> None:
 
 @pytest.mark.rule("B3")
 def test_b3_spouse_evaluation_is_due_60_days_after_the_recepisse() -> None:
-    state = open_(spouse_application(complete_file_date="2009-01-20")).state
+    state = open_(spouse_application(complete_file_date="2009-02-05"), today=EVALUATED).state
     deadline = state.tracked_deadlines["evaluation_due"]
-    assert deadline.due == date(2009, 3, 21)
+    assert deadline.due == date(2009, 4, 6)
     assert deadline.rule == "B3"
-    assert due_timer(state) == TimerDue("evaluation_due", date(2009, 3, 22))
+    assert due_timer(state) == TimerDue("evaluation_due", date(2009, 4, 7))
 
 
 @pytest.mark.rule("B3")
 def test_b3_overdue_alert_to_the_body_and_the_consulate() -> None:
-    state = open_(spouse_application()).state
+    state = open_(spouse_application(complete_file_date=FILED_ISO)).state
     timer = due_timer(state)
     assert timer is not None
     step = on_deadline(state, timer.fire_on)
@@ -489,7 +494,7 @@ def test_b8_a_training_completed_on_the_last_day_is_not_flagged() -> None:
     assert step.rejection is None
     assert step.state.tracked_deadlines["training_end_due.language"].status == (DeadlineStatus.MET)
     timer = due_timer(step.state)
-    assert timer is not None and timer.key == "prefecture_decision_due"
+    assert timer is not None and timer.key == "decision_suspension_ends"  # B2 met at filing
 
 
 # --- the shell's view of the timers -----------------------------------------------------
@@ -502,10 +507,14 @@ def test_timers_fire_in_order_and_stop_when_the_dossier_closes() -> None:
     state, fired = run_timers(open_().state, date(2009, 12, 31))
     assert [(step.notifications[0].kind) for step in fired] == [
         "evaluation_overdue",
-        "prefecture_decision_due",
-        "sursis_expired",
+        "sursis_expired",  # B2: met by the visa application on file
     ]
     assert due_timer(state) is None
+    state, fired = run_timers(open_(NOT_FILED, today=date(2009, 1, 12)).state, date(2009, 12, 31))
+    assert [(step.notifications[0].kind) for step in fired] == [
+        "evaluation_overdue",
+        "prefecture_decision_due",
+    ]
     closed = feed([*BOTH_SUFFICIENT, visa_decision(date(2009, 3, 1))]).state
     assert closed.stage == Stage.VISA_ISSUED
     assert due_timer(closed) is None

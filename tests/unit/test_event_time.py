@@ -231,9 +231,9 @@ def test_an_evaluation_held_on_day_40_and_received_on_day_65_meets_b1() -> None:
 @pytest.mark.rule("B6")
 def test_a_spouses_evaluation_reported_after_the_60_days_meets_b3_and_is_late_for_b6() -> None:
     held = date(2009, 2, 25)
-    start = open_(spouse_application())
+    start = open_(spouse_application(complete_file_date="2009-02-02"))  # B3: 60 days to 3 April
     state = feed([values_evaluation(held)], start=start).state
-    step = send(state, *language_evaluation(held), today=date(2009, 3, 20))
+    step = send(state, *language_evaluation(held), today=date(2009, 4, 10))
     assert step.rejection is None
     deadline = step.state.tracked_deadlines["evaluation_due"]
     assert (deadline.rule, deadline.status) == ("B3", DeadlineStatus.MET)

@@ -136,7 +136,7 @@ def test_c2_exempting_a_prescribed_training_drops_its_start_timer() -> None:
     assert step.rejection is None
     assert "training_start_due.language" not in step.state.tracked_deadlines
     timer = due_timer(step.state)
-    assert timer is not None and timer.key == "prefecture_decision_due"
+    assert timer is not None and timer.key == "decision_suspension_ends"  # B2 met at filing
 
 
 @pytest.mark.rule("C2")

@@ -27,6 +27,7 @@ from models.reporting import Digest, OpenDossier, build_digests
 from models.visa import VISA
 from models.visa.state import Stage
 from tests.unit.builders import (
+    COMPLETE_FILE,
     DELEGATE_COUNTRY,
     Event,
     application,
@@ -356,7 +357,7 @@ def spouse_in_a_delegate_country() -> list[NotificationDue]:
     """Cameroon (a delegated organisation): a missed evaluation, a test exemption, the
     values attestation late, the sursis run out."""
     return visa(
-        spouse_application(country_of_residence=DELEGATE_COUNTRY),
+        spouse_application(country_of_residence=DELEGATE_COUNTRY, complete_file_date="2009-02-02"),
         delegate_reference(),
         [
             (
@@ -370,8 +371,10 @@ def spouse_in_a_delegate_country() -> list[NotificationDue]:
 
 
 def nothing_heard() -> list[NotificationDue]:
-    """Morocco (OFII): no evaluation, every delay runs out."""
-    return visa(application(), reference(), [])
+    """Morocco (OFII): no evaluation and no visa application, every delay runs out (B2: the
+    prefect is reminded while no visa application is on file)."""
+    raw, ref = application(visa_application_date=None), reference()
+    return told(VISA, open_(raw, ref, today=COMPLETE_FILE), [], date(2009, 9, 1), ref)[1]
 
 
 def training_overdue(country: str, ref: ReferenceData) -> list[NotificationDue]:

@@ -44,7 +44,8 @@ def test_family_member_the_day_before_the_16th_birthday_is_not_subject() -> None
     assert step.state.stage == Stage.NOT_SUBJECT
     assert step.state.not_subject_reason is not None
     assert step.state.not_subject_reason.startswith("A1:")
-    assert step.state.tracked_deadlines == {}
+    # Only the window for corrections of the opening facts runs (A1, A2).
+    assert list(step.state.tracked_deadlines) == ["correction_window_ends"]
     assert pairs(step) == {("not_subject", Recipient.CONSULATE)}
 
 
@@ -116,7 +117,8 @@ def test_the_consulate_is_told_why_the_applicant_is_not_subject() -> None:
 @pytest.mark.rule("A1")
 def test_a_not_subject_dossier_has_no_timer_and_refuses_evaluations_citing_a1() -> None:
     opened = open_(family_aged("1993-01-13"))
-    assert due_timer(opened.state) is None
+    timer = due_timer(opened.state)  # only the end of the correction window
+    assert timer is not None and timer.key == "correction_window_ends"
     step = send(opened.state, *language_evaluation(date(2009, 2, 20)))
     assert step.rejection is not None
     assert step.notifications == []

@@ -65,18 +65,24 @@ async def test_b1_evaluation_due_60_days_after_complete_file(harness: Harness) -
     assert state["stage"] == "awaiting_training" and state["overdue"] == []
 
 
+@pytest.mark.rule("A5")
 @pytest.mark.rule("B3")
-async def test_b3_spouse_evaluation_due_60_days_after_receipt(harness: Harness) -> None:
+async def test_b3_spouse_evaluation_due_60_days_after_receipt_presented(harness: Harness) -> None:
     today = await harness.today()
-    receipt = today - timedelta(days=10)
     handle = await harness.start_visa(
-        visa_input(
-            today, procedure="spouse_of_french", prefecture=None, complete_file_date=iso(receipt)
-        )
+        visa_input(today, procedure="spouse_of_french", prefecture=None, complete_file_date=None)
     )
+    state = await handle.query("state")
+    assert "evaluation_due" not in state["deadlines"]  # B3 does not run before the récépissé
+    assert "prefecture_decision_due" not in state["deadlines"]
+    await harness.skip_to(add_days(today, 70))
+    await harness.until(lambda: _stage_seen(handle))
+    assert "evaluation_overdue" not in [k for k, _ in await harness.kinds(handle.id)]
+
+    receipt = await harness.today()
+    state = await handle.execute_update("receipt_presented", {"presented_on": iso(receipt)})
     due = add_days(receipt, 60)
-    assert (await handle.query("state"))["deadlines"]["evaluation_due"] == due.isoformat()
-    assert "prefecture_decision_due" not in (await handle.query("state"))["deadlines"]
+    assert state["deadlines"]["evaluation_due"] == due.isoformat()
     await harness.skip_to(due)
     await harness.until(lambda: _stage_seen(handle))
     assert "evaluation_overdue" not in [k for k, _ in await harness.kinds(handle.id)]
@@ -87,7 +93,8 @@ async def test_b3_spouse_evaluation_due_60_days_after_receipt(harness: Harness) 
 @pytest.mark.rule("B2")
 async def test_b2_prefecture_reminded_on_the_last_day_of_six_months(harness: Harness) -> None:
     today = await harness.today()
-    handle = await harness.start_visa(visa_input(today))
+    # While no visa application is on file: one filed means the prefect has ruled.
+    handle = await harness.start_visa(visa_input(today, visa_application_date=None))
     due = add_months(today, 6)
     assert (await handle.query("state"))["deadlines"]["prefecture_decision_due"] == due.isoformat()
     await harness.skip_to(due - timedelta(days=1))
