@@ -25,7 +25,7 @@ from models.cai.events import (
     SkillsAssessmentExemption,
 )
 from models.cai.follow_up import fire, on_prefect_decision
-from models.cai.opening import admissible, open_input, start_input
+from models.cai.opening import admissible, open_input, start_input, workflow_id_for
 from models.cai.state import CaiState, cai_view
 from models.dossier_kind import Descriptor, Registered, on
 
@@ -51,6 +51,8 @@ CAI: Descriptor[CaiState] = Descriptor(
     admit=admissible,
     fire=fire,
     fires_on_last_day=lambda key: key.startswith("reminder"),
+    # The opening facts can be corrected like any other (docs/interpretations.md).
+    workflow_id_of=lambda state: workflow_id_for(state.contract_id),
 )
 
 # H4 as the dossiers begun before the signatory's own copy apply it, for as long as one runs:

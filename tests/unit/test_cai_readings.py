@@ -18,7 +18,7 @@ from models.family.kind import FAMILY_REPORTING_AT_FIRST_ABSENCE
 from models.family.state import FamilyState
 from tests.unit.builders import Event, correction, deliver, pass_time
 from tests.unit.test_cai_rules import REFERENCE as REF
-from tests.unit.test_cai_rules import SIGNED, contract, family
+from tests.unit.test_cai_rules import SIGNED, contract, family, opened
 
 AFTER_YEAR = date(2010, 3, 3)
 THREE_PARENTS = [
@@ -345,3 +345,40 @@ def test_dossiers_begun_before_keep_reporting_at_the_first_absence() -> None:
         ("parents_training_missed", Recipient.PREFECTURE, "P2"),
         ("parents_training_missed", Recipient.PREFECTURE, "P3"),
     ]
+
+
+@pytest.mark.rule("H2")
+def test_a_corrected_cai_opening_re_judges_the_skills_assessment() -> None:
+    """The opening facts of a CAI can be corrected too: a signatory mistyped as born in
+    1950 (over 55, exempt under H2) is corrected to 1980, and the assessment is owed."""
+    state = opened(signatory={"birth_date": "1950-05-01"})
+    assert state.skills_assessment.status == "exempt"
+    corrected = contract()
+    step = history.receive(
+        CAI,
+        state,
+        "correct_event",
+        {
+            "seq": 1,
+            "payload": corrected,
+            "reason": "birth date mistyped",
+            "corrected_on": "2009-03-03",
+        },
+        REF,
+        date(2009, 3, 3),
+        "t",
+    )
+    assert step.rejection is None, step.rejection
+    assert step.state.skills_assessment.status == "awaiting_convocation"
+    assert "skills_assessment_due" in step.state.deadlines
+    other = {**corrected, "contract_id": "CAI-75-2009-999999"}
+    refused = history.receive(
+        CAI,
+        step.state,
+        "correct_event",
+        {"seq": 1, "payload": other, "reason": "r", "corrected_on": "2009-03-04"},
+        REF,
+        date(2009, 3, 4),
+        "t",
+    )
+    assert refused.rejection is not None and "contract_id" in refused.rejection.reason
