@@ -294,13 +294,18 @@ def test_oidc_needs_an_https_issuer_and_an_audience() -> None:
 
 def _raw(url: str, request: bytes, *, timeout: float = 10) -> bytes:
     host, port = url.removeprefix("http://").split(":")
+    answer = b""
     with socket.create_connection((host, int(port)), timeout=timeout) as conn:
-        conn.sendall(request)
-        conn.shutdown(socket.SHUT_WR)  # all is sent: a server waiting for more reads the end
-        answer = b""
-        while chunk := conn.recv(65536):
-            answer += chunk
-        return answer
+        try:
+            conn.sendall(request)
+            conn.shutdown(socket.SHUT_WR)  # all is sent: a server waiting for more reads the end
+            while chunk := conn.recv(65536):
+                answer += chunk
+        except (ConnectionResetError, BrokenPipeError, OSError) as closed:
+            # Closed by the server with our request unread: a reset, not a goodbye.
+            if isinstance(closed, TimeoutError):
+                raise
+    return answer
 
 
 def _request(length: str, body: bytes = b"", host: str = "127.0.0.1") -> bytes:
@@ -344,7 +349,7 @@ def test_idle_clients_neither_hold_the_server_nor_grow_without_bound() -> None:
         codec=EncryptionCodec(RING),
         authorize=authorizer("token:s3cret", "127.0.0.1", local_default=False),
         origins=frozenset({UI}),
-        socket_timeout=2.0,
+        socket_timeout=5.0,  # long enough that the idle ones still hold their slots below
     )
     port = free_port()
     server = serve(service, "127.0.0.1", port, max_connections=4)
@@ -355,8 +360,15 @@ def test_idle_clients_neither_hold_the_server_nor_grow_without_bound() -> None:
             conn.sendall(b"POST /decode HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and no more
         # Past the cap, a connection is closed at once; the held ones time out.
         assert _raw(url, _request("2", b"{}"), timeout=5) == b""
-        time.sleep(3)
-        status, _, _ = _post(f"{url}/decode", _sealed_body(), Authorization="Bearer s3cret")
+        # Once the held ones time out, the server answers again, however loaded the machine.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, _, _ = _post(f"{url}/decode", _sealed_body(), Authorization="Bearer s3cret")
+                break
+            except OSError:  # closed at once: the slots are still held
+                assert time.monotonic() < deadline, "the idle clients held the server"
+                time.sleep(0.5)
         assert status == 200
     finally:
         for conn in idle:
