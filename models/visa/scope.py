@@ -91,6 +91,9 @@ def open_input(application: VisaApplicationInput, reference: ReferenceData) -> S
         letter_language=language,
         letter_language_fallback=fallback,
         time_zone=reference.time_zone_of(application.country_of_residence, application.consulate),
+        holiday_calendar=reference.holiday_calendar_of(
+            application.country_of_residence, application.consulate
+        ),
     )
     if reason is not None:
         if application.resides_in_france_married_over_6_months:
@@ -106,14 +109,21 @@ def open_input(application: VisaApplicationInput, reference: ReferenceData) -> S
     policy = reference.calendar
     evaluation_rule = "B1" if application.procedure == Procedure.FAMILY_REUNIFICATION else "B3"
     state.tracked_deadlines["evaluation_due"] = TrackedDeadline(
-        due=days_after(application.complete_file_date, EVALUATION_DELAY_DAYS, policy),
+        due=days_after(
+            application.complete_file_date, EVALUATION_DELAY_DAYS, policy, state.holiday_calendar
+        ),
         rule=evaluation_rule,
     )
     if application.visa_application_date is not None:
         file_visa_application(state, application.visa_application_date, reference)
     if application.procedure == Procedure.FAMILY_REUNIFICATION:
         state.tracked_deadlines["prefecture_decision_due"] = TrackedDeadline(
-            due=months_after(application.complete_file_date, PREFECTURE_DELAY_MONTHS, policy),
+            due=months_after(  # B9: the prefect keeps this delay, in France
+                application.complete_file_date,
+                PREFECTURE_DELAY_MONTHS,
+                policy,
+                reference.holiday_calendar_in_france(application.prefecture),
+            ),
             rule="B2",
         )
         notes = [note(state, Kind.INVITATION, Recipient.APPLICANT, "A4", body=body_payload(state))]
