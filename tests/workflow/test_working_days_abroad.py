@@ -1,11 +1,10 @@
 """B9 inside a running dossier: with the next-working-day policy configured, the workflow
 counts the consulate's country's holidays (the `holidays` library runs inside the workflow
-sandbox, computing in memory) and its timer waits for the next working day."""
+sandbox, computing in memory) and sets its deadline on the next working day."""
 
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,12 +12,9 @@ import asyncpg
 import holidays
 import pytest
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from models.calendar import CalendarPolicy, last_day_allowed
-from tests.conftest import Harness, iso, visa_input
-from workers.main import worker_activities, workflow_runner
-from workflows import WORKFLOWS
+from tests.conftest import iso, running_harness, visa_input
 
 ON = CalendarPolicy(extend_to_next_working_day=True)
 
@@ -40,24 +36,13 @@ async def test_b1_runs_past_a_moroccan_holiday_when_the_policy_is_on(
 ) -> None:
     override = tmp_path / "reference.json"
     override.write_text(json.dumps({"calendar": {"extend_to_next_working_day": True}}))
-    task_queue = f"test-{uuid.uuid4()}"
-    async with Worker(
-        time_env.client,
-        task_queue=task_queue,
-        workflows=WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=worker_activities(pool, override),
-    ):
-        harness = Harness(time_env, pool, task_queue)
-        try:
-            today = await harness.today()
-            holiday = last_moroccan_holiday_before(today)
-            complete = holiday - timedelta(days=60)
-            dates = {"complete_file_date": iso(complete), "visa_application_date": iso(complete)}
-            handle = await harness.start_visa(visa_input(today, **dates))
-            state = await handle.query("state")
-            expected = last_day_allowed(holiday, ON, "MA")
-            assert expected > holiday
-            assert state["deadlines"]["evaluation_due"] == iso(expected)
-        finally:
-            await harness.close()
+    async with running_harness(time_env, pool, override) as harness:
+        today = await harness.today()
+        holiday = last_moroccan_holiday_before(today)
+        complete = holiday - timedelta(days=60)
+        dates = {"complete_file_date": iso(complete), "visa_application_date": iso(complete)}
+        handle = await harness.start_visa(visa_input(today, **dates))
+        state = await handle.query("state")
+        expected = last_day_allowed(holiday, ON, "MA")
+        assert expected > holiday
+        assert state["deadlines"]["evaluation_due"] == iso(expected)
