@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import Field, computed_field
 
+from models.calendar import FRANCE
 from models.common import DeadlineStatus, NotificationDue, Record, Rejection, TrackedDeadline
 from models.core import TimerDue
 
@@ -37,6 +38,7 @@ class DossierRecord(Record):
     said: dict[str, NotificationDue | None] = Field(default_factory=dict)
     clock: date | None = None  # the latest day the dossier has seen
     time_zone: str = "Europe/Paris"  # B9: where the authority keeping the delays sits
+    holiday_calendar: str = FRANCE  # B9: whose public holidays it keeps (models.calendar)
     reference_version: str = ""  # the reference data the dossier is judged by
     # The day the opening was last judged: the start's, or its latest correction's.
     opened_at: date | None = None

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from models.calendar import CalendarPolicy, zone_info
+from models.calendar import FRANCE, CalendarPolicy, holiday_calendar_known, zone_info
 from models.common import CountryCode, LanguageCode
 
 VERSION_DIGITS = 12
@@ -88,6 +88,11 @@ class CountryEntry(Frozen):
         overrides = district.model_dump(exclude_none=True)
         return self.model_copy(update={**overrides, "consulates": {}})
 
+    # B9: whose public holidays the consulate keeps (the working-day policy): the country's
+    # own by default (None: its code), a province's where they differ (Canada: "CA-QC").
+    holiday_calendar: str | None = None
+    consulate_holiday_calendars: dict[str, str] = Field(default_factory=dict)
+
     @model_validator(mode="after")
     def _zones_exist(self) -> CountryEntry:
         for zone in [self.time_zone, *self.consulate_zones.values()]:
@@ -139,6 +144,9 @@ class ReferenceData(Frozen):
     # absent (False) only from the data recorded by dossiers opened before this reading, so
     # that they replay as they ran.
     visa_application_meets_b2: bool = False
+    # B9: a prefecture whose public holidays are not metropolitan France's (an overseas
+    # department's, Alsace-Moselle's), by the prefecture's name as dossiers give it.
+    prefecture_holiday_calendars: dict[str, str] = Field(default_factory=dict)
     # The digest of the content: a dossier keeps the version it opened under, and an
     # operator reads which one in its state (empty on data loaded before versions).
     version: str = ""
@@ -154,12 +162,37 @@ class ReferenceData(Frozen):
         entry = self.countries.get(country)
         return entry.for_consulate(consulate) if entry is not None else None
 
+    @model_validator(mode="after")
+    def _holiday_calendars_exist(self) -> ReferenceData:
+        """B9: every key names a country (or subdivision) the holiday library knows."""
+        keys = [*self.prefecture_holiday_calendars.values()]
+        for code, entry in self.countries.items():
+            keys += [entry.holiday_calendar or code, *entry.consulate_holiday_calendars.values()]
+        unknown = sorted({key for key in keys if not holiday_calendar_known(key)})
+        if unknown:
+            raise ValueError(f"unknown holiday calendars {unknown} (e.g. 'MA', 'CA-QC', 'FR-974')")
+        return self
+
     def time_zone_of(self, country: str, consulate: str) -> str:
         """B9: the zone of the consulate keeping a part-I dossier's delays."""
         entry = self.countries.get(country)
         if entry is None:
             return FRANCE_TIME_ZONE
         return entry.consulate_zones.get(consulate, entry.time_zone)
+
+    def holiday_calendar_of(self, country: str, consulate: str) -> str:
+        """B9: the public holidays of the consulate keeping a part-I dossier's delays."""
+        entry = self.countries.get(country)
+        if entry is None:
+            return FRANCE
+        default = entry.holiday_calendar or country
+        return entry.consulate_holiday_calendars.get(consulate, default)
+
+    def holiday_calendar_in_france(self, prefecture: str | None) -> str:
+        """B9: the public holidays of the prefecture keeping a delay in France."""
+        if prefecture is None:
+            return FRANCE
+        return self.prefecture_holiday_calendars.get(prefecture, FRANCE)
 
     def language_bareme_on(self, day: date) -> LanguageBareme:
         return _in_force(self.language_baremes, day)
@@ -186,11 +219,11 @@ def default_reference_data() -> dict[str, Any]:
 
 
 def merge_reference_data(base: dict[str, Any], override: dict[str, Any]) -> ReferenceData:
-    """An operator's override on top of the defaults: countries and platforms are merged
-    entry by entry (so a delegated organisation is added by configuration), other keys
-    are replaced."""
+    """An operator's override on top of the defaults: countries, platforms and the
+    prefectures' holiday calendars are merged entry by entry (so a delegated organisation
+    is added by configuration), other keys are replaced."""
     merged = {**base, **{key: value for key, value in override.items() if key != "countries"}}
-    for merged_by_entry in ("countries", "platforms"):
+    for merged_by_entry in ("countries", "platforms", "prefecture_holiday_calendars"):
         merged[merged_by_entry] = {
             **base.get(merged_by_entry, {}),
             **override.get(merged_by_entry, {}),

@@ -206,23 +206,32 @@ class Harness:
         return await self.pool.fetchrow("SELECT * FROM dossier WHERE workflow_id = $1", workflow_id)
 
 
-@pytest.fixture
-async def harness(
-    time_env: WorkflowEnvironment, pool: asyncpg.Pool, tmp_path: Path
+@contextlib.asynccontextmanager
+async def running_harness(
+    time_env: WorkflowEnvironment, pool: asyncpg.Pool, reference_data_path: Path | None = None
 ) -> AsyncIterator[Harness]:
+    """A worker on a fresh task queue, reading the reference data's override file if any."""
     task_queue = f"test-{uuid.uuid4()}"
     async with Worker(
         time_env.client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
         workflow_runner=workflow_runner(),
-        activities=worker_activities(pool, None),
+        activities=worker_activities(pool, reference_data_path),
     ):
         harness = Harness(time_env, pool, task_queue)
         try:
             yield harness
         finally:
             await harness.close()
+
+
+@pytest.fixture
+async def harness(
+    time_env: WorkflowEnvironment, pool: asyncpg.Pool, tmp_path: Path
+) -> AsyncIterator[Harness]:
+    async with running_harness(time_env, pool) as harness:
+        yield harness
 
 
 def visa_input(today: date, **overrides: Any) -> dict[str, Any]:

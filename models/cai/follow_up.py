@@ -52,7 +52,9 @@ def on_prefect_decision(
             )
         if event.extended_until <= state.current_end:
             raise InputRejected("I1", f"must follow {state.current_end}", "extended_until")
-        longest = months_after(state.current_end, MAX_EXTENSION_MONTHS, reference.calendar)
+        longest = months_after(
+            state.current_end, MAX_EXTENSION_MONTHS, reference.calendar, state.holiday_calendar
+        )
         if event.extended_until > longest:
             raise InputRejected(
                 "I1", f"an extension runs one more year at most (until {longest})", "extended_until"

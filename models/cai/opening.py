@@ -101,7 +101,10 @@ def start_input(raw: Any, workflow_id: str) -> CaiContractInput:
 
 def open_input(contract: CaiContractInput, reference: ReferenceData) -> Step[CaiState]:
     language, fallback = letter_language(contract.signatory.languages, reference.letter_languages)
-    validity_ends = months_after(contract.signed_on, VALIDITY_MONTHS, reference.calendar)
+    holiday_calendar = reference.holiday_calendar_in_france(contract.prefecture)  # B9
+    validity_ends = months_after(
+        contract.signed_on, VALIDITY_MONTHS, reference.calendar, holiday_calendar
+    )
     prescriptions = contract.prescriptions
     state = CaiState(
         contract_id=contract.contract_id,
@@ -109,6 +112,7 @@ def open_input(contract: CaiContractInput, reference: ReferenceData) -> Step[Cai
         letter_language=language,
         letter_language_fallback=fallback,
         validity_ends=validity_ends,
+        holiday_calendar=holiday_calendar,
         services={
             Service.CIVIC_TRAINING.value: ServiceRecord(prescribed=prescriptions.civic_training),
             Service.LANGUAGE_TRAINING.value: language_training(contract),
@@ -128,7 +132,7 @@ def open_input(contract: CaiContractInput, reference: ReferenceData) -> Step[Cai
 
 def plan_reminders(state: CaiState, reference: ReferenceData) -> None:
     for months in REMINDER_MONTHS_BEFORE:
-        due = months_after(state.current_end, -months, reference.calendar)
+        due = months_after(state.current_end, -months, reference.calendar, state.holiday_calendar)
         state.tracked_deadlines[f"reminder.{months}m"] = TrackedDeadline(due=due, rule="H5")
 
 

@@ -63,15 +63,19 @@ def open_input(contract: CaiFamilyInput, reference: ReferenceData) -> Step[Famil
             letter_language_fallback=fallback,
         )
     follow_up = reference.family_follow_up
-    validity_ends = months_after(contract.signed_on, follow_up.months, reference.calendar)
+    holiday_calendar = reference.holiday_calendar_in_france(contract.prefecture)  # B9
+    validity_ends = months_after(
+        contract.signed_on, follow_up.months, reference.calendar, holiday_calendar
+    )
     state = FamilyState(
         contract_id=contract.contract_id,
         input=contract,
         parents=parents,
         validity_ends=validity_ends,
         referral_window_ends=months_after(
-            validity_ends, follow_up.referral_window_months, reference.calendar
+            validity_ends, follow_up.referral_window_months, reference.calendar, holiday_calendar
         ),
+        holiday_calendar=holiday_calendar,
     )
     state.tracked_deadlines["parents_training_due"] = TrackedDeadline(due=validity_ends, rule="G2")
     state.tracked_deadlines["validity_ends"] = TrackedDeadline(due=validity_ends, rule="G1")

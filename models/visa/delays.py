@@ -27,7 +27,8 @@ def file_visa_application(state: VisaState, filed_on: date, reference: Reference
     """B4: the sursis à statuer runs six months from the visa application."""
     state.visa_application_date = filed_on
     state.tracked_deadlines["decision_suspension_ends"] = TrackedDeadline(
-        due=months_after(filed_on, SURSIS_MONTHS, reference.calendar), rule="B4"
+        due=months_after(filed_on, SURSIS_MONTHS, reference.calendar, state.holiday_calendar),
+        rule="B4",
     )
 
 
@@ -62,7 +63,9 @@ def training_needed(
         and module.completed_on is None
         and state.language.training_exemption is None
     )
-    start_by = months_after(evaluation.received_on, TRAINING_START_MONTHS, reference.calendar)
+    start_by = months_after(
+        evaluation.received_on, TRAINING_START_MONTHS, reference.calendar, state.holiday_calendar
+    )
     if joins_module:
         assert module is not None
         module.integrates_values = True

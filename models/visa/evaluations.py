@@ -82,7 +82,9 @@ def _evaluation_record(
         )
     # B6: the week runs from the evaluation to the results reaching the consulate, which
     # is told on receipt.
-    results_due = days_after(evaluated_on, RESULTS_DELAY_DAYS, reference.calendar)
+    results_due = days_after(
+        evaluated_on, RESULTS_DELAY_DAYS, reference.calendar, state.holiday_calendar
+    )
     late = received_on > results_due
     state.tracked_deadlines["results_to_consulate_due"] = TrackedDeadline(
         due=results_due,

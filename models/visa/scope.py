@@ -128,6 +128,9 @@ def open_input(application: VisaApplicationInput, reference: ReferenceData) -> S
         letter_language=language,
         letter_language_fallback=fallback,
         time_zone=reference.time_zone_of(application.country_of_residence, application.consulate),
+        holiday_calendar=reference.holiday_calendar_of(
+            application.country_of_residence, application.consulate
+        ),
     )
     if awaits_visa_application(application, reference):
         state.scope_awaits_visa_application = True  # A2
@@ -160,10 +163,16 @@ def settle_scope(
         # A2, B1: from the later of the complete file and the scheme's start.
         runs_from = max(application.complete_file_date, scheme_starts_on(entry))
         state.tracked_deadlines["evaluation_due"] = TrackedDeadline(
-            due=days_after(runs_from, EVALUATION_DELAY_DAYS, policy), rule="B1"
+            due=days_after(runs_from, EVALUATION_DELAY_DAYS, policy, state.holiday_calendar),
+            rule="B1",
         )
         state.tracked_deadlines["prefecture_decision_due"] = TrackedDeadline(
-            due=months_after(application.complete_file_date, PREFECTURE_DELAY_MONTHS, policy),
+            due=months_after(  # B9: the prefect keeps this delay, in France
+                application.complete_file_date,
+                PREFECTURE_DELAY_MONTHS,
+                policy,
+                reference.holiday_calendar_in_france(application.prefecture),
+            ),
             rule="B2",
         )
     elif application.complete_file_date is not None:
@@ -202,7 +211,10 @@ def present_receipt(state: VisaState, presented_on: date, reference: ReferenceDa
     """B3: the 60 days run from the récépissé's presentation, and not before it."""
     state.receipt_presented_on = presented_on
     state.tracked_deadlines["evaluation_due"] = TrackedDeadline(
-        due=days_after(presented_on, EVALUATION_DELAY_DAYS, reference.calendar), rule="B3"
+        due=days_after(
+            presented_on, EVALUATION_DELAY_DAYS, reference.calendar, state.holiday_calendar
+        ),
+        rule="B3",
     )
 
 

@@ -178,7 +178,10 @@ def on_training_started(
     for domain in _served_by(state, event.kind):
         fulfil(state.tracked_deadlines.get(f"training_start_due.{domain.value}"))
     state.tracked_deadlines[f"training_end_due.{event.kind.value}"] = TrackedDeadline(
-        due=months_after(event.started_on, TRAINING_LENGTH_MONTHS, reference.calendar), rule="B8"
+        due=months_after(
+            event.started_on, TRAINING_LENGTH_MONTHS, reference.calendar, state.holiday_calendar
+        ),
+        rule="B8",
     )
     return []
 

@@ -14,10 +14,10 @@ from models.calendar import (
     add_days,
     add_months,
     days_after,
-    french_public_holidays,
     is_working_day,
     last_day_allowed,
     months_after,
+    public_holidays,
 )
 from tests.unit.builders import application, open_, reference, working_day_reference
 
@@ -107,15 +107,15 @@ def test_months_after_with_the_policy_off_is_add_months(start: date, months: int
 
 @pytest.mark.rule("B9")
 def test_french_public_holidays_of_2009() -> None:
-    holidays = french_public_holidays(2009)
+    holidays = public_holidays("FR", 2009)
     assert len(holidays) == 11
     assert date(2009, 7, 14) in holidays
     assert date(2009, 4, 13) in holidays  # Easter Monday (Easter: 12 April 2009)
     assert date(2009, 5, 21) in holidays  # Ascension
     assert date(2009, 6, 1) in holidays  # Whit Monday
     assert date(2009, 4, 12) not in holidays  # Easter Sunday is a Sunday, not a listed day
-    assert date(2010, 4, 5) in french_public_holidays(2010)  # Easter Monday 2010
-    assert date(2008, 3, 24) in french_public_holidays(2008)  # Easter Monday 2008
+    assert date(2010, 4, 5) in public_holidays("FR", 2010)  # Easter Monday 2010
+    assert date(2008, 3, 24) in public_holidays("FR", 2008)  # Easter Monday 2008
 
 
 @pytest.mark.rule("B9")
@@ -176,15 +176,16 @@ def test_the_policy_is_off_by_default() -> None:
 
 @pytest.mark.rule("B9")
 def test_every_dossier_timer_follows_the_configured_policy() -> None:
-    # Complete file on 15 May 2009: 60 days end on 14 July, a public holiday.
-    raw = application(complete_file_date="2009-05-15", visa_application_date="2009-05-30")
+    # A dossier at the consulate in Rabat (Morocco): the consulate keeps B1 and B4 on
+    # Morocco's working days, the prefect in Paris keeps B2 on France's.
+    # Complete file on 31 May 2009: 60 days end on Thursday 30 July, Throne Day.
+    raw = application(complete_file_date="2009-05-31", visa_application_date="2009-06-14")
     off = open_(raw).state.tracked_deadlines
     on = open_(raw, working_day_reference()).state.tracked_deadlines
-    assert off["evaluation_due"].due == date(2009, 7, 14)
-    assert on["evaluation_due"].due == date(2009, 7, 15)
-    # Six months from 30 May 2009 is Monday 30 November: a working day either way.
+    assert off["evaluation_due"].due == date(2009, 7, 30)
+    assert on["evaluation_due"].due == date(2009, 7, 31)
+    # Six months from 14 June 2009 is Monday 14 December: a working day either way.
     assert off["decision_suspension_ends"].due == on["decision_suspension_ends"].due
-    assert on["decision_suspension_ends"].due == date(2009, 11, 30)
-    # Six months from 15 May is Sunday 15 November → Monday 16 with the policy on.
-    assert off["prefecture_decision_due"].due == date(2009, 11, 15)
-    assert on["prefecture_decision_due"].due == date(2009, 11, 16)
+    assert on["decision_suspension_ends"].due == date(2009, 12, 14)
+    # Six months from 31 May is Monday 30 November: no holiday in France.
+    assert off["prefecture_decision_due"].due == on["prefecture_decision_due"].due

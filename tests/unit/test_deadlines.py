@@ -356,16 +356,17 @@ def test_b6_values_results_are_sent_to_the_consulate_too() -> None:
 
 @pytest.mark.rule("B6")
 @pytest.mark.rule("B9")
-def test_b6_week_ending_on_14_july_runs_to_the_15th_with_the_policy_on() -> None:
+def test_b6_week_ending_on_throne_day_runs_to_the_31st_with_the_policy_on() -> None:
+    # The consulate in Rabat keeps the week on Morocco's working days: 30 July is Throne Day.
     raw = application(complete_file_date="2009-06-01", visa_application_date="2009-06-15")
     ref = working_day_reference()
-    name, payload = language_evaluation(date(2009, 7, 7))
-    step = send(open_(raw, ref).state, name, payload, ref, today=date(2009, 7, 15))
+    name, payload = language_evaluation(date(2009, 7, 23))
+    step = send(open_(raw, ref).state, name, payload, ref, today=date(2009, 7, 31))
     evaluation = step.state.language.evaluation
     assert evaluation is not None and evaluation.late is False
-    assert step.state.tracked_deadlines["results_to_consulate_due"].due == date(2009, 7, 15)
-    # Policy off: the week ends on the holiday itself, so the 15th is late.
-    off = send(open_(raw).state, name, payload, today=date(2009, 7, 15))
+    assert step.state.tracked_deadlines["results_to_consulate_due"].due == date(2009, 7, 31)
+    # Policy off: the week ends on the holiday itself, so the 31st is late.
+    off = send(open_(raw).state, name, payload, today=date(2009, 7, 31))
     assert off.state.language.evaluation is not None
     assert off.state.language.evaluation.late is True
 
