@@ -73,7 +73,9 @@ class CodecService:
             document = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             raise BadRequest(HTTPStatus.BAD_REQUEST, _EXPECTED) from None
-        listed = document.get("payloads") if isinstance(document, dict) else None
+        # Protobuf's JSON leaves an empty list out: `{}` is no payload (a query without
+        # arguments, as the `temporal` CLI sends it).
+        listed = (document.get("payloads") or []) if isinstance(document, dict) else None
         if not isinstance(listed, list):
             raise BadRequest(HTTPStatus.BAD_REQUEST, _EXPECTED)
         if len(listed) > MAX_PAYLOADS:

@@ -326,6 +326,14 @@ def test_a_length_that_lies_is_a_clear_error(token_server: str, length: str, sta
     assert b'"error"' in answer
 
 
+def test_no_payload_is_an_empty_answer_as_protobuf_writes_it(token_server: str) -> None:
+    """The `temporal` CLI sends `{}` for a query without arguments (an empty list is left
+    out of protobuf's JSON): it was refused, and every query through the codec failed."""
+    for body in (b"{}", b'{"payloads": []}', b'{"payloads": null}'):
+        status, answer, _ = _post(f"{token_server}/decode", body, Authorization="Bearer s3cret")
+        assert (status, answer.get("payloads", [])) == (200, [])
+
+
 def test_a_body_that_is_not_the_protocol_is_400(token_server: str) -> None:
     for body in (b"[1]", b'{"payloads": 3}', b"\xff\xfe", b"[" * 5000, b'{"payloads": [1]}'):
         status, answer, _ = _post(f"{token_server}/decode", body, Authorization="Bearer s3cret")
