@@ -237,7 +237,7 @@ class InboundGuardCodec(EncryptionCodec):
         if payload.metadata.get("encoding") != ENCODING and not self._clear_accepted():
             return refusal(
                 "payloads must be sealed with the payload codec (docs/contract.md, "
-                '"Only the authorised write"); a payload in clear is refused'
+                '"Sealed payloads"); a payload in clear is refused'
             )
         try:
             opened = super().open_one(payload)
