@@ -474,7 +474,7 @@ _SAID_BY_DOSSIERS = (
     ),
     _entry(
         Kind.TRAINING_ATTESTATION,
-        [R.CONSULATE],
+        [R.APPLICANT, R.CONSULATE],  # D4, E5: the applicant holds it, the consulate a copy
         "D4, E5",
         "Attestation de suivi de formation",
         "Attestation of training followed",

@@ -45,9 +45,13 @@ def note(
     )
 
 
-def to_applicant_and_consulate(state: VisaState, kind: Kind, rule: str) -> list[NotificationDue]:
+def to_applicant_and_consulate(
+    state: VisaState, kind: Kind, rule: str, **payload: Any
+) -> list[NotificationDue]:
+    """An attestation (D2, D4, E2, E5): nominative, delivered to the applicant, with the
+    copy (*double*) to the consulate."""
     return [
-        note(state, kind, recipient, rule)
+        note(state, kind, recipient, rule, **payload)
         for recipient in (Recipient.APPLICANT, Recipient.CONSULATE)
     ]
 

@@ -343,6 +343,7 @@ def test_fewer_hours_than_prescribed_are_reported_beside_the_attestation() -> No
     step = send(feed(IN_TRAINING).state, *training_completed(COMPLETED, hours=80))
     assert step.rejection is None
     assert pairs(step) == {
+        ("training_attestation", Recipient.APPLICANT),
         ("training_attestation", Recipient.CONSULATE),
         ("non_attendance", Recipient.CONSULATE),
     }
@@ -350,7 +351,10 @@ def test_fewer_hours_than_prescribed_are_reported_beside_the_attestation() -> No
     assert (report.payload["hours_attended"], report.payload["hours_prescribed"]) == (80, 120)
     assert step.state.track_status["language"] == TrackStatus.AWAITING_RE_EVALUATION
     full = send(feed(IN_TRAINING).state, *training_completed(COMPLETED, hours=120))
-    assert pairs(full) == {("training_attestation", Recipient.CONSULATE)}
+    assert pairs(full) == {
+        ("training_attestation", Recipient.APPLICANT),
+        ("training_attestation", Recipient.CONSULATE),
+    }
 
 
 # --- D6, D7: what the CAI in France owes -------------------------------------------------

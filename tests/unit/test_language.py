@@ -226,10 +226,16 @@ def test_d3_no_training_when_the_language_is_sufficient() -> None:
 
 
 @pytest.mark.rule("D4")
-def test_d4_the_attestation_of_training_followed_goes_to_the_consulate() -> None:
+def test_d4_the_attestation_of_training_followed_goes_to_the_applicant_and_the_consulate() -> None:
     step = feed(TRAINED)
-    assert pairs(step) == {("training_attestation", Recipient.CONSULATE)}
-    [note] = step.notifications
+    assert pairs(step) == {
+        ("training_attestation", Recipient.APPLICANT),
+        ("training_attestation", Recipient.CONSULATE),
+    }
+    # Nominative: the applicant holds the document the visa depends on (D4).
+    assert to_applicant(step, "training_attestation").payload["full_name"] == "Amina El Idrissi"
+    note = notes_of(step, "training_attestation")[1]
+    assert note.recipient == Recipient.CONSULATE
     assert note.rule == "D4"
     assert note.payload["attestation_ref"] == "ATT-2009-1"
     assert note.payload["completed_on"] == COMPLETED.isoformat()
