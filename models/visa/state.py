@@ -76,6 +76,7 @@ class Evaluation(Record):
     language_used: str | None = None
     questions_asked: int | None = None
     correct_answers: int | None = None
+    superseded_by: str | None = None  # C1: a test the exemption decided before it governs
 
 
 class Exemption(Record):
@@ -109,6 +110,7 @@ class DomainTrack(Record):
     training_exemption: Exemption | None = None  # C2
     training: Training | None = None
     re_evaluation: Evaluation | None = None
+    superseded_evaluations: list[Evaluation] = Field(default_factory=list)  # C1
 
 
 class ResponsibleBody(Record):
@@ -279,6 +281,7 @@ VISA_ALERTS = {
     "training_start_due": Kind.TRAINING_START_OVERDUE,  # B7
     "training_end_due": Kind.TRAINING_OVERRUN,  # B8
     "decision_suspension_ends": Kind.SURSIS_EXPIRED,  # B4, B5
+    "results_to_consulate_due": Kind.EVALUATION_RESULTS,  # B6: results sent after the week
 }
 
 _AWAITING_TEXT: dict[tuple[Domain, TrackStatus], list[str]] = {
