@@ -190,6 +190,7 @@ class SursisExpiredPayload(VisaPayload):
     incomplete: list[str]
     delay_attributable_to_applicant: bool  # B5
     may_refuse_for_training_not_followed: bool
+    delays: list[dict[str, Any]]  # B5, per delay: domain, awaiting, attributable, cause
 
 
 class VisaDecisionPayload(VisaPayload):

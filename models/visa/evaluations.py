@@ -35,7 +35,11 @@ def on_evaluation_absence(
             "kind",
         )
     state.track(event.kind).evaluation_absences.append(
-        Absence(absent_on=event.absent_on, legitimate_reason=event.legitimate_reason)
+        Absence(
+            absent_on=event.absent_on,
+            legitimate_reason=event.legitimate_reason,
+            received_on=received_on,
+        )
     )
     return [
         note(
@@ -46,7 +50,8 @@ def on_evaluation_absence(
             evaluation=event.kind.value,
             absent_on=event.absent_on.isoformat(),
             legitimate_reason=event.legitimate_reason,
-            attributable_to_applicant=event.legitimate_reason is None,  # B5
+            # B5; A4: never while the letter that convened them is held
+            attributable_to_applicant=event.legitimate_reason is None and not state.letters_held,
         )
     ]
 

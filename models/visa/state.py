@@ -89,6 +89,7 @@ class Exemption(Record):
 class Absence(Record):
     absent_on: date
     legitimate_reason: str | None
+    received_on: date | None = None  # D5, F2: reported after the decision, it stands apart
 
 
 class Training(Record):
@@ -152,6 +153,12 @@ class VisaState(DossierRecord):
     language: DomainTrack = Field(default_factory=DomainTrack)
     values: DomainTrack = Field(default_factory=DomainTrack)
     outcome: VisaOutcome | None = None
+
+    @property
+    def letters_held(self) -> bool:
+        """A4: no letter template exists in any language the applicant declared (French
+        among them only when declared): letters to them are held for translation."""
+        return self.letter_language_fallback
 
     def track(self, domain: Domain) -> DomainTrack:
         return self.language if domain == Domain.LANGUAGE else self.values

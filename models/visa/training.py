@@ -195,7 +195,11 @@ def on_training_absence(
             rule, f"after the training completed on {training.completed_on}", "absent_on"
         )
     training.absences.append(
-        Absence(absent_on=event.absent_on, legitimate_reason=event.legitimate_reason)
+        Absence(
+            absent_on=event.absent_on,
+            legitimate_reason=event.legitimate_reason,
+            received_on=received_on,
+        )
     )
     rules = "D5, E6" if training.integrates_values else rule
     return [
@@ -207,7 +211,8 @@ def on_training_absence(
             training=event.kind.value,
             absent_on=event.absent_on.isoformat(),
             legitimate_reason=event.legitimate_reason,
-            attributable_to_applicant=event.legitimate_reason is None,  # B5
+            # B5; A4: never while the letter that convened them is held
+            attributable_to_applicant=event.legitimate_reason is None and not state.letters_held,
         )
     ]
 

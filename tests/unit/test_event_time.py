@@ -816,25 +816,26 @@ def test_a_fact_dated_in_the_future_is_rejected() -> None:
     assert (refused.rejection.rule, refused.rejection.field) == ("I1", "completed_on")
 
 
+@pytest.mark.rule("D5")
 @pytest.mark.rule("F2")
 @pytest.mark.rule("B5")
-def test_a_late_absence_that_would_undo_an_issuance_under_b5_is_rejected() -> None:
+def test_a_late_absence_dated_before_an_issuance_under_b5_is_recorded_and_never_undoes_it() -> None:
     state, _ = run_timers(feed(IN_TRAINING).state, AFTER_SURSIS)
     issued = send(state, *visa_decision(AFTER_SURSIS))
     assert issued.state.outcome is not None and issued.state.outcome.issued_under_b5
-    decision_seq = issued.state.seq
-    # An absence without legitimate reason, dated before, would make the delay the
-    # applicant's, and the issuance without attestation inadmissible (F2).
     before = issued.state
     step = send(before, *training_absence(ABSENT), today=date(2009, 8, 10))
-    assert step.rejection is not None
-    assert (step.rejection.rule, step.rejection.field) == ("F2", "absent_on")
-    assert f"contradicts event #{decision_seq} (visa_decision" in step.rejection.reason
-    assert unchanged_but_seq(before, step.state)
-    # Excused, it changes nothing that was decided: accepted, and reported (D5).
+    assert step.rejection is None
+    # Recorded and passed to the consulate (D5); the decision stands as it was taken.
+    assert ("non_attendance", Recipient.CONSULATE) in pairs(step)
+    assert step.state.outcome == before.outcome
+    assert step.state.stage == Stage.VISA_ISSUED
+    training = step.state.language.training
+    assert training is not None and [a.absent_on for a in training.absences] == [ABSENT]
+    # Excused, likewise.
     excused = send(before, *training_absence(ABSENT, reason="illness"), today=date(2009, 8, 10))
     assert excused.rejection is None
-    assert pairs(excused) == {("non_attendance", Recipient.CONSULATE)}
+    assert excused.state.outcome == before.outcome
 
 
 @pytest.mark.rule("C1")
