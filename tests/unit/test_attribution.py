@@ -15,6 +15,7 @@ from models.common import Recipient
 from models.visa.state import Stage, VisaState
 from tests.unit.builders import (
     Event,
+    application,
     feed,
     language_evaluation,
     notes_of,
@@ -161,3 +162,50 @@ def test_d5_an_absence_dated_after_the_decision_is_still_refused() -> None:
 def test_b5_nothing_missed_nothing_attributable() -> None:
     _, payload = sursis_expired(open_().state)
     assert all(not d["attributable_to_applicant"] for d in payload["delays"])
+
+
+# --- A4: a letter held for translation ------------------------------------------------------
+
+UNTRANSLATED = application(applicant={"languages": ["ber"]})
+
+
+@pytest.mark.rule("A4")
+@pytest.mark.rule("B5")
+def test_a4_a_delay_while_the_letters_are_held_is_never_the_applicants() -> None:
+    step = feed([evaluation_absence(MISSED)], UNTRANSLATED)
+    [report] = notes_of(step, "non_attendance")
+    assert report.payload["attributable_to_applicant"] is False
+    state, payload = sursis_expired(step.state)
+    assert payload["delay_attributable_to_applicant"] is False
+    language = next(d for d in payload["delays"] if d["domain"] == "language")
+    assert language["cause"] == "A4: the letter to the applicant is held for translation"
+    refused = send(state, *visa_decision(AFTER_SURSIS, "refused", NOT_FOLLOWED))
+    assert refused.rejection is not None  # F2: no delay of theirs to ground it on
+
+
+@pytest.mark.rule("A4")
+@pytest.mark.rule("D3")
+def test_a4_every_letter_held_is_one_translation_needed_to_ofii() -> None:
+    step = feed(
+        [
+            language_evaluation(EVALUATED, oral=20, written=10),
+            values_evaluation(EVALUATED, language="ber"),
+            training_prescribed(PRESCRIBED),
+        ],
+        UNTRANSLATED,
+    )
+    assert ("training_prescription", Recipient.APPLICANT) not in pairs(step)
+    [held] = notes_of(step, "translation_needed")
+    assert held.recipient == Recipient.OFII
+    assert held.about == "training_prescription"
+    assert held.payload["held_payload"]["hours"] == 120
+    assert held.payload["attributable_to_applicant"] is False
+
+
+@pytest.mark.rule("A4")
+def test_a4_french_goes_out_only_to_a_person_who_declared_it() -> None:
+    declared = open_(application(applicant={"languages": ["ber", "fr"]}))
+    assert pairs(declared) == {("invitation", Recipient.APPLICANT)}
+    assert declared.notifications[0].language == "fr"
+    undeclared = open_(UNTRANSLATED)
+    assert pairs(undeclared) == {("translation_needed", Recipient.OFII)}

@@ -149,14 +149,21 @@ def test_d2_sufficient_gives_the_amdfl_to_the_applicant_and_the_consulate() -> N
 
 @pytest.mark.rule("D2")
 @pytest.mark.rule("A4")
-def test_d2_the_amdfl_letter_falls_back_to_french_flagged() -> None:
+def test_d2_the_amdfl_letter_is_held_without_a_declared_language_and_ofii_told() -> None:
     step = feed(
         [language_evaluation(EVALUATED, oral=35, written=15)],
         application(applicant={"languages": ["ber"]}),
     )
-    letter = to_applicant(step, "attestation_language_exemption")
-    assert letter.language == "fr"
-    assert letter.payload["language_fallback"] is True
+    assert pairs(step) == {
+        ("evaluation_results", Recipient.CONSULATE),
+        ("translation_needed", Recipient.OFII),
+        ("attestation_language_exemption", Recipient.CONSULATE),
+    }
+    [held] = notes_of(step, "translation_needed")
+    assert (held.payload["held_kind"], held.payload["held_rule"]) == (
+        "attestation_language_exemption",
+        "D2",
+    )
 
 
 @pytest.mark.rule("D2")
