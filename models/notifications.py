@@ -52,6 +52,7 @@ class Kind(StrEnum):
     EXEMPTION_GRANTED = "exemption_granted"
     SURSIS_EXPIRED = "sursis_expired"
     VISA_DECISION = "visa_decision"
+    TRANSLATION_NEEDED = "translation_needed"
     # CaiContract (part II)
     SKILLS_ASSESSMENT_CONVOCATION = "skills_assessment_convocation"
     SKILLS_ASSESSMENT_COPY = "skills_assessment_copy"
@@ -192,6 +193,18 @@ class SursisExpiredPayload(VisaPayload):
     incomplete: list[str]
     delay_attributable_to_applicant: bool  # B5
     may_refuse_for_training_not_followed: bool
+    delays: list[dict[str, Any]]  # B5, per delay: domain, awaiting, attributable, cause
+
+
+class TranslationNeededPayload(VisaPayload):
+    """A4: a letter to the applicant held, for want of a template in a language they
+    declared understanding; what it would have said, for OFII to have it translated."""
+
+    held_kind: str
+    held_rule: str
+    declared_languages: list[str]
+    held_payload: dict[str, Any]
+    attributable_to_applicant: bool  # never: the delay the hold causes is not theirs
 
 
 class VisaDecisionPayload(VisaPayload):
@@ -485,7 +498,7 @@ _SAID_BY_DOSSIERS = (
     ),
     _entry(
         Kind.TRAINING_ATTESTATION,
-        [R.CONSULATE],
+        [R.APPLICANT, R.CONSULATE],  # D4, E5: the applicant holds it, the consulate a copy
         "D4, E5",
         "Attestation de suivi de formation",
         "Attestation of training followed",
@@ -515,6 +528,14 @@ _SAID_BY_DOSSIERS = (
         "Décision sur le visa de long séjour",
         "Decision on the long-stay visa",
         VisaDecisionPayload,
+    ),
+    _entry(
+        Kind.TRANSLATION_NEEDED,
+        [R.OFII],
+        "A4",
+        "Traduction nécessaire : courrier au demandeur retenu",
+        "Translation needed: letter to the applicant held",
+        TranslationNeededPayload,
     ),
     _entry(
         Kind.SKILLS_ASSESSMENT_CONVOCATION,

@@ -177,6 +177,12 @@ DETAILS: Mapping[str, Label] = {
     "civic_training": Label("formation civique", "civic training"),
     "language_training": Label("formation linguistique", "language training"),
     "vivre_en_france": Label("« Vivre en France »", '"Vivre en France"'),
+    # B6, kept for each evaluation
+    "language_re_evaluation": Label("langue, nouvelle évaluation", "language, re-evaluation"),
+    "values_re_evaluation": Label("valeurs, nouvelle évaluation", "values, re-evaluation"),
+    "language_superseded": Label(
+        "test de langue remplacé par la dispense", "language test superseded by the exemption"
+    ),
 }
 
 PROCEDURES: Mapping[str, Label] = {

@@ -23,6 +23,7 @@ DEADLINE_MISSED_KINDS = (
     Kind.SURSIS_EXPIRED,  # B4, B5
     Kind.SKILLS_ASSESSMENT_OVERDUE,  # H5
     Kind.PARENTS_TRAINING_MISSED,  # G4
+    Kind.EVALUATION_RESULTS,  # B6: results that reached the consulate after the week
 )
 
 REPORT_SECTIONS = (

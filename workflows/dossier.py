@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from models.dossier import DossierRecord
     from models.dossier_kind import DossierKind
     from models.errors import InputRejected
+    from models.notifications import Kind, Recipient
     from models.operator_text import (
         details_markdown,
         notification_summary,
@@ -71,6 +72,11 @@ CLOSING_SETTLE = timedelta(seconds=1)
 # any local activity, each marker lands in the first task. Runs begun before keep asking
 # each patch where they first did.
 PATCHES_UP_FRONT = "patches-up-front"
+# D4, E5: the attestation of training followed goes to the applicant too. The steps of the
+# dossiers begun before one transaction per step write one activity per notification: on
+# replay of their steps taken before, the applicant's copy was not due (and such a run,
+# its answer memoised, keeps the consulate's copy only).
+ATTESTATION_TO_THE_APPLICANT = "attestation-to-the-applicant"
 LATER_PATCHES = (ONE_TRANSACTION_PER_STEP, UNDELIVERED_COUNT, SETTLE_BEFORE_CLOSING)
 
 
@@ -350,6 +356,8 @@ class DossierWorkflow(Generic[S]):
     ) -> None:
         """The steps of the dossiers begun before one transaction per step: an activity per
         row, all at once (each write is idempotent and the projection is versioned)."""
+        if not workflow.patched(ATTESTATION_TO_THE_APPLICANT):
+            notifications = [n for n in notifications if not _attestation_to_applicant(n)]
         writes: list[Awaitable[Any]] = [register.call(RegisterActivities.record_event, record)]
         writes += [
             register.call(
@@ -558,3 +566,8 @@ def dossier_workflow(
         return workflow.defn(name=name)(cls)
 
     return decorate
+
+
+def _attestation_to_applicant(note: NotificationRecord) -> bool:
+    """The notification the rules added to a step of training completed (D4, E5)."""
+    return note.kind == Kind.TRAINING_ATTESTATION and note.recipient == Recipient.APPLICANT

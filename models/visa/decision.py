@@ -9,7 +9,7 @@ from models.dossier import fulfil
 from models.errors import InputRejected
 from models.notifications import Kind
 from models.reference import ReferenceData
-from models.visa.delays import delay_attributable_to_applicant, file_visa_application, filed
+from models.visa.delays import Delay, file_visa_application, filed, outstanding_delays
 from models.visa.events import Decision, Domain, RefusalGround, VisaApplicationFiled, VisaDecision
 from models.visa.letters import note
 from models.visa.state import (
@@ -33,10 +33,12 @@ def on_visa_application_filed(
     return []
 
 
-def _refusable_for_training_not_followed(state: VisaState, decided_on: date) -> None:
+def _refusable_for_training_not_followed(
+    state: VisaState, decided_on: date, delays: list[Delay]
+) -> None:
     """B4, B5, F2: "training not followed" grounds a refusal only once the training is over
     (completed, or past B8) or the sursis has expired, never while an attestation of training
-    followed is on file, and only when the delay is attributable to the applicant."""
+    followed is on file, and only on a delay attributable to the applicant (B5, per delay)."""
     owed = [
         domain
         for domain in Domain
@@ -45,11 +47,8 @@ def _refusable_for_training_not_followed(state: VisaState, decided_on: date) -> 
         and not (domain == Domain.VALUES and state.values_integrated)
     ]
     missed_evaluation = any(
-        state.status_of(domain) == TrackStatus.AWAITING_EVALUATION for domain in Domain
-    ) and any(
-        absence.legitimate_reason is None
-        for domain in Domain
-        for absence in state.track(domain).evaluation_absences
+        d.awaiting == TrackStatus.AWAITING_EVALUATION and d.attributable_to_applicant
+        for d in delays
     )
     if not owed and not missed_evaluation:
         raise InputRejected("F2", "no training was prescribed", "grounds")
@@ -77,11 +76,12 @@ def _refusable_for_training_not_followed(state: VisaState, decided_on: date) -> 
             f"{sursis.due if sursis else decided_on}: it cannot be held as not followed yet",
             "grounds",
         )
-    if not delay_attributable_to_applicant(state):
+    if not any(d.attributable_to_applicant for d in delays):
+        causes = "; ".join(f"{d.domain.value}: {d.cause}" for d in delays)
         raise InputRejected(
             "B5",
             "a training not followed for a reason independent of the applicant cannot "
-            "ground a refusal",
+            f"ground a refusal (F2): {causes or 'no delay is running'}",
             "grounds",
         )
 
@@ -93,7 +93,10 @@ def on_visa_decision(
         raise InputRejected("F1", "precedes the visa application", "decided_on")
     sursis = state.tracked_deadlines["decision_suspension_ends"]
     sursis_over = sursis.status != DeadlineStatus.PENDING or event.decided_on > sursis.due
-    attributable = delay_attributable_to_applicant(state)
+    # D5, F2: an absence reported after the decision is recorded and passed on; it never
+    # undoes the decision, which was taken on what was reported before it.
+    delays = outstanding_delays(state, known_before=received_on)
+    attributable = any(d.attributable_to_applicant for d in delays)
     statuses = {domain: state.status_of(domain) for domain in Domain}
     untrained = [d.value for d, s in statuses.items() if s in TRAINING_OUTSTANDING]
     issued_under_b5 = False
@@ -134,7 +137,7 @@ def on_visa_decision(
                 "F3", "a visa may not be refused because of an evaluation result", "grounds"
             )
         if RefusalGround.TRAINING_NOT_FOLLOWED in event.grounds:
-            _refusable_for_training_not_followed(state, event.decided_on)
+            _refusable_for_training_not_followed(state, event.decided_on, delays)
     fulfil(sursis)
     state.outcome = VisaOutcome(
         decision=event.decision.value,

@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import date
 
 from models.calendar import months_after
-from models.common import DeadlineStatus, NotificationDue, Recipient, TrackedDeadline
+from models.common import DeadlineStatus, NotificationDue, Recipient, Record, TrackedDeadline
 from models.dossier import fulfil
 from models.errors import InputRejected
 from models.notifications import Kind
 from models.reference import ReferenceData
 from models.visa.events import Domain
 from models.visa.letters import body_recipient, note
-from models.visa.state import SETTLED, Absence, DomainTrack, Evaluation, TrackStatus, VisaState
+from models.visa.state import SETTLED, Absence, Evaluation, TrackStatus, VisaState
 
 EVALUATION_DELAY_DAYS = 60  # B1, B3
 PREFECTURE_DELAY_MONTHS = 6  # B2 (L.421-4)
@@ -89,19 +89,78 @@ def start_module_by(state: VisaState, start_by: date) -> None:
         )
 
 
-def delay_attributable_to_applicant(state: VisaState) -> bool:
-    """B5: only an absence without a legitimate reason, from a training or from an
-    evaluation, counts against the applicant."""
-    return any(
-        absence.legitimate_reason is None
-        for domain in Domain
-        for absence in _absences(state.track(domain))
-    )
+class Delay(Record):
+    """B5, judged per delay: what one domain still waits for at a given moment, and
+    whether the applicant caused it."""
+
+    domain: Domain
+    awaiting: TrackStatus
+    attributable_to_applicant: bool
+    cause: str
 
 
-def _absences(track: DomainTrack) -> list[Absence]:
-    training = track.training
-    return [*track.evaluation_absences, *(training.absences if training is not None else [])]
+def outstanding_delays(state: VisaState, known_before: date | None = None) -> list[Delay]:
+    """B5: each domain not settled, and who caused its delay. An absence without a
+    legitimate reason makes attributable only the delay it caused: the evaluation (or
+    re-evaluation) missed, or the training session missed; an appointment made up later
+    (the evaluation held, the training completed) ends it. A delay the body caused (no
+    session offered, no training started within B7, results late) and one a letter held
+    for translation caused (A4) are never the applicant's. `known_before`: the absences
+    reported before that day only (what the consulate knew when it ruled, D5, F2)."""
+    delays: list[Delay] = []
+    for domain in Domain:
+        status = state.status_of(domain)
+        if status in SETTLED:
+            continue
+        missed = [
+            absence
+            for absence in _absences_behind(state, domain, status)
+            if absence.legitimate_reason is None
+            and (
+                known_before is None
+                or absence.received_on is None
+                or absence.received_on < known_before
+            )
+        ]
+        if missed and state.letters_held:
+            attributable, cause = False, "A4: the letter to the applicant is held for translation"
+        elif missed:
+            attributable = True
+            cause = f"B5: absent without legitimate reason on {missed[-1].absent_on}"
+        else:
+            attributable, cause = False, _BODY_CAUSES[status]
+        delays.append(
+            Delay(
+                domain=domain, awaiting=status, attributable_to_applicant=attributable, cause=cause
+            )
+        )
+    return delays
+
+
+# What keeps a domain waiting when the applicant missed nothing: the body's doing (B5).
+_BODY_CAUSES = {
+    TrackStatus.AWAITING_EVALUATION: "B1, B3: no evaluation held",
+    TrackStatus.TRAINING_NEEDED: "D3, E3: no training session offered",
+    TrackStatus.TRAINING_PRESCRIBED: "B7: the training has not started",
+    TrackStatus.IN_TRAINING: "B8: the training is not completed",
+    TrackStatus.AWAITING_RE_EVALUATION: "D4, E5: no re-evaluation held",
+}
+
+
+def _absences_behind(state: VisaState, domain: Domain, status: TrackStatus) -> list[Absence]:
+    """The absences that caused the wait `status` is: from the evaluation awaited, or
+    from the training under way; those an appointment made up since has ended are not."""
+    track = state.track(domain)
+    if status == TrackStatus.AWAITING_EVALUATION:
+        return track.evaluation_absences
+    if status == TrackStatus.AWAITING_RE_EVALUATION:
+        training = state.training_of(domain)
+        completed = training.completed_on if training is not None else None
+        return [a for a in track.evaluation_absences if completed and a.absent_on >= completed]
+    if status == TrackStatus.IN_TRAINING:
+        training = state.training_of(domain)
+        return training.absences if training is not None else []
+    return []
 
 
 # B2 is a reminder on its last day; every other alert fires once its last day has passed.
@@ -141,9 +200,8 @@ def fire(state: VisaState, key: str, today: date) -> list[NotificationDue]:
         ]
     if name == "decision_suspension_ends":  # B4, B5
         deadline.status = DeadlineStatus.MISSED
-        statuses = {d.value: state.status_of(d).value for d in Domain}
-        incomplete = [d for d, s in statuses.items() if TrackStatus(s) not in SETTLED]
-        attributable = delay_attributable_to_applicant(state)
+        delays = outstanding_delays(state)
+        attributable = any(d.attributable_to_applicant for d in delays)
         return [
             note(
                 state,
@@ -151,9 +209,11 @@ def fire(state: VisaState, key: str, today: date) -> list[NotificationDue]:
                 Recipient.CONSULATE,
                 "B4, B5",
                 due=deadline.due.isoformat(),
-                incomplete=incomplete,
+                incomplete=[d.domain.value for d in delays],
                 delay_attributable_to_applicant=attributable,
-                may_refuse_for_training_not_followed=attributable and bool(incomplete),
+                may_refuse_for_training_not_followed=attributable,
+                # B5: per delay, whether it is the applicant's and what caused it.
+                delays=[d.model_dump(mode="json") for d in delays],
             )
         ]
     deadline.status = DeadlineStatus.MISSED

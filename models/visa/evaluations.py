@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from models.calendar import days_after
@@ -34,7 +35,11 @@ def on_evaluation_absence(
             "kind",
         )
     state.track(event.kind).evaluation_absences.append(
-        Absence(absent_on=event.absent_on, legitimate_reason=event.legitimate_reason)
+        Absence(
+            absent_on=event.absent_on,
+            legitimate_reason=event.legitimate_reason,
+            received_on=received_on,
+        )
     )
     return [
         note(
@@ -45,7 +50,8 @@ def on_evaluation_absence(
             evaluation=event.kind.value,
             absent_on=event.absent_on.isoformat(),
             legitimate_reason=event.legitimate_reason,
-            attributable_to_applicant=event.legitimate_reason is None,  # B5
+            # B5; A4: never while the letter that convened them is held
+            attributable_to_applicant=event.legitimate_reason is None and not state.letters_held,
         )
     ]
 
@@ -64,6 +70,13 @@ def on_language_test_exemption(
     return exemption_notes(state, "C1", ["language_test"], event.ground.value, event.decided_on)
 
 
+def results_deadline_key(domain: Domain, place: Placement) -> str:
+    """B6 is kept for each evaluation: one delay per domain and per first evaluation or
+    re-evaluation, so that a late one stays late after later ones arrive (J1 counts it)."""
+    suffix = {Placement.FIRST: "", Placement.AGAIN: "_re_evaluation"}.get(place, "_superseded")
+    return f"results_to_consulate_due.{domain.value}{suffix}"
+
+
 def _evaluation_record(
     state: VisaState,
     reference: ReferenceData,
@@ -71,6 +84,7 @@ def _evaluation_record(
     received_on: date,
     sufficient: bool,
     bareme_from: date,
+    deadline_key: str,
     **detail: Any,
 ) -> Evaluation:
     evaluated_on = event.evaluated_on
@@ -86,7 +100,7 @@ def _evaluation_record(
         evaluated_on, RESULTS_DELAY_DAYS, reference.calendar, state.holiday_calendar
     )
     late = received_on > results_due
-    state.tracked_deadlines["results_to_consulate_due"] = TrackedDeadline(
+    state.tracked_deadlines[deadline_key] = TrackedDeadline(
         due=results_due,
         rule="B6",
         status=DeadlineStatus.MET_LATE if late else DeadlineStatus.MET,
@@ -102,14 +116,21 @@ def _evaluation_record(
     )
 
 
+class Placement(StrEnum):
+    FIRST = "first"
+    AGAIN = "again"  # D4, E5: the re-evaluation after training
+    SUPERSEDED = "superseded"  # C1: a test held after the exemption was decided
+
+
 def _place_evaluation(
     state: VisaState, domain: Domain, rule_again: str, evaluated_on: date
-) -> tuple[DomainTrack, bool]:
-    """Where an evaluation goes: the first one, or the re-evaluation after training."""
+) -> tuple[DomainTrack, Placement]:
+    """Where an evaluation goes: the first one, the re-evaluation after training, or the
+    record of a test an exemption decided before it supersedes (C1)."""
     track = state.track(domain)
     status = state.status_of(domain)
     if status == TrackStatus.AWAITING_EVALUATION:
-        return track, False
+        return track, Placement.FIRST
     if status == TrackStatus.AWAITING_RE_EVALUATION:
         completed_on = completion(state, domain)
         if completed_on is not None and evaluated_on < completed_on:
@@ -118,8 +139,14 @@ def _place_evaluation(
                 f"a re-evaluation follows the training completed on {completed_on}",
                 "evaluated_on",
             )
-        return track, True
+        return track, Placement.AGAIN
     if status == TrackStatus.TEST_EXEMPT:
+        exemption = track.test_exemption
+        assert exemption is not None
+        # C1: an exemption decided before the test governs, whenever either reaches the
+        # dossier (the fold puts the earlier-dated first); the test's record is kept.
+        if exemption.decided_on < evaluated_on:
+            return track, Placement.SUPERSEDED
         raise InputRejected("C1", "the applicant is exempt from the language test")
     raise InputRejected(
         rule_again,
@@ -131,7 +158,7 @@ def _place_evaluation(
 def on_language_evaluation(
     state: VisaState, event: LanguageEvaluation, reference: ReferenceData, received_on: date
 ) -> list[NotificationDue]:
-    track, again = _place_evaluation(state, Domain.LANGUAGE, "D4", event.evaluated_on)
+    track, place = _place_evaluation(state, Domain.LANGUAGE, "D4", event.evaluated_on)
     bareme = reference.language_bareme_on(event.evaluated_on)
     total = event.oral_score + event.written_score
     sufficient = event.oral_score >= bareme.oral_min and total >= bareme.total_min  # D1
@@ -142,9 +169,13 @@ def on_language_evaluation(
         received_on,
         sufficient,
         bareme.effective_from,
+        results_deadline_key(Domain.LANGUAGE, place),
         oral_score=event.oral_score,
         written_score=event.written_score,
     )
+    if place == Placement.SUPERSEDED:
+        return _superseded(state, track, evaluation)
+    again = place == Placement.AGAIN
     notes = [results_note(state, Domain.LANGUAGE, evaluation, again)]
     if again:
         track.re_evaluation = evaluation  # D6 / D7, carried to the CAI at the decision
@@ -175,7 +206,7 @@ def on_values_evaluation(
             "questions (arrêté du 1er décembre 2008)",
             "questions_asked",
         )
-    track, again = _place_evaluation(state, Domain.VALUES, "E5", event.evaluated_on)
+    track, place = _place_evaluation(state, Domain.VALUES, "E5", event.evaluated_on)
     sufficient = event.correct_answers >= bareme.min_correct  # E1
     evaluation = _evaluation_record(
         state,
@@ -184,10 +215,12 @@ def on_values_evaluation(
         received_on,
         sufficient,
         bareme.effective_from,
+        results_deadline_key(Domain.VALUES, place),
         language_used=event.language_used,
         questions_asked=event.questions_asked,
         correct_answers=event.correct_answers,
     )
+    again = place == Placement.AGAIN
     notes = [results_note(state, Domain.VALUES, evaluation, again)]
     if again:
         track.re_evaluation = evaluation  # E5: the attestation is that of training followed
@@ -198,3 +231,13 @@ def on_values_evaluation(
     else:
         training_needed(state, Domain.VALUES, evaluation, reference)
     return notes
+
+
+def _superseded(
+    state: VisaState, track: DomainTrack, evaluation: Evaluation
+) -> list[NotificationDue]:
+    """C1: the test held after the exemption is kept on file, marked superseded; it finds
+    no need and earns no AMDFL. The consulate still has its results, saying so (B6)."""
+    kept = evaluation.model_copy(update={"superseded_by": "language_test_exemption"})
+    track.superseded_evaluations.append(kept)
+    return [results_note(state, Domain.LANGUAGE, kept, False)]

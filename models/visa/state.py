@@ -79,6 +79,7 @@ class Evaluation(Record):
     language_used: str | None = None
     questions_asked: int | None = None
     correct_answers: int | None = None
+    superseded_by: str | None = None  # C1: a test the exemption decided before it governs
 
 
 class Exemption(Record):
@@ -91,6 +92,7 @@ class Exemption(Record):
 class Absence(Record):
     absent_on: date
     legitimate_reason: str | None
+    received_on: date | None = None  # D5, F2: reported after the decision, it stands apart
 
 
 class Training(Record):
@@ -112,6 +114,7 @@ class DomainTrack(Record):
     training_exemption: Exemption | None = None  # C2
     training: Training | None = None
     re_evaluation: Evaluation | None = None
+    superseded_evaluations: list[Evaluation] = Field(default_factory=list)  # C1
 
 
 class ResponsibleBody(Record):
@@ -158,6 +161,12 @@ class VisaState(DossierRecord):
     language: DomainTrack = Field(default_factory=DomainTrack)
     values: DomainTrack = Field(default_factory=DomainTrack)
     outcome: VisaOutcome | None = None
+
+    @property
+    def letters_held(self) -> bool:
+        """A4: no letter template exists in any language the applicant declared (French
+        among them only when declared): letters to them are held for translation."""
+        return self.letter_language_fallback
 
     def track(self, domain: Domain) -> DomainTrack:
         return self.language if domain == Domain.LANGUAGE else self.values
@@ -308,6 +317,7 @@ VISA_ALERTS = {
     "training_start_due": Kind.TRAINING_START_OVERDUE,  # B7
     "training_end_due": Kind.TRAINING_OVERRUN,  # B8
     "decision_suspension_ends": Kind.SURSIS_EXPIRED,  # B4, B5
+    "results_to_consulate_due": Kind.EVALUATION_RESULTS,  # B6: results sent after the week
 }
 
 _AWAITING_TEXT: dict[tuple[Domain, TrackStatus], list[str]] = {

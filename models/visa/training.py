@@ -20,7 +20,7 @@ from models.visa.events import (
     TrainingPrescribed,
     TrainingStarted,
 )
-from models.visa.letters import exemption_notes, note
+from models.visa.letters import exemption_notes, note, to_applicant_and_consulate
 from models.visa.state import (
     TRAINING_OUTSTANDING,
     Absence,
@@ -198,7 +198,11 @@ def on_training_absence(
             rule, f"after the training completed on {training.completed_on}", "absent_on"
         )
     training.absences.append(
-        Absence(absent_on=event.absent_on, legitimate_reason=event.legitimate_reason)
+        Absence(
+            absent_on=event.absent_on,
+            legitimate_reason=event.legitimate_reason,
+            received_on=received_on,
+        )
     )
     rules = "D5, E6" if training.integrates_values else rule
     return [
@@ -210,7 +214,8 @@ def on_training_absence(
             training=event.kind.value,
             absent_on=event.absent_on.isoformat(),
             legitimate_reason=event.legitimate_reason,
-            attributable_to_applicant=event.legitimate_reason is None,  # B5
+            # B5; A4: never while the letter that convened them is held
+            attributable_to_applicant=event.legitimate_reason is None and not state.letters_held,
         )
     ]
 
@@ -241,20 +246,18 @@ def on_training_completed(
     training.attestation_ref = event.attestation_ref
     fulfil(state.tracked_deadlines.get(f"training_end_due.{event.kind.value}"))
     rules = "D4, E5" if training.integrates_values else rule
-    notes = [
-        note(
-            state,
-            Kind.TRAINING_ATTESTATION,
-            Recipient.CONSULATE,
-            rules,
-            training=event.kind.value,
-            integrates_values=training.integrates_values,
-            completed_on=event.completed_on.isoformat(),
-            hours_attended=event.hours_attended,
-            hours_prescribed=training.hours,
-            attestation_ref=event.attestation_ref,
-        )
-    ]
+    # D4, E5: the attestation is nominative and the applicant's; the consulate gets the copy.
+    notes = to_applicant_and_consulate(
+        state,
+        Kind.TRAINING_ATTESTATION,
+        rules,
+        training=event.kind.value,
+        integrates_values=training.integrates_values,
+        completed_on=event.completed_on.isoformat(),
+        hours_attended=event.hours_attended,
+        hours_prescribed=training.hours,
+        attestation_ref=event.attestation_ref,
+    )
     if event.hours_attended < training.hours:  # D4, D5: reported with the attestation
         notes.append(
             note(

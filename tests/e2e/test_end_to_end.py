@@ -460,7 +460,8 @@ async def test_a_dossier_runs_end_to_end_on_plain_json(
             ("training_prescription", "applicant"),  # D3, E3, E4
             ("training_prescription", "consulate"),
             ("training_prescription", "ofii"),
-            ("training_attestation", "consulate"),  # D4, E5
+            ("training_attestation", "applicant"),  # D4, E5: the applicant's, a copy
+            ("training_attestation", "consulate"),  # to the consulate
             ("non_attendance", "consulate"),  # D4, D5: 118 of 120 hours attended
             # E2: no values attestation after a training; the attestation is that of
             # training followed (E5).

@@ -15,7 +15,7 @@ import pytest
 
 from models.common import DeadlineStatus, Recipient
 from models.core import TimerDue
-from models.visa.state import Stage, VisaState
+from models.visa.state import Stage, VisaState, visa_view
 from tests.unit.builders import (
     DELEGATE_COUNTRY,
     application,
@@ -321,7 +321,7 @@ def test_b6_results_recorded_on_the_seventh_day_are_on_time() -> None:
     assert step.rejection is None
     evaluation = step.state.language.evaluation
     assert evaluation is not None and evaluation.late is False
-    deadline = step.state.tracked_deadlines["results_to_consulate_due"]
+    deadline = step.state.tracked_deadlines["results_to_consulate_due.language"]
     assert deadline.due == date(2009, 3, 9)
     assert deadline.status == DeadlineStatus.MET
     [note] = notes_of(step, "evaluation_results")
@@ -337,7 +337,7 @@ def test_b6_results_recorded_on_the_eighth_day_are_flagged_late() -> None:
     assert step.rejection is None
     evaluation = step.state.language.evaluation
     assert evaluation is not None and evaluation.late is True
-    assert step.state.tracked_deadlines["results_to_consulate_due"].status == (
+    assert step.state.tracked_deadlines["results_to_consulate_due.language"].status == (
         DeadlineStatus.MET_LATE
     )
     [note] = notes_of(step, "evaluation_results")
@@ -364,11 +364,52 @@ def test_b6_week_ending_on_throne_day_runs_to_the_31st_with_the_policy_on() -> N
     step = send(open_(raw, ref).state, name, payload, ref, today=date(2009, 7, 31))
     evaluation = step.state.language.evaluation
     assert evaluation is not None and evaluation.late is False
-    assert step.state.tracked_deadlines["results_to_consulate_due"].due == date(2009, 7, 31)
+    assert step.state.tracked_deadlines["results_to_consulate_due.language"].due == date(
+        2009, 7, 31
+    )
     # Policy off: the week ends on the holiday itself, so the 31st is late.
     off = send(open_(raw).state, name, payload, today=date(2009, 7, 31))
     assert off.state.language.evaluation is not None
     assert off.state.language.evaluation.late is True
+
+
+@pytest.mark.rule("B6")
+@pytest.mark.rule("J1")
+def test_b6_is_kept_for_each_evaluation_and_a_late_one_stays_late() -> None:
+    """Language late, values on time, then the language re-evaluation on time: the first
+    language result stays late, and the J1 report counts the miss."""
+    evaluated = date(2009, 3, 2)
+    state = send(
+        open_().state, *language_evaluation(evaluated, oral=20), today=date(2009, 3, 20)
+    ).state
+    state = send(state, *values_evaluation(evaluated), today=date(2009, 3, 5)).state
+    trained = [
+        training_prescribed(date(2009, 3, 25)),
+        training_started(date(2009, 4, 1)),
+        training_completed(date(2009, 5, 20)),
+        language_evaluation(date(2009, 5, 25)),
+    ]
+    state = feed(trained, start=resume(state)).state
+    deadlines = state.tracked_deadlines
+    assert deadlines["results_to_consulate_due.language"].status == DeadlineStatus.MET_LATE
+    assert deadlines["results_to_consulate_due.values"].status == DeadlineStatus.MET
+    assert deadlines["results_to_consulate_due.language_re_evaluation"].status == DeadlineStatus.MET
+    assert "evaluation_results" in visa_view(state).deadlines_missed
+    # The same facts in another order of arrival give the same answer.
+    reordered = send(
+        send(open_().state, *values_evaluation(evaluated), today=date(2009, 3, 5)).state,
+        *language_evaluation(evaluated, oral=20),
+        today=date(2009, 3, 20),
+    ).state
+    reordered = feed(trained, start=resume(reordered)).state
+    assert reordered.tracked_deadlines == deadlines
+
+
+@pytest.mark.rule("B6")
+@pytest.mark.rule("J1")
+def test_b6_on_time_everywhere_counts_no_miss() -> None:
+    state = feed(BOTH_SUFFICIENT).state
+    assert "evaluation_results" not in visa_view(state).deadlines_missed
 
 
 @pytest.mark.rule("B6")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -16,6 +16,7 @@ from tests.unit.builders import (
     feed,
     language_evaluation,
     language_test_exemption,
+    notes_of,
     open_,
     pairs,
     resume,
@@ -60,12 +61,44 @@ def test_c1_the_values_evaluation_still_applies() -> None:
 
 
 @pytest.mark.rule("C1")
-def test_c1_no_language_test_after_the_exemption() -> None:
-    before = feed([language_test_exemption(DECIDED)]).state
-    step = send(before, *language_evaluation(EVALUATED))
+def test_c1_a_test_held_after_the_exemption_is_kept_superseded() -> None:
+    step = feed([language_test_exemption(DECIDED), language_evaluation(EVALUATED, oral=10)])
+    assert step.rejection is None
+    track = step.state.language
+    assert track.test_exemption is not None and track.evaluation is None
+    [kept] = track.superseded_evaluations
+    assert kept.superseded_by == "language_test_exemption" and kept.sufficient is False
+    assert step.state.track_status["language"] == TrackStatus.TEST_EXEMPT
+    # No need found (no B7 delay), no AMDFL: the consulate has the record, marked.
+    assert not any(key.startswith("training_start_due") for key in step.state.tracked_deadlines)
+    [results] = step.notifications
+    assert results.kind == "evaluation_results"
+    assert results.payload["superseded_by"] == "language_test_exemption"
+
+
+@pytest.mark.rule("C1")
+def test_c1_an_exemption_decided_before_the_test_governs_when_it_arrives_after_it() -> None:
+    in_order = feed([language_test_exemption(DECIDED), language_evaluation(EVALUATED, oral=10)])
+    tested = feed([language_evaluation(EVALUATED, oral=10)])
+    assert tested.state.tracked_deadlines.get("training_start_due.language") is not None
+    late = send(tested.state, *language_test_exemption(DECIDED), today=EVALUATED + timedelta(5))
+    assert late.rejection is None
+    assert late.state.language.test_exemption is not None
+    assert late.state.language.evaluation is None
+    assert [e.evaluated_on for e in late.state.language.superseded_evaluations] == [EVALUATED]
+    assert late.state.track_status == in_order.state.track_status
+    assert set(late.state.tracked_deadlines) == set(in_order.state.tracked_deadlines)
+    # What the test's record said is superseded: the need it found no longer stands.
+    notices = notes_of(late, "correction_notice")
+    assert {note.payload["superseded_kind"] for note in notices} == {"evaluation_results"}
+
+
+@pytest.mark.rule("C1")
+def test_c1_an_exemption_decided_after_the_test_is_refused() -> None:
+    before = feed([language_evaluation(EVALUATED)]).state
+    step = send(before, *language_test_exemption(EVALUATED + timedelta(3)))
     assert step.rejection is not None
     assert step.rejection.reason.startswith("C1:")
-    assert step.notifications == []
     assert unchanged_but_seq(before, step.state)
 
 

@@ -149,14 +149,21 @@ def test_d2_sufficient_gives_the_amdfl_to_the_applicant_and_the_consulate() -> N
 
 @pytest.mark.rule("D2")
 @pytest.mark.rule("A4")
-def test_d2_the_amdfl_letter_falls_back_to_french_flagged() -> None:
+def test_d2_the_amdfl_letter_is_held_without_a_declared_language_and_ofii_told() -> None:
     step = feed(
         [language_evaluation(EVALUATED, oral=35, written=15)],
         application(applicant={"languages": ["ber"]}),
     )
-    letter = to_applicant(step, "attestation_language_exemption")
-    assert letter.language == "fr"
-    assert letter.payload["language_fallback"] is True
+    assert pairs(step) == {
+        ("evaluation_results", Recipient.CONSULATE),
+        ("translation_needed", Recipient.OFII),
+        ("attestation_language_exemption", Recipient.CONSULATE),
+    }
+    [held] = notes_of(step, "translation_needed")
+    assert (held.payload["held_kind"], held.payload["held_rule"]) == (
+        "attestation_language_exemption",
+        "D2",
+    )
 
 
 @pytest.mark.rule("D2")
@@ -226,10 +233,16 @@ def test_d3_no_training_when_the_language_is_sufficient() -> None:
 
 
 @pytest.mark.rule("D4")
-def test_d4_the_attestation_of_training_followed_goes_to_the_consulate() -> None:
+def test_d4_the_attestation_of_training_followed_goes_to_the_applicant_and_the_consulate() -> None:
     step = feed(TRAINED)
-    assert pairs(step) == {("training_attestation", Recipient.CONSULATE)}
-    [note] = step.notifications
+    assert pairs(step) == {
+        ("training_attestation", Recipient.APPLICANT),
+        ("training_attestation", Recipient.CONSULATE),
+    }
+    # Nominative: the applicant holds the document the visa depends on (D4).
+    assert to_applicant(step, "training_attestation").payload["full_name"] == "Amina El Idrissi"
+    note = notes_of(step, "training_attestation")[1]
+    assert note.recipient == Recipient.CONSULATE
     assert note.rule == "D4"
     assert note.payload["attestation_ref"] == "ATT-2009-1"
     assert note.payload["completed_on"] == COMPLETED.isoformat()

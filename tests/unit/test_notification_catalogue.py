@@ -69,6 +69,7 @@ CONTRACT_KINDS = {
     "exemption_granted",
     "sursis_expired",
     "visa_decision",
+    "translation_needed",
     "skills_assessment_convocation",
     "skills_assessment_copy",
     "skills_assessment_result",
@@ -398,6 +399,11 @@ def not_subject() -> list[NotificationDue]:
     return [*open_(too_old).notifications, *open_(routed).notifications]
 
 
+def letters_held() -> list[NotificationDue]:
+    """A4: no letter template in a language the applicant declared: OFII is told."""
+    return open_(application(applicant={"languages": ["ber"]})).notifications
+
+
 def cai_terminated() -> list[NotificationDue]:
     """Convened, absent without a reason, the year runs out, the prefect terminates."""
     opened = history.open_dossier(CAI, contract(), reference(), SIGNED, CAI_ID)
@@ -481,6 +487,7 @@ def every_dossier() -> list[NotificationDue]:
         *training_overdue("MA", reference()),
         *training_overdue(DELEGATE_COUNTRY, delegate_reference()),
         *not_subject(),
+        *letters_held(),
         *cai_terminated(),
         *cai_completed(),
         *family_referred(),

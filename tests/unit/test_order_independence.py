@@ -387,8 +387,18 @@ def _facts(state: DossierRecord) -> list[tuple[str, str, date, bool]]:
 
 
 def _state(state: DossierRecord) -> dict[str, Any]:
+    """The state minus its journal, and minus the day each fact reached the dossier
+    (`received_on`), which is arrival by definition (B6 and D5/F2 read it on purpose)."""
     dumped: dict[str, Any] = state.model_dump(mode="json", exclude=set(history.JOURNAL))
-    return dumped
+    return _without_arrival(dumped)
+
+
+def _without_arrival(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_arrival(v) for k, v in value.items() if k != "received_on"}
+    if isinstance(value, list):
+        return [_without_arrival(item) for item in value]
+    return value
 
 
 def _in_effect(state: DossierRecord) -> list[tuple[str, ...]]:

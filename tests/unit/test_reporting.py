@@ -173,6 +173,7 @@ def test_the_sections_of_a_register_read_as_the_csv_rows() -> None:
         ("procedure", "family_reunification", 1),
         ("open_overdue", "visa_application", 1),
         ("deadlines_missed", "evaluation_overdue", 1),
+        ("deadlines_missed", "evaluation_results", 0),
         ("deadlines_missed", "parents_training_missed", 0),
         ("deadlines_missed", "skills_assessment_overdue", 0),
         ("deadlines_missed", "sursis_expired", 0),

@@ -317,12 +317,16 @@ def test_french_declared_is_not_a_fallback() -> None:
 
 
 @pytest.mark.rule("A4")
-def test_no_translated_language_falls_back_to_french_flagged() -> None:
+def test_no_translated_language_holds_the_letter_and_tells_ofii() -> None:
     step = open_(application(applicant={"languages": ["ber", "kab"]}))
-    note = to_applicant(step, "invitation")
-    assert note.language == "fr"
-    assert note.payload["language_fallback"] is True
-    assert step.state.letter_language_fallback is True
+    # Never French to a person who did not declare it: the invitation is held.
+    assert [n.recipient for n in step.notifications] == [Recipient.OFII]
+    [held] = step.notifications
+    assert (held.kind, held.rule) == ("translation_needed", "A4")
+    assert held.payload["held_kind"] == "invitation"
+    assert held.payload["declared_languages"] == ["ber", "kab"]
+    assert held.payload["held_payload"]["full_name"] == "Amina El Idrissi"
+    assert step.state.letters_held is True
 
 
 @pytest.mark.rule("A4")

@@ -249,7 +249,8 @@ def test_e4_completing_the_language_module_completes_the_values_training() -> No
         "language": TrackStatus.AWAITING_RE_EVALUATION,
         "values": TrackStatus.AWAITING_RE_EVALUATION,
     }
-    [note] = step.notifications
+    applicant, note = step.notifications
+    assert (applicant.kind, applicant.recipient) == ("training_attestation", Recipient.APPLICANT)
     assert note.kind == "training_attestation"
     assert note.recipient == Recipient.CONSULATE
     assert note.rule == "D4, E5"
@@ -279,9 +280,12 @@ def test_e4_events_about_the_integrated_values_training_use_kind_language() -> N
 
 
 @pytest.mark.rule("E5")
-def test_e5_the_values_attestation_of_training_goes_to_the_consulate() -> None:
+def test_e5_the_values_attestation_of_training_goes_to_the_applicant_and_the_consulate() -> None:
     step = feed(VALUES_TRAINED)
-    assert pairs(step) == {("training_attestation", Recipient.CONSULATE)}
+    assert pairs(step) == {
+        ("training_attestation", Recipient.APPLICANT),
+        ("training_attestation", Recipient.CONSULATE),
+    }
     assert step.notifications[0].rule == "E5"
     assert step.state.track_status["values"] == TrackStatus.AWAITING_RE_EVALUATION
     assert step.state.stage == Stage.AWAITING_RE_EVALUATION
