@@ -475,83 +475,34 @@ async def metric_counts(connection: Connection) -> dict[MetricSpec, list[asyncpg
     return {spec: await connection.fetch(query) for spec, query in _METRIC_QUERIES.items()}
 
 
-# --- retention (J1): run as the schema's owner ---------------------------------------------
+# --- retention (J1): through the functions of migration 012 -------------------------------
 
 
 async def dossier_closing(connection: Connection, workflow_id: str) -> asyncpg.Record | None:
-    """(closed_at, erased_at) of a dossier; None when the register has none."""
+    """(closed_at, erased_at) of a dossier, locked until the transaction ends; None when the
+    register has none."""
     return await connection.fetchrow(
-        "SELECT closed_at, erased_at FROM dossier WHERE workflow_id = $1", workflow_id
-    )
-
-
-async def lock_erasable(
-    connection: Connection, closed_before: datetime, workflow_id: str | None
-) -> list[str]:
-    """The dossiers closed before `closed_before` and not erased yet (or only the one
-    named), locked until the transaction ends."""
-    rows = await connection.fetch(
-        """SELECT workflow_id FROM dossier
-           WHERE closed_at IS NOT NULL AND closed_at < $1 AND erased_at IS NULL
-             AND ($2::text IS NULL OR workflow_id = $2)
-           ORDER BY workflow_id
-           FOR UPDATE""",
-        closed_before,
+        "SELECT closed_at, erased_at FROM dossier WHERE workflow_id = $1 FOR UPDATE",
         workflow_id,
     )
-    return [row["workflow_id"] for row in rows]
 
 
-async def erase_event_payloads(connection: Connection, workflow_ids: list[str]) -> int:
-    """Every input's payload, and the wording of its rejection (its rule stays)."""
-    return _count(
-        await connection.execute(
-            """UPDATE dossier_event
-               SET payload = '{"erased": true}'::jsonb,
-                   reason = NULLIF(split_part(reason, ':', 1), '')
-               WHERE workflow_id = ANY($1::text[])""",
-            workflow_ids,
-        )
+async def erase_dossier(connection: Connection, workflow_id: str) -> asyncpg.Record:
+    """Erase one dossier's personal data (the owner's alone): (events, notifications,
+    documents) erased."""
+    row = await connection.fetchrow(
+        "SELECT * FROM register_erase_dossiers(ARRAY[$1::text])", workflow_id
     )
+    assert row is not None  # a function with OUT parameters returns one row
+    return row
 
 
-async def delete_documents_of(connection: Connection, workflow_ids: list[str]) -> int:
-    """The documents of these dossiers' notifications that no other dossier's keeps. A
-    document's digest stays with its notification: it still proves what was sent to whoever
-    shows the document, and reveals nothing without it."""
-    return _count(
-        await connection.execute(
-            """DELETE FROM document
-               WHERE sha256 IN (SELECT document_sha256 FROM notification
-                                WHERE workflow_id = ANY($1::text[]))
-                 AND NOT EXISTS (SELECT FROM notification other
-                                 WHERE other.document_sha256 = document.sha256
-                                   AND NOT other.workflow_id = ANY($1::text[]))""",
-            workflow_ids,
-        )
-    )
-
-
-async def erase_notification_payloads(connection: Connection, workflow_ids: list[str]) -> int:
-    """Every notification's payload but its rule."""
-    return _count(
-        await connection.execute(
-            """UPDATE notification
-               SET payload = jsonb_build_object('erased', true, 'rule', payload->'rule')
-               WHERE workflow_id = ANY($1::text[])""",
-            workflow_ids,
-        )
-    )
-
-
-async def erase_dossiers(connection: Connection, workflow_ids: list[str]) -> None:
-    """Mark the dossiers erased, dropping what they wait for and their outcome but its
-    decision."""
-    await connection.execute(
-        """UPDATE dossier
-           SET erased_at = now(), waiting = '[]'::jsonb,
-               outcome = CASE WHEN outcome IS NULL THEN NULL
-                              ELSE jsonb_build_object('decision', outcome->'decision') END
-           WHERE workflow_id = ANY($1::text[])""",
-        workflow_ids,
+async def erase_expired(
+    db: Queryable, retention_days: int, max_open_days: int
+) -> list[asyncpg.Record]:
+    """Erase whatever retention finds due, in one transaction, through the function that
+    holds the rules (the worker's role may call it, not rewrite rows itself): one row per
+    dossier, (workflow_id, cause, events, notifications, documents)."""
+    return await db.fetch(
+        "SELECT * FROM register_erase_expired($1, $2)", retention_days, max_open_days
     )

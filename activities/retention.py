@@ -1,22 +1,40 @@
-"""Retention: the personal data of dossiers closed longer than the configured period is
-erased from the register; pseudonymised rows stay for the ministry's statistics (J1).
+"""Retention: the personal data of a dossier is erased from the register once it is no
+longer needed; pseudonymised rows stay for the ministry's statistics (J1).
+
+What is due (migration 012, `register_erase_expired`): dossiers closed more than
+`RETENTION_DAYS` ago; dossiers never closed (terminated, failed, abandoned) whose last
+activity is older than `RETENTION_MAX_OPEN_DAYS`, erased as if closed; and the rejected
+starts of dossiers that never opened (the seq 0 row holds the whole application), once
+received more than `RETENTION_DAYS` ago.
 
 What stays: each dossier's kind, procedure, country, consulate, stage, deadlines missed,
 trainings, exemptions and decision; each event's name, number, source and rule; each
-notification's kind, recipient and rule, and the digest of its document. What goes: every
-payload (names, birth dates, free text), the wording of rejections, the seats' person ids,
-and the letters and attestations themselves. Runs as the schema's owner: the worker's role
-cannot rewrite the audit trail.
+notification's kind, recipient and rule, whether its delivery was refused, and the digest
+of its document. What goes: every payload (names, birth dates, free text), the wording of
+rejections and of refused deliveries, the seats, and the letters and attestations
+themselves.
+
+The daily `RetentionSweep` erases through the function, as the worker's role, which may
+rewrite nothing else of the audit trail; `python -m scripts.retention --dossier` erases one
+closed dossier as the schema's owner. Each erasure is logged by dossier id only.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+import asyncpg
+import structlog
 from pydantic import BaseModel
+from temporalio import activity
 
 from activities import register_gateway as register
-from activities.register_gateway import Connection
+from activities.register_gateway import Connection, Queryable
+
+log = structlog.get_logger("retention")
+
+RETENTION_DAYS = 1095
+RETENTION_MAX_OPEN_DAYS = RETENTION_DAYS + 730
 
 
 class RetentionRefused(Exception):
@@ -24,37 +42,82 @@ class RetentionRefused(Exception):
 
 
 class Erased(BaseModel):
-    workflow_ids: list[str]
-    events: int
-    notifications: int
+    """What a retention run erased: the dossiers (by id, with why they were due) and the
+    rows."""
+
+    causes: dict[str, str] = {}  # workflow id → closed, never_closed or rejected_start
+    events: int = 0
+    notifications: int = 0
     documents: int = 0
 
+    @property
+    def workflow_ids(self) -> list[str]:
+        return sorted(self.causes)
 
-async def erase_personal_data(
-    connection: Connection,
-    closed_before: datetime,
-    workflow_id: str | None = None,
-) -> Erased:
-    """Erase, in one transaction, the dossiers closed before `closed_before` (or the one
-    named, which must be), and return what was erased."""
+    def add(self, workflow_id: str, cause: str, counts: asyncpg.Record) -> None:
+        self.causes[workflow_id] = cause
+        self.events += counts["events"]
+        self.notifications += counts["notifications"]
+        self.documents += counts["documents"]
+        log.info("personal data erased", workflow_id=workflow_id, cause=cause)
+
+
+class RetentionDone(BaseModel):
+    """The result of a `RetentionSweep` run: counts only, no dossier id in the history."""
+
+    dossiers: int
+    events: int
+    notifications: int
+    documents: int
+
+
+async def erase_expired(db: Queryable, retention_days: int, max_open_days: int) -> Erased:
+    """Erase, in one transaction, everything retention finds due."""
+    erased = Erased()
+    for row in await register.erase_expired(db, retention_days, max_open_days):
+        erased.add(row["workflow_id"], row["cause"], row)
+    return erased
+
+
+async def erase_dossier(connection: Connection, workflow_id: str, retention_days: int) -> Erased:
+    """Erase one dossier, which must have been closed more than `retention_days` ago (run
+    as the schema's owner)."""
+    closed_before = datetime.now(UTC) - timedelta(days=retention_days)
+    erased = Erased()
     async with connection.transaction():
-        if workflow_id is not None:
-            row = await register.dossier_closing(connection, workflow_id)
-            if row is None:
-                raise RetentionRefused(f"{workflow_id}: no such dossier in the register")
-            if row["closed_at"] is None:
-                raise RetentionRefused(f"{workflow_id} is still open: its data is still needed")
-            if row["closed_at"] >= closed_before:
-                raise RetentionRefused(
-                    f"{workflow_id} closed on {row['closed_at']:%Y-%m-%d}, within the "
-                    "retention period"
-                )
-        ids = await register.lock_erasable(connection, closed_before, workflow_id)
-        events = await register.erase_event_payloads(connection, ids)
-        documents = await register.delete_documents_of(connection, ids)
-        notifications = await register.erase_notification_payloads(connection, ids)
-        await connection.execute(
-            "DELETE FROM session_seat WHERE workflow_id = ANY($1::text[])", ids
+        row = await register.dossier_closing(connection, workflow_id)
+        if row is None:
+            raise RetentionRefused(f"{workflow_id}: no such dossier in the register")
+        if row["closed_at"] is None:
+            raise RetentionRefused(f"{workflow_id} is still open: its data is still needed")
+        if row["closed_at"] >= closed_before:
+            raise RetentionRefused(
+                f"{workflow_id} closed on {row['closed_at']:%Y-%m-%d}, within the retention period"
+            )
+        erased.add(workflow_id, "closed", await register.erase_dossier(connection, workflow_id))
+    return erased
+
+
+class RetentionActivities:
+    """The activity of `RetentionSweep`, with the periods of the worker's settings."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        retention_days: int = RETENTION_DAYS,
+        max_open_days: int = RETENTION_MAX_OPEN_DAYS,
+    ) -> None:
+        self.pool = pool
+        self.retention_days = retention_days
+        self.max_open_days = max_open_days
+
+    @activity.defn(name="erase_expired")
+    async def erase_expired(self) -> RetentionDone:
+        """Erase what is due; a retry finds only what the failed attempt left."""
+        erased = await erase_expired(self.pool, self.retention_days, self.max_open_days)
+        return RetentionDone(
+            dossiers=len(erased.causes),
+            events=erased.events,
+            notifications=erased.notifications,
+            documents=erased.documents,
         )
-        await register.erase_dossiers(connection, ids)
-    return Erased(workflow_ids=ids, events=events, notifications=notifications, documents=documents)

@@ -1,11 +1,14 @@
-"""Erase the personal data of dossiers closed longer than the retention period.
+"""Erase the personal data retention finds due, or that of one closed dossier.
 
     python -m scripts.retention [--dossier WORKFLOW_ID] [--days N]
 
-`RETENTION_DAYS` (default 1095) is the period; the register is reached as its owner
-(`MIGRATION_DATABASE_URL`, else `DATABASE_URL`, else the embedded one of `make run`).
-A dossier still open, or closed within the period, is refused. Each erasure is logged by
-dossier id only.
+What the daily `retention` schedule does, on demand: dossiers closed more than
+`RETENTION_DAYS` (default 1095) ago, dossiers never closed whose last activity is older
+than `RETENTION_MAX_OPEN_DAYS` (default 1825), and rejected starts of dossiers that never
+opened. The register is reached as its owner (`MIGRATION_DATABASE_URL`, else
+`DATABASE_URL`, else the embedded one of `make run`). `--dossier` erases one dossier, and
+refuses one still open or closed within the period. Each erasure is logged by dossier id
+only.
 """
 
 from __future__ import annotations
@@ -13,13 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import structlog
 
 from activities.database import migrate_database
-from activities.retention import RetentionRefused, erase_personal_data
+from activities.retention import RetentionRefused, erase_dossier, erase_expired
 from workers.client import exit_process
 from workers.logging import settings_with_logging
 from workers.postgres import database_url, release_embedded_database
@@ -35,21 +37,23 @@ async def run(settings: Settings, days: int, dossier: str | None) -> int:
         await migrate_database(url)
         connection = await asyncpg.connect(url)
         try:
-            cutoff = datetime.now(UTC) - timedelta(days=days)
-            erased = await erase_personal_data(connection, cutoff, dossier)
+            if dossier is not None:
+                erased = await erase_dossier(connection, dossier, days)
+            else:
+                max_open_days = max(settings.retention_max_open_days, days)
+                erased = await erase_expired(connection, days, max_open_days)
         finally:
             await connection.close()
-    except RetentionRefused as refused:
+    except (RetentionRefused, asyncpg.InvalidParameterValueError) as refused:
+        # A period under a year is refused by the register itself (migration 012).
         log.error("erasure refused", reason=str(refused))
         return 2
     finally:
         if settings.database_url is None and owner is None:
             await asyncio.to_thread(release_embedded_database, settings.data_dir)
-    for workflow_id in erased.workflow_ids:
-        log.info("personal data erased", workflow_id=workflow_id, closed_for_days_over=days)
     log.info(
         "retention done",
-        dossiers=len(erased.workflow_ids),
+        dossiers=len(erased.causes),
         events=erased.events,
         notifications=erased.notifications,
         documents=erased.documents,

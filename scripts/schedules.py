@@ -38,6 +38,7 @@ from workflows.scheduled import (
     DEADLINE_SWEEP_SCHEDULE,
     MINISTRY_REPORT_SCHEDULE,
     PARENTS_TRAINING_SCHEDULE,
+    RETENTION_SCHEDULE,
     SKILLS_ASSESSMENT_SCHEDULE,
 )
 
@@ -137,6 +138,18 @@ SCHEDULES = (
         ),
         hour=7,
         weekly=True,
+    ),
+    ScheduleDefinition(
+        RETENTION_SCHEDULE,
+        "RetentionSweep",
+        {},
+        Label(
+            "Efface les données personnelles dont la durée de conservation est écoulée : "
+            "dossiers clos, jamais clos, demandes refusées (J1)",
+            "Erases the personal data past its retention period: closed dossiers, never "
+            "closed ones, rejected starts (J1)",
+        ),
+        hour=3,
     ),
 )
 

@@ -29,6 +29,7 @@ from activities.documents import NotificationDocuments, document_renderer
 from activities.outbox import DeliveryStarter
 from activities.reference import ReferenceActivities
 from activities.register import RegisterActivities
+from activities.retention import RetentionActivities
 from activities.scheduled import ScheduledActivities
 from models.documents import check_templates
 from workers.client import connect
@@ -153,6 +154,9 @@ def build_worker(
                 )
                 if deliver
                 else None,
+                RetentionActivities(
+                    pool, settings.retention_days, settings.retention_max_open_days
+                ),
             ),
             *extra_activities,
         ],
@@ -178,10 +182,12 @@ def worker_activities(
     reference_data_path: Path | None,
     reports_dir: Path | None = None,
     deliveries: Deliveries | None = None,
+    retention: RetentionActivities | None = None,
 ) -> list[Callable[..., Any]]:
     """Every activity the worker registers, bound to its dependencies. Without
     `reports_dir` the ministry report cannot write its CSV file (REPORTS_DIR); without
-    `deliveries`, notifications stay in the register and nothing is delivered."""
+    `deliveries`, notifications stay in the register and nothing is delivered; without
+    `retention`, the sweep erases with the default periods."""
     start = deliveries.start if deliveries is not None else None
     register = RegisterActivities(pool, start_deliveries=start)
     reference = ReferenceActivities(reference_data_path)
@@ -210,6 +216,7 @@ def worker_activities(
         scheduled.convene_seats,
         scheduled.sweep_deadlines,
         scheduled.write_ministry_report,
+        (retention or RetentionActivities(pool)).erase_expired,
     ]
     if deliveries is not None:
         found.append(deliveries.activities.deliver_notification)

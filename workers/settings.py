@@ -88,6 +88,9 @@ class Settings(BaseModel):
     (`realm_access.roles` for Keycloak, `groups` for Okta)."""
     retention_days: int = 1095
     """How long after closing a dossier keeps its personal data in the register."""
+    retention_max_open_days: int = 1825
+    """How long after its last activity a dossier never closed (terminated, failed,
+    abandoned) keeps its personal data; then it is erased as if closed."""
     codec_cors_origins: str = "http://localhost:8233"
     """The Web UI origins allowed to call the codec server (comma-separated)."""
     worker_activity_slots: int = Field(default=16, ge=1, le=500)

@@ -4,8 +4,9 @@ from typing import Any
 
 from workflows.cai_contract import CaiContract, CaiFamilyContract
 from workflows.delivery import NotificationDelivery
-from workflows.scheduled import DeadlineSweep, MinistryReport, SessionPlanning
+from workflows.scheduled import DeadlineSweep, MinistryReport, RetentionSweep, SessionPlanning
 from workflows.visa_application import VisaApplication
 
 WORKFLOWS: list[type[Any]] = [VisaApplication, CaiContract, CaiFamilyContract]
-WORKFLOWS += [SessionPlanning, DeadlineSweep, MinistryReport, NotificationDelivery]
+WORKFLOWS += [SessionPlanning, DeadlineSweep, MinistryReport, RetentionSweep]
+WORKFLOWS += [NotificationDelivery]

@@ -6,6 +6,8 @@
   due date first, and convenes each one by a signal to their contract.
 - `DeadlineSweep`: the daily `deadline_digest` to each authority (B1–B8, H5).
 - `MinistryReport`: the weekly `ministry_report` and its CSV file (J1).
+- `RetentionSweep`: the daily erasure of the personal data no longer needed (J1;
+  `activities/retention.py`).
 
 They decide nothing themselves: the planning and the digests are pure functions of
 `models/`, the register is read and written by activities.
@@ -23,9 +25,17 @@ from temporalio.exceptions import FailureError
 from workflows import operator_language, register
 
 with workflow.unsafe.imports_passed_through():
+    from activities.retention import RetentionActivities, RetentionDone
     from activities.scheduled import ScheduledActivities
     from models.notifications import Kind
-    from models.operator_text import SERVICES, format_date, phrase, service_label, titled
+    from models.operator_text import (
+        SERVICES,
+        Label,
+        format_date,
+        phrase,
+        service_label,
+        titled,
+    )
     from models.reporting import (
         ReportRequest,
         ReportResult,
@@ -50,6 +60,7 @@ SKILLS_ASSESSMENT_SCHEDULE = "skills-assessment-sessions"
 PARENTS_TRAINING_SCHEDULE = "parents-training-sessions"
 DEADLINE_SWEEP_SCHEDULE = "deadline-sweep"
 MINISTRY_REPORT_SCHEDULE = "ministry-report"
+RETENTION_SCHEDULE = "retention"
 
 # Convocations go by update, in batches of one activity each (patched in: earlier runs
 # signalled each seat).
@@ -60,6 +71,12 @@ CONVENE_TIMEOUT = timedelta(minutes=10)
 # A planning run reads and writes the whole waiting list in one transaction.
 PLANNING_TIMEOUT = timedelta(minutes=5)
 REPORT_TIMEOUT = timedelta(minutes=5)
+# An erasure of a day's due dossiers, in one transaction.
+RETENTION_TIMEOUT = timedelta(minutes=30)
+RETENTION_SUMMARY = Label(
+    "Efface les données personnelles dont la durée de conservation est écoulée (J1)",
+    "Erases the personal data past its retention period (J1)",
+)
 
 # Set by the schedule on the runs it starts: the time the run was meant for, which a
 # backfill sets in the past.
@@ -213,4 +230,22 @@ class MinistryReport:
             timeout=REPORT_TIMEOUT,
             summary=titled(Kind.MINISTRY_REPORT, "as_of", as_of, operator_language.current()),
         )
+        return result
+
+
+@workflow.defn(name="RetentionSweep")
+class RetentionSweep:
+    """Erase, once a day, the personal data of the dossiers no longer needed: closed longer
+    than the retention period, never closed and idle longer than the longest a dossier
+    runs, and rejected starts of dossiers that never opened (J1). The periods are the
+    worker's settings; the history keeps counts, not dossier ids."""
+
+    @workflow.run
+    async def run(self, request: dict[str, object] | None = None) -> RetentionDone:
+        result: RetentionDone = await register.call(
+            RetentionActivities.erase_expired,
+            timeout=RETENTION_TIMEOUT,
+            summary=RETENTION_SUMMARY.text(operator_language.current()),
+        )
+        workflow.logger.info("%d dossiers erased", result.dossiers)
         return result

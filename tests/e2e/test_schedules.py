@@ -49,6 +49,7 @@ SCHEDULE_IDS = [
     "parents-training-sessions",
     "deadline-sweep",
     "ministry-report",
+    "retention",
 ]
 
 
@@ -343,7 +344,7 @@ async def dossiers(stack: Stack) -> Dossiers:
 
 
 @pytest.mark.e2e
-async def test_ensure_schedules_creates_the_four_schedules_and_keeps_a_pause(stack: Stack) -> None:
+async def test_ensure_schedules_creates_the_five_schedules_and_keeps_a_pause(stack: Stack) -> None:
     # As against a deployed cluster: the command line, with the worker's environment.
     command = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -381,6 +382,7 @@ async def test_ensure_schedules_creates_the_four_schedules_and_keeps_a_pause(sta
         "parents-training-sessions": "SessionPlanning",
         "deadline-sweep": "DeadlineSweep",
         "ministry-report": "MinistryReport",
+        "retention": "RetentionSweep",
     }
     # An operator's pause survives a redeploy; lifting it is theirs.
     await stack.client.get_schedule_handle("deadline-sweep").unpause()

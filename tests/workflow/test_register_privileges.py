@@ -85,9 +85,8 @@ async def test_the_worker_role_writes_every_step_and_rewrites_nothing(
         await worker_pool.execute("CREATE TABLE intruder (x int)")
 
 
-async def test_a_closed_dossier_stays_closed_and_a_reset_is_followed_by_its_rule(
-    worker_pool: asyncpg.Pool,
-) -> None:
+async def _closed_dossier(worker_pool: asyncpg.Pool) -> str:
+    """A refused visa application, written by the worker's role: closed."""
     workflow_id = f"visa-PRIV-{uuid.uuid4().hex[:8]}"
     register = RegisterActivities(worker_pool)
     await register.claim_dossier(DossierClaim(
@@ -99,6 +98,14 @@ async def test_a_closed_dossier_stays_closed_and_a_reset_is_followed_by_its_rule
     await register.upsert_dossier(
         DossierRow(workflow_id=workflow_id, first_run_id="run-1", view=view)
     )
+    return workflow_id
+
+
+async def test_a_closed_dossier_stays_closed_and_a_reset_is_followed_by_its_rule(
+    worker_pool: asyncpg.Pool,
+) -> None:
+    workflow_id = await _closed_dossier(worker_pool)
+    register = RegisterActivities(worker_pool)
     closed = await worker_pool.fetchval(
         "SELECT closed_at FROM dossier WHERE workflow_id = $1", workflow_id
     )
@@ -172,3 +179,31 @@ async def test_the_worker_role_runs_on_a_current_schema_and_refuses_a_stale_one(
         expected = r"999_next_release\.sql.*scripts\.migrate"
         with pytest.raises(database.MigrationRequired, match=expected):
             await database.migrate(connection)
+
+
+async def test_the_worker_role_erases_only_through_the_rules_of_retention(
+    worker_pool: asyncpg.Pool, pool: asyncpg.Pool
+) -> None:
+    """The daily sweep runs as the worker's role: it calls `register_erase_expired`, which
+    applies the rules of retention, and still rewrites nothing by itself (migration 012)."""
+    workflow_id = await _closed_dossier(worker_pool)
+    await pool.execute(
+        "UPDATE dossier SET closed_at = now() - interval '4 years' WHERE workflow_id = $1",
+        workflow_id,
+    )
+    erased = await worker_pool.fetch("SELECT * FROM register_erase_expired(1095, 1825)")
+    assert workflow_id in {row["workflow_id"] for row in erased}
+    forbidden = [
+        "SELECT register_erase_dossiers(ARRAY[$1])",
+        "UPDATE dossier_event SET payload = '{}' WHERE workflow_id = $1",
+        "DELETE FROM dossier_event WHERE workflow_id = $1",
+        "UPDATE notification SET payload = '{}' WHERE workflow_id = $1",
+        "DELETE FROM notification WHERE workflow_id = $1",
+        "UPDATE dossier SET erased_at = now() WHERE workflow_id = $1",
+        "DELETE FROM document WHERE sha256 = $1",
+    ]
+    for statement in forbidden:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await worker_pool.execute(statement, workflow_id)
+    with pytest.raises(asyncpg.InvalidParameterValueError):
+        await worker_pool.fetch("SELECT * FROM register_erase_expired(0, 0)")

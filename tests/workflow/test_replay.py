@@ -389,6 +389,7 @@ SCENARIOS: dict[str, tuple[Any, bool]] = {
     ),
     "deadline-sweep": (lambda h: _scheduled(h, "DeadlineSweep", {}), False),
     "ministry-report": (lambda h: _scheduled(h, "MinistryReport", {}), False),
+    "retention-sweep": (lambda h: _scheduled(h, "RetentionSweep", {}), False),
     "continued-as-new": (_continued_as_new, True),
     "notification-delivery": (_notification_delivery, False),
 }
