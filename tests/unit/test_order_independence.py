@@ -389,8 +389,10 @@ def _facts(state: DossierRecord) -> list[tuple[str, str, date, bool]]:
 def _state(state: DossierRecord) -> dict[str, Any]:
     """The state minus its journal, and minus the day each fact reached the dossier
     (`received_on`), which is arrival by definition (B6 and D5/F2 read it on purpose)."""
-    dumped: dict[str, Any] = state.model_dump(mode="json", exclude=set(history.JOURNAL))
-    return _without_arrival(dumped)
+    dumped: dict[str, Any] = _without_arrival(
+        state.model_dump(mode="json", exclude=set(history.JOURNAL))
+    )
+    return dumped
 
 
 def _without_arrival(value: Any) -> Any:
