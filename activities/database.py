@@ -108,6 +108,13 @@ async def open_pool(
     return pool
 
 
+async def connect(database_url: str) -> asyncpg.Connection:
+    """One connection on the register, reading JSON columns as the pool does (the CLI's)."""
+    connection = await asyncpg.connect(database_url)
+    await _init_connection(connection)
+    return connection
+
+
 async def migrate_database(owner_url: str) -> list[str]:
     """Migrate as the schema's owner (`MIGRATION_DATABASE_URL`)."""
     connection = await asyncpg.connect(owner_url)

@@ -251,9 +251,7 @@ async def documents_of(db: Queryable, workflow_ids: Sequence[str]) -> list[Store
            ORDER BY n.created_at, n.workflow_id, n.key""",
         list(workflow_ids),
     )
-    return [
-        StoredNotification(**{**dict(row), "payload": dict(row["payload"] or {})}) for row in rows
-    ]
+    return [_stored(row) for row in rows]
 
 
 async def mark_delivered(db: Queryable, workflow_id: str, key: str, endpoint: str) -> None:

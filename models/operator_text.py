@@ -392,9 +392,11 @@ CLI: Mapping[str, Label] = {
     ),
     # `verify`
     "verified": Label(
-        "authentique : {kind} du {date}, pour {recipient}, dossier {workflow_id} "
-        "(notification {key})",
-        "authentic: {kind} of {date}, for {recipient}, dossier {workflow_id} (notification {key})",
+        "authentique : {kind} du {date} au nom de {holder}, pour {recipient}, dossier "
+        "{workflow_id} (notification {key}) ; le document présenté doit porter ce nom et "
+        "cette date",
+        "authentic: {kind} of {date} in the name of {holder}, for {recipient}, dossier "
+        "{workflow_id} (notification {key}); the document shown must bear this name and date",
     ),
     "verified_key_only": Label(
         "(code émis avant qu'il couvre le contenu : comparez le document à celui du "

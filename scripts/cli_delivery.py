@@ -12,9 +12,9 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from activities.database import connect
 from activities.delivery import DELIVERY_WORKFLOW, delivery_id, redeliver
 from activities.documents import load_document, verify_code
 from activities.register_gateway import document_digest
@@ -86,7 +86,7 @@ async def deliveries(
 async def write_document(settings: Settings, workflow_id: str, key: str, output: Path) -> str:
     """The document kept with a notification (made when it was first delivered)."""
     url = await asyncio.to_thread(database_url, settings)
-    connection = await asyncpg.connect(url)
+    connection = await connect(url)
     try:
         sha256 = await document_digest(connection, workflow_id, key)
         content = await load_document(connection, sha256) if sha256 else None
@@ -108,7 +108,7 @@ async def verify_document(settings: Settings, reference: str, code: str) -> str:
     """Whether a document presented with `reference` and `code` is one the system issued,
     with its content as issued; the register answers, so an agent needs no database."""
     url = await asyncio.to_thread(database_url, settings)
-    connection = await asyncpg.connect(url)
+    connection = await connect(url)
     try:
         found = await verify_code(
             connection,

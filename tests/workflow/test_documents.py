@@ -37,10 +37,13 @@ from activities.documents import (
     store_document,
     verify_code,
 )
-from activities.register_gateway import notification_for_delivery
+from activities.register_gateway import documents_of, notification_for_delivery
 from models.documents import Composed, compose, format_date, verification_code
+from scripts.cli_delivery import verify_document
+from scripts.cli_errors import NotVerified
 from tests.unit.document_samples import ISSUED_ON, ISSUED_ON_WRITTEN, LANGUAGES, SAMPLES, Sample
 from workers.postgres import as_role
+from workers.settings import Settings
 
 SECRET = b"workflow-test-document-secret"
 ARABIC_LETTERS = re.compile("[\u0621-\u064a]")
@@ -291,7 +294,25 @@ async def test_the_delivery_gets_each_document_made_once_and_named_from_the_doss
         await _made_once_and_named(pool, renderer if in_process else None)
 
 
-async def _made_once_and_named(pool: asyncpg.Pool, renderer: Executor | None) -> None:
+async def test_dossiers_verify_answers_from_the_register(
+    pool: asyncpg.Pool, database_url: str
+) -> None:
+    """`dossiers verify REFERENCE CODE`, as an agent at a counter runs it: on its own
+    connection to the register (whose JSON it must read as the pool does)."""
+    workflow_id = await _made_once_and_named(pool, None)
+    reference = workflow_id.removeprefix("visa-")
+    settings = Settings(database_url=database_url, document_secret=SECRET.decode())
+    async with pool.acquire() as connection:
+        [note] = await documents_of(connection, [workflow_id])
+    text = _text((await NotificationDocuments(pool, SECRET)(note) or ("", b""))[1])
+    [code] = set(re.findall(r"\b[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}\b", text))
+    answer = await verify_document(settings, reference, code)
+    assert "Amina El Idrissi" in answer and workflow_id in answer
+    with pytest.raises(NotVerified):
+        await verify_document(settings, reference, "AAAA-BBBB-CCCC")
+
+
+async def _made_once_and_named(pool: asyncpg.Pool, renderer: Executor | None) -> str:
     sample = SAMPLES["training_attestation"]
     workflow_id = f"visa-DOC-{uuid.uuid4().hex[:8]}"
     payload = {k: v for k, v in sample.payload.items() if k != "full_name"}  # as the core says
@@ -325,6 +346,7 @@ async def _made_once_and_named(pool: asyncpg.Pool, renderer: Executor | None) ->
     )
     assert await documents(not_a_document) is None
     assert json.loads(json.dumps(payload)) == note.payload  # the caller's payload untouched
+    return workflow_id
 
 
 def test_a_renderer_does_not_outlive_a_worker_killed_outright() -> None:
