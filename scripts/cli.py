@@ -23,6 +23,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +62,15 @@ from scripts.cli_errors import CommandError, Rejected
 from workers.client import connect, exit_process
 from workers.settings import Settings, SettingsError
 
+# As command-line tools do: 0 done, 1 could not do it, 2 a usage error (argparse's own),
+# 3 the system refused the input (the reason names the rule and the field).
 EXIT_OK = 0
 EXIT_ERROR = 1
-EXIT_REJECTED = 2
+EXIT_USAGE = 2
+EXIT_REJECTED = 3
+# The commands that read the register only: they run where Temporal is out of reach (an
+# agent at a counter checking a letter).
+REGISTER_ONLY = frozenset({"document", "verify"})
 
 INPUT_REJECTED = "InputRejected"
 """The ApplicationError type of a rejected update (docs/contract.md, "Events")."""
@@ -520,8 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dossiers",
         description="Start dossiers, send them events and look at them "
         "(TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE as for the worker).",
-        epilog="Exit codes: 0 done, 1 could not do it, 2 the input was rejected.",
+        epilog="Exit codes: 0 done, 1 could not do it, 2 usage error, 3 the input was rejected.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     submit = commands.add_parser("submit", help="start a dossier from a JSON input file")
@@ -573,14 +581,39 @@ def _command_input(args: argparse.Namespace) -> Any:
     return None
 
 
+# The SDK's connection error is the Rust client's debug output; the OS's words are in it.
+_OS_MESSAGE = re.compile(r'message: "([^"]+)"')
+
+
+def plain_reason(error: BaseException) -> str:
+    """One short line for a person: the OS's words when the error carries them."""
+    text = str(error)
+    found = _OS_MESSAGE.search(text)
+    if found is not None:
+        return found.group(1)
+    first = text.splitlines()[0] if text else type(error).__name__
+    return first[:200]
+
+
+def _version() -> str:
+    try:
+        return version("integration-visa")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 async def run_command(args: argparse.Namespace, settings: Settings) -> int:
     data = _command_input(args)
+    if args.command in REGISTER_ONLY:
+        print(await cli_delivery.run_on_register(args, settings))
+        return EXIT_OK
     try:
         client = await connect(settings)
     except Exception as error:
         raise CommandError(
             f"cannot reach Temporal at {settings.temporal_address} "
-            f"(namespace {settings.temporal_namespace}): {error}"
+            f"(namespace {settings.temporal_namespace}): {plain_reason(error)}; "
+            "set TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE"
         ) from None
 
     if args.command == "submit":

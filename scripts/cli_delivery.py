@@ -12,6 +12,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from activities.database import connect
@@ -135,6 +136,20 @@ async def verify_document(settings: Settings, reference: str, code: str) -> str:
     return "\n".join(lines)
 
 
+async def run_on_register(args: argparse.Namespace, settings: Settings) -> str:
+    """The commands that read the register only (`document`, `verify`)."""
+    try:
+        if args.command == "document":
+            return await write_document(settings, args.workflow_id, args.key, args.output)
+        return await verify_document(settings, args.reference, args.code)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
+        raise CommandError(
+            f"cannot reach the register: {reason}; set DATABASE_URL (with `make run`, run "
+            "from the project's directory)"
+        ) from None
+
+
 async def run(args: argparse.Namespace, client: Client, settings: Settings) -> str | None:
     """The command's output, or None when `args` is not a delivery command."""
     if args.command == "notifications":
@@ -146,10 +161,6 @@ async def run(args: argparse.Namespace, client: Client, settings: Settings) -> s
             language=settings.operator_language,
         )
         return "\n".join(found)
-    if args.command == "document":
-        return await write_document(settings, args.workflow_id, args.key, args.output)
-    if args.command == "verify":
-        return await verify_document(settings, args.reference, args.code)
     if args.command == "redeliver":
         handle = await redeliver(client, settings.temporal_task_queue, args.workflow_id, args.key)
         return cli_text(

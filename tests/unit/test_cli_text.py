@@ -9,6 +9,7 @@ import pytest
 
 from scripts.cli import KINDS, Listing, listing_table, static_details, static_summary, summary_text
 from scripts.schedules import SCHEDULES
+from workers.codec import new_key_entry
 from workers.settings import Settings, SettingsError
 
 STATE = {
@@ -102,3 +103,35 @@ def test_operator_language_is_a_setting_french_by_default() -> None:
     assert Settings.from_env({"OPERATOR_LANGUAGE": "EN"}).operator_language == "en"
     with pytest.raises(SettingsError, match="OPERATOR_LANGUAGE='de'"):
         Settings.from_env({"OPERATOR_LANGUAGE": "de"})
+
+
+def test_the_cli_follows_the_conventions_of_command_lines(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--version`; 2 is a usage error and 3 a rejection; a service out of reach is one
+    line naming the variable to set, never a traceback or the Rust client's debug output."""
+    from scripts import cli
+
+    with pytest.raises(SystemExit) as shown:
+        cli.main(["--version"])
+    assert shown.value.code == 0 and capsys.readouterr().out.startswith("dossiers ")
+    with pytest.raises(SystemExit) as usage:
+        cli.main(["bogus"])
+    assert usage.value.code == cli.EXIT_USAGE == 2
+    assert cli.EXIT_REJECTED == 3
+    monkeypatch.setenv("PAYLOAD_KEYS", new_key_entry("k"))
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none")
+    assert cli.main(["verify", "RBT-1", "AAAA-BBBB-CCCC"]) == cli.EXIT_ERROR
+    [line] = _errors(capsys.readouterr().err)
+    assert line.startswith("error: cannot reach the register") and "DATABASE_URL" in line
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:9")
+    assert cli.main(["show", "visa-RBT-1"]) == cli.EXIT_ERROR
+    [line] = _errors(capsys.readouterr().err)
+    assert "cannot reach Temporal at 127.0.0.1:9" in line and "TEMPORAL_ADDRESS" in line
+    assert "tonic" not in line
+
+
+def _errors(stderr: str) -> list[str]:
+    """The CLI's own error lines (the SDK's core may log warnings beside them)."""
+    assert "Traceback" not in stderr
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
