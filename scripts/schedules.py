@@ -32,6 +32,7 @@ from temporalio.client import (
 
 from models.operator_text import DEFAULT_LANGUAGE, Label, Language
 from workers.client import connect, exit_process
+from workers.codec import PayloadKeyError
 from workers.logging import settings_with_logging
 from workers.settings import Settings
 from workflows.scheduled import (
@@ -189,7 +190,11 @@ def main() -> int:
     settings = settings_with_logging()
     if settings is None:
         return 2
-    asyncio.run(_main(settings))
+    try:
+        asyncio.run(_main(settings))
+    except PayloadKeyError as error:
+        log.error("schedules not created", reason=str(error))
+        return 2
     return 0
 
 

@@ -38,6 +38,7 @@ from temporalio.common import SearchAttributeKey, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 
 from activities.database import ensure_login_role, migrate_database
+from scripts.cli import EXIT_REJECTED
 from scripts.devstack import (
     TemporalDevServer,
     start_codec_server,
@@ -559,7 +560,7 @@ async def test_the_command_line_submits_sends_shows_and_lists(
     assert summary == f"Visa · spouse_of_french · Istanbul (TR) · {application_id}"
 
     again = await cli(stack, "submit", application_file)
-    assert again.code == 2
+    assert again.code == EXIT_REJECTED
     assert again.stderr.startswith("rejected: ") and "already exists" in again.stderr
 
     broken = tmp_path / "broken.json"
@@ -577,7 +578,7 @@ async def test_the_command_line_submits_sends_shows_and_lists(
     no_prefecture_file = tmp_path / "no_prefecture.json"
     no_prefecture_file.write_text(json.dumps(no_prefecture), encoding="utf-8")
     refused = await cli(stack, "submit", no_prefecture_file)
-    assert refused.code == 2
+    assert refused.code == EXIT_REJECTED
     assert refused.stderr.startswith("rejected: ") and "prefecture" in refused.stderr
 
     language = {
@@ -603,7 +604,7 @@ async def test_the_command_line_submits_sends_shows_and_lists(
             {"decision": "refused", "decided_on": iso(today), "grounds": ["evaluation_result"]}
         ),
     )
-    assert f3.code == 2
+    assert f3.code == EXIT_REJECTED
     assert f3.stdout == ""
     assert f3.stderr.startswith("rejected: F3: grounds:"), f3.stderr
 

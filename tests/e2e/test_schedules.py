@@ -32,7 +32,7 @@ from temporalio.worker import Worker
 
 from activities.database import open_pool
 from models.calendar import add_months
-from scripts.devstack import TemporalDevServer, start_temporal_dev_server
+from scripts.devstack import TemporalDevServer, key_spec, start_temporal_dev_server
 from scripts.ports import free_port
 from scripts.schedules import RUN_TIMEOUT, SCHEDULES, ensure_schedules
 from workers.client import connect
@@ -354,6 +354,8 @@ async def test_ensure_schedules_creates_the_five_schedules_and_keeps_a_pause(sta
             **os.environ,
             "TEMPORAL_ADDRESS": stack.settings.temporal_address,
             "TEMPORAL_TASK_QUEUE": TASK_QUEUE,
+            # The worker's keys: the command never makes one of its own.
+            "PAYLOAD_KEYS": key_spec(stack.settings),
         },
         cwd=PROJECT_ROOT,
         stdin=asyncio.subprocess.DEVNULL,
