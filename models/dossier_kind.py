@@ -93,6 +93,12 @@ class DossierKind(Protocol[S]):
         """The workflow id a dossier runs under: a kind that names it takes corrections of
         its opening input (`correct_event` on event 1)."""
 
+    @property
+    def notified_anew(self) -> Callable[[str, Any, Any, ReferenceData], bool]:
+        """Whether a correction from the first payload to the second tells the recipients
+        something new, so that the fact counts as received on the correction's date (B7:
+        results corrected from sufficient to insufficient notify the need then)."""
+
 
 @dataclass(frozen=True)
 class Descriptor(Generic[S]):
@@ -110,6 +116,9 @@ class Descriptor(Generic[S]):
     settle: Callable[[S], None] = lambda _: None
     judged: Callable[[S, date, ReferenceData], None] = lambda _state, _day, _reference: None
     workflow_id_of: Callable[[S], str] | None = None
+    notified_anew: Callable[[str, Any, Any, ReferenceData], bool] = (
+        lambda _name, _before, _after, _reference: False
+    )
 
 
 def contract_start(

@@ -236,7 +236,7 @@ def receive(
     opening: Opening | None = None
     try:
         if name == CORRECT_EVENT:
-            facts, opening, why = _corrected(kind, state, raw, seq, today)
+            facts, opening, why = _corrected(kind, state, raw, seq, today, reference)
             # What puts the correction at odds with another fact: its payload, or its
             # withdrawing the event.
             placed_by = "payload" if raw.get("payload") is not None else "seq"
@@ -315,7 +315,7 @@ def _not_before_opening(state: DossierRecord, event: Event) -> None:
 
 
 def _corrected(
-    kind: DossierKind[D], state: D, raw: Any, seq: int, today: date
+    kind: DossierKind[D], state: D, raw: Any, seq: int, today: date, reference: ReferenceData
 ) -> tuple[list[Fact], Opening | None, str]:
     """The facts with one replaced or withdrawn, or the opening input corrected, and the
     reason to tell recipients."""
@@ -350,11 +350,14 @@ def _corrected(
         payload = event.model_dump(mode="json")
         if payload == target.payload and not target.withdrawn:
             raise InputRejected("correction", "the payload is the one on file; nothing changed")
+        # What the correction tells anew reaches the recipients on its date (B7).
+        anew = kind.notified_anew(target.name, target.payload, payload, reference)
         replacement = target.model_copy(
             update={
                 "payload": payload,
                 "withdrawn": False,
                 "dated": min(event.event_date(), target.received_on),
+                "received_on": correction.corrected_on if anew else target.received_on,
             }
         )
         what = f"event #{target.seq} ({target.name}) corrected"

@@ -160,8 +160,7 @@ def on_language_evaluation(
 ) -> list[NotificationDue]:
     track, place = _place_evaluation(state, Domain.LANGUAGE, "D4", event.evaluated_on)
     bareme = reference.language_bareme_on(event.evaluated_on)
-    total = event.oral_score + event.written_score
-    sufficient = event.oral_score >= bareme.oral_min and total >= bareme.total_min  # D1
+    sufficient = language_sufficient(event, reference)
     evaluation = _evaluation_record(
         state,
         reference,
@@ -207,7 +206,7 @@ def on_values_evaluation(
             "questions_asked",
         )
     track, place = _place_evaluation(state, Domain.VALUES, "E5", event.evaluated_on)
-    sufficient = event.correct_answers >= bareme.min_correct  # E1
+    sufficient = values_sufficient(event, reference)
     evaluation = _evaluation_record(
         state,
         reference,
@@ -241,3 +240,31 @@ def _superseded(
     kept = evaluation.model_copy(update={"superseded_by": "language_test_exemption"})
     track.superseded_evaluations.append(kept)
     return [results_note(state, Domain.LANGUAGE, kept, False)]
+
+
+def language_sufficient(event: LanguageEvaluation, reference: ReferenceData) -> bool:
+    """D1: sufficient at the barème in force on the evaluation's day."""
+    bareme = reference.language_bareme_on(event.evaluated_on)
+    total = event.oral_score + event.written_score
+    return event.oral_score >= bareme.oral_min and total >= bareme.total_min
+
+
+def values_sufficient(event: ValuesEvaluation, reference: ReferenceData) -> bool:
+    """E1: satisfactory at the barème in force on the evaluation's day."""
+    return event.correct_answers >= reference.values_bareme_on(event.evaluated_on).min_correct
+
+
+def need_found_by_correction(name: str, before: Any, after: Any, reference: ReferenceData) -> bool:
+    """B7: a correction that turns a sufficient result into an insufficient one notifies
+    the need on its own date; the two months of the training run from there."""
+    if name == "language_evaluation":
+        first, corrected = LanguageEvaluation(**before), LanguageEvaluation(**after)
+        return language_sufficient(first, reference) and not language_sufficient(
+            corrected, reference
+        )
+    if name == "values_evaluation":
+        first_v, corrected_v = ValuesEvaluation(**before), ValuesEvaluation(**after)
+        return values_sufficient(first_v, reference) and not values_sufficient(
+            corrected_v, reference
+        )
+    return False

@@ -6,6 +6,7 @@ from models.dossier_kind import Descriptor, Registered, on
 from models.visa.decision import on_visa_decision
 from models.visa.delays import FIRES_ON_LAST_DAY, settle_evaluation_deadline
 from models.visa.evaluations import (
+    need_found_by_correction,
     on_evaluation_absence,
     on_language_evaluation,
     on_language_test_exemption,
@@ -73,4 +74,5 @@ VISA: Descriptor[VisaState] = Descriptor(
     settle=settle_evaluation_deadline,
     judged=judged,
     workflow_id_of=lambda state: workflow_id_for(state.application_id),
+    notified_anew=need_found_by_correction,
 )

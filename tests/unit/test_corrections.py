@@ -20,6 +20,8 @@ from models.core import Step
 from models.dossier import DossierRecord
 from models.family import FAMILY
 from models.family import workflow_id_for as family_workflow_id
+from models.reference import default_reference_data, merge_reference_data
+from models.visa.evaluations import need_found_by_correction
 from models.visa.state import Stage, TrackStatus, VisaState
 from tests.unit.builders import (
     COMPLETE_FILE,
@@ -41,6 +43,7 @@ from tests.unit.builders import (
 from tests.unit.test_cai_rules import SIGNED, contract, family
 
 EVALUATED = date(2009, 2, 20)
+REFERENCE_DATA = merge_reference_data(default_reference_data(), {})
 CORRECTED = date(2009, 2, 25)
 DECIDED = date(2009, 3, 1)
 AFTER_DECISION = date(2009, 3, 2)
@@ -73,6 +76,25 @@ def evaluated() -> VisaState:
 # --- a correction re-folds the dossier -------------------------------------------------------
 
 
+@pytest.mark.rule("B7")
+def test_only_a_correction_that_finds_the_need_moves_the_two_months() -> None:
+    """B7: the two months run from the notification of the results that found the need.
+    Corrected from sufficient to insufficient, they found it on the correction's date; an
+    insufficient result corrected and still insufficient found it at first, and its two
+    months stay. No overdue alert follows at once from the correction."""
+    late_correction = date(2009, 4, 24)  # past the first results' two months
+    flipped = send(evaluated(), *correction(2, LANGUAGE_KO[1], late_correction))
+    assert flipped.rejection is None
+    assert flipped.state.deadlines["training_start_due"] == date(2009, 6, 24)
+    assert not [n for n in flipped.notifications if n.kind == "training_start_overdue"]
+    insufficient = feed([LANGUAGE_KO, VALUES_OK]).state
+    due = insufficient.deadlines["training_start_due"]
+    still = language_evaluation(EVALUATED, oral=20, written=12)[1]
+    typo = send(insufficient, *correction(2, still, CORRECTED))
+    assert typo.rejection is None
+    assert typo.state.deadlines["training_start_due"] == due
+
+
 @pytest.mark.rule("D1")
 @pytest.mark.rule("D2")
 @pytest.mark.rule("D3")
@@ -94,7 +116,9 @@ def test_correcting_the_scores_re_folds_the_dossier_and_tells_who_was_told_other
     state = step.state
     assert state.track_status["language"] == TrackStatus.TRAINING_NEEDED
     assert state.stage == Stage.AWAITING_TRAINING
-    assert state.deadlines["training_start_due"] == date(2009, 4, 20)  # B7, from the results
+    # B7: corrected from sufficient to insufficient, the results notify the need on the
+    # correction's date, and the two months run from there (not from the first results).
+    assert state.deadlines["training_start_due"] == date(2009, 4, 25)
     evaluation = state.language.evaluation
     assert evaluation is not None and (evaluation.oral_score, evaluation.sufficient) == (20, False)
     # The attestation already sent is superseded, to each of its recipients; so are the
@@ -334,6 +358,12 @@ def test_a_correction_followed_by_its_reverse_gives_back_the_dossier(
             changed["oral_score"] = oral
         elif target == 3:
             changed["correct_answers"] = correct
+    # B7: a reverse that turns a sufficient result back into an insufficient one notifies
+    # the need anew, on its own date: the two months then run from there, by the reading.
+    assume(
+        changed is None
+        or not need_found_by_correction(events[target - 2][0], changed, payload, REFERENCE_DATA)
+    )
     forward = send(original, *correction(target, changed, day))
     assume(forward.rejection is None)
     assert judged(forward.state) != judged(original)
