@@ -53,6 +53,9 @@ with workflow.unsafe.imports_passed_through():
 S = TypeVar("S", bound=DossierRecord)
 
 INPUT_REJECTED = "InputRejected"
+# `NextDeadline` is a day: noon UTC reads as that same day in the Web UI from UTC-11 to
+# UTC+11 (midnight UTC read as the day before in any consulate west of Greenwich).
+DEADLINE_TIME = time(12)
 # A refused input is the contract working, not a failure of the system: the SDK logs it at
 # DEBUG and counts no failure in its metrics (the business metrics count rejections).
 BENIGN = ApplicationErrorCategory.BENIGN
@@ -501,7 +504,7 @@ def _search_attributes(view: DossierView) -> list[tuple[str, tuple[Any, Any]]]:
         (sa.DOSSIER_STAGE, view.stage),
     ]
     next_deadline = (
-        datetime.combine(view.next_deadline, time.min, tzinfo=UTC)
+        datetime.combine(view.next_deadline, DEADLINE_TIME, tzinfo=UTC)
         if view.next_deadline is not None
         else None
     )

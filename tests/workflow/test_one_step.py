@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -100,6 +102,21 @@ async def test_each_step_is_one_register_write_and_search_attributes_change_only
             assert shown.get(name) != value, f"{name} upserted again with the same value"
             shown[name] = value
     assert json.loads(shown["DossierStage"]) == "visa_issued"
+
+
+@pytest.mark.rule("B1")
+async def test_the_next_deadline_reads_as_its_day_in_every_time_zone(harness: Harness) -> None:
+    """`NextDeadline` is noon UTC of the last day allowed: the Web UI shows that day to a
+    consulate in Montréal (UTC-5) as in Rabat, where midnight UTC read as the day before."""
+    today = await harness.today()
+    handle = await harness.start_visa(visa_input(today))
+    state = await handle.query("state")
+    due = date.fromisoformat(state["deadlines"]["evaluation_due"])
+    [first] = [u for u in _upserts(await _history(handle)) if "NextDeadline" in u]
+    shown = datetime.fromisoformat(json.loads(first["NextDeadline"]).replace("Z", "+00:00"))
+    assert shown == datetime.combine(due, time(12), tzinfo=UTC)
+    for zone in ("America/Montreal", "Africa/Casablanca", "Asia/Ho_Chi_Minh"):
+        assert shown.astimezone(ZoneInfo(zone)).date() == due, zone
 
 
 async def _run_worker(
