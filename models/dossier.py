@@ -64,6 +64,14 @@ class DossierRecord(Record):
 
     @computed_field  # type: ignore[prop-decorator]
     @property
+    def deadlines(self) -> dict[str, date]:
+        """Contract view: name → last day allowed (with two of a name, the earliest open)."""
+        return contract_deadlines(
+            self.tracked_deadlines, lambda name: not self.shown_deadline(name)
+        )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
     def next_deadline(self) -> date | None:
         upcoming = self.upcoming_deadline()
         return upcoming[0] if upcoming is not None else None

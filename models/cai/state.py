@@ -9,7 +9,7 @@ from pydantic import Field, computed_field
 
 from models.cai.events import CaiContractInput
 from models.common import Record
-from models.dossier import DossierRecord, contract_deadlines
+from models.dossier import DossierRecord
 from models.notifications import Kind
 from models.records import ConvocationWait, DossierView
 
@@ -173,11 +173,6 @@ class CaiState(DossierRecord):
     @property
     def open_for_services(self) -> bool:
         return self.stage in (CaiStage.IN_PROGRESS, CaiStage.EXTENDED)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def deadlines(self) -> dict[str, date]:
-        return contract_deadlines(self.tracked_deadlines, lambda name: name == "reminder")
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -9,7 +9,7 @@ from pydantic import Field, computed_field
 
 from models.cai.state import Absence, Convocation, pending_convocation
 from models.common import Record, age_on
-from models.dossier import DossierRecord, contract_deadlines
+from models.dossier import DossierRecord
 from models.family.events import CaiFamilyInput
 from models.notifications import Kind
 from models.records import ConvocationWait, DossierView
@@ -125,11 +125,6 @@ class FamilyState(DossierRecord):
             for c in self.input.children
             if is_school_age(c.birth_date, self.input.signed_on)
         ]
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def deadlines(self) -> dict[str, date]:
-        return contract_deadlines(self.tracked_deadlines, lambda _: False)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field, computed_field
 
 from models.common import DeadlineStatus, Record
-from models.dossier import DossierRecord, contract_deadlines
+from models.dossier import DossierRecord
 from models.notifications import Kind
 from models.records import DossierView
 from models.reference import BodyKind
@@ -264,12 +264,6 @@ class VisaState(DossierRecord):
         if self.scope_awaits_visa_application or (window is not None and window.open):
             return False
         return self.stage in CLOSED_STAGES
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def deadlines(self) -> dict[str, date]:
-        """Contract view: name → last day allowed (with two trainings, the earliest)."""
-        return contract_deadlines(self.tracked_deadlines, lambda _: False)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
