@@ -327,6 +327,9 @@ PHRASES: Mapping[str, Label] = {
     "deadline_passed": Label("échéance passée : {deadline}", "deadline passed: {deadline}"),
     "closing": Label("clôture du dossier", "closing"),
     "reference_data": Label("données de référence", "reference data"),
+    "person_keys": Label(
+        "clés de recherche de la personne (PersonKeys)", "person search keys (PersonKeys)"
+    ),
     "from": Label("{what}, de la part du {who}", "{what} from the {who}"),
     "from_fem": Label("{what}, de la part de la {who}", "{what} from the {who}"),
     "until": Label("jusqu'au {date}", "until {date}"),
@@ -478,9 +481,26 @@ def deadline_label(kind: str, key: str, language: Language, procedure: str | Non
     label = DEADLINES.get(kind, {}).get(name)
     if label is None:
         return key
-    rule = _PROCEDURE_RULES.get((name, procedure or ""), label.rule)
-    text = Label(label.fr, label.en, rule).ruled(language)
+    text = Label(label.fr, label.en, _deadline_rule(kind, name, procedure)).ruled(language)
     return text + (f" ({_detail(detail, language)})" if detail else "")
+
+
+def _deadline_rule(kind: str, name: str, procedure: str | None) -> str | None:
+    """`B7`, or `B1, B3` where the procedure does not tell which of them runs."""
+    label = DEADLINES.get(kind, {}).get(name)
+    if label is None:
+        return None
+    return _PROCEDURE_RULES.get((name, procedure or ""), label.rule)
+
+
+def overdue_rules(view: DossierView) -> list[str]:
+    """The rules of the delays passed with their obligation outstanding, sorted, each once
+    (the `OverdueRules` search attribute: `OverdueRules = "B7"`)."""
+    rules: set[str] = set()
+    for key in view.overdue:
+        rule = _deadline_rule(view.kind, key.partition(".")[0], view.procedure)
+        rules.update(part.strip() for part in (rule or "").split(",") if part.strip())
+    return sorted(rules)
 
 
 def _detail(detail: str, language: Language) -> str:

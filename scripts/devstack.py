@@ -266,6 +266,7 @@ def process_env(
         "DATA_DIR": str(settings.data_dir),
         "LOG_LEVEL": settings.log_level,
         "PAYLOAD_KEYS": key_spec(settings),
+        "PERSON_SEARCH_KEY": settings.person_search_secret(generate=True).decode(),
     }
     if migration_url is not None:
         env["MIGRATION_DATABASE_URL"] = migration_url

@@ -26,12 +26,14 @@ from temporalio.worker import Worker
 
 import examples
 from activities.database import open_pool
+from activities.person_search import PersonSearchActivities
 from workers.codec import KeyRing, new_key_entry, sealed_data_converter
 from workers.main import worker_activities, workflow_runner
 from workflows import WORKFLOWS
 from workflows.search_attributes import ALL_KEYS, cli_definitions
 
 TEST_KEYS = KeyRing.parse(new_key_entry("test-1"))
+TEST_PERSON_KEY = b"test person search key"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -217,7 +219,9 @@ async def running_harness(
         task_queue=task_queue,
         workflows=WORKFLOWS,
         workflow_runner=workflow_runner(),
-        activities=worker_activities(pool, reference_data_path),
+        activities=worker_activities(
+            pool, reference_data_path, person_search=PersonSearchActivities(TEST_PERSON_KEY)
+        ),
     ):
         harness = Harness(time_env, pool, task_queue)
         try:

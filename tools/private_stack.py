@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,7 @@ async def private_stack(
                 database_url=url,
                 data_dir=root / "data",
                 payload_keys=SecretStr(new_key_entry(f"{task_queue}-1")),
+                person_search_key=SecretStr(secrets.token_hex(32)),
             ),
         )
         try:

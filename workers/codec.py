@@ -18,7 +18,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self
@@ -119,18 +119,34 @@ def local_key_ring(data_dir: Path, *, generate: bool = True) -> KeyRing:
     """Under `make run`: the key generated once into `DATA_DIR/keys` (mode 0600), reused.
     Any other process (`generate=False`) reads it, and never makes a key of its own: a key
     the worker does not hold would seal what nobody can open."""
-    path = data_dir / "keys"
+    entry = _generated_once(
+        data_dir / "keys", lambda: new_key_entry("local-1"), "PAYLOAD_KEYS", generate=generate
+    )
+    return KeyRing.parse(entry)
+
+
+def local_secret(path: Path, *, generate: bool) -> bytes:
+    """Under `make run`: a secret generated once into `path` (mode 0600), as the payload
+    key is (PERSON_SEARCH_KEY)."""
+    secret = _generated_once(
+        path, lambda: secrets.token_urlsafe(KEY_BYTES), "PERSON_SEARCH_KEY", generate=generate
+    )
+    return secret.encode()
+
+
+def _generated_once(path: Path, make: Callable[[], str], variable: str, *, generate: bool) -> str:
+    """The text of `path`, written by `make` the first time when `generate`."""
     if not path.exists() and not generate:
         raise PayloadKeyError(
-            f"PAYLOAD_KEYS is unset and {path} does not exist: `make run` generates it; "
-            "run from the project's directory, or set PAYLOAD_KEYS"
+            f"{variable} is unset and {path} does not exist: `make run` generates it; "
+            f"run from the project's directory, or set {variable}"
         )
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="ascii") as keys:
-            keys.write(new_key_entry("local-1") + "\n")
-    return KeyRing.parse(path.read_text(encoding="ascii").strip())
+            keys.write(make() + "\n")
+    return path.read_text(encoding="ascii").strip()
 
 
 class EncryptionCodec(PayloadCodec, WithSerializationContext):

@@ -27,6 +27,7 @@ from activities.database import MigrationRequired, migrate_database, open_pool
 from activities.delivery import DeliveryActivities, TemporalDeliveryStarter
 from activities.documents import NotificationDocuments, document_renderer
 from activities.outbox import DeliveryStarter
+from activities.person_search import PersonSearchActivities
 from activities.reference import ReferenceActivities
 from activities.register import RegisterActivities
 from activities.retention import RetentionActivities
@@ -157,6 +158,7 @@ def build_worker(
                 RetentionActivities(
                     pool, settings.retention_days, settings.retention_max_open_days
                 ),
+                PersonSearchActivities(settings.person_search_secret()),
             ),
             *extra_activities,
         ],
@@ -183,11 +185,13 @@ def worker_activities(
     reports_dir: Path | None = None,
     deliveries: Deliveries | None = None,
     retention: RetentionActivities | None = None,
+    person_search: PersonSearchActivities | None = None,
 ) -> list[Callable[..., Any]]:
     """Every activity the worker registers, bound to its dependencies. Without
     `reports_dir` the ministry report cannot write its CSV file (REPORTS_DIR); without
     `deliveries`, notifications stay in the register and nothing is delivered; without
-    `retention`, the sweep erases with the default periods."""
+    `retention`, the sweep erases with the default periods; without `person_search` (no
+    PERSON_SEARCH_KEY: the benchmark), dossiers carry no `PersonKeys`."""
     start = deliveries.start if deliveries is not None else None
     register = RegisterActivities(pool, start_deliveries=start)
     reference = ReferenceActivities(reference_data_path)
@@ -217,6 +221,7 @@ def worker_activities(
         scheduled.sweep_deadlines,
         scheduled.write_ministry_report,
         (retention or RetentionActivities(pool)).erase_expired,
+        (person_search or PersonSearchActivities(None)).person_keys,
     ]
     if deliveries is not None:
         found.append(deliveries.activities.deliver_notification)

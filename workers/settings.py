@@ -21,7 +21,7 @@ from pydantic import (
 
 from models.delivery import RoutesError, RouteTable, default_routes, parse_routes
 from models.operator_text import DEFAULT_LANGUAGE, Language
-from workers.codec import KeyRing, PayloadKeyError, local_key_ring
+from workers.codec import KeyRing, PayloadKeyError, local_key_ring, local_secret
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -36,6 +36,7 @@ SECRETS = frozenset(
         "document_secret",
         "notify_webhook_secret",
         "smtp_url",
+        "person_search_key",
     }
 )
 
@@ -125,6 +126,13 @@ class Settings(BaseModel):
     key (set it to keep codes verifiable across a rotation of PAYLOAD_KEYS)."""
     delivery_alert_hours: int = Field(default=48, ge=1, le=24 * 90)
     """An undelivered notification older than this is alerted in the daily sweep."""
+    person_search_key: SecretStr | None = None
+    """The key of the `PersonKeys` hashes (`dossiers find`), shared by the workers and the
+    operators' command; None means the key generated once into `data_dir / "person-search-key"`,
+    allowed only with the embedded register (`make run`). Changing it leaves the dossiers
+    opened before unfindable by person."""
+    temporal_ui_url: str = "http://localhost:8233"
+    """The Web UI's address, for the links `dossiers find` prints."""
     operator_language: Language = DEFAULT_LANGUAGE
     """`fr` or `en`: the language of what operators read (Web UI details and summaries,
     the CLI's tables); the stored and queried values stay the contract's codes."""
@@ -137,6 +145,17 @@ class Settings(BaseModel):
         if self.database_url is None:
             return local_key_ring(self.data_dir, generate=generate)
         raise PayloadKeyError("PAYLOAD_KEYS is required outside `make run` (DATABASE_URL is set)")
+
+    def person_search_secret(self, *, generate: bool = False) -> bytes:
+        """The key of the person search hashes (`person_search_key`); only `make run`
+        generates the local one (`generate`), every other process reads it or fails."""
+        if self.person_search_key is not None:
+            return self.person_search_key.get_secret_value().encode()
+        if self.database_url is None:
+            return local_secret(self.data_dir / "person-search-key", generate=generate)
+        raise PayloadKeyError(
+            "PERSON_SEARCH_KEY is required outside `make run` (DATABASE_URL is set)"
+        )
 
     @property
     def database_pool_size(self) -> int:

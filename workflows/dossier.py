@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.reference import ReferenceActivities
     from activities.register import RegisterActivities
-    from models import history
+    from models import history, person_search
     from models.common import Rejection
     from models.core import Step
     from models.delivery import DeliveryOutcome, Outcome
@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from models.operator_text import (
         details_markdown,
         notification_summary,
+        overdue_rules,
         phrase,
         step_summary,
         timer_summary,
@@ -81,6 +82,12 @@ PATCHES_UP_FRONT = "patches-up-front"
 # its answer memoised, keeps the consulate's copy only).
 ATTESTATION_TO_THE_APPLICANT = "attestation-to-the-applicant"
 LATER_PATCHES = (ONE_TRANSACTION_PER_STEP, UNDELIVERED_COUNT, SETTLE_BEFORE_CLOSING)
+# The rules of the delays passed (`OverdueRules`), beside `Overdue`.
+OVERDUE_RULES = "overdue-rules"
+# The keyed hashes of the people the dossier is about (`PersonKeys`), from a local activity
+# that holds the key. Both asked up front; runs begun before asking patches up front (none
+# still open since) go without them.
+PERSON_KEYS = "person-keys"
 
 
 class DossierWorkflow(Generic[S]):
@@ -99,6 +106,10 @@ class DossierWorkflow(Generic[S]):
         self._start_rejection: str | None = None
         self._shown: dict[str, Any] = {}  # search attributes and details as last published
         self._told: dict[str, DeliveryOutcome] = {}  # what the deliveries reported back
+        self._show_overdue_rules = False
+        self._find_by_person = False
+        self._people: list[person_search.Identity] | None = None  # as last hashed
+        self._person_keys: list[str] = []
 
     # --- the run -----------------------------------------------------------------------
 
@@ -106,6 +117,8 @@ class DossierWorkflow(Generic[S]):
         if workflow.patched(PATCHES_UP_FRONT):
             for patch in LATER_PATCHES:
                 workflow.patched(patch)
+            self._show_overdue_rules = workflow.patched(OVERDUE_RULES)
+            self._find_by_person = workflow.patched(PERSON_KEYS)
         if carried is not None:
             await self._continue(raw, carried)
         else:
@@ -320,6 +333,8 @@ class DossierWorkflow(Generic[S]):
                 view=view,
                 run_id=info.run_id,
             )
+        if step.rejection is None and self._find_by_person:
+            await self._hash_people(step.state)
         one_transaction = self._one_transaction()
         if one_transaction:
             holder = await register.write_step(
@@ -336,6 +351,14 @@ class DossierWorkflow(Generic[S]):
         if step.rejection is None:
             self._publish(view, only_changed=one_transaction)
         self._changes += 1
+
+    async def _hash_people(self, state: S) -> None:
+        """`PersonKeys` for the people the input names, hashed again only when they
+        change: at the opening, and when a correction of the start renames someone."""
+        people = person_search.people_of(state)
+        if people != self._people:
+            self._person_keys = await register.person_keys(people)
+            self._people = people
 
     @workflow.signal(name=DELIVERY_OUTCOME, description="A delivery's outcome (internal)")
     def delivery_outcome(self, outcome: DeliveryOutcome) -> None:
@@ -412,6 +435,11 @@ class DossierWorkflow(Generic[S]):
             shown[sa.UNDELIVERED.name] = (sa.UNDELIVERED, undelivered)
             if undelivered:
                 details += "\n\n" + undelivered_text(undelivered, refused, language)
+        # A keyword list left empty is unset (None), as a next deadline no longer there.
+        if self._show_overdue_rules:
+            shown[sa.OVERDUE_RULES.name] = (sa.OVERDUE_RULES, overdue_rules(view) or None)
+        if self._find_by_person:
+            shown[sa.PERSON_KEYS.name] = (sa.PERSON_KEYS, self._person_keys or None)
         changed = {
             name: (key, value)
             for name, (key, value) in shown.items()
@@ -461,12 +489,15 @@ class DossierWorkflow(Generic[S]):
         return self.dossier_kind.view(self._current())
 
     def _carry(self) -> dict[str, Any]:
-        return {
+        carried = {
             "state": self._current().model_dump(mode="json"),
             "reference": self._current_reference().model_dump(mode="json"),
             "changes": self._changes,
             "told": {key: told.model_dump(mode="json") for key, told in self._told.items()},
         }
+        if self._people is not None:
+            carried["person_keys"] = self._person_keys
+        return carried
 
     def _restore(self, carried: dict[str, Any]) -> None:
         self._state = self.dossier_kind.state_type.model_validate(carried["state"])
@@ -476,6 +507,9 @@ class DossierWorkflow(Generic[S]):
             key: DeliveryOutcome.model_validate(told)
             for key, told in carried.get("told", {}).items()
         }
+        if "person_keys" in carried:
+            self._person_keys = list(carried["person_keys"])
+            self._people = person_search.people_of(self._current())
         self._publish(self._view(), only_changed=False)
 
 

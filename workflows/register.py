@@ -20,9 +20,11 @@ from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError,
 from workflows import operator_language
 
 with workflow.unsafe.imports_passed_through():
+    from activities.person_search import PersonSearchActivities
     from activities.reference import ReferenceActivities
     from activities.register import RegisterActivities
     from models.operator_text import phrase
+    from models.person_search import Identity
     from models.records import StepRecord
     from models.reference import ReferenceData
 
@@ -123,3 +125,16 @@ async def reference_data() -> ReferenceData:
         summary=phrase("reference_data", operator_language.current()),
     )
     return data
+
+
+async def person_keys(people: list[Identity]) -> list[str]:
+    """The keyed hashes of `people` (`PersonKeys`): the worker holds the key, the workflow
+    never does; the history keeps the hashes, so the dossier replays without it."""
+    keys: list[str] = await workflow.execute_local_activity_method(
+        PersonSearchActivities.person_keys,
+        people,
+        start_to_close_timeout=REGISTER_TIMEOUT,
+        retry_policy=REGISTER_RETRY,
+        summary=phrase("person_keys", operator_language.current()),
+    )
+    return keys

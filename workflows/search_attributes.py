@@ -17,6 +17,11 @@ OVERDUE = SearchAttributeKey.for_bool("Overdue")
 TRAINING_PRESCRIBED = SearchAttributeKey.for_bool("TrainingPrescribed")
 # Notifications of the dossier not yet taken by their recipient (delivery running or refused).
 UNDELIVERED = SearchAttributeKey.for_int("UndeliveredNotifications")
+# The rules whose delay passed with its obligation outstanding (`OverdueRules = "B7"`).
+OVERDUE_RULES = SearchAttributeKey.for_keyword_list("OverdueRules")
+# Keyed hashes of the people the dossier is about (models/person_search.py): no personal
+# data without the key, which only the workers and the operators' command hold.
+PERSON_KEYS = SearchAttributeKey.for_keyword_list("PersonKeys")
 
 ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     PROCEDURE,
@@ -28,10 +33,13 @@ ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     OVERDUE,
     TRAINING_PRESCRIBED,
     UNDELIVERED,
+    OVERDUE_RULES,
+    PERSON_KEYS,
 )
 
 _CLI_TYPE_NAMES = {
     SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
     SearchAttributeIndexedValueType.DATETIME: "Datetime",
     SearchAttributeIndexedValueType.BOOL: "Bool",
     SearchAttributeIndexedValueType.INT: "Int",

@@ -74,6 +74,7 @@ TRAINING_PRESCRIBED = SearchAttributeKey.for_bool("TrainingPrescribed")
 
 
 E2E_KEYS = new_key_entry("e2e-1")
+E2E_PERSON_SEARCH_KEY = "e2e person search key"
 CODEC_TOKEN = "e2e-codec-token"
 
 
@@ -95,6 +96,7 @@ class Stack:
             database_url=self.database_url,
             data_dir=self.root / "worker",
             payload_keys=SecretStr(E2E_KEYS),
+            person_search_key=SecretStr(E2E_PERSON_SEARCH_KEY),
         )
 
 
@@ -501,6 +503,7 @@ async def cli(stack: Stack, *args: str | Path) -> Run:
         "TEMPORAL_NAMESPACE": "default",
         "TEMPORAL_TASK_QUEUE": TASK_QUEUE,
         "PAYLOAD_KEYS": E2E_KEYS,  # the CLI reads sealed dossiers with the keys
+        "PERSON_SEARCH_KEY": E2E_PERSON_SEARCH_KEY,  # and finds a person as the worker hashed
         "DATA_DIR": str(stack.root / "cli"),
         "OPERATOR_LANGUAGE": "fr",  # the default, whatever the environment running the tests
     }

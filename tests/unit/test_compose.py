@@ -36,6 +36,7 @@ PROJECT_SERVICES = {
         "PAYLOAD_KEYS",
         "DATABASE_URL",
         "DOCUMENT_SECRET",
+        "PERSON_SEARCH_KEY",
         "METRICS_ADDRESS",
         "DATA_DIR",
         "REPORTS_DIR",
@@ -68,6 +69,7 @@ SECRETS = {
     "PAYLOAD_KEYS",
     "CODEC_AUTH",
     "DOCUMENT_SECRET",
+    "PERSON_SEARCH_KEY",
 }
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|KEYS|TOKEN|AUTH$")
 
