@@ -363,6 +363,15 @@ CLI: Mapping[str, Label] = {
     "dossier_stage": Label("ÉTAPE DU DOSSIER", "DOSSIER STAGE"),
     "next_deadline_column": Label("PROCHAINE ÉCHÉANCE", "NEXT DEADLINE"),
     "overdue_column": Label("EN RETARD", "OVERDUE"),
+    # `find`
+    "kind_column": Label("TYPE", "KIND"),
+    "web_ui_column": Label("DANS LE WEB UI", "IN THE WEB UI"),
+    "nobody_found": Label(
+        "aucun dossier pour cette personne (vérifier l'orthographe du nom et la date de "
+        "naissance ; les dossiers ouverts avant la recherche par personne ne s'y trouvent pas)",
+        "no dossier for this person (check the name's spelling and the birth date; dossiers "
+        "opened before the search by person are not in it)",
+    ),
     "yes": Label("oui", "yes"),
     "no": Label("non", "no"),
     # `show --summary`

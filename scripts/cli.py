@@ -5,6 +5,7 @@
                                           send an event as an update (or a signal)
     show WORKFLOW_ID [--summary]          print the `state` query
     list [--query Q] [--limit N]          list dossiers with their search attributes
+    find NAME BIRTH_DATE                  a person's dossiers (scripts/cli_find.py)
 
 It reads TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and TEMPORAL_TASK_QUEUE like the worker.
 Exit codes: 0 done; 1 could not do it (unreadable file, Temporal unreachable, no such
@@ -57,7 +58,7 @@ from models.operator_text import (
     stage_label,
     status_label,
 )
-from scripts import cli_delivery
+from scripts import cli_delivery, cli_find
 from scripts.cli_errors import CommandError, Rejected
 from workers.client import connect, exit_process
 from workers.settings import Settings, SettingsError
@@ -563,6 +564,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--limit", type=int, default=100, help="at most this many (100)")
     cli_delivery.add_commands(commands)
+    cli_find.add_command(commands)
     return parser
 
 
@@ -637,6 +639,8 @@ async def run_command(args: argparse.Namespace, settings: Settings) -> int:
     elif args.command == "list":
         listings = await list_dossiers(client, args.query, args.limit)
         print(listing_table(listings, settings.operator_language))
+    elif args.command == cli_find.COMMAND:
+        print(await cli_find.run(args, client, settings))
     else:
         print(await cli_delivery.run(args, client, settings))
     return EXIT_OK

@@ -871,3 +871,38 @@ async def test_every_query_the_docs_show_runs_as_printed(client: Client) -> None
     assert len(queries) >= 6, queries
     for query in queries:
         [_ async for _ in client.list_workflows(query, limit=1)]
+
+
+@pytest.mark.e2e
+@pytest.mark.rule("A1")
+async def test_an_operator_finds_a_person_started_upstream_by_name_and_birth_date(
+    stack: Stack, client: Client, worker: asyncio.subprocess.Process
+) -> None:
+    """An upstream start (the plain client, no summary of its own) is found by the name
+    written any way an agent types it, and not with another birth date."""
+    application = visa_input(utc_today(), application_id=f"FIND-{uuid.uuid4().hex[:8]}")
+    application["applicant"]["full_name"] = "Amína  El Idrissi"
+    born = application["applicant"]["birth_date"]
+    workflow_id = f"visa-{application['application_id']}"
+    await client.start_workflow(
+        "VisaApplication", application, id=workflow_id, task_queue=TASK_QUEUE
+    )
+
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while True:
+        found = await cli(stack, "find", "amina el idrissi", born)
+        assert found.code == 0, found.stderr
+        if workflow_id in found.stdout:
+            break
+        assert asyncio.get_running_loop().time() < deadline, found.stdout
+        await asyncio.sleep(0.5)
+    assert "en attente de l'évaluation" in found.stdout
+    assert f"/namespaces/default/workflows/{workflow_id}" in found.stdout
+
+    day, month, year = born[8:], born[5:7], born[:4]
+    again = await cli(stack, "find", "AMINA EL IDRISSI", f"{day}/{month}/{year}")
+    assert workflow_id in again.stdout
+    other = await cli(stack, "find", "Amina El Idrissi", "1990-01-01")
+    assert other.code == 0 and workflow_id not in other.stdout
+    assert "aucun dossier" in other.stdout
+    await client.get_workflow_handle(workflow_id).terminate("test finished")
