@@ -863,10 +863,11 @@ async def test_every_query_the_docs_show_runs_as_printed(client: Client) -> None
     none refused (a reserved word such as `Procedure` would be)."""
     docs = "\n".join(
         (PROJECT_ROOT / "docs" / name).read_text(encoding="utf-8")
-        for name in ("operators.md", "contract.md")
+        for name in ("operators.md", "contract.md", "guide-agent.md")
     )
     queries = re.findall(r"^\| [^|]+ \| `([^`]+)` \|$", docs, re.MULTILINE)
-    queries += re.findall(r"`((?:DossierStage|Overdue|CountryOfResidence) = [^`]+)`", docs)
+    named = r"`((?:DossierStage|OverdueRules|Overdue|CountryOfResidence) = [^`]+)`"
+    queries += re.findall(named, docs)
     queries += re.findall(r"--query '([^']+)'", docs)
     assert len(queries) >= 6, queries
     for query in queries:
