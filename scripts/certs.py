@@ -1,13 +1,19 @@
 """The cluster's TLS certificates, made once: `python -m scripts.certs DIRECTORY`.
 
 The compose one-shot `certs` runs it on the `temporal-certs` volume before the server
-starts (docs/production.md, "Mutual TLS"). It makes a private CA, the frontend's server
-certificate and one client certificate per caller of the frontend, each in a directory of
-its own beside a copy of the CA's certificate, which every service mounts alone:
+starts (docs/production.md, "Mutual TLS"). It makes two private CAs, the server's
+certificates and one client certificate per caller, each in a directory of its own beside
+a copy of its CA's certificate, which every service mounts alone:
 
-    ca/ca.pem, ca/key.pem              the CA (its key never leaves this directory)
-    temporal/cert.pem, key.pem, ca.pem the server (frontend and internode)
-    <client>/cert.pem, key.pem, ca.pem worker, setup, cli, temporal-ui, temporal-namespace
+    ca/cert.pem, key.pem                the clients' CA (its key never leaves `ca/`)
+    internode-ca/cert.pem, key.pem      the nodes' CA
+    temporal/                           the frontend's server certificate (clients' CA)
+    temporal-internode/                 the nodes' certificate (nodes' CA)
+    temporal-namespace/                 admin, through the internal frontend (nodes' CA)
+    worker/, setup/, cli/, temporal-ui/ clients of the frontend (clients' CA)
+
+The internal frontend skips the authoriser: only a certificate of the nodes' CA reaches it,
+and no client of the frontend holds one.
 
 What exists is kept, so that every `up` is a no-op; remove a directory to reissue it, or
 the whole volume to change CA. Private keys are 0600, owned by the user of the image that
@@ -29,12 +35,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_DIR = "ca"
+INTERNODE_CA_DIR = "internode-ca"
 CERT, KEY, CA_CERT = "cert.pem", "key.pem", "ca.pem"
 CA_VALIDITY = datetime.timedelta(days=3650)
 LEAF_VALIDITY = datetime.timedelta(days=825)  # the longest most TLS clients accept
 # The frontend's names: its compose service, and the loopback for a port bound on the host.
 SERVER_NAMES = ("temporal", "localhost")
 SERVER_ADDRESSES = ("127.0.0.1",)
+AUTHORITIES = (CA_DIR, INTERNODE_CA_DIR)
 TEMPORAL_IMAGES_UID = 1000  # temporalio/server, admin-tools and ui run as uid 1000
 PROJECT_IMAGE_UID = 10001  # the project's Dockerfile: user `worker`
 
@@ -46,12 +54,18 @@ class Identity:
     name: str
     server: bool
     uid: int
+    authority: str = CA_DIR
 
 
 IDENTITIES = (
     Identity("temporal", server=True, uid=TEMPORAL_IMAGES_UID),
+    Identity(
+        "temporal-internode", server=True, uid=TEMPORAL_IMAGES_UID, authority=INTERNODE_CA_DIR
+    ),
+    Identity(
+        "temporal-namespace", server=False, uid=TEMPORAL_IMAGES_UID, authority=INTERNODE_CA_DIR
+    ),
     Identity("temporal-ui", server=False, uid=TEMPORAL_IMAGES_UID),
-    Identity("temporal-namespace", server=False, uid=TEMPORAL_IMAGES_UID),
     Identity("worker", server=False, uid=PROJECT_IMAGE_UID),
     Identity("setup", server=False, uid=PROJECT_IMAGE_UID),
     Identity("cli", server=False, uid=PROJECT_IMAGE_UID),
@@ -100,9 +114,11 @@ def _new_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def certificate_authority(directory: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """The CA of `directory`, made if absent."""
-    ca_dir = directory / CA_DIR
+def certificate_authority(
+    directory: Path, name: str = CA_DIR
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """The CA `name` of `directory`, made if absent."""
+    ca_dir = directory / name
     ca_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     cert_path, key_path = ca_dir / CERT, ca_dir / KEY
     if cert_path.exists() and key_path.exists():
@@ -113,8 +129,8 @@ def certificate_authority(directory: Path) -> tuple[x509.Certificate, ec.Ellipti
     now = _now()
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name("integration-visa cluster CA"))
-        .issuer_name(_name("integration-visa cluster CA"))
+        .subject_name(_name(f"integration-visa {name}"))
+        .issuer_name(_name(f"integration-visa {name}"))
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
@@ -173,12 +189,13 @@ def issue(
 def ensure(directory: Path, owned: bool = True) -> list[str]:
     """Every certificate of IDENTITIES under `directory`, made if absent: the names of
     those made now. `owned`: keys given to their image's user (when run as root)."""
-    ca_cert, ca_key = certificate_authority(directory)
+    authorities = {name: certificate_authority(directory, name) for name in AUTHORITIES}
     made = []
     for identity in IDENTITIES:
         target = directory / identity.name
         if all((target / name).exists() for name in (CERT, KEY, CA_CERT)):
             continue
+        ca_cert, ca_key = authorities[identity.authority]
         target.mkdir(mode=0o755, parents=True, exist_ok=True)
         cert, key = issue(identity, ca_cert, ca_key)
         uid = identity.uid if owned else None

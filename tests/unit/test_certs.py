@@ -17,10 +17,10 @@ from workers.client import connect_config
 from workers.settings import Settings
 
 
-def server_context(directory: Path) -> ssl.SSLContext:
+def server_context(directory: Path, name: str = "temporal") -> ssl.SSLContext:
     """As the frontend with TEMPORAL_TLS_REQUIRE_CLIENT_AUTH: its certificate, and a client
     certificate of the CA required."""
-    own = directory / "temporal"
+    own = directory / name
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(own / certs.CERT, own / certs.KEY)
     context.load_verify_locations(own / certs.CA_CERT)
@@ -84,6 +84,17 @@ def test_a_client_of_another_ca_is_refused(made: Path, tmp_path: Path) -> None:
     assert handshake(server_context(made), client_context(tmp_path)) is None
 
 
+def test_only_the_admin_one_shot_reaches_the_internal_frontend(made: Path) -> None:
+    """The internal frontend skips the authoriser: the frontend's clients cannot reach it."""
+    internode = server_context(made, "temporal-internode")
+    assert handshake(internode, client_context(made, "temporal-namespace")) == (
+        "temporal-namespace"
+    )
+    for client in ("worker", "setup", "cli", "temporal-ui"):
+        assert handshake(internode, client_context(made, client)) is None, client
+    assert handshake(server_context(made), client_context(made, "temporal-namespace")) is None
+
+
 def test_a_client_without_a_certificate_is_refused(made: Path) -> None:
     anonymous = ssl.create_default_context(cafile=made / "worker" / certs.CA_CERT)
     assert handshake(server_context(made), anonymous) is None
@@ -97,7 +108,7 @@ def test_the_server_certificate_names_the_compose_service(made: Path) -> None:
 
 def test_private_keys_are_0600_and_the_script_runs_again_making_nothing(made: Path) -> None:
     keys = sorted(made.glob(f"*/{certs.KEY}"))
-    assert len(keys) == len(certs.IDENTITIES) + 1  # and the CA's
+    assert len(keys) == len(certs.IDENTITIES) + len(certs.AUTHORITIES)
     for key in keys:
         assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
     before = {path: path.read_bytes() for path in made.rglob("*.pem")}
