@@ -298,20 +298,19 @@ def docker_compose_config() -> subprocess.CompletedProcess[str]:
 
 
 def main() -> int:
-    errors = schema_errors(document())
-    for error in errors:
-        print(f"docker-compose.yml: {error}", file=sys.stderr)
-    if errors:
-        return 1
-    print("docker-compose.yml: valid against the Compose Specification's schema")
-    boundary = boundary_errors(document())
-    for error in boundary:
-        print(f"docker-compose.yml: {error}", file=sys.stderr)
-    if boundary:
-        return 1
-    print("docker-compose.yml: mutual TLS, authoriser and login required")
+    checks = (
+        (schema_errors, "valid against the Compose Specification's schema"),
+        (boundary_errors, "mutual TLS, authoriser and login required"),
+    )
+    for check, passed in checks:
+        errors = check(document())
+        for error in errors:
+            print(f"docker-compose.yml: {error}", file=sys.stderr)
+        if errors:
+            return 1
+        print(f"docker-compose.yml: {passed}")
     if not docker_compose_available():
-        print("docker compose not available: schema check only")
+        print("docker compose not available: static checks only")
         return 0
     config = docker_compose_config()
     if config.returncode != 0:
