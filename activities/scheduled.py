@@ -159,17 +159,17 @@ class ScheduledActivities:
     async def convene_seats(self, batch: SeatsToRelease) -> list[FailedConvocation]:
         """Convene each seat's holder by an update, so that the contract answers: a refused
         convocation (the contract closed, or convened meanwhile) gives its seat back at once.
-        The update id is the seat's, so a retried batch convenes nobody twice."""
+        The update id is the seat's place in the plan, so a retried batch convenes nobody
+        twice."""
         client = activity.client()
         limit = asyncio.Semaphore(CONVENE_CONCURRENCY)
 
-        async def convene(seat: Seat) -> FailedConvocation | None:
+        async def convene(index: int, seat: Seat) -> FailedConvocation | None:
             event, payload = seat.convocation()
-            update_id = f"{batch.planned_by}/{seat.session_id}/{seat.person_id}"
             async with limit:
                 try:
                     await client.get_workflow_handle(seat.workflow_id).execute_update(
-                        event, payload, id=update_id
+                        event, payload, id=batch.update_id(index)
                     )
                 except WorkflowUpdateFailedError as error:
                     # The refusal's wording may name the person: kept, not logged.
@@ -183,7 +183,9 @@ class ScheduledActivities:
             activity.heartbeat(seat.workflow_id)
             return None
 
-        outcomes = await asyncio.gather(*(convene(seat) for seat in batch.seats))
+        outcomes = await asyncio.gather(
+            *(convene(index, seat) for index, seat in enumerate(batch.seats))
+        )
         failed = [outcome for outcome in outcomes if outcome is not None]
         if failed:
             await self.release_seats(

@@ -259,6 +259,18 @@ class SeatsToRelease(Record):
 
     planned_by: str
     seats: list[Seat]
+    # The first seat's place in its run's plan: a seat's update id is `planned_by/place`,
+    # never its holder's person id, which the dossier's history shows in clear. None: a
+    # batch scheduled before, whose retries keep the ids its first attempt used.
+    first: int | None = None
+
+    def update_id(self, index: int) -> str:
+        """The update that convenes the batch's `index`th seat: the same on every retry, so
+        that nobody is convened twice."""
+        if self.first is None:
+            seat = self.seats[index]
+            return f"{self.planned_by}/{seat.session_id}/{seat.person_id}"
+        return f"{self.planned_by}/{self.first + index}"
 
 
 class FailedConvocation(Record):

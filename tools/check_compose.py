@@ -6,6 +6,11 @@ from compose-spec/compose-spec, Apache License 2.0). Where a `docker compose` cl
 installed, `docker compose config -q` must accept it too, every profile included; where
 none is, that is said and only the schema is checked. Exit 0 when the checks made pass,
 1 otherwise.
+
+Whatever the client, the boundary is checked too (`boundary_errors`): the frontend requires
+mutual TLS with certificates of the `certs` one-shot, authorises with Temporal's default
+authorizer and JWT claim mapper, the Web UI requires an OIDC login, every caller of the
+frontend presents its own certificate, and only `migrate` holds the register owner's password.
 """
 
 from __future__ import annotations
@@ -128,6 +133,128 @@ def schema_errors(compose: Mapping[str, Any]) -> list[str]:
     ]
 
 
+CERTS_VOLUME = "temporal-certs"
+CERTS_SERVICE = "certs"
+# Creates the roles on first start (deploy/postgres-init.sh), the owner's among them.
+OWNER_PASSWORD_HOLDERS = {"migrate", "postgresql"}
+# The variables through which each kind of service reads its TLS files.
+TLS_FILE_VARIABLES = (
+    "TEMPORAL_TLS_FRONTEND_CERT",
+    "TEMPORAL_TLS_FRONTEND_KEY",
+    "TEMPORAL_TLS_CLIENT1_CA_CERT",
+    "TEMPORAL_TLS_SERVER_CERT",
+    "TEMPORAL_TLS_SERVER_KEY",
+    "TEMPORAL_TLS_SERVER_CA_CERT",
+    "TEMPORAL_TLS_CLIENT_CERT_PATH",
+    "TEMPORAL_TLS_CLIENT_KEY_PATH",
+    "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+    "TEMPORAL_TLS_CERT",
+    "TEMPORAL_TLS_KEY",
+    "TEMPORAL_TLS_CA",
+)
+# What each holds, by the variable names of its image.
+FRONTEND_REQUIRES = {
+    "TEMPORAL_TLS_REQUIRE_CLIENT_AUTH": "true",
+    "TEMPORAL_AUTH_AUTHORIZER": "default",
+    "TEMPORAL_AUTH_CLAIM_MAPPER": "default",
+    "USE_INTERNAL_FRONTEND": "true",
+}
+FRONTEND_SETS = (
+    "TEMPORAL_TLS_FRONTEND_CERT",
+    "TEMPORAL_TLS_FRONTEND_KEY",
+    "TEMPORAL_TLS_CLIENT1_CA_CERT",
+    "TEMPORAL_JWT_KEY_SOURCE1",
+)
+UI_REQUIRES = {"TEMPORAL_AUTH_ENABLED": "true", "TEMPORAL_AUTH_TYPE": "oidc"}
+UI_SETS = (
+    "TEMPORAL_AUTH_PROVIDER_URL",
+    "TEMPORAL_AUTH_CLIENT_ID",
+    "TEMPORAL_AUTH_CLIENT_SECRET",
+    "TEMPORAL_AUTH_CALLBACK_URL",
+    "TEMPORAL_TLS_CERT",
+    "TEMPORAL_TLS_KEY",
+    "TEMPORAL_TLS_CA",
+)
+CLIENT_CERT_VARIABLES = (
+    ("TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_PATH"),  # temporalio.envconfig
+    ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY"),  # the temporal CLI and the Web UI
+)
+
+
+def _environment(service: Mapping[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    return {str(name): str(value) for name, value in dict(env).items()}
+
+
+def _certificate_mounts(service: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [
+        volume
+        for volume in service.get("volumes", [])
+        if isinstance(volume, Mapping) and volume.get("source") == CERTS_VOLUME
+    ]
+
+
+def _depends_on(compose: Mapping[str, Any], name: str) -> set[str]:
+    """Every service `name` waits for, directly or not."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        depends = compose["services"][todo.pop()].get("depends_on", {})
+        for other in depends:
+            if other not in seen:
+                seen.add(other)
+                todo.append(other)
+    return seen
+
+
+def boundary_errors(compose: Mapping[str, Any]) -> list[str]:
+    """What leaves the cluster open: the checks of the module's docstring."""
+    errors: list[str] = []
+    services: Mapping[str, Mapping[str, Any]] = compose["services"]
+    frontend, ui = _environment(services["temporal"]), _environment(services["temporal-ui"])
+    for where, env, required, present in (
+        ("temporal", frontend, FRONTEND_REQUIRES, FRONTEND_SETS),
+        ("temporal-ui", ui, UI_REQUIRES, UI_SETS),
+    ):
+        errors += [
+            f"{where}: {name} must be {value!r}"
+            for name, value in required.items()
+            if env.get(name, "").lower() != value
+        ]
+        errors += [f"{where}: {name} is not set" for name in present if not env.get(name)]
+    certs = services.get(CERTS_SERVICE, {})
+    if not certs.get("command") or "scripts.certs" not in " ".join(certs.get("command", [])):
+        errors.append(f"{CERTS_SERVICE}: the one-shot does not run scripts.certs")
+    # The password as compose gives it to PostgreSQL, under whatever name another holds it.
+    owner_password = _environment(services["postgresql"]).get("REGISTER_OWNER_PASSWORD") or "-"
+    for name, service in services.items():
+        env = _environment(service)
+        if name not in OWNER_PASSWORD_HOLDERS and any(
+            "register_owner" in value or owner_password in value or "OWNER_PASSWORD" in key
+            for key, value in env.items()
+        ):
+            errors.append(f"{name}: holds the register owner's credentials")
+        if name == CERTS_SERVICE:
+            continue
+        mounts = _certificate_mounts(service)
+        for mount in mounts:
+            if not mount.get("read_only") or not (mount.get("volume") or {}).get("subpath"):
+                errors.append(f"{name}: mounts {CERTS_VOLUME} whole or writable")
+        targets = [str(mount["target"]) for mount in mounts]
+        for variable in TLS_FILE_VARIABLES:
+            path = env.get(variable)
+            if path and not any(path.startswith(f"{target}/") for target in targets):
+                errors.append(f"{name}: {variable} is not a file of the certs one-shot")
+        if mounts and CERTS_SERVICE not in _depends_on(compose, name):
+            errors.append(f"{name}: does not wait for the {CERTS_SERVICE} one-shot")
+        calls_temporal = "TEMPORAL_ADDRESS" in env and name != "temporal"
+        if calls_temporal and not any(
+            env.get(cert) and env.get(key) for cert, key in CLIENT_CERT_VARIABLES
+        ):
+            errors.append(f"{name}: reaches Temporal without a client certificate")
+    return errors
+
+
 def docker_compose_available() -> bool:
     """Whether `docker compose` (the plugin) answers here."""
     if shutil.which("docker") is None:
@@ -171,14 +298,19 @@ def docker_compose_config() -> subprocess.CompletedProcess[str]:
 
 
 def main() -> int:
-    errors = schema_errors(document())
-    for error in errors:
-        print(f"docker-compose.yml: {error}", file=sys.stderr)
-    if errors:
-        return 1
-    print("docker-compose.yml: valid against the Compose Specification's schema")
+    checks = (
+        (schema_errors, "valid against the Compose Specification's schema"),
+        (boundary_errors, "mutual TLS, authoriser and login required"),
+    )
+    for check, passed in checks:
+        errors = check(document())
+        for error in errors:
+            print(f"docker-compose.yml: {error}", file=sys.stderr)
+        if errors:
+            return 1
+        print(f"docker-compose.yml: {passed}")
     if not docker_compose_available():
-        print("docker compose not available: schema check only")
+        print("docker compose not available: static checks only")
         return 0
     config = docker_compose_config()
     if config.returncode != 0:

@@ -17,7 +17,10 @@ with workflow.unsafe.imports_passed_through():
     from models.dossier import DossierRecord
     from models.dossier_kind import DossierKind
     from models.family import FAMILY, FamilyState
-    from models.family.kind import FAMILY_REPORTING_AT_FIRST_ABSENCE
+    from models.family.kind import (
+        FAMILY_NAMING_PERSON_IDS,
+        FAMILY_REPORTING_AT_FIRST_ABSENCE_NAMING_PERSON_IDS,
+    )
 
 S = TypeVar("S", bound=DossierRecord)
 
@@ -30,8 +33,13 @@ RESULT_TO_SIGNATORY = "h4-result-to-signatory"
 # G4: parents reported at the end of the follow-up, only when convened. Runs begun before
 # keep reporting at an absence without reason, and every parent at the end.
 CONVENED_PARENTS_REPORTED_AT_END = "g4-convened-parents-reported-at-end"
+# G4: a parent's notifications keyed by their rank (`parent-1`), never their person id,
+# which delivery workflow ids, `Idempotency-Key` headers and log lines would carry in clear.
+# Runs begun before keep the keys they have written.
+PARENTS_NAMED_BY_RANK = "parents-named-by-rank"
 # Carried on continue-as-new: the run keeps the reading it began under.
 BEGUN_BEFORE = "begun_before_patch"
+NAMED_BY_RANK = "parents_named_by_rank"
 
 
 class ReadingSinceAPatch(DossierWorkflow[S]):
@@ -91,9 +99,28 @@ class CaiFamilyContract(ReadingSinceAPatch[FamilyState]):
 
     dossier_kind = FAMILY
     reading_patch = CONVENED_PARENTS_REPORTED_AT_END
-    kind_before_patch = FAMILY_REPORTING_AT_FIRST_ABSENCE
+    # Begun before the convened-parents reading, a run began before ranks too.
+    kind_before_patch = FAMILY_REPORTING_AT_FIRST_ABSENCE_NAMING_PERSON_IDS
 
     @workflow.run
     async def run(self, contract: Any, carried: Any = None) -> dict[str, Any]:
         self._pick_reading(carried)
+        if (
+            carried is None
+            and self.dossier_kind is FAMILY
+            and not workflow.patched(PARENTS_NAMED_BY_RANK)
+        ):
+            self._naming_person_ids()
         return await self.run_dossier(contract, carried)
+
+    def _naming_person_ids(self) -> None:
+        self.dossier_kind = FAMILY_NAMING_PERSON_IDS  # type: ignore[misc]
+
+    def _carry(self) -> dict[str, Any]:
+        return {**super()._carry(), NAMED_BY_RANK: self.dossier_kind is FAMILY}
+
+    def _restore(self, carried: dict[str, Any]) -> None:
+        # Carried by a run begun before ranks, the flag is absent: it keeps person ids.
+        if not carried.get(BEGUN_BEFORE) and not carried.get(NAMED_BY_RANK):
+            self._naming_person_ids()
+        super()._restore(carried)

@@ -154,7 +154,7 @@ class SessionPlanning:
             batch = seats[start : start + CONVENE_BATCH]
             failed += await register.call(
                 ScheduledActivities.convene_seats,
-                SeatsToRelease(planned_by=planned_by, seats=batch),
+                SeatsToRelease(planned_by=planned_by, seats=batch, first=start),
                 timeout=CONVENE_TIMEOUT,
                 heartbeat=timedelta(minutes=1),
                 summary=phrase(

@@ -309,7 +309,7 @@ def _report_convened_alert_not_convened(state: FamilyState, parent: Parent) -> N
         Kind.PARENTS_NOT_CONVENED,
         Recipient.OFII,
         "G4",
-        about=parent.person_id,
+        about=state.rank(parent),
         person_id=parent.person_id,
         why=f"never convened to the training by {state.validity_ends}: not reported",
     )
@@ -337,7 +337,7 @@ def _missed_note(state: FamilyState, parent: Parent, why: str) -> NotificationDu
         Kind.PARENTS_TRAINING_MISSED,
         Recipient.PREFECTURE,
         "G4",
-        about=parent.person_id,
+        about=state.rank(parent),
         person_id=parent.person_id,
         why=why,
         may_refer_to="président du conseil général (CASF L.222-4-1)",

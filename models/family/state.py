@@ -102,6 +102,12 @@ class FamilyState(DossierRecord):
     def closed(self) -> bool:
         return self.ended
 
+    def rank(self, parent: Parent) -> str:
+        """A parent as keys, workflow ids and logs name them: their place among the
+        signatories (`parent-1`), never their person id, which the Web UI would show in
+        clear (docs/production.md, "What the Web UI shows")."""
+        return f"parent-{list(self.parents).index(parent.person_id) + 1}"
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def stage(self) -> FamilyStage:

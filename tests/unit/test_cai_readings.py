@@ -14,7 +14,7 @@ from models.cai.opening import outcome_abroad, with_outcome_abroad
 from models.cai.state import CaiState
 from models.common import NotificationDue, Recipient
 from models.family import FAMILY
-from models.family.kind import FAMILY_REPORTING_AT_FIRST_ABSENCE
+from models.family.kind import FAMILY_REPORTING_AT_FIRST_ABSENCE_NAMING_PERSON_IDS
 from models.family.state import FamilyState
 from tests.unit.builders import Event, correction, deliver, pass_time
 from tests.unit.test_cai_rules import REFERENCE as REF
@@ -275,8 +275,8 @@ def test_convened_parents_are_reported_at_the_end_once_never_convened_ones_are_n
     assert said == []  # G4: nothing at an absence
     state, sent = pass_time(FAMILY, state, date(2010, 6, 3))
     assert kinds(sent) == [
-        ("parents_not_convened", Recipient.OFII, "P3"),
-        ("parents_training_missed", Recipient.PREFECTURE, "P1"),
+        ("parents_not_convened", Recipient.OFII, "parent-3"),
+        ("parents_training_missed", Recipient.PREFECTURE, "parent-1"),
     ]
     assert [p.status for p in state.parents.values()] == ["missed", "attended", "not_convened"]
     # Two parents absent at first, one of whom attended later: one report in all.
@@ -336,7 +336,8 @@ def test_a_late_attendance_after_the_referral_is_refused_naming_it() -> None:
 @pytest.mark.rule("G4")
 def test_dossiers_begun_before_keep_reporting_at_the_first_absence() -> None:
     raw = family(signatories=THREE_PARENTS)
-    kind = FAMILY_REPORTING_AT_FIRST_ABSENCE
+    # As the workflow runs them: begun before ranks too, they key a parent by person id.
+    kind = FAMILY_REPORTING_AT_FIRST_ABSENCE_NAMING_PERSON_IDS
     state = history.open_dossier(kind, raw, REF, SIGNED, f"caif-{raw['contract_id']}").state
     step = deliver(kind, run(kind, state, [convened("P1")]), *absent("P1"))
     assert kinds(step.notifications) == [("parents_training_missed", Recipient.PREFECTURE, "P1")]

@@ -3,6 +3,7 @@ safe by default (docs/production.md, "Start")."""
 
 from __future__ import annotations
 
+import copy
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Schedule
 
+from scripts import certs as scripts_certs
 from scripts import cluster_setup, devstack
 from scripts.schedules import SCHEDULES
 from tools import check_compose
@@ -60,7 +62,15 @@ PROJECT_SERVICES = {
     },
 }
 # Read by the processes beside `Settings` (docs/configuration.md, "Environment variables").
-EXTRA_VARIABLES = {"LOG_FORMAT": "workers.logging"}
+EXTRA_VARIABLES = {
+    "LOG_FORMAT": "workers.logging",
+    # How to reach the frontend: `temporalio.envconfig`, read by workers.client.
+    "TEMPORAL_TLS_CLIENT_CERT_PATH": "temporalio.envconfig",
+    "TEMPORAL_TLS_CLIENT_KEY_PATH": "temporalio.envconfig",
+    "TEMPORAL_TLS_SERVER_CA_CERT_PATH": "temporalio.envconfig",
+    "TEMPORAL_TLS_SERVER_NAME": "temporalio.envconfig",
+    "TEMPORAL_API_KEY": "temporalio.envconfig",
+}
 SECRETS = {
     "POSTGRES_PASSWORD",
     "TEMPORAL_DB_PASSWORD",
@@ -70,7 +80,12 @@ SECRETS = {
     "CODEC_AUTH",
     "DOCUMENT_SECRET",
     "PERSON_SEARCH_KEY",
+    "UI_OIDC_CLIENT_SECRET",
+    "WORKER_TEMPORAL_TOKEN",
+    "SETUP_TEMPORAL_TOKEN",
 }
+# Required, not secret: where the logins and the tokens' keys come from.
+REQUIRED = {"OIDC_ISSUER_URL", "OIDC_JWKS_URL", "UI_OIDC_CLIENT_ID"}
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|KEYS|TOKEN|AUTH$")
 
 
@@ -243,7 +258,7 @@ def test_secrets_have_no_default() -> None:
     assert default_file and not any((ROOT / path).exists() for path in default_file)
 
 
-@pytest.mark.parametrize("secret", sorted(SECRETS))
+@pytest.mark.parametrize("secret", sorted(SECRETS | REQUIRED))
 def test_compose_refuses_to_start_without_each_secret(secret: str) -> None:
     env = check_compose.dummy_env()
     del env[secret]
@@ -282,8 +297,9 @@ def test_one_shots_run_in_order_before_the_workers(compose: dict[str, Any]) -> N
     assert {"setup", "migrate"} <= completed("worker")
     assert "setup" in completed("codec-server")
     assert "temporal-namespace" in completed("setup")
-    assert {"temporal-schema", "archival-volume"} <= completed("temporal")
+    assert {"certs", "temporal-schema", "archival-volume"} <= completed("temporal")
     for one_shot in (
+        "certs",
         "temporal-schema",
         "archival-volume",
         "temporal-namespace",
@@ -296,7 +312,7 @@ def test_one_shots_run_in_order_before_the_workers(compose: dict[str, Any]) -> N
 def test_mounted_files_exist(compose: dict[str, Any]) -> None:
     for name, service in services(compose).items():
         for volume in service.get("volumes", []):
-            source = volume.split(":", 1)[0]
+            source = volume["source"] if isinstance(volume, dict) else volume.split(":", 1)[0]
             if source.startswith("./") and Path(source).suffix:
                 assert (ROOT / source).is_file(), f"{name} mounts {source}, which is missing"
 
@@ -334,3 +350,78 @@ def test_images_are_the_release_make_run_starts(compose: dict[str, Any]) -> None
     used = {service.get("image") for service in services(compose).values()}
     assert set(images.values()) <= used
     assert not any(str(image).startswith("temporalio/auto-setup") for image in used)
+
+
+# --- only the authorised write (docs/contract.md, "Only the authorised write") ------------
+
+
+def test_the_boundary_holds(compose: dict[str, Any]) -> None:
+    """The frontend requires mutual TLS and authorises, the UI requires a login, every
+    caller of the frontend presents its own certificate of the `certs` one-shot, and only
+    `migrate` (and PostgreSQL, which creates the role) holds the owner's password."""
+    assert check_compose.boundary_errors(compose) == []
+
+
+def with_environment(compose: dict[str, Any], service: str, **env: str | None) -> dict[str, Any]:
+    changed = copy.deepcopy(compose)
+    target = changed["services"][service]["environment"]
+    for name, value in env.items():
+        if value is None:
+            target.pop(name, None)
+        else:
+            target[name] = value
+    return changed
+
+
+@pytest.mark.parametrize(
+    ("service", "change", "said"),
+    [
+        ("temporal", {"TEMPORAL_TLS_REQUIRE_CLIENT_AUTH": "false"}, "REQUIRE_CLIENT_AUTH"),
+        ("temporal", {"TEMPORAL_TLS_CLIENT1_CA_CERT": None}, "CLIENT1_CA_CERT"),
+        ("temporal", {"TEMPORAL_AUTH_AUTHORIZER": None}, "AUTHORIZER"),
+        ("temporal", {"TEMPORAL_AUTH_CLAIM_MAPPER": ""}, "CLAIM_MAPPER"),
+        ("temporal", {"TEMPORAL_JWT_KEY_SOURCE1": None}, "KEY_SOURCE1"),
+        ("temporal", {"TEMPORAL_TLS_FRONTEND_KEY": "/elsewhere/key.pem"}, "certs one-shot"),
+        ("temporal-ui", {"TEMPORAL_AUTH_ENABLED": "false"}, "AUTH_ENABLED"),
+        ("temporal-ui", {"TEMPORAL_AUTH_CLIENT_SECRET": ""}, "CLIENT_SECRET"),
+        ("worker", {"TEMPORAL_TLS_CLIENT_CERT_PATH": None}, "without a client certificate"),
+        ("setup", {"TEMPORAL_TLS_CLIENT_KEY_PATH": None}, "without a client certificate"),
+        ("temporal-namespace", {"TEMPORAL_TLS_KEY": None}, "without a client certificate"),
+        (
+            "worker",
+            {"MIGRATION_DATABASE_URL": "postgresql://register_owner:x@postgresql/register"},
+            "owner",
+        ),
+        ("codec-server", {"PGPASSWORD": "dummy-register_owner_password"}, "owner"),
+    ],
+)
+def test_each_opening_of_the_boundary_is_caught(
+    compose: dict[str, Any], service: str, change: dict[str, str | None], said: str
+) -> None:
+    errors = check_compose.boundary_errors(with_environment(compose, service, **change))
+    assert any(said in error and service in error for error in errors), errors
+
+
+def test_certificates_come_from_the_one_shot_each_service_its_own(compose: dict[str, Any]) -> None:
+    certs = services(compose)["certs"]
+    assert certs["command"] == ["python", "-m", "scripts.certs", "/certs"]
+    assert certs["restart"] == "no" and certs["build"] == "."
+    mounted: dict[str, list[str]] = {}
+    for name, service in services(compose).items():
+        for volume in check_compose._certificate_mounts(service):
+            mounted.setdefault(name, []).append(volume["volume"]["subpath"])
+    # Each service its own directory, which scripts/certs.py makes; the CAs' keys in none.
+    made = {identity.name for identity in scripts_certs.IDENTITIES}
+    assert {subpath for paths in mounted.values() for subpath in paths} == made
+    assert mounted["worker"] == ["worker"] and mounted["temporal-ui"] == ["temporal-ui"]
+    # A whole or writable mount of the volume is refused.
+    widened = copy.deepcopy(compose)
+    widened["services"]["worker"]["volumes"].append(
+        {"type": "volume", "source": "temporal-certs", "target": "/ca"}
+    )
+    assert any("whole or writable" in e for e in check_compose.boundary_errors(widened))
+
+
+def test_the_ui_hides_write_actions_unless_told(compose: dict[str, Any]) -> None:
+    assert environment(compose, "temporal-ui")["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true"
+    assert environment(compose, "temporal-ui")["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true"

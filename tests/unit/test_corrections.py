@@ -304,7 +304,8 @@ def test_a_late_attendance_withdraws_the_report_to_the_prefect() -> None:
     assert absent.notifications == []  # G4: not at the first absence
     state, sent = pass_time(FAMILY, absent.state, date(2010, 3, 3))
     [report] = [note for note in sent if note.kind == "parents_training_missed"]
-    assert (report.recipient, report.about) == (Recipient.PREFECTURE, "P1")
+    # A rank, never the person id: the key reaches delivery ids, headers and logs in clear.
+    assert (report.recipient, report.about) == (Recipient.PREFECTURE, "parent-1")
     assert state.stage == "training_missed"
     convened_again = {"person_id": "P1", "session_id": "S2", "session_on": "2009-06-10"}
     attended = {"person_id": "P1", "attended_on": "2009-06-10", "attestation_ref": "A-1"}

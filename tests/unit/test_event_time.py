@@ -25,6 +25,11 @@ from models.core import Step, TimerDue
 from models.dossier import DossierRecord
 from models.family import FAMILY
 from models.family import workflow_id_for as family_workflow_id
+from models.family.kind import (
+    FAMILY_NAMING_PERSON_IDS,
+    FAMILY_REPORTING_AT_FIRST_ABSENCE,
+    FAMILY_REPORTING_AT_FIRST_ABSENCE_NAMING_PERSON_IDS,
+)
 from models.family.state import FamilyState
 from models.reference import ReferenceData, default_reference_data
 from models.visa import VISA
@@ -541,12 +546,42 @@ def test_one_report_per_parent_who_did_not_attend() -> None:
         state = deliver(FAMILY, state, "parents_training_convened", convened).state
     _, sent = pass_time(FAMILY, state, AFTER_YEAR)
     missed = [note for note in sent if note.kind == "parents_training_missed"]
-    assert sorted((note.recipient, note.about) for note in missed) == [
-        (Recipient.PREFECTURE, "P1"),
-        (Recipient.PREFECTURE, "P2"),
+    # Each report is about a parent's rank: the key never carries the person id, which the
+    # sealed payload names.
+    assert sorted((note.about, note.payload["person_id"]) for note in missed) == [
+        ("parent-1", "P1"),
+        ("parent-2", "P2"),
     ]
+    assert {note.recipient for note in missed} == {Recipient.PREFECTURE}
     assert len({note.key for note in missed}) == 2
-    assert [note.payload["person_id"] for note in missed] == [note.about for note in missed]
+    assert not any("P1" in note.key or "P2" in note.key for note in missed)
+
+
+@pytest.mark.rule("G4")
+def test_dossiers_begun_before_ranks_keep_their_keys_by_person_id() -> None:
+    """Their reports are in the register and the delivery ids under these keys already: a
+    re-fold must find the same ones."""
+    for current, before in (
+        (FAMILY, FAMILY_NAMING_PERSON_IDS),
+        (FAMILY_REPORTING_AT_FIRST_ABSENCE, FAMILY_REPORTING_AT_FIRST_ABSENCE_NAMING_PERSON_IDS),
+    ):
+        keys = []
+        for kind in (current, before):
+            state = open_family(signatories=TWO_PARENTS)
+            for person in ("P1", "P2"):
+                convened = {
+                    "person_id": person,
+                    "session_id": f"S-{person}",
+                    "session_on": "2009-04-01",
+                }
+                state = deliver(kind, state, "parents_training_convened", convened).state
+            _, sent = pass_time(kind, state, AFTER_YEAR)
+            keys.append(sorted(n.key for n in sent if n.kind == "parents_training_missed"))
+        by_rank, by_person_id = keys
+        assert by_person_id == [
+            key.replace("parent-1", "P1").replace("parent-2", "P2") for key in by_rank
+        ]
+        assert by_person_id != by_rank
 
 
 @pytest.mark.rule("G2")

@@ -14,6 +14,7 @@ from models.reporting import OpenDossier, build_digests, iso_week, report_rows
 from models.sessions import (
     Candidate,
     Seat,
+    SeatsToRelease,
     Service,
     Session,
     UnassignedReason,
@@ -225,3 +226,26 @@ def test_report_rows_follow_the_sections_order() -> None:
     assert rows == [("stage", "x", 3), ("procedure", "b", 1), ("procedure", "cai", 2)]
     assert iso_week(date(2009, 1, 1)) == "2009-W01"
     assert iso_week(date(2010, 1, 3)) == "2009-W53"
+
+
+def test_a_seats_update_id_is_its_place_in_the_plan_never_a_person_id() -> None:
+    """The update id is in the dossier's history, shown in clear by the Web UI."""
+    seats = [
+        Seat(
+            session_id="DDP-1",
+            service=Service.PARENTS_TRAINING,
+            platform="OFII Paris",
+            session_on=RUN_ON,
+            slot="day",
+            workflow_id="caif-CAIF-1",
+            person_id=person,
+            due=RUN_ON + timedelta(days=30),
+        )
+        for person in ("P-SECRET-1", "P-SECRET-2")
+    ]
+    batch = SeatsToRelease(planned_by="run-1", seats=seats, first=100)
+    ids = [batch.update_id(index) for index in range(len(seats))]
+    assert ids == ["run-1/100", "run-1/101"]
+    # A batch scheduled before keeps, on its retries, the ids its first attempt used.
+    before = SeatsToRelease(planned_by="run-1", seats=seats)
+    assert before.update_id(1) == "run-1/DDP-1/P-SECRET-2"

@@ -3,11 +3,16 @@ assessment, at their true length on the time-skipping server."""
 
 from __future__ import annotations
 
+import logging
+import uuid
 from datetime import timedelta
 
 import pytest
+from temporalio.client import WorkflowUpdateFailedError
 
+from activities.delivery import delivery_id
 from models.calendar import add_months
+from models.delivery import idempotency_key
 from tests.conftest import Harness, cai_input, family_input, iso
 
 
@@ -140,3 +145,47 @@ async def test_family_year_ends_and_reports_who_never_attended(harness: Harness)
 
 async def _count(harness: Harness, workflow_id: str, kind: str, count: int) -> bool:
     return len([k for k, _ in await harness.kinds(workflow_id) if k == kind]) >= count
+
+
+@pytest.mark.rule("G4")
+async def test_a_family_run_names_no_person_in_its_ids_keys_or_logs(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Workflow ids, notification keys, delivery ids, `Idempotency-Key` headers, the history
+    the Web UI shows without the codec, and log lines: a parent is a rank there, never their
+    person id (docs/production.md, "What the Web UI shows")."""
+    caplog.set_level(logging.DEBUG)
+    today = await harness.today()
+    people = [f"PERSON-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    contract = family_input(today)
+    for signatory, person in zip(contract["signatories"], people, strict=True):
+        signatory["person_id"] = person
+    handle = await harness.start_family(contract)
+    convened = {"person_id": people[0], "session_id": "F1", "session_on": iso(today, 7)}
+    await handle.execute_update("parents_training_convened", convened)
+    await harness.skip_to(today + timedelta(days=7))
+    absent = {"person_id": people[0], "absent_on": iso(today, 7), "legitimate_reason": None}
+    await handle.execute_update("parents_training_absence", absent)
+    # A refusal names the person in its reason: kept sealed, never logged.
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update("parents_training_absence", absent)
+    ends = add_months(today, 12)
+    await harness.skip_to(ends + timedelta(days=1))
+    assert await harness.until_kind(handle.id, "parents_not_convened") == ["ofii"]
+    await harness.until_kind(handle.id, "parents_training_missed")
+    rows = await harness.notifications(handle.id)
+    reports = {row["kind"]: row for row in rows if row["kind"].startswith("parents_")}
+    assert reports["parents_training_missed"]["key"].endswith(".parent-1")
+    assert reports["parents_not_convened"]["key"].endswith(".parent-2")
+    history = (await handle.fetch_history()).to_json()
+    shown = [
+        handle.id,
+        history,
+        *(delivery_id(handle.id, row["key"]) for row in rows),
+        *(idempotency_key(handle.id, row["key"]) for row in rows),
+        *(f"{record.getMessage()} {record.__dict__}" for record in caplog.records),
+    ]
+    for person in people:
+        assert not [text for text in shown if person in text], person
+    # The sealed payloads name them, for the codec's readers.
+    assert reports["parents_not_convened"]["payload"]["person_id"] == people[1]
