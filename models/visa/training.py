@@ -197,7 +197,7 @@ def on_training_absence(
     rule = "D5" if event.kind == Domain.LANGUAGE else "E6"
     training = _open_training(state, event.kind, rule)
     if training.started_on is None:
-        raise Waiting(rule, "the training has not started (training_started)", "kind")
+        raise Waiting(rule, "an absence is reported from a training under way", "absent_on")
     if event.absent_on < training.started_on:
         raise InputRejected(rule, "an absence is reported from a training under way", "absent_on")
     if training.completed_on is not None and event.absent_on > training.completed_on:
