@@ -64,8 +64,9 @@ async def follow_branch(
 _INSERT_EVENT = """
     INSERT INTO dossier_event
         (workflow_id, seq, event, source, accepted, payload, reason, received_at, corrects,
-         run_id, abandoned_by, rule)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::timestamptz, $9, $10, $11, $12)
+         run_id, abandoned_by, rule, status, placed, refused_held)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::timestamptz, $9, $10, $11, $12,
+            COALESCE($13, CASE WHEN $5 THEN 'accepted' ELSE 'rejected' END), $14, $15)
     ON CONFLICT (workflow_id, seq, run_id) DO NOTHING"""
 
 
@@ -87,6 +88,9 @@ async def insert_event(
         record.run_id,
         abandoned_by,
         record.rule,
+        record.status,
+        record.placed or None,
+        record.refused_held or None,
     )
 
 

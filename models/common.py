@@ -195,6 +195,22 @@ class Rejection(Record):
     seq: int | None = None
 
 
+class HeldInput(Record):
+    """An input whose ground has not arrived yet, held until it does (contract:
+    held_inputs): the reason it waits, and the fact as it will take its place in event
+    time once admitted (models.history)."""
+
+    event: str
+    received_at: str
+    reason: str
+    rule: str | None = None
+    field: str | None = None
+    seq: int  # its number on arrival, kept when it takes its place
+    payload: dict[str, Any] = Field(default_factory=dict)
+    dated: date
+    received_on: date
+
+
 class DeadlineStatus(StrEnum):
     PENDING = "pending"
     MET = "met"

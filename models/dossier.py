@@ -9,7 +9,14 @@ from typing import Any, TypeVar
 from pydantic import Field, computed_field
 
 from models.calendar import FRANCE
-from models.common import DeadlineStatus, NotificationDue, Record, Rejection, TrackedDeadline
+from models.common import (
+    DeadlineStatus,
+    HeldInput,
+    NotificationDue,
+    Record,
+    Rejection,
+    TrackedDeadline,
+)
 from models.core import TimerDue
 
 
@@ -27,10 +34,12 @@ class Fact(Record):
 
 class DossierRecord(Record):
     """The bookkeeping every dossier kind shares: its statutory delays, the inputs it
-    refused, the facts it accepted, what it has told whom, and its event counter."""
+    refused or holds, the facts it accepted, what it has told whom, and its event counter."""
 
     tracked_deadlines: dict[str, TrackedDeadline] = Field(default_factory=dict)
     rejected_inputs: list[Rejection] = Field(default_factory=list)
+    # Inputs waiting for the fact they rest on (models.errors.Waiting), in arrival order.
+    held_inputs: list[HeldInput] = Field(default_factory=list)
     accepted_fingerprints: dict[str, int] = Field(default_factory=dict)
     seq: int = 0  # events received so far, accepted or not, and timers fired
     facts: list[Fact] = Field(default_factory=list)

@@ -39,3 +39,11 @@ def from_validation_error(
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
     return InputRejected(rule, message, field)
+
+
+class Waiting(InputRejected):
+    """Refused for now only: the input rests on a fact of the dossier that has not arrived
+    yet and may still come (a training's prescription, a session's convocation, the absence
+    that frees a new convocation). The fold holds it and tries it again in event time after
+    each accepted fact (models.history, docs/interpretations.md "Held facts"). A rule raises
+    it before it changes anything: the fold may try the fact again later in its day."""

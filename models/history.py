@@ -7,6 +7,12 @@ where its date puts it and the state re-folded; a correction replaces or withdra
 and the state is re-folded. A new fact or a correction that would make a fact already
 accepted inadmissible (a decision above all) is itself refused, naming both.
 
+A fact refused only because what it rests on has not arrived yet (models.errors.Waiting: a
+training started before its prescription is on file) is held, not refused: after each
+accepted fact the held ones are tried again, and one now admitted takes its place in event
+time under its own number, as if it had arrived in order. One still waiting when the
+dossier closes is refused then, with its reason.
+
 What was said stays said: the notifications of the fold are compared with those already
 sent, and each one that a re-fold changed or withdrew gets a `correction_notice` naming
 it. Everything here is pure: the shell hands in the day and the reference data.
@@ -20,11 +26,11 @@ from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from models.calendar import zone_info
-from models.common import NotificationDue, Rejection
+from models.common import HeldInput, NotificationDue, Rejection
 from models.core import Step, TimerDue
 from models.dossier import DossierRecord, Fact, next_timer
 from models.dossier_kind import DossierKind
-from models.errors import InputRejected
+from models.errors import InputRejected, Waiting
 from models.events import (
     EVENT_DATE_SLACK,
     Correction,
@@ -45,6 +51,7 @@ OPENING = 1  # the start input is event 1 of every dossier
 JOURNAL = (
     "seq",
     "rejected_inputs",
+    "held_inputs",
     "accepted_fingerprints",
     "facts",
     "said",
@@ -99,6 +106,7 @@ class Opening:
 class _Folded(Generic[D]):
     state: D
     notes: dict[str, NotificationDue]
+    skipped: frozenset[int] = frozenset()  # held inputs tried that still wait
 
 
 class _FoldFailed(Exception):
@@ -165,30 +173,83 @@ def _fold(
     reference: ReferenceData,
     clock: date,
     opening: Opening | None = None,
+    optional: frozenset[int] = frozenset(),
 ) -> _Folded[D]:
     """The dossier re-opened from its start input (or its correction) and the facts applied
-    in event time."""
+    in event time (ties in arrival order, but that a fact waiting for a later one of its
+    day goes after it). The `optional` facts (held inputs tried again) that still wait are
+    skipped."""
     input_ = opening.input if opening is not None else state.input  # type: ignore[attr-defined]
     opened = kind.open_input(input_, reference)
     new = opened.state
     judged_on = opening.judged_on if opening is not None else state.opened_at or clock
     kind.judged(new, judged_on, reference)
     notes = _keyed(opened.notifications, _origin(OPENING))
-    for fact in sorted((f for f in facts if not f.withdrawn), key=lambda f: (f.dated, f.seq)):
+    ordered = sorted((f for f in facts if not f.withdrawn), key=lambda f: (f.dated, f.seq))
+    deferred: list[_FoldFailed] = []  # facts of the day waiting for a later fact of that day
+    skipped: set[int] = set()
+    for index, fact in enumerate(ordered):
         notes.update(_advance(kind, new, min(fact.dated, clock)))
-        event = kind.events[fact.name].model.model_validate(fact.payload)
         try:
-            applied = _apply(kind, new, fact.name, event, reference, fact.received_on)
-        except InputRejected as rejected:
-            raise _FoldFailed(fact, rejected) from None
-        notes.update(_keyed(applied, _origin(fact.seq)))
+            notes.update(_applied(kind, new, fact, reference))
+        except _FoldFailed as failed:
+            if not isinstance(failed.rejected, Waiting):
+                raise
+            deferred.append(failed)
+        else:
+            new, deferred = _retry_deferred(kind, new, deferred, reference, notes)
+        last_of_its_day = index + 1 == len(ordered) or ordered[index + 1].dated != fact.dated
+        if deferred and last_of_its_day:
+            for waits in deferred:
+                if waits.fact.seq not in optional:
+                    raise waits
+            skipped.update(waits.fact.seq for waits in deferred)
+            deferred = []
     notes.update(_advance(kind, new, clock))
     for name in JOURNAL:
         setattr(new, name, getattr(state, name))
     if opening is not None:
         new.opened_at = opening.judged_on
         new.opening_corrected_by = [*state.opening_corrected_by, opening.seq]
-    return _Folded(new, notes)
+    return _Folded(new, notes, frozenset(skipped))
+
+
+def _applied(
+    kind: DossierKind[D], state: D, fact: Fact, reference: ReferenceData
+) -> dict[str, NotificationDue]:
+    """One fact applied in the fold: what it makes due, or _FoldFailed naming it."""
+    event = kind.events[fact.name].model.model_validate(fact.payload)
+    try:
+        applied = _apply(kind, state, fact.name, event, reference, fact.received_on)
+    except InputRejected as rejected:
+        raise _FoldFailed(fact, rejected) from None
+    return _keyed(applied, _origin(fact.seq))
+
+
+def _retry_deferred(
+    kind: DossierKind[D],
+    state: D,
+    deferred: list[_FoldFailed],
+    reference: ReferenceData,
+    notes: dict[str, NotificationDue],
+) -> tuple[D, list[_FoldFailed]]:
+    """A fact carries a date, not an hour: one that waits for a later fact of its day goes
+    after it (an outcome that arrived before its session's convocation of the same day).
+    Each is tried on a copy; the dossier and the facts still waiting are returned (a
+    Waiting rule changes nothing before it raises)."""
+    progress = True
+    while progress and deferred:
+        progress = False
+        for failed in deferred:
+            trial = state.model_copy(deep=True)
+            try:
+                notes.update(_applied(kind, trial, failed.fact, reference))
+            except _FoldFailed:
+                continue  # it waits still (what came since does not admit it either)
+            state, progress = trial, True
+            deferred = [other for other in deferred if other is not failed]
+            break
+    return state, deferred
 
 
 def _advance(kind: DossierKind[D], state: D, until: date) -> dict[str, NotificationDue]:
@@ -234,6 +295,7 @@ def receive(
     today = local_day(when, state.time_zone)
     clock = max(state.clock or today, today)
     opening: Opening | None = None
+    fact: Fact | None = None
     try:
         if name == CORRECT_EVENT:
             facts, opening, why = _corrected(kind, state, raw, seq, today, reference)
@@ -246,31 +308,58 @@ def receive(
             why = _lateness(fact)
             placed_by = kind.events[name].model.DATE_FIELD  # its date puts it before the other
         folded = _refold(kind, state, facts, reference, clock, seq, placed_by, opening)
+    except Waiting as waiting:  # the new fact, or an accepted one it goes before, waits
+        if fact is None or len(state.held_inputs) >= KEPT_HELD:
+            return _refused(state, seq, name, received_at, waiting)
+        held = _held(state, fact, received_at, waiting)
+        folded = _fold(kind, held.state, state.facts, reference, clock)
+        facts, why = state.facts, _lateness(fact)
     except InputRejected as rejected:
         return _refused(state, seq, name, received_at, rejected)
     except Exception as error:
         # Whatever the rules cannot judge is refused and recorded, never a stuck dossier.
         return _refused(state, seq, name, received_at, _unjudgeable(error))
-    new = folded.state
-    new.seq, new.clock, new.facts = seq, clock, facts
+    else:
+        held = Step(state)  # nothing held
+    folded.state.seq, folded.state.clock, folded.state.facts = seq, clock, facts
+    released = _release(kind, folded, reference, clock)
+    if held.held is not None and held.held not in released.placed:
+        return held  # it waits (the held inputs it might rest on wait too)
+    new = released.folded.state
     new.accepted_fingerprints = {
-        fingerprint(fact.name, fact.payload): fact.seq for fact in facts if not fact.withdrawn
+        fingerprint(fact.name, fact.payload): fact.seq for fact in new.facts if not fact.withdrawn
     }
-    told = _tell(new, folded.notes, seq, why)
+    why = "; ".join([why, *(_lateness(_as_fact(held)) for held in released.placed)])
+    told = _tell(new, released.folded.notes, seq, why)
+    refused_held = _record(new, [*released.refused, *_refuse_held_if_closed(new)])
     corrects = OPENING if opening is not None else None
     corrects = next((f.seq for f in facts if seq in f.corrected_by), corrects)
-    return Step(new, told, corrects=corrects)
+    return Step(
+        new,
+        told,
+        corrects=corrects,
+        placed=[held.seq for held in released.placed],
+        refused_held=refused_held,
+    )
 
 
 # The state keeps the latest rejections; the register keeps them all (dossier_event).
 KEPT_REJECTIONS = 50
+# Inputs held at once, at most: beyond, one more is refused (the state stays small).
+KEPT_HELD = 50
 
 
 def _refused(state: D, seq: int, name: str, received_at: str, rejected: InputRejected) -> Step[D]:
     """The dossier as it was, but for the rejection recorded."""
     kept = state.model_copy(deep=True)
     kept.seq = seq
-    rejection = Rejection(
+    rejection = _rejection(name, received_at, seq, rejected)
+    _record(kept, [rejection])
+    return Step(kept, [], rejection)
+
+
+def _rejection(name: str, received_at: str, seq: int, rejected: InputRejected) -> Rejection:
+    return Rejection(
         event=name,
         received_at=received_at,
         reason=rejected.reason,
@@ -278,8 +367,134 @@ def _refused(state: D, seq: int, name: str, received_at: str, rejected: InputRej
         field=rejected.field,
         seq=seq,
     )
-    kept.rejected_inputs = [*kept.rejected_inputs, rejection][-KEPT_REJECTIONS:]
-    return Step(kept, [], rejection)
+
+
+def _record(state: DossierRecord, rejections: list[Rejection]) -> list[Rejection]:
+    """Keep the rejections in the state (the latest KEPT_REJECTIONS of them)."""
+    if rejections:
+        state.rejected_inputs = [*state.rejected_inputs, *rejections][-KEPT_REJECTIONS:]
+    return rejections
+
+
+# --- facts held until what they rest on arrives ----------------------------------------
+
+
+def _held(state: D, fact: Fact, received_at: str, waiting: Waiting) -> Step[D]:
+    """The dossier as it was, but for the input held (accepted, not yet in effect)."""
+    kept = state.model_copy(deep=True)
+    kept.seq = fact.seq
+    held = HeldInput(
+        event=fact.name,
+        received_at=received_at,
+        reason=waiting.reason,
+        rule=waiting.rule,
+        field=waiting.field,
+        seq=fact.seq,
+        payload=fact.payload,
+        dated=fact.dated,
+        received_on=fact.received_on,
+    )
+    kept.held_inputs = [*kept.held_inputs, held]
+    return Step(kept, [], held=held)
+
+
+def _as_fact(held: HeldInput) -> Fact:
+    return Fact(
+        seq=held.seq,
+        name=held.event,
+        payload=held.payload,
+        dated=held.dated,
+        received_on=held.received_on,
+    )
+
+
+@dataclass
+class _Released(Generic[D]):
+    folded: _Folded[D]
+    placed: list[HeldInput]
+    refused: list[Rejection]
+
+
+def _release(
+    kind: DossierKind[D], folded: _Folded[D], reference: ReferenceData, clock: date
+) -> _Released[D]:
+    """The held inputs tried again in event time, once a fact was accepted: those admitted
+    now take their places among the facts (all together, as they may rest on each other,
+    else one at a time); one refused now for another reason (what came makes it
+    inadmissible) is a rejection; the others wait on."""
+    placed: list[HeldInput] = []
+    refused: list[Rejection] = []
+    while folded.state.held_inputs:
+        state = folded.state
+        outcome = _place(kind, state, state.held_inputs, reference, clock)
+        for held in sorted(state.held_inputs, key=lambda h: (h.dated, h.seq)):
+            if outcome is not None:
+                break
+            outcome = _place(kind, state, [held], reference, clock)
+        if outcome is None:
+            break
+        if isinstance(outcome, Rejection):
+            state.held_inputs = [h for h in state.held_inputs if h.seq != outcome.seq]
+            refused.append(outcome)
+            continue
+        placed += [h for h in state.held_inputs if h not in outcome.state.held_inputs]
+        folded = outcome
+    return _Released(folded, placed, refused)
+
+
+def _place(
+    kind: DossierKind[D],
+    state: D,
+    candidates: list[HeldInput],
+    reference: ReferenceData,
+    clock: date,
+) -> _Folded[D] | Rejection | None:
+    """The dossier re-folded with the held `candidates` in their places but for those that
+    still wait; the rejection of a lone candidate refused now; None when none is placed,
+    or when placing them would make an accepted fact wait or (several) fail."""
+    facts = [*state.facts, *(_as_fact(held) for held in candidates)]
+    optional = frozenset(held.seq for held in candidates)
+    lone = candidates[0] if len(candidates) == 1 else None
+    try:
+        folded = _fold(kind, state, facts, reference, clock, optional=optional)
+    except _FoldFailed as failed:
+        if lone is None or isinstance(failed.rejected, Waiting):
+            return None
+        rejected = failed.rejected
+        if failed.fact.seq != lone.seq:
+            rejected = _contradiction(failed, kind.events[lone.event].model.DATE_FIELD)
+        return _rejection(lone.event, lone.received_at, lone.seq, rejected)
+    except Exception as error:
+        if lone is None:
+            return None
+        return _rejection(lone.event, lone.received_at, lone.seq, _unjudgeable(error))
+    if folded.skipped == optional:
+        return None
+    folded.state.facts = [fact for fact in facts if fact.seq not in folded.skipped]
+    folded.state.held_inputs = [
+        h for h in state.held_inputs if h.seq not in optional or h.seq in folded.skipped
+    ]
+    return folded
+
+
+def _refuse_held_if_closed(state: DossierRecord) -> list[Rejection]:
+    """Nothing is dropped: an input still waiting when the dossier closes is refused then,
+    with the reason it waited."""
+    if not state.closed:
+        return []
+    refused = [
+        Rejection(
+            event=held.event,
+            received_at=held.received_at,
+            reason=f"{held.reason}; the dossier closed before it arrived",
+            rule=held.rule,
+            field=held.field,
+            seq=held.seq,
+        )
+        for held in state.held_inputs
+    ]
+    state.held_inputs = []
+    return refused
 
 
 def _unjudgeable(error: Exception) -> InputRejected:
@@ -297,6 +512,9 @@ def _new_fact(kind: DossierKind[D], state: D, name: str, raw: Any, seq: int, tod
         raise InputRejected(
             "duplicate", f"identical to event #{same}, already accepted; nothing changed"
         )
+    held = next((h for h in state.held_inputs if (h.event, h.payload) == (name, payload)), None)
+    if held is not None:
+        raise InputRejected("duplicate", f"identical to event #{held.seq}, held; nothing changed")
     check_event_date(event, today)
     _not_before_opening(state, event)
     # A fact counts from the day it happened, and never from after the day it arrived
@@ -425,13 +643,25 @@ def _refold(
             raise failed.rejected from None
         if seq in failed.fact.corrected_by:  # the corrected payload itself does not hold
             raise _in_payload(failed.rejected) from None
-        # Another fact would no longer hold: the new input is refused, naming both.
-        raise InputRejected(
-            failed.rejected.rule,
-            f"contradicts event #{failed.fact.seq} ({failed.fact.name}, {failed.fact.dated}), "
-            f"already accepted, which would no longer hold: {failed.rejected.message}",
-            placed_by,
-        ) from None
+        if isinstance(failed.rejected, Waiting):  # held, until what that one waits for comes
+            raise Waiting(*_naming(failed, "would wait", placed_by)) from None
+        raise _contradiction(failed, placed_by) from None
+
+
+def _contradiction(failed: _FoldFailed, placed_by: str) -> InputRejected:
+    """Another fact would no longer hold: the new input is refused, naming both."""
+    return InputRejected(*_naming(failed, "would no longer hold", placed_by))
+
+
+def _naming(failed: _FoldFailed, what: str, placed_by: str) -> tuple[str, str, str]:
+    """Rule, message and field of an input that puts an accepted fact at odds."""
+    other = failed.fact
+    return (
+        failed.rejected.rule,
+        f"contradicts event #{other.seq} ({other.name}, {other.dated}), already accepted, "
+        f"which {what}: {failed.rejected.message}",
+        placed_by,
+    )
 
 
 def _facts_after_opening(state: DossierRecord, facts: list[Fact]) -> None:
@@ -527,4 +757,4 @@ def on_deadline(kind: DossierKind[D], state: D, when: date | datetime) -> Step[D
     new.clock = max(new.clock or today, today)
     notes = _advance(kind, new, new.clock)
     new.said = {**new.said, **notes}
-    return Step(new, list(notes.values()))
+    return Step(new, list(notes.values()), refused_held=_record(new, _refuse_held_if_closed(new)))

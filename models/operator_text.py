@@ -381,6 +381,11 @@ CLI: Mapping[str, Label] = {
     "awaiting": Label("attendu", "awaiting"),
     "overdue": Label("en retard", "overdue"),
     "rejected_inputs": Label("entrées rejetées", "rejected inputs"),
+    # Held facts: accepted, waiting for the fact they rest on (docs/interpretations.md).
+    "held_inputs": Label(
+        "entrées en attente de ce sur quoi elles reposent", "inputs held for what they rest on"
+    ),
+    "held_input": Label("n°{seq} {event} : {reason}", "#{seq} {event}: {reason}"),
     "last": Label("dernière : {reason}", "last: {reason}"),
     "outcome": Label("issue", "outcome"),
     "decided": Label("{decision} le {date}", "{decision} on {date}"),

@@ -26,6 +26,11 @@ class EventRecord(Record):
     received_at: str
     corrects: int | None = None  # correct_event: the event it corrects
     run_id: str = ""  # the run that wrote it: a reset's branch is followed (migration 007)
+    # Held facts (migration 013): `accepted`, `rejected` or `held`; the held inputs this step
+    # placed in event time (their seq); those it refused, with their reasons.
+    status: str | None = None
+    placed: list[int] = Field(default_factory=list)
+    refused_held: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class NotificationRecord(Record):

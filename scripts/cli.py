@@ -433,6 +433,10 @@ def summary_text(
         (cli_text("overdue", language), ", ".join(overdue) or "-"),
         (cli_text("rejected_inputs", language), rejected_text),
     ]
+    held = state.get("held_inputs") or []
+    if held:
+        waiting = "; ".join(cli_text("held_input", language, **item) for item in held)
+        rows.append((cli_text("held_inputs", language), waiting))
     outcome = state.get("outcome")
     if isinstance(outcome, dict):
         grounds = ", ".join(outcome.get("grounds") or [])

@@ -320,6 +320,11 @@ class DossierWorkflow(Generic[S]):
         reason = step.rejection.reason if step.rejection is not None else None
         rule = step.rejection.rule if step.rejection is not None else None
         record = self._event_record(seq, event, source, raw, reason, step.corrects, rule=rule)
+        # Held facts (migration 013): the input waits, or this step placed or refused those
+        # that waited. Nothing here changes what the workflow does, only what the row says.
+        record.status = "held" if step.held is not None else None
+        record.placed = step.placed
+        record.refused_held = [r.model_dump(mode="json") for r in step.refused_held]
         notifications = [
             NotificationRecord.of(info.workflow_id, due, info.run_id, seq)
             for due in step.notifications

@@ -26,7 +26,7 @@ from models.cai.state import (
 )
 from models.common import NotificationDue, Recipient
 from models.dossier import fulfil
-from models.errors import InputRejected
+from models.errors import InputRejected, Waiting
 from models.notifications import Kind
 from models.reference import ReferenceData
 
@@ -66,7 +66,7 @@ def on_convened(
         raise InputRejected("H1", f"already convened to session {event.session_id}", "session_id")
     pending = skills.pending_convocation
     if pending is not None:
-        raise InputRejected(
+        raise Waiting(
             "H1",
             f"already convened to session {pending.session_id} on {pending.session_on}; "
             "an absence is reported before another convocation",
@@ -112,7 +112,7 @@ def on_completed(
             "duration_hours",
         )
     if not skills.convocations:
-        raise InputRejected("H1", "the signatory was never convened", "completed_on")
+        raise Waiting("H1", "the signatory was never convened", "completed_on")
     if event.completed_on < skills.convocations[0].session_on:
         raise InputRejected("H1", "precedes the first convocation", "completed_on")
     skills.completed_on = event.completed_on
@@ -146,9 +146,7 @@ def on_absence(
     if event.service == Service.SKILLS_ASSESSMENT:
         pending = state.skills_assessment.pending_convocation
         if pending is None:
-            raise InputRejected(
-                "I2", "the signatory is not convened to a skills assessment", "service"
-            )
+            raise Waiting("I2", "the signatory is not convened to a skills assessment", "service")
         if event.absent_on < pending.session_on:
             raise InputRejected("I2", f"precedes the session of {pending.session_on}", "absent_on")
         state.skills_assessment.absences.append(record)

@@ -12,7 +12,7 @@ from models.calendar import months_after
 from models.common import DeadlineStatus, NotificationDue, Recipient, TrackedDeadline, age_on
 from models.core import Step
 from models.dossier_kind import contract_start
-from models.errors import InputRejected
+from models.errors import InputRejected, Waiting
 from models.events import Event
 from models.family.events import (
     CaiFamilyInput,
@@ -117,7 +117,7 @@ def on_convened(
         raise InputRejected("G2", f"already convened to session {event.session_id}", "session_id")
     pending = parent.pending_convocation
     if pending is not None:
-        raise InputRejected(
+        raise Waiting(
             "G2",
             f"already convened to session {pending.session_id} on {pending.session_on}",
             "session_id",
@@ -145,7 +145,7 @@ def on_attended(
 ) -> list[NotificationDue]:
     parent = _parent(state, event.person_id)
     if not parent.convocations:
-        raise InputRejected("G2", f"{event.person_id} was never convened", "person_id")
+        raise Waiting("G2", f"{event.person_id} was never convened", "person_id")
     parent.attended_on = event.attended_on
     parent.attestation_ref = event.attestation_ref
     if all(p.status == ParentStatus.ATTENDED for p in state.parents.values()):
@@ -186,7 +186,7 @@ def on_absence_reported_at_once(
 def _record_absence(state: FamilyState, event: ParentsTrainingAbsence) -> Parent:
     parent = _parent(state, event.person_id)
     if parent.pending_convocation is None:
-        raise InputRejected("G4", f"{event.person_id} is not convened", "person_id")
+        raise Waiting("G4", f"{event.person_id} is not convened", "person_id")
     parent.absences.append(
         Absence(absent_on=event.absent_on, legitimate_reason=event.legitimate_reason)
     )

@@ -8,7 +8,7 @@ from datetime import date
 from models.calendar import months_after
 from models.common import NotificationDue, Recipient, TrackedDeadline
 from models.dossier import fulfil
-from models.errors import InputRejected
+from models.errors import InputRejected, Waiting
 from models.notifications import Kind
 from models.reference import ReferenceData
 from models.visa.delays import TRAINING_LENGTH_MONTHS, start_module_by, training_needed
@@ -33,6 +33,9 @@ from models.visa.state import (
 
 MIN_LANGUAGE_HOURS = 40  # D3
 MAX_VALUES_HOURS = 3  # E3: half a day, read as the circular reads it in II.2 (3 hours at most)
+# Where a domain stands when its training may still be prescribed: an event about that
+# training waits for the prescription (its evaluation may not be on file yet either).
+PRESCRIPTION_MAY_COME = frozenset({TrackStatus.AWAITING_EVALUATION, TrackStatus.TRAINING_NEEDED})
 
 
 def completion(state: VisaState, domain: Domain) -> date | None:
@@ -150,6 +153,8 @@ def _open_training(state: VisaState, domain: Domain, rule: str) -> Training:
             "kind",
         )
     training = state.track(domain).training
+    if training is None and state.status_of(domain) in PRESCRIPTION_MAY_COME:
+        raise Waiting(rule, f"no {domain.value} training was prescribed", "kind")
     if training is None:
         raise InputRejected(rule, f"no {domain.value} training was prescribed", "kind")
     if state.track(domain).training_exemption is not None:
@@ -191,7 +196,9 @@ def on_training_absence(
 ) -> list[NotificationDue]:
     rule = "D5" if event.kind == Domain.LANGUAGE else "E6"
     training = _open_training(state, event.kind, rule)
-    if training.started_on is None or event.absent_on < training.started_on:
+    if training.started_on is None:
+        raise Waiting(rule, "an absence is reported from a training under way", "absent_on")
+    if event.absent_on < training.started_on:
         raise InputRejected(rule, "an absence is reported from a training under way", "absent_on")
     if training.completed_on is not None and event.absent_on > training.completed_on:
         raise InputRejected(
@@ -226,9 +233,7 @@ def on_training_completed(
     rule = "D4" if event.kind == Domain.LANGUAGE else "E5"
     training = _open_training(state, event.kind, rule)
     if training.started_on is None:
-        raise InputRejected(
-            rule, "the training has not started (send training_started first)", "kind"
-        )
+        raise Waiting(rule, "the training has not started (send training_started first)", "kind")
     if training.completed_on is not None:
         raise InputRejected(
             rule, f"the training already completed on {training.completed_on}", "kind"

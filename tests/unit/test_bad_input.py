@@ -59,6 +59,22 @@ def reject(
     return reason
 
 
+def hold(
+    before: VisaState, name: str, payload: Any, prefix: str, today: date = date(2009, 3, 1)
+) -> VisaState:
+    """Send an event whose ground is not on file: accepted and held (core), nothing else
+    changed; the state is returned."""
+    step = send(before, name, payload, today=today)
+    assert step.rejection is None and step.held is not None, "the event should be held"
+    assert step.held.reason.startswith(prefix), step.held.reason
+    assert step.notifications == []
+    assert step.state.facts == before.facts and step.state.rejected_inputs == before.rejected_inputs
+    assert step.state.held_inputs == [*before.held_inputs, step.held]
+    assert (step.held.event, step.held.seq) == (name, before.seq + 1)
+    assert step.held.received_at == stamp(today)
+    return step.state
+
+
 def payload_of(event: Event, **changes: Any) -> dict[str, Any]:
     return {**event[1], **changes}
 
@@ -143,15 +159,22 @@ def test_an_evaluation_before_the_complete_file_is_rejected() -> None:
 
 
 @pytest.mark.rule("D4")
-def test_training_completed_before_any_prescription_is_rejected() -> None:
-    reason = reject(feed(LANGUAGE_KO).state, *training_completed(date(2009, 2, 28)), "D4: kind")
-    assert "no language training was prescribed" in reason
+@pytest.mark.rule("core")
+def test_training_completed_before_any_prescription_is_held_until_it_comes() -> None:
+    held = hold(feed(LANGUAGE_KO).state, *training_completed(date(2009, 2, 28)), "D4: kind")
+    assert "no language training was prescribed" in held.held_inputs[0].reason
 
 
 @pytest.mark.rule("D4")
-def test_training_completed_before_it_started_is_rejected() -> None:
+@pytest.mark.rule("core")
+def test_training_completed_before_it_started_is_held_then_placed_in_event_time() -> None:
     before = feed([*LANGUAGE_KO, training_prescribed(date(2009, 2, 25))]).state
-    reject(before, *training_completed(date(2009, 2, 28)), "D4: kind")
+    held = hold(before, *training_completed(date(2009, 2, 28)), "D4: kind")
+    started = send(held, "training_started", {"kind": "language", "started_on": "2009-02-26"})
+    assert started.rejection is None and started.placed == [held.held_inputs[0].seq]
+    assert started.state.held_inputs == []
+    training = started.state.language.training
+    assert training is not None and training.completed_on == date(2009, 2, 28)
 
 
 @pytest.mark.rule("D3")
@@ -160,16 +183,22 @@ def test_a_prescription_before_any_evaluation_is_rejected() -> None:
 
 
 @pytest.mark.rule("B7")
-def test_a_training_started_before_it_was_prescribed_is_rejected() -> None:
-    # Judged in event time: on 24 February no training was prescribed yet.
+@pytest.mark.rule("core")
+def test_a_training_started_before_it_was_prescribed_waits_and_is_refused_at_closing() -> None:
+    # Judged in event time: on 24 February no training was prescribed yet. It waits for a
+    # prescription dated before it (a correction of this one may bring it); none comes, and
+    # the dossier's closing refuses it with its reason (nothing is dropped).
     before = feed([*LANGUAGE_KO, training_prescribed(date(2009, 2, 25))]).state
-    reason = reject(
-        before,
-        "training_started",
-        {"kind": "language", "started_on": "2009-02-24"},
-        "B7: kind",
+    held = hold(
+        before, "training_started", {"kind": "language", "started_on": "2009-02-24"}, "B7: kind"
     )
-    assert "no language training was prescribed" in reason
+    assert "no language training was prescribed" in held.held_inputs[0].reason
+    refused = send(held, *visa_decision(date(2009, 3, 2), "refused", ["public_order"]))
+    [rejection] = refused.refused_held
+    assert refused.state.closed and refused.state.held_inputs == []
+    assert rejection.seq == held.held_inputs[0].seq and rejection.rule == "B7"
+    assert "the dossier closed before it arrived" in rejection.reason
+    assert refused.state.rejected_inputs[-1] == rejection
 
 
 # An event dated before the event it follows is out of order too: its date would set a

@@ -309,13 +309,14 @@ def test_d5_an_absence_with_a_legitimate_reason_is_not_attributable() -> None:
 
 
 @pytest.mark.rule("D5")
-def test_d5_no_absence_before_the_training_started() -> None:
+@pytest.mark.rule("core")
+def test_d5_an_absence_before_the_training_started_is_held_until_it_starts() -> None:
     before = feed(TRAINED[:3]).state  # prescribed, not started
     step = send(before, *training_absence(date(2009, 3, 5)))
-    assert step.rejection is not None
-    assert step.rejection.reason.startswith("D5: absent_on")
+    assert step.rejection is None and step.held is not None
+    assert step.held.reason.startswith("D5: absent_on")
     assert step.notifications == []
-    assert unchanged_but_seq(before, step.state)
+    assert step.state.held_inputs == [step.held] and step.state.facts == before.facts
 
 
 # --- D6 / D7: the re-evaluation sets what the CAI in France inherits ----------------------

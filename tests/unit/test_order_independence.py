@@ -11,12 +11,17 @@ with B9's next-working-day policy on):
 - in date order, each fact arriving on the day it happened;
 - in a random arrival order: each fact arrives on a day at or after its own date (a lag of
   up to LAG_DAYS days, ties broken at random), the dossier's clock only moving forward, and
-  the time passing between arrivals.
+  the time passing between arrivals. A fact may arrive before the fact it rests on (a
+  training's start before its prescription, an outcome before its session's convocation, a
+  new convocation before the absence from the last one): it is held until that one arrives
+  (models.errors.Waiting), then takes its place in event time.
 
-The facts the first run refuses are not a valid story and are dropped from both runs. Both
-dossiers are then brought to the same day (the last arrival), and must agree on:
+The facts the first run refuses (or still holds at its end) are not a valid story and are
+dropped from both runs. Both dossiers are then brought to the same day (the last arrival),
+and must agree on:
 
-- every accepted fact (name, payload, date, withdrawn): none refused in the second run;
+- every accepted fact (name, payload, date, withdrawn): none refused in the second run, and
+  none still held at its end;
 - the state, minus the journal, which records arrival by design: `seq`, `rejected_inputs`,
   `accepted_fingerprints` (fact numbers), `facts` (arrival order, received days), `said`
   (compared below), `clock` and `reference_version`;
@@ -31,15 +36,12 @@ Held fixed because the rules read it: the results of an evaluation reach the con
 the day of the evaluation in both runs (B6 counts the week to their receipt, B7 the two
 months from it), so the receipt of an evaluation is never late here.
 
-Where the property is narrowed, and why:
-- the steps of a story fall on distinct days: a fact carries a date, not an hour, so two
-  facts of one day are placed in the order they arrived (an absence and an evaluation of
-  the same day are ambiguous by nature);
-- a fact arrives after the fact it rests on (RESTS_ON: a training's start after its
-  prescription, an outcome after its session's convocation, a new convocation after the
-  absence from the last one). The core refuses a fact whose ground is not on file yet,
-  rather than holding it: that order dependence is real, and documented by the strict
-  xfail at the end of this file.
+Where the property is narrowed, and why: a fact carries a date, not an hour, so the facts of
+one day are placed in the order they arrived (an absence and an evaluation of the same day
+are ambiguous by nature; a skills assessment completed on a day may be the outcome of its
+session's convocation or of an earlier pending one). The steps of a story fall on distinct
+days, but for a session and its outcome: these two arrive in the order they happened, on
+any days otherwise.
 
 `ORDER_EXAMPLES` sets the count per kind (100 by default)."""
 
@@ -294,57 +296,19 @@ def _in_date_order(facts: list[Fact]) -> list[Arrival]:
     return [(fact, fact[2]) for fact in sorted(facts, key=lambda fact: fact[2])]
 
 
-# A fact the core takes in only once another one of its thread is on file: the training
-# a start, an absence or a completion reports on; the session an outcome is from; the
-# absence a new convocation follows. Name → the names it rests on.
-RESTS_ON: dict[str, tuple[str, ...]] = {
-    "training_started": ("training_prescribed",),
-    "training_absence": ("training_started",),
-    "training_completed": ("training_started",),
-    "skills_assessment_completed": ("skills_assessment_convened",),
-    "absence": ("skills_assessment_convened",),
-    "skills_assessment_convened": ("absence",),
-    "parents_training_absence": ("parents_training_convened",),
-    "parents_training_attended": ("parents_training_convened",),
-    "parents_training_convened": ("parents_training_absence",),
-}
-
-
-def _thread(fact: Fact) -> str:
-    """What a fact is about: one training, the skills assessment, one parent."""
-    name, payload, _ = fact
-    if name.startswith("training_") and "kind" in payload:
-        return f"training:{payload['kind']}"
-    if name.startswith("skills_assessment") or payload.get("service") == "skills_assessment":
-        return "skills_assessment"
-    if name.startswith("parents_training"):
-        return f"parent:{payload['person_id']}"
-    return name
-
-
-def _rests_on(facts: list[Fact], index: int) -> int | None:
-    """The fact (its index in the story) that `facts[index]` rests on, if any."""
-    fact = facts[index]
-    names = RESTS_ON.get(fact[0], ())
-    for earlier in range(index - 1, -1, -1):
-        other = facts[earlier]
-        if other[0] in names and _thread(other) == _thread(fact):
-            return earlier
-    return None
-
-
 @st.composite
 def _arrivals(draw: st.DrawFn, facts: list[Fact]) -> list[Arrival]:
-    """Each fact on a day at or after its own date, and not before the fact it rests on
-    (RESTS_ON), the clock moving forward; ties at random."""
+    """Each fact on a day at or after its own date, the clock moving forward, before or
+    after the facts it rests on; ties at random, but that a fact of the same date as one
+    before it in the story arrives after that one (a fact carries no hour)."""
     days: list[date] = []
     levels: list[int] = []
     for index, (name, _, dated) in enumerate(facts):
         lag = 0 if name in RECEIVED_ON_THEIR_DATE else draw(st.integers(0, LAG_DAYS))
         day, level = dated + timedelta(days=lag), 0
-        rests_on = _rests_on(facts, index)
-        if rests_on is not None and days[rests_on] >= day:
-            day, level = days[rests_on], levels[rests_on] + 1
+        same_day = [i for i in range(index) if facts[i][2] == dated]
+        if same_day and days[same_day[-1]] >= day:
+            day, level = days[same_day[-1]], levels[same_day[-1]] + 1
         days.append(day)
         levels.append(level)
     ties = draw(st.permutations(range(len(facts))))
@@ -359,16 +323,19 @@ def _run(
     arrivals: list[Arrival],
     reference: ReferenceData = REFERENCE,
 ) -> tuple[DossierRecord, list[Fact]]:
-    """The dossier after every arrival, and the facts it refused."""
+    """The dossier after every arrival, and the facts it refused or holds still."""
     state = history.open_dossier(core, raw, reference, OPENED_ON, workflow_id).state
     refused: list[Fact] = []
+    arrived: dict[int, Fact] = {}
     for fact, day in arrivals:
         name, payload, _ = fact
         step = history.receive(core, state, name, payload, reference, day, f"{day}T09:00:00Z")
+        arrived[step.state.seq] = fact
+        refused += [arrived[rejection.seq] for rejection in step.refused_held if rejection.seq]
         if step.rejection is not None:
             refused.append(fact)
         state = step.state
-    return state, refused
+    return state, refused + [arrived[held.seq] for held in state.held_inputs]
 
 
 def _until(core: DossierKind[Any], state: DossierRecord, day: date) -> DossierRecord:
@@ -462,7 +429,7 @@ def test_a_dossier_is_the_same_whatever_order_its_facts_arrive_in(
     check_order_independence(core, raw, workflow_id, story, data)
 
 
-# --- found: a fact that arrives before the fact it rests on -------------------------------
+# --- a fact that arrives before the fact it rests on is held -------------------------------
 
 EVALUATED = date(2009, 2, 4)
 PRESCRIBED, STARTED = date(2009, 2, 6), date(2009, 2, 7)
@@ -509,33 +476,46 @@ SKILLS_STORY: list[Fact] = [
 
 
 @pytest.mark.rule("core")
-@pytest.mark.xfail(
-    strict=True,
-    reason="a fact that reaches the dossier before the fact it rests on is refused, not "
-    "held until that one arrives: the sender must send it again (RESTS_ON narrows the "
-    "property to arrivals after what they rest on)",
-)
 @pytest.mark.parametrize(
-    ("kind_index", "story", "late"),
+    ("kind_index", "story", "late", "waits"),
     [
         # The provider's start arrives on 7 February, the consulate's prescription of
-        # 6 February only on 8 February: the start is refused (B7: no training prescribed).
-        (0, TRAINING_STORY, {"training_prescribed": date(2009, 2, 8)}),
+        # 6 February only on 8 February: the start waits for it (B7: no training prescribed).
+        pytest.param(
+            0,
+            TRAINING_STORY,
+            {"training_prescribed": date(2009, 2, 8)},
+            "B7: kind: no language training was prescribed",
+            marks=pytest.mark.rule("B7"),
+        ),
         # The second convocation arrives on 4 February, the absence from the first session
-        # (3 February) on 5 February: the convocation is refused (one is pending).
-        (1, SKILLS_STORY, {"absence": date(2009, 2, 5)}),
+        # (3 February) on 5 February: the convocation waits for it (H1: one is pending).
+        pytest.param(
+            1,
+            SKILLS_STORY,
+            {"absence": date(2009, 2, 5)},
+            "H1: session_id: already convened to session S0",
+            marks=pytest.mark.rule("H1"),
+        ),
     ],
     ids=["visa-start-before-prescription", "cai-convocation-before-absence"],
 )
-def test_a_fact_arriving_before_what_it_rests_on_is_taken_in_all_the_same(
-    kind_index: int, story: list[Fact], late: dict[str, date]
+def test_a_fact_arriving_before_what_it_rests_on_is_held_then_taken_in(
+    kind_index: int, story: list[Fact], late: dict[str, date], waits: str
 ) -> None:
     core, raw, workflow_id = KINDS[kind_index]
     in_order, _ = _run(core, raw, workflow_id, _in_date_order(story))
     arrivals = sorted(
         ((fact, late.get(fact[0], fact[2])) for fact in story), key=lambda arrival: arrival[1]
     )
+    before_ground = arrivals[:-1]  # all but the fact the held one rests on
+    waiting, _ = _run(core, raw, workflow_id, before_ground)
+    [held] = waiting.held_inputs
+    assert held.reason.startswith(waits) and waiting.rejected_inputs == []
+    assert held.seq not in {fact.seq for fact in waiting.facts}
     arrived, refused = _run(core, raw, workflow_id, arrivals)
-    assert refused == []
+    assert refused == [] and arrived.held_inputs == []
     last = max(day for _, day in arrivals)
-    assert _state(_until(core, arrived, last)) == _state(_until(core, in_order, last))
+    in_order, arrived = _until(core, in_order, last), _until(core, arrived, last)
+    assert _state(arrived) == _state(in_order)
+    assert _in_effect(arrived) == _in_effect(in_order)

@@ -36,14 +36,9 @@ def cases(today: date) -> list[tuple[str, str, Any, str]]:
         ),
         (
             "out of order",
-            "training_completed",
-            {
-                "kind": "language",
-                "completed_on": iso(today),
-                "hours_attended": 40,
-                "attestation_ref": "A",
-            },
-            "D4: kind: no language training was prescribed",
+            "language_evaluation",
+            {"evaluated_on": iso(today), "oral_score": 40, "written_score": 20, "evaluator": "E"},
+            "D4: a re-evaluation follows a completed training",
         ),
         (
             "refusal citing an evaluation",
@@ -116,6 +111,35 @@ async def assert_recorded_and_healthy(
         {"kind": "language", "hours": 120, "provider": "Alliance", "notified_on": iso(today)},
     )
     assert state["stage"] == "awaiting_training" and state["training_prescribed"] is True
+
+
+@pytest.mark.rule("core")
+@pytest.mark.rule("D4")
+async def test_an_update_resting_on_what_has_not_arrived_is_held_then_placed(
+    harness: Harness,
+) -> None:
+    handle, today = await prepared(harness)
+    completed = {
+        "kind": "language",
+        "completed_on": iso(today),
+        "hours_attended": 120,
+        "attestation_ref": "A",
+    }
+    state = await handle.execute_update("training_completed", completed)  # accepted: held
+    [held] = state["held_inputs"]
+    assert held["event"] == "training_completed" and held["reason"].startswith("D4: kind")
+    assert state["rejected_inputs"] == [] and state["stage"] == "awaiting_training"
+    await handle.execute_update(
+        "training_prescribed",
+        {"kind": "language", "hours": 120, "provider": "Alliance", "notified_on": iso(today)},
+    )
+    state = await handle.execute_update(
+        "training_started", {"kind": "language", "started_on": iso(today)}
+    )
+    assert state["held_inputs"] == [] and state["stage"] == "awaiting_re_evaluation"
+    rows = {row["seq"]: row for row in await harness.events(handle.id)}
+    assert rows[held["seq"]]["status"] == "held" and rows[held["seq"]]["accepted"]
+    assert list(rows[max(rows)]["placed"]) == [held["seq"]]
 
 
 @pytest.mark.rule("D1")
