@@ -81,6 +81,12 @@ PATCHES_UP_FRONT = "patches-up-front"
 # its answer memoised, keeps the consulate's copy only).
 ATTESTATION_TO_THE_APPLICANT = "attestation-to-the-applicant"
 LATER_PATCHES = (ONE_TRANSACTION_PER_STEP, UNDELIVERED_COUNT, SETTLE_BEFORE_CLOSING)
+# A delivery no longer signals its outcome back: that signal and the dossier task it woke
+# were a fifth of the server's work per notification (measured, tools/bench.py). What is
+# undelivered is the register's `notification.delivered_at`, which the CLI and the Web UI's
+# list of `NotificationDelivery` runs show. Asked in the first task only: a run begun before
+# keeps counting what its deliveries tell it, on replay too.
+UNDELIVERED_FROM_REGISTER = "undelivered-from-register"
 
 
 class DossierWorkflow(Generic[S]):
@@ -99,6 +105,7 @@ class DossierWorkflow(Generic[S]):
         self._start_rejection: str | None = None
         self._shown: dict[str, Any] = {}  # search attributes and details as last published
         self._told: dict[str, DeliveryOutcome] = {}  # what the deliveries reported back
+        self._deliveries_tell = True  # False once the register answers what is undelivered
 
     # --- the run -----------------------------------------------------------------------
 
@@ -106,6 +113,7 @@ class DossierWorkflow(Generic[S]):
         if workflow.patched(PATCHES_UP_FRONT):
             for patch in LATER_PATCHES:
                 workflow.patched(patch)
+            self._deliveries_tell = not workflow.patched(UNDELIVERED_FROM_REGISTER)
         if carried is not None:
             await self._continue(raw, carried)
         else:
@@ -324,7 +332,11 @@ class DossierWorkflow(Generic[S]):
         if one_transaction:
             holder = await register.write_step(
                 StepRecord(
-                    event=record, notifications=notifications, projection=projection, claim=claim
+                    event=record,
+                    notifications=notifications,
+                    projection=projection,
+                    claim=claim,
+                    tell_deliveries=self._deliveries_tell,
                 ),
                 local=self.local_step,
                 summary=self._step_summary(event, step, view.procedure),
@@ -407,7 +419,7 @@ class DossierWorkflow(Generic[S]):
         shown = dict(_search_attributes(view))
         language = operator_language.current()
         details = details_markdown(view, language)
-        if workflow.patched(UNDELIVERED_COUNT):
+        if workflow.patched(UNDELIVERED_COUNT) and self._deliveries_tell:
             undelivered, refused = self._undelivered()
             shown[sa.UNDELIVERED.name] = (sa.UNDELIVERED, undelivered)
             if undelivered:
