@@ -81,8 +81,8 @@ PATCHES_UP_FRONT = "patches-up-front"
 # its answer memoised, keeps the consulate's copy only).
 ATTESTATION_TO_THE_APPLICANT = "attestation-to-the-applicant"
 LATER_PATCHES = (ONE_TRANSACTION_PER_STEP, UNDELIVERED_COUNT, SETTLE_BEFORE_CLOSING)
-# A delivery no longer signals its outcome back: that signal and the dossier task it woke
-# were a fifth of the server's work per notification (measured, tools/bench.py). What is
+# A delivery no longer signals its outcome back: that signal cost the server one more
+# dossier task per notification, some ten a lifecycle (tools/bench.py, end to end). What is
 # undelivered is the register's `notification.delivered_at`, which the CLI and the Web UI's
 # list of `NotificationDelivery` runs show. Asked in the first task only: a run begun before
 # keeps counting what its deliveries tell it, on replay too.
