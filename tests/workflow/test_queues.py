@@ -43,7 +43,7 @@ def _settings(database_url: str, tmp_path: Path, queues: str) -> Settings:
         data_dir=tmp_path,
         delivery_outbox_dir=tmp_path / "outbox",
         document_secret="test secret",
-        worker_queues=queues,  # type: ignore[arg-type]
+        worker_queues=queues,
     )
 
 
