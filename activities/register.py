@@ -95,7 +95,8 @@ class RegisterActivities:
             await self.start_deliveries(
                 [(note.workflow_id, note.key) for note in step.notifications],
                 # A closing step's deliveries have no running dossier left to tell.
-                tell_dossier=step.projection is None or not step.projection.view.closed,
+                tell_dossier=step.tell_deliveries
+                and (step.projection is None or not step.projection.view.closed),
             )
         return holder
 

@@ -128,3 +128,6 @@ class StepRecord(Record):
     notifications: list[NotificationRecord] = Field(default_factory=list)
     projection: DossierRow | None = None  # None for a rejected input: nothing changed
     claim: DossierClaim | None = None
+    # Whether its deliveries signal their outcome back (the dossiers begun before the
+    # register answered what is undelivered).
+    tell_deliveries: bool = True

@@ -162,7 +162,7 @@ async def run(args: argparse.Namespace, client: Client, settings: Settings) -> s
         )
         return "\n".join(found)
     if args.command == "redeliver":
-        handle = await redeliver(client, settings.temporal_task_queue, args.workflow_id, args.key)
+        handle = await redeliver(client, settings.documents_task_queue, args.workflow_id, args.key)
         return cli_text(
             "redelivering",
             settings.operator_language,

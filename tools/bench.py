@@ -4,6 +4,7 @@
     python -m tools.bench --quick          # small counts: a smoke run of two or three minutes
     python -m tools.bench --core           # the pure core alone
     python -m tools.bench --dossiers 2000  # fewer open dossiers for the memory measure
+    python -m tools.bench --end-to-end     # only what users get: letters and deliveries
 
 - core: a whole dossier through the pure rules, against only validating the same JSON.
 - lifecycles: `VisaApplication` lifecycles per second (start, settle, then every event of
@@ -15,6 +16,10 @@
   second, 20 in flight, against bare workflows settled by their one no-op activity.
 - worker memory: the worker's resident set holding `--dossiers` open dossiers, against the
   same worker idle just after its start.
+- end to end: lifecycles per second until their letters are laid out and their deliveries
+  drained to the outbox (the worker polling both task queues), against bare lifecycles on
+  the same worker; the updates' p50 and p99 meanwhile; CPU per lifecycle of the server, the
+  worker, its renderer and PostgreSQL (`tools.bench_delivery`).
 - local step: lifecycles per second of `VisaLocalStep` (a step's register transaction as a
   local activity, as `VisaApplication` does) against `VisaNormalStep` (as a normal
   activity), two otherwise identical subclasses of `VisaApplication` (`tools.bench_workflows`).
@@ -60,6 +65,14 @@ from scripts.devstack import (
     process_env,
     stop_worker_process,
     wait_for_worker,
+)
+from tools.bench_delivery import (
+    DELIVER_ENV,
+    EndToEnd,
+    cpu_line,
+    end_to_end,
+    processes_of,
+    register_pool,
 )
 from tools.bench_worker import BARE_WORKFLOW
 from tools.bench_workflows import LOCAL_STEP_WORKFLOW, NORMAL_STEP_WORKFLOW
@@ -408,10 +421,11 @@ class Plan:
     dossiers: int  # held open for the memory measure
     lanes: int = 20  # lifecycles and starts in flight
     updates_in_flight: int = 50
+    end_to_end: int = 60  # lifecycles of each side, delivered to the end
 
 
 FULL = Plan(rounds=5, warmup=1.5, window=5.0, dossiers=10_000)
-QUICK = Plan(rounds=2, warmup=1.0, window=3.0, dossiers=300)
+QUICK = Plan(rounds=2, warmup=1.0, window=3.0, dossiers=300, end_to_end=20)
 
 
 async def measure_lifecycles(client: Client, plan: Plan, subject: Kind, baseline: Kind) -> Row:
@@ -518,15 +532,16 @@ async def measure_memory(client: Client, worker_pid: int, plan: Plan) -> Row:
 
 @contextlib.asynccontextmanager
 async def bench_worker(
-    stack: PrivateStack, client: Client, log_path: Path
+    stack: PrivateStack, client: Client, log_path: Path, extra_env: dict[str, str] | None = None
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """`python -m tools.bench_worker` on the stack, polling; stopped on the way out."""
+    env = process_env(stack.settings, stack.server.address, stack.database_url)
     with log_path.open("ab") as log:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "tools.bench_worker",
-            env=process_env(stack.settings, stack.server.address, stack.database_url),
+            env={**env, **(extra_env or {})},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -580,10 +595,83 @@ async def bench_stack(plan: Plan, root: Path) -> list[Row]:
             rows += await run(measure_latency(client, plan))
             rows.append(await run(measure_intake(client, plan)))
             rows.append(await run(measure_lifecycles(client, plan, LOCAL_STEP, NORMAL_STEP)))
+        rows += await measure_end_to_end(stack, client, plan, root / "worker-delivering.log")
         # A fresh worker: its idle resident set is that of a worker just started.
         async with bench_worker(stack, client, log_path) as worker:
             rows.append(await watched(measure_memory(client, worker.pid, plan), worker, log_path))
     return rows
+
+
+async def measure_end_to_end(
+    stack: PrivateStack, client: Client, plan: Plan, log_path: Path
+) -> list[Row]:
+    """Whole lifecycles with their letters laid out and their deliveries drained to the
+    outbox, against bare lifecycles on the same worker; the updates' latency meanwhile;
+    the CPU of each process per lifecycle (`tools.bench_delivery`)."""
+    latencies: list[float] = []
+
+    def lifecycle(kind: Kind) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            handle = await _start_settled(client, kind)
+            for name, payload in _events(_today()):
+                start = time.perf_counter()
+                await _update(handle, name, payload)
+                if kind is DOSSIER:
+                    latencies.append(time.perf_counter() - start)
+
+        return run
+
+    extra_env = {DELIVER_ENV: "1"}
+    async with (
+        bench_worker(stack, client, log_path, extra_env) as worker,
+        register_pool(stack) as pool,
+    ):
+        processes = processes_of(stack, worker.pid)
+
+        async def measured(kind: Kind, count: int) -> EndToEnd:
+            return await watched(
+                end_to_end(lifecycle(kind), count, plan.lanes, pool, processes), worker, log_path
+            )
+
+        await measured(DOSSIER, plan.lanes)  # not counted: imports, caches, the renderer
+        await measured(BARE, plan.lanes)
+        latencies.clear()
+        dossier = await measured(DOSSIER, plan.end_to_end)
+        bare = await measured(BARE, plan.end_to_end)
+    print(f"  {cpu_line('VisaApplication, delivered', dossier)}", flush=True)
+    print(f"  {cpu_line('bare', bare)}", flush=True)
+    cpu = sum(dossier.cpu_ms.values())
+    return [
+        Row(
+            f"end to end: lifecycles/s, letters and deliveries drained, {plan.lanes} in flight",
+            _rate(dossier.per_second),
+            _rate(bare.per_second),
+            dossier.per_second / bare.per_second,
+        ),
+        *(
+            Row(
+                f"update latency {name} while delivering",
+                _ms(_percentile(latencies, fraction)),
+                "-",
+                float("nan"),
+            )
+            for name, fraction in (("p50", 0.50), ("p99", 0.99))
+        ),
+        Row(
+            "CPU per lifecycle, delivered: "
+            + ", ".join(f"{role} {ms:.0f}" for role, ms in dossier.cpu_ms.items()),
+            f"{cpu:.0f} ms",
+            f"{sum(bare.cpu_ms.values()):.0f} ms bare",
+            cpu / sum(bare.cpu_ms.values()),
+        ),
+    ]
+
+
+async def bench_end_to_end(plan: Plan, root: Path) -> list[Row]:
+    async with private_stack(root, TASK_QUEUE) as stack:
+        client = await connect(stack.settings)
+        await ensure_search_attributes(client, stack.settings.temporal_namespace)
+        return await measure_end_to_end(stack, client, plan, root / "worker-delivering.log")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -594,6 +682,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--core", action="store_true", help="only the core benchmark")
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
+    parser.add_argument(
+        "--end-to-end", action="store_true", help="only the end-to-end measures (and the core)"
+    )
     parser.add_argument(
         "--dossiers",
         type=int,
@@ -611,7 +702,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.core:
         try:
             with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-                rows += asyncio.run(bench_stack(plan, Path(tmp)))
+                bench = bench_end_to_end if args.end_to_end else bench_stack
+                rows += asyncio.run(bench(plan, Path(tmp)))
         except KeyboardInterrupt:
             print("interrupted: every process the benchmark started is stopped", file=sys.stderr)
             return 130

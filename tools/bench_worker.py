@@ -83,6 +83,7 @@ async def serve(settings: Settings) -> None:
     # Imported here, not above: nothing of the variants belongs in the sandbox's re-imports
     # of this module for every bare workflow.
     # The module's own name, not `__main__`: the sandbox passes modules through by name.
+    from tools.bench_delivery import DELIVER_ENV
     from tools.bench_worker import BareDossier, noop
     from tools.bench_workflows import VisaLocalStep, VisaNormalStep
 
@@ -92,8 +93,9 @@ async def serve(settings: Settings) -> None:
         settings,
         extra_workflows=[BareDossier, VisaLocalStep, VisaNormalStep],
         extra_activities=[noop],
-        # The steps are measured, not the delivery: it runs apart, in workflows of its own.
-        deliver=False,
+        # The steps are measured, not the delivery, unless the end-to-end measure asks:
+        # then both task queues are polled, as `python -m workers` does.
+        deliver=os.environ.get(DELIVER_ENV) == "1",
     )
 
 

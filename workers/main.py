@@ -1,7 +1,9 @@
 """The worker process: `python -m workers`.
 
-It polls the one task queue with every workflow and activity of the system until SIGTERM or
-SIGINT, then drains in-flight tasks and exits 0 (docs/contract.md, "Connection").
+It polls the dossiers' task queue (every workflow and the register's activities) and the
+documents' (the deliveries and the letters they lay out), or one of them (WORKER_QUEUES),
+until SIGTERM or SIGINT, then drains in-flight tasks and exits 0 (docs/contract.md,
+"Connection").
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from workers.postgres import database_url, release_embedded_database
 from workers.settings import Settings
 from workers.startup import StartupError, check_reports_dir
 from workflows import operator_language
+from workflows.delivery import NotificationDelivery
 
 # How long in-flight activities get to finish after a stop request before they are cancelled.
 GRACEFUL_SHUTDOWN_TIMEOUT = timedelta(seconds=10)
@@ -61,7 +64,7 @@ async def run_worker(
 
     Without `stop`, SIGTERM and SIGINT stop it (the process entry point); tests pass their own
     event so that the test runner's signals stay untouched. A fatal worker error is raised.
-    The other arguments go to `build_worker` (the benchmark's worker adds its baselines).
+    The other arguments go to `build_workers` (the benchmark's worker adds its baselines).
     Raises `StartupError` before touching anything when REPORTS_DIR cannot be written.
     """
     check_reports_dir(settings)
@@ -81,8 +84,8 @@ async def run_worker(
         pool = await open_register_pool(url, settings, migrated=owner is None)
         try:
             client = await _connect_patiently(settings)
-            with document_renderer() as renderer:
-                worker = build_worker(
+            with document_renderer(settings.document_renderers) as renderer:
+                running = build_workers(
                     client,
                     pool,
                     settings,
@@ -92,7 +95,7 @@ async def run_worker(
                     renderer=renderer,
                 )
                 async with business_metrics(pool, settings):
-                    await _run_until(worker, stop_event, settings)
+                    await _run_until(running, stop_event, settings)
         finally:
             await pool.close()
     finally:
@@ -114,6 +117,39 @@ async def open_register_pool(url: str, settings: Settings, *, migrated: bool) ->
     )
 
 
+def build_workers(
+    client: Client,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    *,
+    extra_workflows: Sequence[type[Any]] = (),
+    extra_activities: Sequence[Callable[..., Any]] = (),
+    deliver: bool = True,
+    renderer: Executor | None = None,
+) -> list[Worker]:
+    """The workers of the queues this process polls (WORKER_QUEUES): the dossiers'
+    (`build_worker`) and the documents' (`build_documents_worker`). Without `deliver` (the
+    benchmark of the steps) there are no deliveries, hence no documents' worker."""
+    found = []
+    if settings.polls_dossiers:
+        found.append(
+            build_worker(
+                client,
+                pool,
+                settings,
+                extra_workflows=extra_workflows,
+                extra_activities=extra_activities,
+                deliver=deliver,
+                renderer=renderer,
+            )
+        )
+    if settings.polls_documents and deliver:
+        found.append(build_documents_worker(client, pool, settings, renderer))
+    if not found:
+        raise StartupError("WORKER_QUEUES=documents polls nothing without deliveries")
+    return found
+
+
 def build_worker(
     client: Client,
     pool: asyncpg.Pool,
@@ -124,12 +160,15 @@ def build_worker(
     deliver: bool = True,
     renderer: Executor | None = None,
 ) -> Worker:
-    """The worker of the system, with its measured sizing (docs/production.md, "Sizing"): as many
+    """The dossiers' worker, with its measured sizing (docs/production.md, "Sizing"): as many
     activity slots as the pool has connections, so an activity never waits for one.
     Without `deliver` (the benchmark of the steps), notifications stay in the register;
-    `renderer` lays out their documents (`document_renderer`; None: a thread).
-    A template of a document that does not hold stops it, naming the file and the line.
-    It chooses the language of what operators read of its workflows (OPERATOR_LANGUAGE)."""
+    with it, each committed step starts its deliveries on the documents' queue. It still
+    serves `NotificationDelivery` and its activity (laid out by `renderer`, see
+    `document_renderer`; None: a thread) for the deliveries started on its own queue before
+    the documents had one. A template of a document that does not hold stops it, naming the
+    file and the line. It chooses the language of what operators read of its workflows
+    (OPERATOR_LANGUAGE)."""
     check_templates()
     operator_language.choose(settings.operator_language)
     return Worker(
@@ -142,16 +181,8 @@ def build_worker(
                 settings.reference_data_path,
                 settings.reports_path,
                 Deliveries(
-                    DeliveryActivities(
-                        pool,
-                        settings.delivery_routes(),
-                        mail_from=settings.delivery_mail_from,
-                        documents=NotificationDocuments(
-                            pool, settings.document_verification_secret(), renderer
-                        ),
-                        alert_after=timedelta(hours=settings.delivery_alert_hours),
-                    ),
-                    TemporalDeliveryStarter(client, settings.temporal_task_queue),
+                    delivery_activities(pool, settings, renderer),
+                    TemporalDeliveryStarter(client, settings.documents_task_queue),
                 )
                 if deliver
                 else None,
@@ -167,6 +198,41 @@ def build_worker(
         max_cached_workflows=settings.worker_cache_size,
         workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN_TIMEOUT,
+    )
+
+
+def build_documents_worker(
+    client: Client, pool: asyncpg.Pool, settings: Settings, renderer: Executor | None = None
+) -> Worker:
+    """The documents' worker (TEMPORAL_DOCUMENTS_TASK_QUEUE): the `NotificationDelivery`
+    workflows and their activity, which lays out the letters in `renderer`'s processes
+    (DOCUMENT_RENDERERS). A dossier's update never waits behind them: they poll a queue of
+    their own, with slots of their own."""
+    check_templates()
+    operator_language.choose(settings.operator_language)
+    deliveries = delivery_activities(pool, settings, renderer)
+    return Worker(
+        client,
+        task_queue=settings.documents_task_queue,
+        workflows=[NotificationDelivery],
+        activities=[deliveries.deliver_notification],
+        max_concurrent_activities=settings.worker_activity_slots,
+        max_cached_workflows=settings.worker_cache_size,
+        workflow_runner=workflow_runner(),
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN_TIMEOUT,
+    )
+
+
+def delivery_activities(
+    pool: asyncpg.Pool, settings: Settings, renderer: Executor | None
+) -> DeliveryActivities:
+    """The activity that sends a notification, with its routes and its documents."""
+    return DeliveryActivities(
+        pool,
+        settings.delivery_routes(),
+        mail_from=settings.delivery_mail_from,
+        documents=NotificationDocuments(pool, settings.document_verification_secret(), renderer),
+        alert_after=timedelta(hours=settings.delivery_alert_hours),
     )
 
 
@@ -257,14 +323,20 @@ async def _connect_patiently(settings: Settings) -> Client:
             delay = min(delay * 2, 5.0)
 
 
-async def _run_until(worker: Worker, stop: asyncio.Event, settings: Settings) -> None:
-    running = asyncio.create_task(worker.run(), name="worker")
+async def _run_until(
+    running_workers: list[Worker], stop: asyncio.Event, settings: Settings
+) -> None:
+    # One task for all: a fatal error of either worker stops the process.
+    async def run_all() -> None:
+        await asyncio.gather(*(worker.run() for worker in running_workers))
+
+    running = asyncio.create_task(run_all(), name="workers")
     stopping = asyncio.create_task(stop.wait(), name="stop")
     log.info(
         "worker started",
         temporal_address=settings.temporal_address,
         namespace=settings.temporal_namespace,
-        task_queue=settings.temporal_task_queue,
+        task_queues=[worker.task_queue for worker in running_workers],
         workflows=sorted(workflow_type.__name__ for workflow_type in workflows.WORKFLOWS),
     )
     try:
@@ -275,7 +347,7 @@ async def _run_until(worker: Worker, stop: asyncio.Event, settings: Settings) ->
             await stopping
     if not running.done():
         log.info("worker stopping", drain_timeout_s=GRACEFUL_SHUTDOWN_TIMEOUT.total_seconds())
-        await worker.shutdown()
+        await asyncio.gather(*(worker.shutdown() for worker in running_workers))
     # Raises the worker's fatal error, if it had one.
     await running
     log.info("worker stopped")

@@ -24,6 +24,10 @@ from models.operator_text import DEFAULT_LANGUAGE, Language
 from workers.codec import KeyRing, PayloadKeyError, local_key_ring, local_secret
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+# Which task queues a worker process polls: the dossiers' (their workflows, the register's
+# activities, the scheduled runs), the documents' (deliveries and the letters they lay
+# out), or both (the default, one process for everything).
+WorkerQueues = Literal["dossiers", "documents", "both"]
 
 
 # Never repeated in a message or a log line: a URL carries its password.
@@ -56,6 +60,14 @@ class Settings(BaseModel):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "integration"
+    temporal_documents_task_queue: str | None = None
+    """The task queue of the deliveries and the documents they lay out; None means
+    `{temporal_task_queue}-documents`. Apart, a burst of letters never delays a dossier's
+    answer to an update."""
+    worker_queues: WorkerQueues = "both"
+    """Which task queues this worker polls (`dossiers`, `documents` or `both`)."""
+    document_renderers: int = Field(default=1, ge=1, le=64)
+    """Processes laying out the PDFs of a worker that polls the documents' queue."""
     database_url: str | None = None
     """None means an embedded PostgreSQL under `data_dir / "postgres"`. Its role needs only
     the privileges of `register_writer` when `migration_database_url` is set."""
@@ -196,6 +208,21 @@ class Settings(BaseModel):
         return parse_routes(text, str(self.delivery_routes_path), fallback)
 
     @property
+    def documents_task_queue(self) -> str:
+        """Where deliveries run and letters are laid out (`temporal_documents_task_queue`)."""
+        if self.temporal_documents_task_queue is not None:
+            return self.temporal_documents_task_queue
+        return f"{self.temporal_task_queue}-documents"
+
+    @property
+    def polls_dossiers(self) -> bool:
+        return self.worker_queues != "documents"
+
+    @property
+    def polls_documents(self) -> bool:
+        return self.worker_queues != "dossiers"
+
+    @property
     def reports_path(self) -> Path:
         return self.reports_dir if self.reports_dir is not None else self.data_dir / "reports"
 
@@ -209,10 +236,10 @@ class Settings(BaseModel):
             raise ValueError(f"expected host:port, got {value!r}")
         return value
 
-    @field_validator("temporal_namespace", "temporal_task_queue")
+    @field_validator("temporal_namespace", "temporal_task_queue", "temporal_documents_task_queue")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
             raise ValueError("must not be blank")
         return value
 
@@ -235,7 +262,7 @@ class Settings(BaseModel):
     def _upper(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("operator_language", mode="before")
+    @field_validator("operator_language", "worker_queues", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value

@@ -88,6 +88,12 @@ OVERDUE_RULES = "overdue-rules"
 # that holds the key. Both asked up front; runs begun before asking patches up front (none
 # still open since) go without them.
 PERSON_KEYS = "person-keys"
+# A delivery no longer signals its outcome back: that signal cost the server one more
+# dossier task per notification, some ten a lifecycle (tools/bench.py, end to end). What is
+# undelivered is the register's `notification.delivered_at`, which the CLI and the Web UI's
+# list of `NotificationDelivery` runs show. Asked in the first task only: a run begun before
+# keeps counting what its deliveries tell it, on replay too.
+UNDELIVERED_FROM_REGISTER = "undelivered-from-register"
 
 
 class DossierWorkflow(Generic[S]):
@@ -110,6 +116,7 @@ class DossierWorkflow(Generic[S]):
         self._find_by_person = False
         self._people: list[person_search.Identity] | None = None  # as last hashed
         self._person_keys: list[str] = []
+        self._deliveries_tell = True  # False once the register answers what is undelivered
 
     # --- the run -----------------------------------------------------------------------
 
@@ -119,6 +126,7 @@ class DossierWorkflow(Generic[S]):
                 workflow.patched(patch)
             self._show_overdue_rules = workflow.patched(OVERDUE_RULES)
             self._find_by_person = workflow.patched(PERSON_KEYS)
+            self._deliveries_tell = not workflow.patched(UNDELIVERED_FROM_REGISTER)
         if carried is not None:
             await self._continue(raw, carried)
         else:
@@ -344,7 +352,11 @@ class DossierWorkflow(Generic[S]):
         if one_transaction:
             holder = await register.write_step(
                 StepRecord(
-                    event=record, notifications=notifications, projection=projection, claim=claim
+                    event=record,
+                    notifications=notifications,
+                    projection=projection,
+                    claim=claim,
+                    tell_deliveries=self._deliveries_tell,
                 ),
                 local=self.local_step,
                 summary=self._step_summary(event, step, view.procedure),
@@ -435,7 +447,7 @@ class DossierWorkflow(Generic[S]):
         shown = dict(_search_attributes(view))
         language = operator_language.current()
         details = details_markdown(view, language)
-        if workflow.patched(UNDELIVERED_COUNT):
+        if workflow.patched(UNDELIVERED_COUNT) and self._deliveries_tell:
             undelivered, refused = self._undelivered()
             shown[sa.UNDELIVERED.name] = (sa.UNDELIVERED, undelivered)
             if undelivered:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import json
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -42,6 +41,7 @@ from tests.workflow.test_one_step import _upserts
 from workers.main import Deliveries, worker_activities, workflow_runner
 from workers.settings import Settings
 from workflows import WORKFLOWS
+from workflows.delivery import DELIVERY_OUTCOME
 
 MAILROOM = "courrier@consulat.example"
 
@@ -231,26 +231,26 @@ async def test_a_refusal_is_recorded_not_retried_and_redelivered_once_the_route_
         assert sum(1 for k, _ in hook.requests if k.endswith(key)) == 1, "not retried blindly"
         alert = await _sweep_alert(harness, handle.id, key)
         assert alert["error"].startswith("HTTP 404") and alert["refused"] is True
-        await _until_shown_undelivered(harness, handle.id, 1)
-
         hook.refuse.clear()  # the operator fixed the route
         again = await redeliver(harness.client, harness.task_queue, handle.id, key)
         await again.result()
         [row] = [r for r in await harness.notifications(handle.id) if r["key"] == key]
         assert row["delivered_at"] is not None and row["delivery_error"] is None
-        await _until_shown_undelivered(harness, handle.id, 0)
+        await _nothing_told_back(harness, handle.id)
 
 
-async def _until_shown_undelivered(harness: Harness, workflow_id: str, count: int) -> None:
-    """The dossier's `UndeliveredNotifications` search attribute, as last upserted."""
-
-    async def shown() -> bool:
-        handle = harness.client.get_workflow_handle(workflow_id)
-        upserts = _upserts(list((await handle.fetch_history()).events))
-        values = [u["UndeliveredNotifications"] for u in upserts if "UndeliveredNotifications" in u]
-        return bool(values) and json.loads(values[-1]) == count
-
-    await harness.until(shown)
+async def _nothing_told_back(harness: Harness, workflow_id: str) -> None:
+    """The register answers what is undelivered: a delivery no longer signals its outcome
+    to the dossier, which no longer counts it in `UndeliveredNotifications`. Only an
+    operator's redelivery tells (a dossier begun before still counts), and it is ignored."""
+    history = await harness.client.get_workflow_handle(workflow_id).fetch_history()
+    signals = [
+        event.workflow_execution_signaled_event_attributes.signal_name
+        for event in history.events
+        if event.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    assert signals.count(DELIVERY_OUTCOME) == 1, "the redelivery's only"
+    assert not [u for u in _upserts(list(history.events)) if "UndeliveredNotifications" in u]
 
 
 async def _sweep_alert(harness: Harness, workflow_id: str, key: str) -> dict[str, Any]:
