@@ -33,6 +33,7 @@ from activities.retention import RetentionActivities
 from activities.scheduled import ScheduledActivities
 from models.documents import check_templates
 from workers.client import connect
+from workers.data_keys import RegisterDataKeys
 from workers.logging import settings_with_logging
 from workers.metrics import business_metrics
 from workers.postgres import database_url, release_embedded_database
@@ -79,12 +80,14 @@ async def run_worker(
             await migrate_database(owner.get_secret_value())
         pool = await open_register_pool(url, settings, migrated=owner is None)
         try:
-            client = await _connect_patiently(settings)
+            keys = RegisterDataKeys(pool, settings.key_ring())
+            client = await _connect_patiently(settings, keys)
             with document_renderer() as renderer:
                 worker = build_worker(
                     client,
                     pool,
                     settings,
+                    keys=keys,
                     extra_workflows=extra_workflows,
                     extra_activities=extra_activities,
                     deliver=deliver,
@@ -122,11 +125,13 @@ def build_worker(
     extra_activities: Sequence[Callable[..., Any]] = (),
     deliver: bool = True,
     renderer: Executor | None = None,
+    keys: RegisterDataKeys | None = None,
 ) -> Worker:
     """The worker of the system, with its measured sizing (docs/production.md, "Sizing"): as many
     activity slots as the pool has connections, so an activity never waits for one.
     Without `deliver` (the benchmark of the steps), notifications stay in the register;
-    `renderer` lays out their documents (`document_renderer`; None: a thread).
+    `renderer` lays out their documents (`document_renderer`; None: a thread); `keys`, the
+    client's data keys, which retention forgets as it erases them.
     A template of a document that does not hold stops it, naming the file and the line.
     It chooses the language of what operators read of its workflows (OPERATOR_LANGUAGE)."""
     check_templates()
@@ -155,7 +160,10 @@ def build_worker(
                 if deliver
                 else None,
                 RetentionActivities(
-                    pool, settings.retention_days, settings.retention_max_open_days
+                    pool,
+                    settings.retention_days,
+                    settings.retention_max_open_days,
+                    forget=keys.forget if keys is not None else None,
                 ),
             ),
             *extra_activities,
@@ -235,7 +243,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-async def _connect_patiently(settings: Settings) -> Client:
+async def _connect_patiently(settings: Settings, keys: RegisterDataKeys) -> Client:
     """A worker started before Temporal answers (a cluster restarting, a compose stack
     coming up) waits for it instead of dying."""
     loop = asyncio.get_running_loop()
@@ -243,7 +251,7 @@ async def _connect_patiently(settings: Settings) -> Client:
     delay = 0.5
     while True:
         try:
-            return await connect(settings, serve_metrics=True, inbound_guard=True)
+            return await connect(settings, serve_metrics=True, inbound_guard=True, keys=keys)
         except RuntimeError as error:
             if loop.time() > deadline:
                 raise
