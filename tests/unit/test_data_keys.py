@@ -110,7 +110,7 @@ async def test_once_cached_nothing_is_asked_again_by_the_codec_itself() -> None:
     codec = _codec(keys, "visa-RBT-1")
     sealed = await codec.encode([_payload(), _payload("x")])
     await codec.decode(sealed)
-    assert keys.asked == [({"visa-RBT-1"}, True), ({"visa-RBT-1"}, False)]
+    assert keys.asked == [(frozenset({"visa-RBT-1"}), True), (frozenset({"visa-RBT-1"}), False)]
 
 
 async def test_schedules_and_payloads_without_a_workflow_keep_the_master_key() -> None:

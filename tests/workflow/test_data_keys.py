@@ -71,7 +71,8 @@ async def test_a_key_is_made_once_then_served_from_the_cache(pool: asyncpg.Pool)
     assert counting.statements == before  # no round trip per payload once cached
     # The register holds it wrapped, never in clear.
     [stored] = await key_gateway.stored_keys(pool, [dossier])
-    assert stored.key_id == "test-1" and made[dossier] not in (stored.wrapped or b"")
+    key = made[dossier]
+    assert stored.key_id == "test-1" and key is not None and key not in (stored.wrapped or b"")
     # A dossier never seen has no key to open with.
     assert await keys.data_keys([_dossier()], create=False) == {}
 
