@@ -9,6 +9,7 @@ to the register once its dossier's key is known.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections import OrderedDict
@@ -19,8 +20,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from activities import key_gateway
+from activities.database import open_pool
 from activities.register_gateway import Queryable
 from workers.codec import KEY_BYTES, NONCE_BYTES, DataKeys, KeyRing, PayloadKeyError
+from workers.postgres import database_url
+from workers.settings import Settings
 
 log = structlog.get_logger("data_keys")
 
@@ -127,6 +131,25 @@ class RegisterDataKeys:
         while len(self._cache) > self.capacity:
             self._cache.popitem(last=False)
         return read
+
+
+class LazyRegisterKeys:
+    """The data keys of a client process (the CLI, the demo): the register is reached at
+    the first payload of a dossier, so that a process that seals none (the schedules' setup)
+    never needs it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._keys: RegisterDataKeys | None = None
+        self._opening = asyncio.Lock()
+
+    async def data_keys(self, dossiers: Collection[str], *, create: bool) -> DataKeys:
+        async with self._opening:
+            if self._keys is None:
+                url = await asyncio.to_thread(database_url, self.settings)
+                pool = await open_pool(url, min_size=1, max_size=2, migrated=False)
+                self._keys = RegisterDataKeys(pool, self.settings.key_ring())
+        return await self._keys.data_keys(dossiers, create=create)
 
 
 async def rewrap_all(db: Queryable, ring: KeyRing, batch: int = REWRAP_BATCH) -> int:

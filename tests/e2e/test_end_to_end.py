@@ -501,6 +501,7 @@ async def cli(stack: Stack, *args: str | Path) -> Run:
         "TEMPORAL_NAMESPACE": "default",
         "TEMPORAL_TASK_QUEUE": TASK_QUEUE,
         "PAYLOAD_KEYS": E2E_KEYS,  # the CLI reads sealed dossiers with the keys
+        "DATABASE_URL": stack.database_url,  # and each dossier's data key in the register
         "DATA_DIR": str(stack.root / "cli"),
         "OPERATOR_LANGUAGE": "fr",  # the default, whatever the environment running the tests
     }
