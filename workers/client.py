@@ -77,10 +77,10 @@ async def connect(
     keys: KeySource | None = None,
 ) -> Client:
     """A client with the project's data converter: pydantic models, payloads and failures
-            sealed with the payload keys. The worker's serves METRICS_ADDRESS (`serve_metrics`) and
-            refuses what clients send in clear or unreadable (`inbound_guard`, docs/contract.md, "Only
-            the authorised write"). With `keys` (the register's data keys), each dossier's payloads
-        are sealed with its own key (docs/production.md, "Personal data is sealed"); without, the
+    sealed with the payload keys. The worker's serves METRICS_ADDRESS (`serve_metrics`) and
+    refuses what clients send in clear or unreadable (`inbound_guard`, docs/contract.md, "Only
+    the authorised write"). With `keys` (the register's data keys), each dossier's payloads
+    are sealed with its own key (docs/production.md, "Personal data is sealed"); without, the
     register's, reached at the first payload of a dossier."""
     converter = sealed_data_converter(
         ring or settings.key_ring(),
