@@ -1,6 +1,6 @@
-"""The statements on `dossier_key` (migration 013): the data key of each dossier, wrapped by
+"""The statements on `dossier_key` (migration 014): the data key of each dossier, wrapped by
 the master key, and its erasure's tombstone. The worker's role reads and adds keys; the
-schema's owner alone rewraps them (retention destroys them, through migration 013's
+schema's owner alone rewraps them (retention destroys them, through migration 014's
 trigger)."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ The daily `RetentionSweep` erases through the function, as the worker's role, wh
 rewrite nothing else of the audit trail; `python -m scripts.retention --dossier` erases one
 closed dossier as the schema's owner. Each erasure is logged by dossier id only.
 
-Erasing a dossier also destroys its data key (migration 013): what Temporal keeps of it (its
+Erasing a dossier also destroys its data key (migration 014): what Temporal keeps of it (its
 history, archives, the deliveries' histories) no longer opens (crypto-erasure).
 """
 

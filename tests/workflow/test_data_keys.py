@@ -1,4 +1,4 @@
-"""Per-dossier data keys in the register (migration 013; docs/production.md, "Personal data
+"""Per-dossier data keys in the register (migration 014; docs/production.md, "Personal data
 is sealed"): made once and then served from the cache, never replaced by the worker's role,
 rewrapped when the master key rotates, and destroyed by retention, after which the dossier's
 history in Temporal no longer opens (crypto-erasure) while other dossiers' still do."""
