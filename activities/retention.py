@@ -17,10 +17,14 @@ themselves.
 The daily `RetentionSweep` erases through the function, as the worker's role, which may
 rewrite nothing else of the audit trail; `python -m scripts.retention --dossier` erases one
 closed dossier as the schema's owner. Each erasure is logged by dossier id only.
+
+Erasing a dossier also destroys its data key (migration 014): what Temporal keeps of it (its
+history, archives, the deliveries' histories) no longer opens (crypto-erasure).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -106,15 +110,21 @@ class RetentionActivities:
         pool: asyncpg.Pool,
         retention_days: int = RETENTION_DAYS,
         max_open_days: int = RETENTION_MAX_OPEN_DAYS,
+        *,
+        forget: Callable[[Iterable[str]], None] | None = None,
     ) -> None:
         self.pool = pool
         self.retention_days = retention_days
         self.max_open_days = max_open_days
+        # The worker's cache of data keys: an erased key must not open payloads here.
+        self.forget = forget
 
     @activity.defn(name="erase_expired")
     async def erase_expired(self) -> RetentionDone:
         """Erase what is due; a retry finds only what the failed attempt left."""
         erased = await erase_expired(self.pool, self.retention_days, self.max_open_days)
+        if self.forget is not None:
+            self.forget(erased.workflow_ids)
         return RetentionDone(
             dossiers=len(erased.causes),
             events=erased.events,

@@ -314,13 +314,14 @@ async def start_codec_server(
     """`python -m workers.codec_server` on loopback, for the Web UI of this stack (`none`:
     loopback only, docs/contract.md); returns once it listens."""
     env = {
-        **process_env(settings, "", ""),
+        **process_env(settings, "", settings.database_url or ""),
         "CODEC_SERVER_ADDRESS": address,
         "CODEC_AUTH": auth,
         "CODEC_CORS_ORIGINS": ui_origin or settings.codec_cors_origins,
     }
-    for unset in ("TEMPORAL_ADDRESS", "DATABASE_URL"):
-        env.pop(unset)
+    env.pop("TEMPORAL_ADDRESS")
+    if settings.database_url is None:
+        env.pop("DATABASE_URL")  # it joins the embedded register, for the data keys
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

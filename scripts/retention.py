@@ -24,15 +24,18 @@ from activities.database import migrate_database
 from activities.retention import RetentionRefused, erase_dossier, erase_expired
 from workers.client import exit_process
 from workers.logging import settings_with_logging
-from workers.postgres import database_url, release_embedded_database
+from workers.postgres import (
+    holds_embedded_database,
+    owner_database_url,
+    release_embedded_database,
+)
 from workers.settings import Settings
 
 log = structlog.get_logger("retention")
 
 
 async def run(settings: Settings, days: int, dossier: str | None) -> int:
-    owner = settings.migration_database_url
-    url = owner.get_secret_value() if owner else await asyncio.to_thread(database_url, settings)
+    url = await asyncio.to_thread(owner_database_url, settings)
     try:
         await migrate_database(url)
         connection = await asyncpg.connect(url)
@@ -49,7 +52,7 @@ async def run(settings: Settings, days: int, dossier: str | None) -> int:
         log.error("erasure refused", reason=str(refused))
         return 2
     finally:
-        if settings.database_url is None and owner is None:
+        if holds_embedded_database(settings):
             await asyncio.to_thread(release_embedded_database, settings.data_dir)
     log.info(
         "retention done",

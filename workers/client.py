@@ -19,7 +19,8 @@ from temporalio.runtime import (
     TelemetryFilter,
 )
 
-from workers.codec import KeyRing, sealed_data_converter
+from workers.codec import KeyRing, KeySource, sealed_data_converter
+from workers.data_keys import LazyRegisterKeys
 from workers.settings import Settings
 
 
@@ -73,15 +74,19 @@ async def connect(
     *,
     serve_metrics: bool = False,
     inbound_guard: bool = False,
+    keys: KeySource | None = None,
 ) -> Client:
     """A client with the project's data converter: pydantic models, payloads and failures
     sealed with the payload keys. The worker's serves METRICS_ADDRESS (`serve_metrics`) and
     refuses what clients send in clear or unreadable (`inbound_guard`, docs/contract.md, "Only
-    the authorised write")."""
+    the authorised write"). With `keys` (the register's data keys), each dossier's payloads
+    are sealed with its own key (docs/production.md, "Personal data is sealed"); without, the
+    register's, reached at the first payload of a dossier."""
     converter = sealed_data_converter(
         ring or settings.key_ring(),
         inbound_guard=inbound_guard,
         clear_until=settings.clear_payloads_until,
+        keys=keys if keys is not None else LazyRegisterKeys(settings),
     )
     return await Client.connect(
         **connect_config(settings),

@@ -6,6 +6,13 @@ continue-as-new) and every failure's message and stack trace are encrypted with 
 (`cryptography`). The key id travels in the payload's metadata, so that keys rotate: the
 first key of `PAYLOAD_KEYS` encrypts, every key decrypts. A payload written in clear before
 encryption was switched on still decodes, so that recorded histories replay.
+
+Envelope encryption (docs/production.md, "Personal data is sealed"): where the codec has
+the register's data keys (`KeySource`, `workers.data_keys`), a dossier's payloads (and its
+deliveries') are sealed with the dossier's own random key instead of the master key; that
+key is kept in the register wrapped by the master key, and retention destroys it, so that
+the dossier's history and every archive of it no longer open (crypto-erasure). A payload
+sealed with the master key (before data keys, or with no dossier to belong to) still opens.
 """
 
 from __future__ import annotations
@@ -18,10 +25,10 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Self
+from typing import Protocol, Self
 
 import pydantic_core
 from cryptography.exceptions import InvalidTag
@@ -43,6 +50,12 @@ KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12
 KEY_BYTES = 32  # AES-256
 BOUND_TO = "bound-to-workflow"
+# Sealed with the data key of this dossier rather than with a key of PAYLOAD_KEYS.
+DOSSIER_KEY = "dossier-key"
+# The workflow ids of dossiers (docs/contract.md), whose payloads their own key seals; a
+# delivery (`delivery-{workflow_id}-{key}`) belongs to the dossier it delivers for.
+DOSSIER_IDS = ("visa-", "cai-", "caif-")
+DELIVERY_PREFIX = "delivery-"
 # Far above any input of the contract (models.intake refuses more than 64 KiB), far below
 # what would cost the worker memory to parse.
 MAX_OPENED_BYTES = 1024 * 1024
@@ -50,6 +63,41 @@ MAX_OPENED_BYTES = 1024 * 1024
 
 class PayloadKeyError(ValueError):
     """A payload key, or a payload sealed with one, that cannot be used."""
+
+
+class PayloadErased(PayloadKeyError):
+    """A payload of a dossier whose data key retention destroyed: it never opens again."""
+
+    def __init__(self, dossier: str) -> None:
+        super().__init__(
+            f"the personal data of {dossier} was erased by retention: its data key is destroyed"
+        )
+        self.dossier = dossier
+
+
+# Data keys by dossier: bytes, or None for a dossier whose key was erased. A dossier absent
+# from the mapping has no key in the register.
+DataKeys = Mapping[str, bytes | None]
+NO_DATA_KEYS: DataKeys = {}
+
+
+class KeySource(Protocol):
+    """Where a codec finds the data keys of dossiers (`workers.data_keys.RegisterDataKeys`)."""
+
+    async def data_keys(self, dossiers: Collection[str], *, create: bool) -> DataKeys:
+        """The keys of `dossiers`; with `create`, a dossier without one gets one."""
+        ...
+
+
+def key_owner(workflow_id: str | None) -> str | None:
+    """The dossier whose data key seals a workflow's payloads: the dossier itself, or the one
+    a delivery delivers for; None (the master key) for schedules and their runs."""
+    if workflow_id is None:
+        return None
+    if workflow_id.startswith(DELIVERY_PREFIX):
+        delivered_for = workflow_id.removeprefix(DELIVERY_PREFIX).rpartition("-")[0]
+        return delivered_for if delivered_for.startswith(DOSSIER_IDS) else None
+    return workflow_id if workflow_id.startswith(DOSSIER_IDS) else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,11 +204,17 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
     binds it there: the workflow id travels in the metadata and is authenticated with the
     key id, so a payload sealed for one dossier does not open in another. Without a
     context (the codec server), a bound payload still opens, for reading.
+
+    With `keys`, a dossier's payloads are sealed with its data key (created with the first),
+    and payloads sealed so open with it; without, only master-key payloads open.
     """
 
-    def __init__(self, ring: KeyRing, *, bound_to: str | None = None) -> None:
+    def __init__(
+        self, ring: KeyRing, *, bound_to: str | None = None, keys: KeySource | None = None
+    ) -> None:
         self.ring = ring
         self.bound_to = bound_to
+        self.keys = keys
 
     def with_context(self, context: SerializationContext) -> Self:
         workflow_id = getattr(context, "workflow_id", None)
@@ -169,17 +223,44 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         return bound
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return self.seal(payloads)
+        owner = key_owner(self.bound_to) if self.keys is not None else None
+        if self.keys is None or owner is None:
+            return self.seal(payloads)
+        key = (await self.keys.data_keys([owner], create=True)).get(owner)
+        if key is None:
+            # What is still sent to an erased dossier (an operator's termination, a late
+            # signal) is sealed with a key destroyed at once: as erased as the rest.
+            key = secrets.token_bytes(KEY_BYTES)
+        return self.seal(payloads, (owner, key))
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return self.open(payloads)
+        return self.open(payloads, await self.data_keys_of(payloads))
 
-    def seal(self, payloads: Iterable[Payload]) -> list[Payload]:
-        key_id, key = self.ring.current
-        metadata = {"encoding": ENCODING, KEY_ID: key_id.encode()}
+    async def data_keys_of(self, payloads: Iterable[Payload]) -> DataKeys:
+        """The data keys the payloads were sealed with, from the cache once known."""
+        owners = {
+            payload.metadata[DOSSIER_KEY].decode(errors="replace")
+            for payload in payloads
+            if DOSSIER_KEY in payload.metadata and payload.metadata.get("encoding") == ENCODING
+        }
+        if not owners or self.keys is None:
+            return NO_DATA_KEYS
+        return await self.keys.data_keys(owners, create=False)
+
+    def seal(
+        self, payloads: Iterable[Payload], data_key: tuple[str, bytes] | None = None
+    ) -> list[Payload]:
+        """Sealed with the master key, or with `data_key` (its dossier and the key)."""
+        if data_key is None:
+            key_id, key = self.ring.current
+            metadata = {"encoding": ENCODING, KEY_ID: key_id.encode()}
+            associated = _associated_data(key_id, self.bound_to)
+        else:
+            owner, key = data_key
+            metadata = {"encoding": ENCODING, DOSSIER_KEY: owner.encode()}
+            associated = _dossier_associated_data(owner, self.bound_to)
         if self.bound_to is not None:
             metadata[BOUND_TO] = self.bound_to.encode()
-        associated = _associated_data(key_id, self.bound_to)
         sealed = []
         for payload in payloads:
             nonce = secrets.token_bytes(NONCE_BYTES)
@@ -187,33 +268,57 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
             sealed.append(Payload(metadata=metadata, data=data))
         return sealed
 
-    def open(self, payloads: Iterable[Payload]) -> list[Payload]:
-        return [self.open_one(payload) for payload in payloads]
+    def open(
+        self, payloads: Iterable[Payload], data_keys: DataKeys = NO_DATA_KEYS
+    ) -> list[Payload]:
+        return [self.open_one(payload, data_keys) for payload in payloads]
 
-    def open_one(self, payload: Payload) -> Payload:
+    def open_one(self, payload: Payload, data_keys: DataKeys = NO_DATA_KEYS) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
             return payload  # written before encryption: recorded histories replay
-        key_id = payload.metadata.get(KEY_ID, b"").decode(errors="replace")
-        key = self.ring.get(key_id)
         bound_to = payload.metadata[BOUND_TO].decode() if BOUND_TO in payload.metadata else None
         if bound_to is not None and not belongs_to(bound_to, self.bound_to):
             raise PayloadKeyError("payload sealed for another workflow")
+        if DOSSIER_KEY in payload.metadata:
+            owner = payload.metadata[DOSSIER_KEY].decode(errors="replace")
+            key = _data_key(owner, data_keys)
+            associated = _dossier_associated_data(owner, bound_to)
+            named = f"the data key of {owner}"
+        else:
+            key_id = payload.metadata.get(KEY_ID, b"").decode(errors="replace")
+            key = self.ring.get(key_id)
+            associated = _associated_data(key_id, bound_to)
+            named = f"key {key_id!r}"
         nonce, ciphertext = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
         try:
-            plain = AESGCM(key).decrypt(nonce, ciphertext, _associated_data(key_id, bound_to))
+            plain = AESGCM(key).decrypt(nonce, ciphertext, associated)
         except (InvalidTag, ValueError):
             raise PayloadKeyError(
-                f"payload sealed with key {key_id!r} does not authenticate: truncated or tampered"
+                f"payload sealed with {named} does not authenticate: truncated or tampered"
             ) from None
         inner = Payload()
         inner.ParseFromString(plain)
         return inner
 
 
+def _data_key(owner: str, data_keys: DataKeys) -> bytes:
+    if owner not in data_keys:
+        raise PayloadKeyError(f"payload sealed with the data key of {owner}, which is not known")
+    key = data_keys[owner]
+    if key is None:
+        raise PayloadErased(owner)
+    return key
+
+
 def _associated_data(key_id: str, bound_to: str | None) -> bytes:
     if bound_to is None:
         return key_id.encode()  # as sealed before payloads were bound
     return f"{key_id}\0{bound_to}".encode()
+
+
+def _dossier_associated_data(owner: str, bound_to: str | None) -> bytes:
+    """Apart from every master-key payload's: a data key authenticates its dossier."""
+    return f"dossier\0{owner}\0{bound_to or ''}".encode()
 
 
 # The runs of a schedule are named after it and the time each was due; one run's result
@@ -235,7 +340,8 @@ class InboundGuardCodec(EncryptionCodec):
     so that no input fails a workflow task or is dropped by the SDK unrecorded.
 
     Refused: a payload in clear outside the migration window (`CLEAR_PAYLOADS_UNTIL`), one
-    sealed with an unknown key, tampered, or bound to another workflow, and a JSON payload
+    sealed with an unknown key, tampered, bound to another workflow or of an erased dossier
+    (`PayloadErased`: retention destroyed its data key), and a JSON payload
     the SDK's parser cannot read (nesting, size, encoding). No content is kept or logged.
     """
 
@@ -245,18 +351,19 @@ class InboundGuardCodec(EncryptionCodec):
         *,
         clear_until: datetime | None = None,
         bound_to: str | None = None,
+        keys: KeySource | None = None,
     ) -> None:
-        super().__init__(ring, bound_to=bound_to)
+        super().__init__(ring, bound_to=bound_to, keys=keys)
         self.clear_until = clear_until
 
-    def open_one(self, payload: Payload) -> Payload:
+    def open_one(self, payload: Payload, data_keys: DataKeys = NO_DATA_KEYS) -> Payload:
         if payload.metadata.get("encoding") != ENCODING and not self._clear_accepted():
             return refusal(
                 "payloads must be sealed with the payload codec (docs/contract.md, "
                 '"Sealed payloads"); a payload in clear is refused'
             )
         try:
-            opened = super().open_one(payload)
+            opened = super().open_one(payload, data_keys)
         except PayloadKeyError as error:
             return refusal(str(error))
         return readable_or_refused(opened)
@@ -267,8 +374,17 @@ class InboundGuardCodec(EncryptionCodec):
 
 def refusal(reason: str) -> Payload:
     """A JSON payload the core reads as a refused input, naming why."""
-    data = json.dumps({REFUSED_PAYLOAD: reason}).encode()
-    return Payload(metadata={"encoding": b"json/plain"}, data=data)
+    return _json_payload({REFUSED_PAYLOAD: reason})
+
+
+def erased_placeholder(error: PayloadErased) -> Payload:
+    """What the codec server shows for a payload of an erased dossier (the Web UI, the CLI):
+    a JSON object saying so, in place of the personal data that is gone."""
+    return _json_payload({"erased": str(error)})
+
+
+def _json_payload(value: dict[str, str]) -> Payload:
+    return Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(value).encode())
 
 
 def readable_or_refused(payload: Payload) -> Payload:
@@ -294,14 +410,21 @@ def _parse_problem(error: ValueError) -> str:
 
 
 def sealed_data_converter(
-    ring: KeyRing | None, *, inbound_guard: bool = False, clear_until: datetime | None = None
+    ring: KeyRing | None,
+    *,
+    inbound_guard: bool = False,
+    clear_until: datetime | None = None,
+    keys: KeySource | None = None,
 ) -> DataConverter:
     """The project's converter: pydantic models, sealed payloads and sealed failures. The
-    worker's (`inbound_guard`) turns every unreadable or unsealed input into a refusal."""
+    worker's (`inbound_guard`) turns every unreadable or unsealed input into a refusal.
+    With `keys`, each dossier's payloads are sealed with its own data key."""
     if ring is None:
         return pydantic_data_converter
     codec = (
-        InboundGuardCodec(ring, clear_until=clear_until) if inbound_guard else EncryptionCodec(ring)
+        InboundGuardCodec(ring, clear_until=clear_until, keys=keys)
+        if inbound_guard
+        else EncryptionCodec(ring, keys=keys)
     )
     return dataclasses.replace(
         pydantic_data_converter,

@@ -6,25 +6,40 @@ dossiers decoded to those allowed to read them. `CODEC_AUTH` says who is: `none`
 unless the server listens on loopback only), `token:<secret>` (`Authorization: Bearer
 <secret>`) or `oidc:<issuer URL>` (the Web UI's access token, verified against the
 issuer's published keys). Payloads are never logged.
+
+A dossier's payloads are sealed with its data key, which the server reads from the register
+(`DATABASE_URL`, the embedded one under `make run`) and keeps in a bounded cache. A payload
+of a dossier that retention erased decodes to a placeholder, `{"erased": "…"}`: the Web UI
+shows that the personal data is gone, not an error.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
+import asyncpg
 import structlog
 from google.protobuf import json_format
-from temporalio.api.common.v1 import Payloads
+from temporalio.api.common.v1 import Payload, Payloads
 
-from workers.codec import EncryptionCodec, PayloadKeyError
+from activities.database import open_pool
+from workers.codec import (
+    NO_DATA_KEYS,
+    DataKeys,
+    EncryptionCodec,
+    PayloadErased,
+    PayloadKeyError,
+    erased_placeholder,
+)
 from workers.codec_auth import (
     AuthError,
     Authorizer,
@@ -33,6 +48,10 @@ from workers.codec_auth import (
     host_is_loopback,
     no_auth,
 )
+from workers.data_keys import RegisterDataKeys
+from workers.postgres import database_url, release_embedded_database
+from workers.settings import Settings
+from workers.startup import StartupError
 
 log = structlog.get_logger("codec_server")
 audit = structlog.get_logger("codec_audit")
@@ -45,6 +64,10 @@ MAX_PAYLOADS = 1000
 MAX_CONNECTIONS = 32
 # Seconds a client may stay silent while sending its request.
 SOCKET_TIMEOUT = 10.0
+# Seconds the register may take to give the data keys of a request.
+KEYS_TIMEOUT = 10.0
+
+T = TypeVar("T")
 
 
 class BadRequest(Exception):
@@ -53,12 +76,36 @@ class BadRequest(Exception):
         self.status = status
 
 
+class RegisterUnavailable(Exception):
+    """The register did not give the data keys a request needs."""
+
+
+class KeyLoop:
+    """The event loop of the data keys (the register's pool and the keys' cache live on it),
+    in a thread of its own, to which the request threads hand their look-ups."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="data-keys", daemon=True).start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = KEYS_TIMEOUT) -> T:
+        try:
+            return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+        except (TimeoutError, OSError, asyncpg.PostgresError) as error:
+            raise RegisterUnavailable(f"the register did not give the data keys: {error}") from None
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
 @dataclass(frozen=True)
 class CodecService:
     codec: EncryptionCodec
     authorize: Authorizer
     origins: frozenset[str]
     socket_timeout: float = SOCKET_TIMEOUT
+    keys: KeyLoop | None = None
+    """Where `codec.keys` is read; None: the codec has no data keys (master-key payloads only)."""
 
     @property
     def loopback_host_only(self) -> bool:
@@ -88,10 +135,23 @@ class CodecService:
         except (json_format.ParseError, ValueError, TypeError):
             raise BadRequest(HTTPStatus.BAD_REQUEST, _EXPECTED) from None
         if path.endswith("/encode"):
-            done = self.codec.seal(payloads.payloads)
+            done = self.codec.seal(payloads.payloads)  # no workflow known: the master key
         else:
-            done = self.codec.open(payloads.payloads)
+            done = self.decode(payloads.payloads)
         return json_format.MessageToJson(Payloads(payloads=done)).encode(), len(done)
+
+    def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Opened, the payloads of erased dossiers shown as such (`erased_placeholder`)."""
+        data_keys: DataKeys = NO_DATA_KEYS
+        if self.keys is not None:
+            data_keys = self.keys.run(self.codec.data_keys_of(payloads))
+        return [self._shown(payload, data_keys) for payload in payloads]
+
+    def _shown(self, payload: Payload, data_keys: DataKeys) -> Payload:
+        try:
+            return self.codec.open_one(payload, data_keys)
+        except PayloadErased as erased:
+            return erased_placeholder(erased)
 
 
 _EXPECTED = 'expected a JSON body {"payloads": [...]}'
@@ -181,6 +241,9 @@ def handler_for(service: CodecService) -> type[BaseHTTPRequestHandler]:
             except PayloadKeyError as error:
                 status = HTTPStatus.UNPROCESSABLE_ENTITY
                 self._error(status, str(error))
+            except RegisterUnavailable as error:
+                status = HTTPStatus.SERVICE_UNAVAILABLE
+                self._error(status, str(error))
             else:
                 self._reply(status, answer, "application/json")
             finally:
@@ -252,6 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings is None:
         return 2
     host, _, port = settings.codec_server_address.rpartition(":")
+    keys = KeyLoop()
     try:
         auth = settings.codec_auth.get_secret_value() if settings.codec_auth else None
         authorize = authorizer(
@@ -262,12 +326,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             role_claim=settings.codec_role_claim,
             write_roles=_listed(settings.codec_write_roles),
         )
+        ring = settings.key_ring()
+        pool = keys.run(_register_pool(settings), timeout=KEYS_START_TIMEOUT)
         service = CodecService(
-            codec=EncryptionCodec(settings.key_ring()),
+            codec=EncryptionCodec(ring, keys=RegisterDataKeys(pool, ring)),
             authorize=authorize,
             origins=frozenset(_listed(settings.codec_cors_origins)),
+            keys=keys,
         )
-    except ValueError as error:
+    except (ValueError, RegisterUnavailable, StartupError) as error:
         log.error("codec server refused to start", reason=str(error))
         return 2
     server = BoundedServer((host, int(port)), handler_for(service))
@@ -280,8 +347,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     finally:
         server.server_close()
+        keys.run(pool.close())
+        keys.close()
+        if settings.database_url is None:
+            release_embedded_database(settings.data_dir)
     log.info("codec server stopped")
     return 0
+
+
+# Long enough for `make run`'s embedded register to start.
+KEYS_START_TIMEOUT = 120.0
+
+
+async def _register_pool(settings: Settings) -> asyncpg.Pool:
+    """A small pool on the register, for reading data keys (SELECT on `dossier_key` is all
+    it needs); the embedded register under `make run`."""
+    url = await asyncio.to_thread(database_url, settings)
+    return await open_pool(url, min_size=1, max_size=4, migrated=False)
 
 
 def _listed(value: str) -> list[str]:

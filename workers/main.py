@@ -36,6 +36,7 @@ from activities.retention import RetentionActivities
 from activities.scheduled import ScheduledActivities
 from models.documents import check_templates
 from workers.client import connect
+from workers.data_keys import RegisterDataKeys
 from workers.logging import settings_with_logging
 from workers.metrics import business_metrics
 from workers.postgres import database_url, release_embedded_database
@@ -83,12 +84,14 @@ async def run_worker(
             await migrate_database(owner.get_secret_value())
         pool = await open_register_pool(url, settings, migrated=owner is None)
         try:
-            client = await _connect_patiently(settings)
+            keys = RegisterDataKeys(pool, settings.key_ring())
+            client = await _connect_patiently(settings, keys)
             with document_renderer(settings.document_renderers) as renderer:
                 running = build_workers(
                     client,
                     pool,
                     settings,
+                    keys=keys,
                     extra_workflows=extra_workflows,
                     extra_activities=extra_activities,
                     deliver=deliver,
@@ -126,6 +129,7 @@ def build_workers(
     extra_activities: Sequence[Callable[..., Any]] = (),
     deliver: bool = True,
     renderer: Executor | None = None,
+    keys: RegisterDataKeys | None = None,
 ) -> list[Worker]:
     """The workers of the queues this process polls (WORKER_QUEUES): the dossiers'
     (`build_worker`) and the documents' (`build_documents_worker`). Without `deliver` (the
@@ -141,6 +145,7 @@ def build_workers(
                 extra_activities=extra_activities,
                 deliver=deliver,
                 renderer=renderer,
+                keys=keys,
             )
         )
     if settings.polls_documents and deliver:
@@ -159,6 +164,7 @@ def build_worker(
     extra_activities: Sequence[Callable[..., Any]] = (),
     deliver: bool = True,
     renderer: Executor | None = None,
+    keys: RegisterDataKeys | None = None,
 ) -> Worker:
     """The dossiers' worker, with its measured sizing (docs/production.md, "Sizing"): as many
     activity slots as the pool has connections, so an activity never waits for one.
@@ -168,7 +174,8 @@ def build_worker(
     `document_renderer`; None: a thread) for the deliveries started on its own queue before
     the documents had one. A template of a document that does not hold stops it, naming the
     file and the line. It chooses the language of what operators read of its workflows
-    (OPERATOR_LANGUAGE)."""
+    (OPERATOR_LANGUAGE). `keys` are the client's data keys, which retention forgets as it
+    erases them."""
     check_templates()
     operator_language.choose(settings.operator_language)
     return Worker(
@@ -187,7 +194,10 @@ def build_worker(
                 if deliver
                 else None,
                 RetentionActivities(
-                    pool, settings.retention_days, settings.retention_max_open_days
+                    pool,
+                    settings.retention_days,
+                    settings.retention_max_open_days,
+                    forget=keys.forget if keys is not None else None,
                 ),
                 PersonSearchActivities(settings.person_search_secret()),
             ),
@@ -306,7 +316,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-async def _connect_patiently(settings: Settings) -> Client:
+async def _connect_patiently(settings: Settings, keys: RegisterDataKeys) -> Client:
     """A worker started before Temporal answers (a cluster restarting, a compose stack
     coming up) waits for it instead of dying."""
     loop = asyncio.get_running_loop()
@@ -314,7 +324,7 @@ async def _connect_patiently(settings: Settings) -> Client:
     delay = 0.5
     while True:
         try:
-            return await connect(settings, serve_metrics=True, inbound_guard=True)
+            return await connect(settings, serve_metrics=True, inbound_guard=True, keys=keys)
         except RuntimeError as error:
             if loop.time() > deadline:
                 raise

@@ -108,3 +108,15 @@ def database_url(settings: Settings) -> str:
     if settings.database_url is not None:
         return settings.database_url
     return embedded_database_url(settings.data_dir)
+
+
+def owner_database_url(settings: Settings) -> str:
+    """The schema owner's URL (maintenance: migrations, retention, rewrapping keys):
+    `MIGRATION_DATABASE_URL`, else `DATABASE_URL`, else the embedded server's."""
+    owner = settings.migration_database_url
+    return owner.get_secret_value() if owner is not None else database_url(settings)
+
+
+def holds_embedded_database(settings: Settings) -> bool:
+    """Whether `owner_database_url` joined the embedded server (to release when done)."""
+    return settings.database_url is None and settings.migration_database_url is None

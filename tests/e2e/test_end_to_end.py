@@ -504,6 +504,7 @@ async def cli(stack: Stack, *args: str | Path) -> Run:
         "TEMPORAL_TASK_QUEUE": TASK_QUEUE,
         "PAYLOAD_KEYS": E2E_KEYS,  # the CLI reads sealed dossiers with the keys
         "PERSON_SEARCH_KEY": E2E_PERSON_SEARCH_KEY,  # and finds a person as the worker hashed
+        "DATABASE_URL": stack.database_url,  # and each dossier's data key in the register
         "DATA_DIR": str(stack.root / "cli"),
         "OPERATOR_LANGUAGE": "fr",  # the default, whatever the environment running the tests
     }

@@ -16,7 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import SerializationContext
 
 from tests.conftest import TEST_KEYS, Harness, iso, visa_input
-from workers.codec import EncryptionCodec, sealed_data_converter
+from workers.codec import NO_DATA_KEYS, DataKeys, EncryptionCodec, sealed_data_converter
 
 SEALED_ONLY = "contract: payload: payloads must be sealed"
 
@@ -34,8 +34,8 @@ class _SealedFor(EncryptionCodec):
     def with_context(self, context: SerializationContext) -> Self:
         return self
 
-    def open_one(self, payload: Payload) -> Payload:
-        return EncryptionCodec(self.ring).open_one(payload)  # the answers, read anywhere
+    def open_one(self, payload: Payload, data_keys: DataKeys = NO_DATA_KEYS) -> Payload:
+        return EncryptionCodec(self.ring).open_one(payload, data_keys)  # read anywhere
 
 
 def _sealed_for(harness: Harness, workflow_id: str) -> Client:
