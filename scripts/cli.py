@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -61,7 +62,7 @@ from models.operator_text import (
     stage_label,
     status_label,
 )
-from scripts import cli_delivery
+from scripts import cli_codec, cli_delivery
 from scripts.cli_errors import DUPLICATE, CommandError, Rejected
 from scripts.cli_output import (
     Output,
@@ -567,6 +568,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     language_option(parser)
+    parser.add_argument(
+        "--codec-endpoint",
+        metavar="URL",
+        help="without the payload keys, seal and open payloads through this codec server "
+        "(default: TEMPORAL_CODEC_ENDPOINT; its token in CODEC_TOKEN)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     output = output_options()
 
@@ -652,14 +659,22 @@ def _version() -> str:
         return "unknown"
 
 
-async def connect_client(settings: Settings) -> Client:
-    """A client of Temporal with the payload keys, or one line naming what to set."""
+async def connect_client(settings: Settings, endpoint: str | None = None) -> Client:
+    """A client of Temporal with the payload keys, else through the codec server at
+    `endpoint`; or one line naming what to set."""
+    converter = None
     try:
         settings.key_ring()
     except PayloadKeyError as error:
-        raise CommandError(f"no payload keys: {error}") from None
+        if endpoint is None:
+            raise CommandError(
+                f"no payload keys: {error} (or {cli_codec.ENDPOINT_VARIABLE}, to go through "
+                "the codec server)"
+            ) from None
+        token = os.environ.get(cli_codec.TOKEN_VARIABLE)
+        converter = cli_codec.remote_data_converter(endpoint, settings.temporal_namespace, token)
     try:
-        return await connect(settings)
+        return await connect(settings, converter=converter)
     except Exception as error:
         raise CommandError(
             f"cannot reach Temporal at {settings.temporal_address} "
@@ -697,7 +712,8 @@ async def command_output(args: argparse.Namespace, settings: Settings) -> Output
     language = settings.operator_language
     if args.command in REGISTER_ONLY:
         return await cli_delivery.run_on_register(args, settings)
-    client = await connect_client(settings)
+    endpoint = cli_codec.codec_endpoint(args.codec_endpoint, os.environ)
+    client = await connect_client(settings, endpoint)
     if args.command == "submit":
         state = await submit_application(
             client, data, settings.temporal_task_queue, kind=KINDS[args.kind], language=language

@@ -22,6 +22,7 @@ from activities.register_gateway import document_digest
 from models.operator_text import DEFAULT_LANGUAGE, Language, cli_text, status_label
 from scripts.cli_errors import CommandError, NotVerified
 from scripts.cli_output import Output
+from workers.codec import PayloadKeyError
 from workers.postgres import database_url
 from workers.settings import Settings
 
@@ -155,6 +156,9 @@ async def run_on_register(args: argparse.Namespace, settings: Settings) -> Outpu
         if args.command == "document":
             return await write_document(settings, args.workflow_id, args.key, args.output)
         return await verify_document(settings, args.reference, args.code)
+    except PayloadKeyError as error:
+        # The verification key is derived from the payload keys unless DOCUMENT_SECRET is set.
+        raise CommandError(f"no payload keys: {error} (or DOCUMENT_SECRET)") from None
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
         raise CommandError(

@@ -493,8 +493,9 @@ class Run:
     stderr: str
 
 
-async def cli(stack: Stack, *args: str | Path) -> Run:
-    """`python -m scripts.cli ARGS` with the stack's settings in the environment."""
+async def cli(stack: Stack, *args: str | Path, keys: bool = True) -> Run:
+    """`python -m scripts.cli ARGS` with the stack's settings in the environment; without
+    the payload `keys`, through the codec server."""
     env = {
         **os.environ,
         "TEMPORAL_ADDRESS": stack.address,
@@ -504,6 +505,9 @@ async def cli(stack: Stack, *args: str | Path) -> Run:
         "DATA_DIR": str(stack.root / "cli"),
         "OPERATOR_LANGUAGE": "fr",  # the default, whatever the environment running the tests
     }
+    if not keys:
+        del env["PAYLOAD_KEYS"]
+        env.update(TEMPORAL_CODEC_ENDPOINT=stack.codec_url, CODEC_TOKEN=CODEC_TOKEN)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -679,6 +683,25 @@ async def test_the_command_line_submits_sends_shows_and_lists(
         short.stdout,
         re.MULTILINE,
     )
+
+    # Without the keys, through the codec server and its token: the same dossier; a codec
+    # server out of reach is one line naming the variable to set.
+    through_codec = await cli(stack, "show", workflow_id, "--json", keys=False)
+    assert through_codec.code == 0, through_codec.stderr
+    assert json.loads(through_codec.stdout) == state
+    codec_down = await cli(
+        stack,
+        "--codec-endpoint",
+        f"http://127.0.0.1:{free_port()}",
+        "show",
+        workflow_id,
+        keys=False,
+    )
+    assert codec_down.code == 1
+    assert codec_down.stderr.startswith("error: cannot reach the codec server at"), (
+        codec_down.stderr
+    )
+    assert "TEMPORAL_CODEC_ENDPOINT" in codec_down.stderr and "Traceback" not in codec_down.stderr
 
     missing = await cli(stack, "show", "visa-NO-SUCH-DOSSIER")
     assert missing.code == 1

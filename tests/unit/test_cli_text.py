@@ -207,3 +207,15 @@ def test_the_list_in_json_keeps_the_contracts_names() -> None:
             "Overdue": False,
         }
     ]
+
+
+async def test_a_codec_server_out_of_reach_is_one_line_naming_the_variable() -> None:
+    from temporalio.api.common.v1 import Payload
+
+    from scripts.cli_codec import RemoteCodec
+    from scripts.cli_errors import CommandError
+    from scripts.ports import free_port
+
+    codec = RemoteCodec(f"http://127.0.0.1:{free_port()}", "default", "token")
+    with pytest.raises(CommandError, match=r"cannot reach the codec server at .*TEMPORAL_CODEC_"):
+        await codec.encode([Payload(data=b"{}")])
