@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from scripts.devstack import process_env, start_codec_server, stop_worker_process
+from scripts.devstack import start_codec_server, start_worker_process, stop_worker_process
 from scripts.ports import free_port
 from tests.conftest import visa_input
 from tools.private_stack import private_stack
@@ -61,15 +60,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         settings, server = private.settings, private.server
         codec_address = f"127.0.0.1:{free_port()}"
         codec = await start_codec_server(settings, codec_address, None, auth=f"token:{TOKEN}")
-        worker = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "workers",
-            env=process_env(settings, server.address, private.database_url),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=(root / "worker.log").open("wb"),
-        )
+        worker = await start_worker_process(settings, server.address, private.database_url)
         try:
             yield Stack(
                 {
