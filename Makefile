@@ -18,7 +18,8 @@ UV_COMPILE = $(VENV)/bin/uv pip compile --generate-hashes --universal \
 	--python-version 3.11 --custom-compile-command "make lock" --quiet $(LOCK_ARGS)
 IMAGE   ?= integration-visa:latest
 
-.PHONY: venv run test lint demo bench fuzz chaos clean-data lock image screenshots check-compose
+.PHONY: venv run test lint demo bench fuzz chaos clean-data lock image screenshots check-compose \
+	schemas client-ts
 
 venv: $(STAMP)
 
@@ -61,6 +62,14 @@ screenshots: $(STAMP)
 # docker-compose.yml against the compose schema (and `docker compose config` where it exists).
 check-compose: $(STAMP)
 	$(PYTHON) -m tools.check_compose
+
+# The contract's JSON Schemas (docs/schema/), from the models; a unit test holds them to them.
+schemas: $(STAMP)
+	$(PYTHON) -m tools.schemas
+
+# The TypeScript client example (examples/client-ts), from its lock: its test runs it.
+client-ts:
+	cd examples/client-ts && npm ci --no-audit --no-fund && npm run build
 
 run: $(STAMP)
 	$(PYTHON) -m scripts.devstack

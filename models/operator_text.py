@@ -397,6 +397,11 @@ CLI: Mapping[str, Label] = {
     "received": Label("reçu le {date}", "received {date}"),
     "corrected_by": Label("corrigé par {seqs}", "corrected by {seqs}"),
     "withdrawn": Label("retiré", "withdrawn"),
+    # `send --signal`
+    "signal_sent": Label(
+        "{event} envoyé en signal : un refus ira dans les entrées rejetées du dossier",
+        "{event} sent as a signal: a refusal goes to the dossier's rejected inputs",
+    ),
     # `notifications`, `redeliver`
     "since": Label("depuis le {date}", "since {date}"),
     "all_delivered": Label(

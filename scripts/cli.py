@@ -1,15 +1,19 @@
-"""The command line of integrators and operators: `python -m scripts.cli ...`.
+"""The command line of integrators and operators: `dossiers ...` (`python -m scripts.cli`).
 
-    submit FILE.json [--kind visa]        start a dossier, print its state once it is open
-    send WORKFLOW_ID EVENT (--json J | --file F) [--signal]
+    submit FILE.json [--kind visa]        start a dossier, show it once it is open
+    send WORKFLOW_ID EVENT (-i FILE | --data JSON) [--signal]
                                           send an event as an update (or a signal)
-    show WORKFLOW_ID [--summary]          print the `state` query
+    show WORKFLOW_ID                      show the dossier (the `state` query)
     list [--query Q] [--limit N]          list dossiers with their search attributes
     find NAME BIRTH_DATE                  a person's dossiers (scripts/cli_find.py)
 
-It reads TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and TEMPORAL_TASK_QUEUE like the worker.
-Exit codes: 0 done; 1 could not do it (unreadable file, Temporal unreachable, no such
-workflow, no worker answering); 2 the system refused the input, with its reason on stderr.
+Each prints text for a person in the operator's language (`--lang`, DOSSIERS_LANG,
+OPERATOR_LANGUAGE, LANG), or JSON with `--json`; `-` as a file reads stdin. It reads
+TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and TEMPORAL_TASK_QUEUE like the worker.
+Exit codes: 0 done (an event already applied included: a `duplicate`); 1 could not do it
+(unreadable file, a service unreachable, no such workflow, no worker answering); 2 usage
+error; 3 the system refused the input, with its reason on stderr (and its details on
+stdout with `--json`).
 
 `submit_application` and `send_event` are the functions `scripts.demo` reuses.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -58,9 +63,18 @@ from models.operator_text import (
     stage_label,
     status_label,
 )
-from scripts import cli_delivery, cli_find
-from scripts.cli_errors import CommandError, Rejected
+from scripts import cli_codec, cli_delivery, cli_find
+from scripts.cli_errors import DUPLICATE, CommandError, Rejected
+from scripts.cli_output import (
+    Output,
+    language_option,
+    operator_language,
+    output_options,
+    render,
+    to_json,
+)
 from workers.client import connect, exit_process
+from workers.codec import PayloadKeyError
 from workers.settings import Settings, SettingsError
 
 # As command-line tools do: 0 done, 1 could not do it, 2 a usage error (argparse's own),
@@ -323,7 +337,7 @@ async def send_event(
     except WorkflowUpdateFailedError as error:
         cause = error.cause
         if isinstance(cause, ApplicationError) and cause.type == INPUT_REJECTED:
-            raise Rejected(cause.message) from None
+            raise Rejected(cause.message, _rejection_details(cause)) from None
         raise CommandError(f"{workflow_id}: update {event} failed: {cause}") from None
     except RPCError as error:
         raise CommandError(_rpc_message(workflow_id, error)) from None
@@ -383,6 +397,12 @@ async def list_dossiers(client: Client, query: str | None, limit: int) -> list[L
     return listings
 
 
+def _rejection_details(error: ApplicationError) -> dict[str, Any] | None:
+    """The rejection's `rule`, `field`, `seq`… the workflow gives as the failure's details."""
+    details = error.details[0] if error.details else None
+    return details if isinstance(details, dict) else None
+
+
 def _status_name(status: WorkflowExecutionStatus | None) -> str:
     return status.name.lower() if status is not None else "unknown"
 
@@ -394,10 +414,6 @@ def _rpc_message(workflow_id: str, error: RPCError) -> str:
 
 
 # --- rendering ---------------------------------------------------------------------------
-
-
-def to_json(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
 
 
 def summary_text(
@@ -478,6 +494,21 @@ def facts_lines(
     return lines
 
 
+def listing_json(listings: Sequence[Listing]) -> list[dict[str, Any]]:
+    """`list --json`: the contract's names and codes."""
+    return [
+        {
+            "workflow_id": item.workflow_id,
+            "workflow_type": item.workflow_type,
+            "status": item.status,
+            "DossierStage": item.stage,
+            "NextDeadline": item.next_deadline.isoformat() if item.next_deadline else None,
+            "Overdue": item.overdue,
+        }
+        for item in listings
+    ]
+
+
 def listing_table(listings: Sequence[Listing], language: Language = DEFAULT_LANGUAGE) -> str:
     kinds = {kind.workflow_type: kind.view_kind for kind in KINDS.values()}
     header = tuple(
@@ -512,7 +543,13 @@ def listing_table(listings: Sequence[Listing], language: Language = DEFAULT_LANG
 # --- the command line ----------------------------------------------------------------------
 
 
+STDIN = Path("-")
+
+
 def read_json_file(path: Path) -> Any:
+    """The JSON of a file, or of the standard input for `-`."""
+    if path == STDIN:
+        return parse_json(sys.stdin.read(), "the standard input")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
@@ -535,20 +572,37 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 done, 1 could not do it, 2 usage error, 3 the input was rejected.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    language_option(parser)
+    parser.add_argument(
+        "--codec-endpoint",
+        metavar="URL",
+        help="without the payload keys, seal and open payloads through this codec server "
+        "(default: TEMPORAL_CODEC_ENDPOINT; its token in CODEC_TOKEN)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    output = output_options()
 
-    submit = commands.add_parser("submit", help="start a dossier from a JSON input file")
-    submit.add_argument("file", type=Path, metavar="FILE.json")
+    submit = commands.add_parser(
+        "submit", parents=[output], help="start a dossier from a JSON input file"
+    )
+    submit.add_argument("file", type=Path, metavar="FILE.json", help="the input (- for stdin)")
     submit.add_argument(
         "--kind", choices=sorted(KINDS), default=DEFAULT_KIND, help="the workflow kind"
     )
 
-    send = commands.add_parser("send", help="send an event (an update unless --signal)")
+    send = commands.add_parser(
+        "send", parents=[output], help="send an event (an update unless --signal)"
+    )
     send.add_argument("workflow_id", metavar="WORKFLOW_ID")
     send.add_argument("event", metavar="EVENT", help="e.g. language_evaluation")
-    payload = send.add_mutually_exclusive_group(required=True)
-    payload.add_argument("--json", dest="json_text", metavar="JSON", help="the payload inline")
-    payload.add_argument("--file", type=Path, metavar="FILE.json", help="the payload in a file")
+    # One of the two is required (parse_arguments says so, after the hint for `--json`).
+    payload = send.add_mutually_exclusive_group()
+    payload.add_argument(
+        "-i", "--input", type=Path, metavar="FILE.json", help="the payload in a file (- for stdin)"
+    )
+    payload.add_argument("--data", metavar="JSON", help="the payload inline")
+    # `--file` named the payload's file before `--input` did.
+    payload.add_argument("--file", dest="input", type=Path, help=argparse.SUPPRESS)
     send.add_argument(
         "--signal",
         action="store_true",
@@ -556,19 +610,22 @@ def build_parser() -> argparse.ArgumentParser:
         "the state's rejected_inputs instead of an answer",
     )
 
-    show = commands.add_parser("show", help="print a dossier's state")
+    show = commands.add_parser(
+        "show", parents=[output], help="show a dossier (--json: the state query)"
+    )
     show.add_argument("workflow_id", metavar="WORKFLOW_ID")
-    show.add_argument("--summary", action="store_true", help="a short human view")
+    # The short view was `--summary` when JSON was the default: still accepted.
+    show.add_argument("--summary", action="store_true", help=argparse.SUPPRESS)
 
-    listing = commands.add_parser("list", help="list dossiers")
+    listing = commands.add_parser("list", parents=[output], help="list dossiers")
     listing.add_argument(
         "--query",
         help="a visibility query, e.g. 'DossierStage = \"awaiting_training\"' "
         "(default: every dossier kind)",
     )
     listing.add_argument("--limit", type=int, default=100, help="at most this many (100)")
-    cli_delivery.add_commands(commands)
-    cli_find.add_command(commands)
+    cli_delivery.add_commands(commands, output)
+    cli_find.add_command(commands, output)
     return parser
 
 
@@ -581,9 +638,9 @@ def _command_input(args: argparse.Namespace) -> Any:
         workflow_id_of(KINDS[args.kind], application)
         return application
     if args.command == "send":
-        if args.file is not None:
-            return read_json_file(args.file)
-        return parse_json(args.json_text, "--json")
+        if args.input is not None:
+            return read_json_file(args.input)
+        return parse_json(args.data, "--data")
     return None
 
 
@@ -608,13 +665,22 @@ def _version() -> str:
         return "unknown"
 
 
-async def run_command(args: argparse.Namespace, settings: Settings) -> int:
-    data = _command_input(args)
-    if args.command in REGISTER_ONLY:
-        print(await cli_delivery.run_on_register(args, settings))
-        return EXIT_OK
+async def connect_client(settings: Settings, endpoint: str | None = None) -> Client:
+    """A client of Temporal with the payload keys, else through the codec server at
+    `endpoint`; or one line naming what to set."""
+    converter = None
     try:
-        client = await connect(settings)
+        settings.key_ring()
+    except PayloadKeyError as error:
+        if endpoint is None:
+            raise CommandError(
+                f"no payload keys: {error} (or {cli_codec.ENDPOINT_VARIABLE}, to go through "
+                "the codec server)"
+            ) from None
+        token = os.environ.get(cli_codec.TOKEN_VARIABLE)
+        converter = cli_codec.remote_data_converter(endpoint, settings.temporal_namespace, token)
+    try:
+        return await connect(settings, converter=converter)
     except Exception as error:
         raise CommandError(
             f"cannot reach Temporal at {settings.temporal_address} "
@@ -622,45 +688,95 @@ async def run_command(args: argparse.Namespace, settings: Settings) -> int:
             "set TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE"
         ) from None
 
+
+def dossier_output(workflow_id: str, state: dict[str, Any], language: Language) -> Output:
+    return Output(state, summary_text(workflow_id, state, language))
+
+
+async def send_command(
+    args: argparse.Namespace, client: Client, payload: Any, language: Language
+) -> Output:
+    """`send`: the dossier once the event is in. An event identical to one already accepted
+    was applied (a `duplicate`): said on stderr, and done."""
+    try:
+        answer = await send_event(
+            client, args.workflow_id, args.event, payload, as_signal=args.signal
+        )
+    except Rejected as rejected:
+        if rejected.rule != DUPLICATE:
+            raise
+        print(f"already applied: {rejected.reason}", file=sys.stderr)
+        answer = await query_state(client, args.workflow_id)
+    if answer is None:
+        sent = {"workflow_id": args.workflow_id, "event": args.event, "signal": True}
+        return Output(sent, cli_text("signal_sent", language, event=args.event))
+    return dossier_output(args.workflow_id, answer, language)
+
+
+async def command_output(args: argparse.Namespace, settings: Settings) -> Output:
+    data = _command_input(args)
+    language = settings.operator_language
+    if args.command in REGISTER_ONLY:
+        return await cli_delivery.run_on_register(args, settings)
+    endpoint = cli_codec.codec_endpoint(args.codec_endpoint, os.environ)
+    client = await connect_client(settings, endpoint)
     if args.command == "submit":
         state = await submit_application(
-            client,
-            data,
-            settings.temporal_task_queue,
-            kind=KINDS[args.kind],
-            language=settings.operator_language,
+            client, data, settings.temporal_task_queue, kind=KINDS[args.kind], language=language
         )
-        print(to_json(state))
-    elif args.command == "send":
-        answer = await send_event(client, args.workflow_id, args.event, data, as_signal=args.signal)
-        print("sent" if answer is None else to_json(answer))
-    elif args.command == "show":
-        state = await query_state(client, args.workflow_id)
-        if args.summary:
-            print(summary_text(args.workflow_id, state, settings.operator_language))
-        else:
-            print(to_json(state))
-    elif args.command == "list":
+        return dossier_output(workflow_id_of(KINDS[args.kind], data), state, language)
+    if args.command == "send":
+        return await send_command(args, client, data, language)
+    if args.command == "show":
+        return dossier_output(
+            args.workflow_id, await query_state(client, args.workflow_id), language
+        )
+    if args.command == "list":
         listings = await list_dossiers(client, args.query, args.limit)
-        print(listing_table(listings, settings.operator_language))
-    elif args.command == cli_find.COMMAND:
-        print(await cli_find.run(args, client, settings))
-    else:
-        print(await cli_delivery.run(args, client, settings))
+        return Output(listing_json(listings), listing_table(listings, language))
+    if args.command == cli_find.COMMAND:
+        return await cli_find.run(args, client, settings)
+    return await cli_delivery.run(args, client, settings)
+
+
+async def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    print(render(args, await command_output(args, settings)))
     return EXIT_OK
 
 
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments, or a usage error (exit 2); `send --json '{…}'` as written before
+    `--json` asked for JSON output is told what to write now."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    sending = args.command == "send"
+    if sending and extra and args.as_json:
+        parser.error(
+            "--json asks for JSON output: give the payload with --data JSON "
+            "or -i FILE.json (- for stdin)"
+        )
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if sending and args.input is None and args.data is None:
+        parser.error("send: the payload is required: -i FILE.json (- for stdin) or --data JSON")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_arguments(argv)
     try:
         settings = Settings.from_env()
-    except SettingsError as error:
+        language = operator_language(args.lang, settings)
+    except (SettingsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    settings = settings.model_copy(update={"operator_language": language})
     try:
         return asyncio.run(run_command(args, settings))
     except Rejected as rejected:
         print(f"rejected: {rejected.reason}", file=sys.stderr)
+        if getattr(args, "as_json", False):
+            print(to_json({"rejected": rejected.details}))
         return EXIT_REJECTED
     except CommandError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -21,32 +21,39 @@ from activities.documents import load_document, verify_code
 from activities.register_gateway import document_digest
 from models.operator_text import DEFAULT_LANGUAGE, Language, cli_text, status_label
 from scripts.cli_errors import CommandError, NotVerified
+from scripts.cli_output import Output
+from workers.codec import PayloadKeyError
 from workers.postgres import database_url
 from workers.settings import Settings
 
 UNDELIVERED = (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.FAILED)
 
 
-def add_commands(commands: Any) -> None:
-    notes = commands.add_parser("notifications", help="list the deliveries and how they stand")
+def add_commands(commands: Any, output: argparse.ArgumentParser) -> None:
+    """The delivery commands, each with the `output` options (`--json`, `--lang`)."""
+    notes = commands.add_parser(
+        "notifications", parents=[output], help="list the deliveries and how they stand"
+    )
     notes.add_argument("workflow_id", nargs="?", metavar="WORKFLOW_ID", help="of one dossier")
     notes.add_argument("--undelivered", action="store_true", help="only those running or refused")
     notes.add_argument("--limit", type=int, default=100, help="at most this many (100)")
     again = commands.add_parser(
-        "redeliver", help="deliver a notification again, once its route is fixed"
+        "redeliver", parents=[output], help="deliver a notification again, once its route is fixed"
     )
     again.add_argument("workflow_id", metavar="WORKFLOW_ID")
     again.add_argument(
         "key", metavar="KEY", help="the notification's key, e.g. 000001.invitation.applicant"
     )
     document = commands.add_parser(
-        "document", help="write a notification's PDF document (reads the register)"
+        "document",
+        parents=[output],
+        help="write a notification's PDF document (reads the register)",
     )
     document.add_argument("workflow_id", metavar="WORKFLOW_ID")
     document.add_argument("key", metavar="KEY")
     document.add_argument("--output", "-o", type=Path, required=True, metavar="FILE.pdf")
     verify = commands.add_parser(
-        "verify", help="check a letter's verification code against the register"
+        "verify", parents=[output], help="check a letter's verification code against the register"
     )
     verify.add_argument(
         "reference", metavar="REFERENCE", help="the application or contract id printed on it"
@@ -71,20 +78,25 @@ async def deliveries(
     *,
     undelivered: bool,
     language: Language = DEFAULT_LANGUAGE,
-) -> list[str]:
-    """One line per delivery: its workflow id, status (running: still trying; failed:
-    refused or unroutable; completed: delivered) and when it started."""
-    lines = []
+) -> Output:
+    """One per delivery: its workflow id, status (running: still trying; failed: refused or
+    unroutable; completed: delivered) and when it started."""
+    found = []
     query = deliveries_query(workflow_id, undelivered=undelivered)
     async for execution in client.list_workflows(query, limit=limit):
         status = execution.status.name.lower() if execution.status is not None else "?"
         started = execution.start_time.isoformat(timespec="seconds")
-        since = cli_text("since", language, date=started)
-        lines.append(f"{execution.id}  {status_label(status, language)}  {since}")
-    return lines or [cli_text("all_delivered" if undelivered else "no_delivery", language)]
+        found.append({"workflow_id": execution.id, "status": status, "started": started})
+    lines = [
+        f"{item['workflow_id']}  {status_label(item['status'], language)}  "
+        + cli_text("since", language, date=item["started"])
+        for item in found
+    ]
+    none = cli_text("all_delivered" if undelivered else "no_delivery", language)
+    return Output(found, "\n".join(lines) or none)
 
 
-async def write_document(settings: Settings, workflow_id: str, key: str, output: Path) -> str:
+async def write_document(settings: Settings, workflow_id: str, key: str, output: Path) -> Output:
     """The document kept with a notification (made when it was first delivered)."""
     url = await asyncio.to_thread(database_url, settings)
     connection = await connect(url)
@@ -98,14 +110,15 @@ async def write_document(settings: Settings, workflow_id: str, key: str, output:
             f"{workflow_id} {key}: no document (not a letter, not delivered yet, or erased)"
         )
     output.write_bytes(content)
-    return f"{output}: {len(content)} bytes, sha256 {sha256}"
+    written = {"output": str(output), "bytes": len(content), "sha256": sha256}
+    return Output(written, f"{output}: {len(content)} bytes, sha256 {sha256}")
 
 
 # A reference is an application id or a contract id: the dossiers it may name.
 DOSSIER_PREFIXES = ("visa-", "cai-", "caif-")
 
 
-async def verify_document(settings: Settings, reference: str, code: str) -> str:
+async def verify_document(settings: Settings, reference: str, code: str) -> Output:
     """Whether a document presented with `reference` and `code` is one the system issued,
     with its content as issued; the register answers, so an agent needs no database."""
     url = await asyncio.to_thread(database_url, settings)
@@ -133,15 +146,19 @@ async def verify_document(settings: Settings, reference: str, code: str) -> str:
     lines = [cli_text("verified", language, **shown)]
     if not found.covers_content:
         lines.append(cli_text("verified_key_only", language, **shown))
-    return "\n".join(lines)
+    verified = {"verified": True, **shown, "covers_content": found.covers_content}
+    return Output(verified, "\n".join(lines))
 
 
-async def run_on_register(args: argparse.Namespace, settings: Settings) -> str:
+async def run_on_register(args: argparse.Namespace, settings: Settings) -> Output:
     """The commands that read the register only (`document`, `verify`)."""
     try:
         if args.command == "document":
             return await write_document(settings, args.workflow_id, args.key, args.output)
         return await verify_document(settings, args.reference, args.code)
+    except PayloadKeyError as error:
+        # The verification key is derived from the payload keys unless DOCUMENT_SECRET is set.
+        raise CommandError(f"no payload keys: {error} (or DOCUMENT_SECRET)") from None
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
         raise CommandError(
@@ -150,23 +167,18 @@ async def run_on_register(args: argparse.Namespace, settings: Settings) -> str:
         ) from None
 
 
-async def run(args: argparse.Namespace, client: Client, settings: Settings) -> str | None:
-    """The command's output, or None when `args` is not a delivery command."""
+async def run(args: argparse.Namespace, client: Client, settings: Settings) -> Output:
+    """The output of a delivery command that talks to Temporal."""
     if args.command == "notifications":
-        found = await deliveries(
+        return await deliveries(
             client,
             args.workflow_id,
             args.limit,
             undelivered=args.undelivered,
             language=settings.operator_language,
         )
-        return "\n".join(found)
-    if args.command == "redeliver":
-        handle = await redeliver(client, settings.documents_task_queue, args.workflow_id, args.key)
-        return cli_text(
-            "redelivering",
-            settings.operator_language,
-            workflow_id=handle.id,
-            run_id=handle.result_run_id,
-        )
-    return None
+    if args.command != "redeliver":
+        raise CommandError(f"{args.command}: not a command of this version")
+    handle = await redeliver(client, settings.documents_task_queue, args.workflow_id, args.key)
+    started = {"workflow_id": handle.id, "run_id": handle.result_run_id}
+    return Output(started, cli_text("redelivering", settings.operator_language, **started))

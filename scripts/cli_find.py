@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 from models.operator_text import Language, cli_text, format_date, stage_label
 from models.person_search import person_key
 from scripts.cli_errors import CommandError
+from scripts.cli_output import Output
 from workers.codec import PayloadKeyError
 from workers.settings import Settings
 from workflows import WORKFLOWS
@@ -34,9 +35,12 @@ _VIEW_KINDS = {
 }
 
 
-def add_command(commands: Any) -> None:
+def add_command(commands: Any, output: argparse.ArgumentParser) -> None:
+    """`find`, with the `output` options (`--json`, `--lang`)."""
     find = commands.add_parser(
-        COMMAND, help="find a person's dossiers by name and birth date (PERSON_SEARCH_KEY)"
+        COMMAND,
+        parents=[output],
+        help="find a person's dossiers by name and birth date (PERSON_SEARCH_KEY)",
     )
     find.add_argument("name", metavar="NAME", help="as written on the file; accents and case aside")
     find.add_argument(
@@ -67,16 +71,27 @@ def web_ui_link(settings: Settings, workflow_id: str) -> str:
     return f"{base}/namespaces/{quote(settings.temporal_namespace)}/workflows/{quote(workflow_id)}"
 
 
-async def run(args: argparse.Namespace, client: Client, settings: Settings) -> str:
+async def run(args: argparse.Namespace, client: Client, settings: Settings) -> Output:
+    """The person's dossiers: a table for a person, a list of objects with `--json`."""
     query = person_query(settings, args.name, args.birth_date)
     language = settings.operator_language
     rows = []
+    found: list[dict[str, str | None]] = []
     try:
         async for execution in client.list_workflows(query, limit=LIMIT):
             attributes = execution.typed_search_attributes
             stage = attributes.get(sa.DOSSIER_STAGE)
             deadline = attributes.get(sa.NEXT_DEADLINE)
             view_kind = _VIEW_KINDS.get(execution.workflow_type, "")
+            found.append(
+                {
+                    "workflow_id": execution.id,
+                    "workflow_type": execution.workflow_type,
+                    "stage": stage,
+                    "next_deadline": deadline.date().isoformat() if deadline else None,
+                    "web_ui": web_ui_link(settings, execution.id),
+                }
+            )
             rows.append(
                 (
                     execution.id,
@@ -89,8 +104,8 @@ async def run(args: argparse.Namespace, client: Client, settings: Settings) -> s
     except RPCError as error:
         raise CommandError(f"find failed: {error.message}") from None
     if not rows:
-        return cli_text("nobody_found", language)
-    return table(rows, language)
+        return Output(found, cli_text("nobody_found", language))
+    return Output(found, table(rows, language))
 
 
 def table(rows: list[tuple[str, str, str, str, str]], language: Language) -> str:

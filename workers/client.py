@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping
 
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig, ClientConnectConfig
 from temporalio.runtime import (
     LogForwardingConfig,
@@ -75,14 +76,16 @@ async def connect(
     serve_metrics: bool = False,
     inbound_guard: bool = False,
     keys: KeySource | None = None,
+    converter: DataConverter | None = None,
 ) -> Client:
     """A client with the project's data converter: pydantic models, payloads and failures
-    sealed with the payload keys. The worker's serves METRICS_ADDRESS (`serve_metrics`) and
-    refuses what clients send in clear or unreadable (`inbound_guard`, docs/contract.md, "Only
-    the authorised write"). With `keys` (the register's data keys), each dossier's payloads
-    are sealed with its own key (docs/production.md, "Personal data is sealed"); without, the
+    sealed with the payload keys (or by `converter`: the codec server's, for a command line
+    without the keys). The worker's serves METRICS_ADDRESS (`serve_metrics`) and refuses what
+    clients send in clear or unreadable (`inbound_guard`, docs/contract.md, "Only the
+    authorised write"). With `keys` (the register's data keys), each dossier's payloads are
+    sealed with its own key (docs/production.md, "Personal data is sealed"); without, the
     register's, reached at the first payload of a dossier."""
-    converter = sealed_data_converter(
+    converter = converter or sealed_data_converter(
         ring or settings.key_ring(),
         inbound_guard=inbound_guard,
         clear_until=settings.clear_payloads_until,

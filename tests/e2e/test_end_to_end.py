@@ -495,8 +495,9 @@ class Run:
     stderr: str
 
 
-async def cli(stack: Stack, *args: str | Path) -> Run:
-    """`python -m scripts.cli ARGS` with the stack's settings in the environment."""
+async def cli(stack: Stack, *args: str | Path, keys: bool = True) -> Run:
+    """`python -m scripts.cli ARGS` with the stack's settings in the environment; without
+    the payload `keys`, through the codec server."""
     env = {
         **os.environ,
         "TEMPORAL_ADDRESS": stack.address,
@@ -508,6 +509,9 @@ async def cli(stack: Stack, *args: str | Path) -> Run:
         "DATA_DIR": str(stack.root / "cli"),
         "OPERATOR_LANGUAGE": "fr",  # the default, whatever the environment running the tests
     }
+    if not keys:
+        del env["PAYLOAD_KEYS"]
+        env.update(TEMPORAL_CODEC_ENDPOINT=stack.codec_url, CODEC_TOKEN=CODEC_TOKEN)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -554,7 +558,7 @@ async def test_the_command_line_submits_sends_shows_and_lists(
     application_file = tmp_path / "application.json"
     application_file.write_text(json.dumps(application, ensure_ascii=False), encoding="utf-8")
 
-    submitted = await cli(stack, "submit", application_file)
+    submitted = await cli(stack, "submit", application_file, "--json")
     assert submitted.code == 0, submitted.stderr
     state = json.loads(submitted.stdout)
     assert state["application_id"] == application_id
@@ -592,25 +596,38 @@ async def test_the_command_line_submits_sends_shows_and_lists(
         "evaluator": "OFII Ankara",
     }
     accepted = await cli(
-        stack, "send", workflow_id, "language_evaluation", "--json", json.dumps(language)
+        stack, "send", workflow_id, "language_evaluation", "--data", json.dumps(language), "--json"
     )
     assert accepted.code == 0, accepted.stderr
     state = json.loads(accepted.stdout)
     assert state["language"]["evaluation"]["sufficient"] is True
+    # Sent again (a retry after a timeout): already applied, which is success.
+    language_file = tmp_path / "language.json"
+    language_file.write_text(json.dumps(language), encoding="utf-8")
+    again = await cli(stack, "send", workflow_id, "language_evaluation", "-i", language_file)
+    assert again.code == 0, again.stderr
+    assert again.stderr.startswith("already applied: duplicate: identical to event #2")
+    # `--json` once gave the payload inline: written so, it is a usage error saying what to write.
+    old_style = await cli(
+        stack, "send", workflow_id, "language_evaluation", "--json", json.dumps(language)
+    )
+    assert old_style.code == 2 and "--data" in old_style.stderr
 
     f3 = await cli(
         stack,
         "send",
         workflow_id,
         "visa_decision",
-        "--json",
+        "--data",
         json.dumps(
             {"decision": "refused", "decided_on": iso(today), "grounds": ["evaluation_result"]}
         ),
+        "--json",
     )
     assert f3.code == EXIT_REJECTED
-    assert f3.stdout == ""
     assert f3.stderr.startswith("rejected: F3: grounds:"), f3.stderr
+    details = json.loads(f3.stdout)["rejected"]
+    assert (details["rule"], details["field"], details["seq"]) == ("F3", "grounds", 4)
 
     values_file = tmp_path / "values.json"
     values_file.write_text(
@@ -626,29 +643,39 @@ async def test_the_command_line_submits_sends_shows_and_lists(
         encoding="utf-8",
     )
     signalled = await cli(
-        stack, "send", workflow_id, "values_evaluation", "--file", values_file, "--signal"
+        stack, "send", workflow_id, "values_evaluation", "--file", values_file, "--signal", "--json"
     )
     assert signalled.code == 0, signalled.stderr
-    assert signalled.stdout.strip() == "sent"
+    assert json.loads(signalled.stdout) == {
+        "workflow_id": workflow_id,
+        "event": "values_evaluation",
+        "signal": True,
+    }
     await until_state(
         client.get_workflow_handle(workflow_id),
         lambda s: s["stage"] == "awaiting_visa_decision",
     )
 
-    shown = await cli(stack, "show", workflow_id)
+    shown = await cli(stack, "show", workflow_id, "--json")
     assert shown.code == 0, shown.stderr
     state = json.loads(shown.stdout)
     assert state["stage"] == "awaiting_visa_decision"
     f3_reason = f3.stderr.strip().removeprefix("rejected: ")
-    assert [r["reason"] for r in state["rejected_inputs"]] == [f3_reason]
+    # The duplicate is recorded too: applied already, nothing changed.
+    duplicate_reason = again.stderr.strip().removeprefix("already applied: ")
+    assert [r["reason"] for r in state["rejected_inputs"]] == [duplicate_reason, f3_reason]
 
-    # The human view, in the operator's language (OPERATOR_LANGUAGE, French by default).
-    short = await cli(stack, "show", workflow_id, "--summary")
+    # The human view by default, in the operator's language (French by default; `--summary`
+    # asked for it when JSON was the default, and still does).
+    short = await cli(stack, "show", workflow_id)
     assert short.code == 0, short.stderr
+    assert (await cli(stack, "show", workflow_id, "--summary")).stdout == short.stdout
+    english = await cli(stack, "show", workflow_id, "--lang", "en")
+    assert re.search(r"^stage\s+awaiting the visa decision \(F1\)$", english.stdout, re.MULTILINE)
     assert re.search(
         r"^étape\s+en attente de la décision sur le visa \(F1\)$", short.stdout, re.MULTILINE
     )
-    assert re.search(r"^entrées rejetées\s+1 \(dernière : F3:", short.stdout, re.MULTILINE)
+    assert re.search(r"^entrées rejetées\s+2 \(dernière : F3:", short.stdout, re.MULTILINE)
     assert re.search(
         r"^attendu\s+décision sur le visa \(F1\), de la part du consulat$",
         short.stdout,
@@ -660,6 +687,25 @@ async def test_the_command_line_submits_sends_shows_and_lists(
         short.stdout,
         re.MULTILINE,
     )
+
+    # Without the keys, through the codec server and its token: the same dossier; a codec
+    # server out of reach is one line naming the variable to set.
+    through_codec = await cli(stack, "show", workflow_id, "--json", keys=False)
+    assert through_codec.code == 0, through_codec.stderr
+    assert json.loads(through_codec.stdout) == state
+    codec_down = await cli(
+        stack,
+        "--codec-endpoint",
+        f"http://127.0.0.1:{free_port()}",
+        "show",
+        workflow_id,
+        keys=False,
+    )
+    assert codec_down.code == 1
+    assert codec_down.stderr.startswith("error: cannot reach the codec server at"), (
+        codec_down.stderr
+    )
+    assert "TEMPORAL_CODEC_ENDPOINT" in codec_down.stderr and "Traceback" not in codec_down.stderr
 
     missing = await cli(stack, "show", "visa-NO-SUCH-DOSSIER")
     assert missing.code == 1
@@ -690,6 +736,10 @@ async def test_the_command_line_submits_sends_shows_and_lists(
         months_after(today - timedelta(days=10), 6).strftime("%d/%m/%Y"),
         "non",
     ]
+    listed_json = await cli(stack, "list", "--query", query, "--json")
+    [row] = json.loads(listed_json.stdout)
+    assert row["workflow_id"] == workflow_id and row["DossierStage"] == "awaiting_visa_decision"
+    assert row["Overdue"] is False and row["status"] == "running"
 
 
 # --- a correction through the contract ---------------------------------------------------

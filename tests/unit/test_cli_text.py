@@ -3,7 +3,10 @@ French by default); its JSON output and the values it sends stay the contract's.
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +138,84 @@ def _errors(stderr: str) -> list[str]:
     """The CLI's own error lines (the SDK's core may log warnings beside them)."""
     assert "Traceback" not in stderr
     return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def test_the_operators_language_is_the_option_then_the_environment_then_french() -> None:
+    from scripts.cli_output import operator_language
+
+    default = Settings.from_env({})
+    assert operator_language(None, default, {}) == "fr"
+    assert operator_language(None, default, {"LANG": "en_GB.UTF-8"}) == "en"
+    assert operator_language(None, default, {"LANG": "C.UTF-8"}) == "fr"
+    assert operator_language(None, default, {"LANG": "de_DE.UTF-8"}) == "fr"
+    french = Settings.from_env({"OPERATOR_LANGUAGE": "fr"})
+    assert operator_language(None, french, {"LANG": "en_US.UTF-8"}) == "fr"
+    assert operator_language(None, french, {"DOSSIERS_LANG": "EN"}) == "en"
+    assert operator_language("fr", french, {"DOSSIERS_LANG": "en"}) == "fr"
+    with pytest.raises(ValueError, match="DOSSIERS_LANG='de'"):
+        operator_language(None, default, {"DOSSIERS_LANG": "de"})
+
+
+def test_payloads_come_from_a_file_stdin_or_inline_and_json_means_output(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from scripts import cli
+
+    payload = {"evaluated_on": "2009-02-20", "oral_score": 30}
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    for option in ("-i", "--input", "--file"):
+        args = cli.parse_arguments(["send", "visa-RBT-1", "language_evaluation", option, str(path)])
+        assert cli._command_input(args) == payload and not args.as_json
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(payload)))
+    args = cli.parse_arguments(["send", "visa-RBT-1", "language_evaluation", "-i", "-", "--json"])
+    assert cli._command_input(args) == payload and args.as_json
+    args = cli.parse_arguments(["send", "visa-RBT-1", "ev", "--data", '{"a": 1}', "--lang", "en"])
+    assert cli._command_input(args) == {"a": 1} and args.lang == "en"
+    # Written as before `--json` meant JSON output: a usage error saying what to write now.
+    with pytest.raises(SystemExit) as usage:
+        cli.parse_arguments(["send", "visa-RBT-1", "ev", "--json", '{"a": 1}'])
+    assert usage.value.code == cli.EXIT_USAGE
+    assert "--data JSON or -i FILE.json" in capsys.readouterr().err
+    for command in (["show", "visa-1"], ["list"], ["notifications"], ["verify", "R", "C"]):
+        assert cli.parse_arguments([*command, "--json"]).as_json
+
+
+def test_no_payload_keys_is_one_line_naming_the_variable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scripts import cli
+
+    monkeypatch.delenv("PAYLOAD_KEYS", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none")
+    assert cli.main(["show", "visa-RBT-1"]) == cli.EXIT_ERROR
+    [line] = _errors(capsys.readouterr().err)
+    assert line.startswith("error: no payload keys:") and "PAYLOAD_KEYS" in line
+    assert "Temporal" not in line
+
+
+def test_the_list_in_json_keeps_the_contracts_names() -> None:
+    from scripts.cli import listing_json
+
+    assert listing_json([LISTING]) == [
+        {
+            "workflow_id": "visa-RBT-1",
+            "workflow_type": "VisaApplication",
+            "status": "running",
+            "DossierStage": "awaiting_visa_decision",
+            "NextDeadline": "2027-06-01T00:00:00+00:00",
+            "Overdue": False,
+        }
+    ]
+
+
+async def test_a_codec_server_out_of_reach_is_one_line_naming_the_variable() -> None:
+    from temporalio.api.common.v1 import Payload
+
+    from scripts.cli_codec import RemoteCodec
+    from scripts.cli_errors import CommandError
+    from scripts.ports import free_port
+
+    codec = RemoteCodec(f"http://127.0.0.1:{free_port()}", "default", "token")
+    with pytest.raises(CommandError, match=r"cannot reach the codec server at .*TEMPORAL_CODEC_"):
+        await codec.encode([Payload(data=b"{}")])

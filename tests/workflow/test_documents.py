@@ -307,7 +307,8 @@ async def test_dossiers_verify_answers_from_the_register(
     text = _text((await NotificationDocuments(pool, SECRET)(note) or ("", b""))[1])
     [code] = set(re.findall(r"\b[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}\b", text))
     answer = await verify_document(settings, reference, code)
-    assert "Amina El Idrissi" in answer and workflow_id in answer
+    assert "Amina El Idrissi" in answer.text and workflow_id in answer.text
+    assert answer.data["verified"] is True and answer.data["workflow_id"] == workflow_id
     with pytest.raises(NotVerified):
         await verify_document(settings, reference, "AAAA-BBBB-CCCC")
 
