@@ -3,6 +3,7 @@
     python -m tools.bench                  # everything (`make bench`)
     python -m tools.bench --quick          # small counts: a smoke run of two or three minutes
     python -m tools.bench --core           # the pure core alone
+    python -m tools.bench --letters        # the letters' CPU time alone
     python -m tools.bench --dossiers 2000  # fewer open dossiers for the memory measure
 
 - core: a whole dossier through the pure rules, against only validating the same JSON.
@@ -15,6 +16,8 @@
   second, 20 in flight, against bare workflows settled by their one no-op activity.
 - worker memory: the worker's resident set holding `--dossiers` open dossiers, against the
   same worker idle just after its start.
+- letters: median CPU time of a letter per language, every template, in a renderer
+  process (tools.bench_letters), against the goal of 30 ms; the first letter apart.
 - local step: lifecycles per second of `VisaLocalStep` (a step's register transaction as a
   local activity, as `VisaApplication` does) against `VisaNormalStep` (as a normal
   activity), two otherwise identical subclasses of `VisaApplication` (`tools.bench_workflows`).
@@ -61,6 +64,7 @@ from scripts.devstack import (
     stop_worker_process,
     wait_for_worker,
 )
+from tools.bench_letters import LETTER_GOAL_MS, bench_letters, report
 from tools.bench_worker import BARE_WORKFLOW
 from tools.bench_workflows import LOCAL_STEP_WORKFLOW, NORMAL_STEP_WORKFLOW
 from tools.private_stack import PrivateStack, private_stack
@@ -183,6 +187,25 @@ def bench_core(repeat: int = 200) -> Row:
         flush=True,
     )
     return Row("core: whole dossier (pure rules)", _ms(rules), _ms(baseline), rules / baseline)
+
+
+# --- the letters -------------------------------------------------------------------------
+
+
+def letter_rows(rounds: int) -> list[Row]:
+    first_ms, times = bench_letters(rounds)
+    report(first_ms, times)
+    return [
+        Row(
+            f"letter CPU, {each.language} (median of {each.letters})",
+            f"{each.median_ms:.1f} ms",
+            f"{LETTER_GOAL_MS:.0f} ms goal",
+            each.median_ms / LETTER_GOAL_MS,
+            "<= 1.00",
+            each.median_ms <= LETTER_GOAL_MS,
+        )
+        for each in times
+    ]
 
 
 # --- driving workflows ----------------------------------------------------------------------
@@ -406,12 +429,13 @@ class Plan:
     warmup: float  # seconds of a throughput round before its window opens
     window: float  # seconds a throughput round counts
     dossiers: int  # held open for the memory measure
+    letter_rounds: int = 5  # of every template in every language
     lanes: int = 20  # lifecycles and starts in flight
     updates_in_flight: int = 50
 
 
 FULL = Plan(rounds=5, warmup=1.5, window=5.0, dossiers=10_000)
-QUICK = Plan(rounds=2, warmup=1.0, window=3.0, dossiers=300)
+QUICK = Plan(rounds=2, warmup=1.0, window=3.0, dossiers=300, letter_rounds=1)
 
 
 async def measure_lifecycles(client: Client, plan: Plan, subject: Kind, baseline: Kind) -> Row:
@@ -593,6 +617,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--core", action="store_true", help="only the core benchmark")
+    parser.add_argument("--letters", action="store_true", help="only the letters benchmark")
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
     parser.add_argument(
         "--dossiers",
@@ -607,8 +632,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--dossiers must be at least 1")
         plan = replace(plan, dossiers=args.dossiers)
     started = time.perf_counter()
-    rows = [bench_core()]
-    if not args.core:
+    if args.letters:
+        rows = letter_rows(plan.letter_rounds)
+    else:
+        rows = [bench_core(), *([] if args.core else letter_rows(plan.letter_rounds))]
+    if not (args.core or args.letters):
         try:
             with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
                 rows += asyncio.run(bench_stack(plan, Path(tmp)))
