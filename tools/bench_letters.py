@@ -1,11 +1,11 @@
 """CPU time of a letter, per language (`python -m tools.bench --letters`).
 
-Every template of `tests/unit/document_samples.py` is rendered in a renderer process as the
-worker starts it (`activities.documents.document_renderer`), its CPU time read there with
-`time.process_time`: first the very first letter of the process (fonts parsed, subsetting
-sources made), then, after a warm-up round, `rounds` rounds of every template in every
-language, each round under another name, so that no letter is the one before it again.
-A language's figure is its median letter; the goal is `LETTER_GOAL_MS`.
+Every document kind's example (`examples/documents/<kind>.json`) is rendered in a renderer
+process as the worker starts it (`activities.documents.document_renderer`), its CPU time
+read there with `time.process_time`: first the very first letter of the process (fonts
+parsed, subsetting sources made), then, after a warm-up round, `rounds` rounds of every
+template in every language, each round under another name, so that no letter is the one
+before it again. A language's figure is its median letter; the goal is `LETTER_GOAL_MS`.
 """
 
 from __future__ import annotations
@@ -13,12 +13,21 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
+from datetime import date
 
+import examples
 from activities.documents import document_renderer, render_pdf
-from models.documents import Composed, compose, verification_code
-from tests.unit.document_samples import ISSUED_ON, LANGUAGES, SAMPLES
+from models.documents import (
+    DOCUMENT_KINDS,
+    Composed,
+    compose,
+    reference_of,
+    verification_code,
+)
 
 LETTER_GOAL_MS = 30.0
+LANGUAGES = ("fr", "ar", "tr", "en")
+ISSUED_ON = date(2009, 3, 1)
 SECRET = b"bench-letters"
 # One per round: Latin, Turkish, Arabic-script and Cyrillic names, as dossiers carry them.
 NAMES = (
@@ -42,17 +51,18 @@ class LetterTimes:
 
 def letters(language: str, name: str) -> list[Composed]:
     """Every template in `language`, addressed to `name`."""
+    samples = [examples.load(f"documents/{kind}") for kind in sorted(DOCUMENT_KINDS)]
     return [
         compose(
-            sample.kind,
-            {**sample.payload, "full_name": name},
+            sample["kind"],
+            {**sample["payload"], "full_name": name},
             language,
-            reference=sample.reference,
-            rule=sample.rule,
+            reference=reference_of(sample["payload"]),
+            rule=sample["payload"]["rule"],
             issued_on=ISSUED_ON,
-            verification_code=verification_code(sample.workflow_id, sample.key, SECRET),
+            verification_code=verification_code(sample["workflow_id"], sample["key"], SECRET),
         )
-        for sample in SAMPLES.values()
+        for sample in samples
     ]
 
 
