@@ -32,6 +32,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from activities import register_gateway as register
+from activities import typefaces
 from activities.register_gateway import Connection
 from models.documents import (
     DOCUMENT_KINDS,
@@ -110,8 +111,8 @@ class _Document(FPDF):
                 )
         for family in families:
             stem = _FAMILIES[family]
-            self.add_font(family, "", FONTS / f"{stem}-Regular.ttf")
-            self.add_font(family, "B", FONTS / f"{stem}-Bold.ttf")
+            typefaces.add_font(self, family, "", FONTS / f"{stem}-Regular.ttf")
+            typefaces.add_font(self, family, "B", FONTS / f"{stem}-Bold.ttf")
         if len(families) > 1:
             self.set_fallback_fonts([fallback], exact_match=False)
         self.set_text_shaping(
@@ -180,7 +181,7 @@ def render_pdf(composed: Composed) -> bytes:
     for paragraph in composed.paragraphs:
         pdf.write_lines(paragraph, 11, height=6)
         pdf.ln(2.5)
-    return bytes(pdf.output())
+    return bytes(pdf.output(output_producer_class=typefaces.SubsettingOnce))
 
 
 def sha256_of(content: bytes) -> str:

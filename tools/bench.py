@@ -3,6 +3,7 @@
     python -m tools.bench                  # everything (`make bench`)
     python -m tools.bench --quick          # small counts: a smoke run of two or three minutes
     python -m tools.bench --core           # the pure core alone
+    python -m tools.bench --letters        # the letters' CPU time alone
     python -m tools.bench --dossiers 2000  # fewer open dossiers for the memory measure
     python -m tools.bench --end-to-end     # only what users get: letters and deliveries
 
@@ -20,6 +21,8 @@
   drained to the outbox (the worker polling both task queues), against bare lifecycles on
   the same worker; the updates' p50 and p99 meanwhile; CPU per lifecycle of the server, the
   worker, its renderer and PostgreSQL (`tools.bench_delivery`).
+- letters: median CPU time of a letter per language, every template, in a renderer
+  process (tools.bench_letters), against the goal of 30 ms; the first letter apart.
 - local step: lifecycles per second of `VisaLocalStep` (a step's register transaction as a
   local activity, as `VisaApplication` does) against `VisaNormalStep` (as a normal
   activity), two otherwise identical subclasses of `VisaApplication` (`tools.bench_workflows`).
@@ -74,6 +77,7 @@ from tools.bench_delivery import (
     processes_of,
     register_pool,
 )
+from tools.bench_letters import LETTER_GOAL_MS, bench_letters, report
 from tools.bench_worker import BARE_WORKFLOW
 from tools.bench_workflows import LOCAL_STEP_WORKFLOW, NORMAL_STEP_WORKFLOW
 from tools.private_stack import PrivateStack, private_stack
@@ -196,6 +200,25 @@ def bench_core(repeat: int = 200) -> Row:
         flush=True,
     )
     return Row("core: whole dossier (pure rules)", _ms(rules), _ms(baseline), rules / baseline)
+
+
+# --- the letters -------------------------------------------------------------------------
+
+
+def letter_rows(rounds: int) -> list[Row]:
+    first_ms, times = bench_letters(rounds)
+    report(first_ms, times)
+    return [
+        Row(
+            f"letter CPU, {each.language} (median of {each.letters})",
+            f"{each.median_ms:.1f} ms",
+            f"{LETTER_GOAL_MS:.0f} ms goal",
+            each.median_ms / LETTER_GOAL_MS,
+            "<= 1.00",
+            each.median_ms <= LETTER_GOAL_MS,
+        )
+        for each in times
+    ]
 
 
 # --- driving workflows ----------------------------------------------------------------------
@@ -419,13 +442,14 @@ class Plan:
     warmup: float  # seconds of a throughput round before its window opens
     window: float  # seconds a throughput round counts
     dossiers: int  # held open for the memory measure
+    letter_rounds: int = 5  # of every template in every language
     lanes: int = 20  # lifecycles and starts in flight
     updates_in_flight: int = 50
     end_to_end: int = 60  # lifecycles of each side, delivered to the end
 
 
 FULL = Plan(rounds=5, warmup=1.5, window=5.0, dossiers=10_000)
-QUICK = Plan(rounds=2, warmup=1.0, window=3.0, dossiers=300, end_to_end=20)
+QUICK = Plan(rounds=2, warmup=1.0, window=3.0, dossiers=300, letter_rounds=1, end_to_end=20)
 
 
 async def measure_lifecycles(client: Client, plan: Plan, subject: Kind, baseline: Kind) -> Row:
@@ -681,6 +705,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--core", action="store_true", help="only the core benchmark")
+    parser.add_argument("--letters", action="store_true", help="only the letters benchmark")
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
     parser.add_argument(
         "--end-to-end", action="store_true", help="only the end-to-end measures (and the core)"
@@ -698,8 +723,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--dossiers must be at least 1")
         plan = replace(plan, dossiers=args.dossiers)
     started = time.perf_counter()
-    rows = [bench_core()]
-    if not args.core:
+    if args.letters:
+        rows = letter_rows(plan.letter_rounds)
+    else:
+        rows = [bench_core(), *([] if args.core else letter_rows(plan.letter_rounds))]
+    if not (args.core or args.letters):
         try:
             with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
                 bench = bench_end_to_end if args.end_to_end else bench_stack

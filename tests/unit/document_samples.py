@@ -18,19 +18,18 @@ ISSUED_ON_WRITTEN = {
     "ar": "01/03/2009",
 }
 
-_VISA = {
-    "application_id": "RBT-2009-000123",
-    "procedure": "family_reunification",
-    "consulate": "Rabat",
-    "country_of_residence": "MA",
+# The payload dates each document must show, by kind; the samples themselves are examples
+# (examples/documents/<kind>.json), which the letters' benchmark renders too.
+DATES: dict[str, tuple[str, ...]] = {
+    "invitation": (),
+    "attestation_language_exemption": (),
+    "attestation_values": (),
+    "training_prescription": ("start_by",),
+    "training_attestation": ("completed_on",),
+    "skills_assessment_convocation": ("session_on",),
+    "parents_training_convocation": ("session_on",),
+    "parents_training_attestation": ("attended_on",),
 }
-INVITATION = examples.load("documents/invitation")
-_CAI = {"contract_id": "CAI-75-2009-000042", "prefecture": "Paris", "platform": "OFII Paris"}
-_FAMILY = {"contract_id": "CAIF-75-2009-000007", "prefecture": "Paris", "platform": "OFII Paris"}
-
-
-def _letter(name: str) -> dict[str, Any]:
-    return {"full_name": name, "language_fallback": False}
 
 
 @dataclass(frozen=True)
@@ -54,99 +53,11 @@ class Sample:
         return str(self.payload["full_name"])
 
 
-SAMPLES = {
-    sample.kind: sample
-    for sample in (
-        # The sample the letters' pictures show (tools/document_pictures.py).
-        Sample(
-            INVITATION["kind"], INVITATION["payload"], INVITATION["workflow_id"], INVITATION["key"]
-        ),
-        Sample(
-            "attestation_language_exemption",
-            {**_VISA, **_letter("Amina El Idrissi"), "rule": "D2"},
-            "visa-RBT-2009-000123",
-            "000004.attestation_language_exemption.applicant",
-        ),
-        Sample(
-            "attestation_values",
-            {**_VISA, **_letter("Amina El Idrissi"), "rule": "E2"},
-            "visa-RBT-2009-000123",
-            "000005.attestation_values.applicant",
-        ),
-        Sample(
-            "training_prescription",
-            {
-                **_VISA,
-                **_letter("Amina El Idrissi"),
-                "training": "language",
-                "hours": 120,
-                "provider": "Institut français de Rabat",
-                "integrates_values": True,
-                "start_by": "2009-04-10",
-                "rule": "D3, E3, E4",
-            },
-            "visa-RBT-2009-000123",
-            "000006.training_prescription.applicant",
-            ("start_by",),
-        ),
-        Sample(
-            "training_attestation",
-            # To the consulate only: the name comes from the dossier (person_fields).
-            {
-                **_VISA,
-                "full_name": "Amina El Idrissi",
-                "training": "language",
-                "integrates_values": False,
-                "completed_on": "2009-06-01",
-                "hours_attended": 118,
-                "hours_prescribed": 120,
-                "attestation_ref": "ATT-RBT-778",
-                "rule": "D4",
-            },
-            "visa-RBT-2009-000123",
-            "000009.training_attestation.consulate",
-            ("completed_on",),
-        ),
-        Sample(
-            "skills_assessment_convocation",
-            {
-                **_CAI,
-                **_letter("Mehmet Yılmaz"),
-                "session_id": "SA-75-20090317",
-                "session_on": "2009-03-17",
-                "rule": "H1, H5",
-            },
-            "cai-CAI-75-2009-000042",
-            "000002.skills_assessment_convocation.applicant",
-            ("session_on",),
-        ),
-        Sample(
-            "parents_training_convocation",
-            {
-                **_FAMILY,
-                **_letter("Ayşe Demir"),
-                "person_id": "P1",
-                "session_id": "DDP-75-20090324",
-                "session_on": "2009-03-24",
-                "rule": "G2",
-            },
-            "caif-CAIF-75-2009-000007",
-            "000002.parents_training_convocation.applicant.P1",
-            ("session_on",),
-        ),
-        Sample(
-            "parents_training_attestation",
-            {
-                **_FAMILY,
-                **_letter("Ayşe Demir"),
-                "person_id": "P1",
-                "attended_on": "2009-03-24",
-                "attestation_ref": "DDP-ATT-0042",
-                "rule": "G2",
-            },
-            "caif-CAIF-75-2009-000007",
-            "000003.parents_training_attestation.applicant.P1",
-            ("attended_on",),
-        ),
+def _sample(kind: str) -> Sample:
+    example = examples.load(f"documents/{kind}")
+    return Sample(
+        example["kind"], example["payload"], example["workflow_id"], example["key"], DATES[kind]
     )
-}
+
+
+SAMPLES = {kind: _sample(kind) for kind in DATES}

@@ -131,26 +131,31 @@ def test_a_turkish_letter_keeps_its_letters() -> None:
     assert "Ayşe Demir" in text and "çağrılıyorsunuz" in text and "24 Mart 2009" in text
 
 
-def test_the_same_document_is_the_same_bytes_in_any_process() -> None:
-    sample = SAMPLES["training_prescription"]
-    pdf = render_pdf(_compose(sample, "ar"))
-    assert render_pdf(_compose(sample, "ar")) == pdf
+def _first_render_in_a_fresh_process(composed: Composed) -> str:
+    """The digest of `composed` rendered by a new process, with other hash seeds."""
     script = (
-        "import json, sys, hashlib\n"
+        "import sys, hashlib\n"
         "from models.documents import Composed\n"
         "from activities.documents import render_pdf\n"
         "composed = Composed.model_validate_json(sys.stdin.read())\n"
         "print(hashlib.sha256(render_pdf(composed)).hexdigest())\n"
     )
-    other = subprocess.run(
+    fresh = subprocess.run(
         [sys.executable, "-c", script],
-        input=_compose(sample, "ar").model_dump_json(),
+        input=composed.model_dump_json(),
         capture_output=True,
         text=True,
         check=True,
         env={"PYTHONHASHSEED": "12345", "PATH": ""},
     )
-    assert other.stdout.strip() == sha256_of(pdf)
+    return fresh.stdout.strip()
+
+
+def test_the_same_document_is_the_same_bytes_in_any_process() -> None:
+    sample = SAMPLES["training_prescription"]
+    pdf = render_pdf(_compose(sample, "ar"))
+    assert render_pdf(_compose(sample, "ar")) == pdf
+    assert _first_render_in_a_fresh_process(_compose(sample, "ar")) == sha256_of(pdf)
     later = compose(
         sample.kind,
         sample.payload,
@@ -161,6 +166,22 @@ def test_the_same_document_is_the_same_bytes_in_any_process() -> None:
         verification_code=_compose(sample, "ar").verification_code,
     )
     assert sha256_of(render_pdf(later)) != sha256_of(pdf)
+
+
+# A name in the scripts of the letters, and one with letters outside them (Latin Extended-C
+# and D), which are subset from the whole face.
+@pytest.mark.parametrize(("language", "full_name"), [("ar", None), ("fr", "Ɫuka Ꞌokina")])
+def test_a_process_that_rendered_letters_renders_the_next_as_a_fresh_process_does(
+    language: str, full_name: str | None
+) -> None:
+    """The fonts, widths and subsetting sources a process keeps (activities/typefaces.py)
+    change no byte of a document."""
+    changes = {"full_name": full_name} if full_name else {}
+    composed = _compose(SAMPLES["invitation"], language, **changes)
+    for other in LANGUAGES:
+        render_pdf(_compose(SAMPLES["training_prescription"], other))
+    render_pdf(composed)
+    assert sha256_of(render_pdf(composed)) == _first_render_in_a_fresh_process(composed)
 
 
 def test_a_name_no_shipped_font_draws_is_refused_rather_than_drawn_as_boxes() -> None:
