@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import multiprocessing
 import os
+import re
 import threading
 import time as clock
 from collections.abc import Iterator, Sequence
@@ -30,6 +31,7 @@ import asyncpg
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from fpdf.fonts import Glyph
 
 from activities import register_gateway as register
 from activities.register_gateway import Connection
@@ -81,8 +83,27 @@ def _text(composed: Composed) -> str:
             composed.verification_note,
             composed.circular,
             composed.page_label,
+            *composed.issuer_block,
+            composed.place_date,
+            *composed.addressee,
+            composed.subject,
+            composed.legal,
+            composed.salutation,
+            composed.closing,
+            composed.signatory,
+            *composed.notices,
         ]
     )
+
+
+def undrawable(text: str, direction: str = "ltr") -> int:
+    """How many distinct characters of `text` no shipped font draws."""
+    needed = {ord(c) for c in text if not c.isspace()}
+    main, fallback = _MAIN[direction]
+    return len(needed - _characters(main) - _characters(fallback))
+
+
+_RTL_LETTER = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
 
 
 class _Document(FPDF):
@@ -141,6 +162,52 @@ class _Document(FPDF):
             new_y=YPos.NEXT,
         )
 
+    def column(
+        self, x: float, width: float, lines: Sequence[str], size: float, **style: Any
+    ) -> float:
+        """`lines` in a column of `width` from `x`, from the current height; returns the
+        height below them."""
+        for line in self.split_values(lines):
+            self.set_x(x)
+            # A line in Latin letters alone (an address) reads left to right in any letter.
+            latin = self.composed.direction == "rtl" and _RTL_LETTER.search(line) is None
+            if latin:
+                self._shaping("ltr")
+            self.set_font(self.main, "B" if style.get("bold") else "", size * self.scale)
+            self.set_text_color(*(_GREY if style.get("grey") else (0, 0, 0)))
+            self.multi_cell(
+                width,
+                size * 0.47 * self.scale,
+                line,
+                align=style.get("align", self.align),
+                new_x=XPos.LEFT,
+                new_y=YPos.NEXT,
+            )
+            if latin:
+                self._shaping(self.composed.direction)
+        return self.get_y()
+
+    def _shaping(self, direction: str) -> None:
+        self.set_text_shaping(
+            use_shaping_engine=True, direction=direction, language=self.composed.language
+        )
+
+    def split_values(self, lines: Sequence[str]) -> list[str]:
+        """In a right-to-left letter, a value in Latin letters and figures after its label
+        (a telephone number, an e-mail address) goes on a line of its own, read left to
+        right: beside an Arabic label, the bidirectional algorithm reverses the groups of
+        a number ("50 97 … +212")."""
+        if self.composed.direction != "rtl":
+            return list(lines)
+        split = []
+        for line in lines:
+            label, colon, value = line.partition(":")
+            if colon and _RTL_LETTER.search(label) and not _RTL_LETTER.search(value):
+                split += [f"{label}{colon}", value.strip()]
+            else:
+                split.append(line)
+        return split
+
     def footer(self) -> None:
         composed = self.composed
         self.set_y(-26)
@@ -149,7 +216,8 @@ class _Document(FPDF):
         self.ln(1.5)
         self.write_lines(f"{composed.verification} · {composed.reference}", 8.5, bold=True)
         self.write_lines(composed.verification_note, 7.5, grey=True, height=3.6)
-        page = composed.page_label.format(page=self.page_no())
+        # "Page 1/2": fpdf2 writes the number of pages in place of its alias at the end.
+        page = composed.page_label.format(page=self.page_no(), pages=self.str_alias_nb_pages)
         self.write_lines(f"{composed.circular} · {page}", 7.5, grey=True, height=3.6)
 
 
@@ -159,28 +227,81 @@ def render_pdf(composed: Composed) -> bytes:
     pdf.set_creation_date(datetime.combine(composed.issued_on, time.min, tzinfo=UTC))
     pdf.set_lang(composed.language)
     pdf.set_title(composed.title)
+    # The rule ids are the project's: they stay in the metadata, never in the letter.
     pdf.set_subject(f"{composed.kind} ({composed.rule}, NOR IMIG0900055C)")
+    pdf.set_keywords(composed.keywords)
     pdf.set_author(composed.issuer)
     pdf.set_creator("integration-visa")
     pdf.add_page()
-    pdf.write_lines(composed.republic, 10, bold=True)
-    pdf.write_lines(composed.issuer, 10)
-    pdf.ln(8)
-    pdf.write_lines(composed.title, 15, bold=True, align="C", height=7.5)
+    _letterhead(pdf, composed)
+    pdf.write_lines(composed.subject, 10.5, bold=True, height=5.2)
     if composed.title_fr is not None:
-        pdf.ln(1)
-        pdf.write_lines(composed.title_fr, 9, align="C", grey=True)
-    pdf.ln(6)
-    for detail in composed.details:
-        pdf.write_lines(detail, 10, height=5.5)
-    pdf.ln(3)
-    pdf.set_draw_color(*_GREY)
-    pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
-    pdf.ln(5)
+        pdf.write_lines(composed.title_fr, 8.5, grey=True, height=4)
+    for detail in [*composed.details, composed.legal]:
+        pdf.write_lines(detail, 8.5, height=4.2)
+    pdf.ln(4)
+    pdf.write_lines(composed.salutation, 10, height=5)
+    pdf.ln(1.5)
     for paragraph in composed.paragraphs:
-        pdf.write_lines(paragraph, 11, height=6)
-        pdf.ln(2.5)
+        pdf.write_lines(paragraph, 10, height=5)
+        pdf.ln(1.8)
+    pdf.write_lines(composed.closing, 10, height=5)
+    pdf.ln(6)
+    if composed.signatory:
+        # Signed on the side opposite the text's start, as a letter is.
+        pdf.write_lines(composed.signatory, 10, bold=True, align=_OPPOSITE[pdf.align])
+    pdf.ln(5)
+    for notice in composed.notices:
+        pdf.write_lines(notice, 7.5, grey=True, height=3.5)
+        pdf.ln(1.2)
+    _map_cluster_continuations(pdf)
     return bytes(pdf.output())
+
+
+class _NoText(int):
+    """A ToUnicode destination fpdf2 writes as `<>`: the glyph stands for no text."""
+
+    def __format__(self, spec: str) -> str:
+        return ""
+
+
+def _map_cluster_continuations(pdf: FPDF) -> None:
+    """The text layer reads back as written: where shaping draws one character with two
+    glyphs (Amiri's lam before a kaf is a lam and a joining piece), fpdf2 maps the first
+    glyph to the character and leaves the other unmapped, and a reader then extracts that
+    glyph's code as a character of its own ("الإ\x08لكتروني", "z", "4"). The second
+    glyph is mapped to no text instead."""
+    for font in pdf.fonts.values():
+        subset = getattr(font, "subset", None)
+        if subset is None:
+            continue
+        # The map fpdf2 writes ToUnicode from.
+        codes = subset._char_id_per_glyph
+        for glyph in [g for g in codes if g is not None and g.unicode == ()]:
+            code = codes.pop(glyph)
+            codes[Glyph(glyph.glyph_id, (_NoText(0),), glyph.glyph_name, glyph.glyph_width)] = code
+
+
+# The window of a French window envelope (DL, NF EN ISO 269): the addressee's block.
+_WINDOW_X, _WINDOW_Y, _WINDOW_WIDTH = 110.0, 45.0, 80.0
+_OPPOSITE = {"L": "R", "R": "L"}
+
+
+def _letterhead(pdf: _Document, composed: Composed) -> None:
+    """The issuer's block and the place-and-date line on the text's side, the addressee's
+    name and postal address in the envelope's window on the other (mirrored in Arabic)."""
+    rtl = composed.direction == "rtl"
+    half = (pdf.w - pdf.l_margin - pdf.r_margin) / 2 - 5
+    issuer_x = pdf.w - pdf.r_margin - half if rtl else pdf.l_margin
+    top = pdf.get_y()
+    pdf.column(issuer_x, half, [composed.republic, composed.issuer], 9.5, bold=True)
+    below_issuer = pdf.column(issuer_x, half, composed.issuer_block, 8, grey=True)
+    window_x = pdf.l_margin if rtl else _WINDOW_X
+    pdf.set_y(top)
+    pdf.column(window_x, _WINDOW_WIDTH, [composed.place_date], 9.5)
+    pdf.set_y(max(pdf.get_y() + 4, _WINDOW_Y))
+    below_window = pdf.column(window_x, _WINDOW_WIDTH, composed.addressee, 10)
+    pdf.set_y(max(below_issuer, below_window) + 8)
 
 
 def sha256_of(content: bytes) -> str:

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 import examples
+from models.documents import reference_of
 
 LANGUAGES = ("fr", "ar", "tr", "en")
 ISSUED_ON = date(2009, 3, 1)  # "1er mars 2009": French writes the first day otherwise
@@ -33,6 +34,13 @@ def _letter(name: str) -> dict[str, Any]:
     return {"full_name": name, "language_fallback": False}
 
 
+# The person of the dossier's input, with their contact (docs/contract.md, "Letters that can
+# be posted"): what a letter to the applicant is addressed to.
+APPLICANT = examples.load("visa/family_reunification")["applicant"]
+SIGNATORY = examples.load("cai/contract")["signatory"]
+PARENT = examples.load("family/contract")["signatories"][0]
+
+
 @dataclass(frozen=True)
 class Sample:
     kind: str
@@ -40,10 +48,17 @@ class Sample:
     workflow_id: str
     key: str
     dates: tuple[str, ...] = field(default=())  # payload dates the document must show
+    person: dict[str, Any] | None = None
+
+    @property
+    def recipient(self) -> str:
+        """Whom the notification is for, as its key says (`….applicant`, `….consulate`)."""
+        parts = self.key.split(".")
+        return parts[2] if len(parts) > 2 else "applicant"
 
     @property
     def reference(self) -> str:
-        return str(self.payload.get("application_id") or self.payload["contract_id"])
+        return reference_of(self.payload)
 
     @property
     def rule(self) -> str:
@@ -59,19 +74,25 @@ SAMPLES = {
     for sample in (
         # The sample the letters' pictures show (tools/document_pictures.py).
         Sample(
-            INVITATION["kind"], INVITATION["payload"], INVITATION["workflow_id"], INVITATION["key"]
+            INVITATION["kind"],
+            INVITATION["payload"],
+            INVITATION["workflow_id"],
+            INVITATION["key"],
+            person=APPLICANT,
         ),
         Sample(
             "attestation_language_exemption",
             {**_VISA, **_letter("Amina El Idrissi"), "rule": "D2"},
             "visa-RBT-2009-000123",
             "000004.attestation_language_exemption.applicant",
+            person=APPLICANT,
         ),
         Sample(
             "attestation_values",
             {**_VISA, **_letter("Amina El Idrissi"), "rule": "E2"},
             "visa-RBT-2009-000123",
             "000005.attestation_values.applicant",
+            person=APPLICANT,
         ),
         Sample(
             "training_prescription",
@@ -88,6 +109,7 @@ SAMPLES = {
             "visa-RBT-2009-000123",
             "000006.training_prescription.applicant",
             ("start_by",),
+            person=APPLICANT,
         ),
         Sample(
             "training_attestation",
@@ -112,13 +134,14 @@ SAMPLES = {
             {
                 **_CAI,
                 **_letter("Mehmet Yılmaz"),
-                "session_id": "SA-75-20090317",
+                "session_id": "ofii-paris-skills-assessment-2009-03-17-morning",
                 "session_on": "2009-03-17",
                 "rule": "H1, H5",
             },
             "cai-CAI-75-2009-000042",
             "000002.skills_assessment_convocation.applicant",
             ("session_on",),
+            person=SIGNATORY,
         ),
         Sample(
             "parents_training_convocation",
@@ -126,13 +149,14 @@ SAMPLES = {
                 **_FAMILY,
                 **_letter("Ayşe Demir"),
                 "person_id": "P1",
-                "session_id": "DDP-75-20090324",
+                "session_id": "ofii-paris-parents-training-2009-03-24-day",
                 "session_on": "2009-03-24",
                 "rule": "G2",
             },
             "caif-CAIF-75-2009-000007",
             "000002.parents_training_convocation.applicant.P1",
             ("session_on",),
+            person=PARENT,
         ),
         Sample(
             "parents_training_attestation",
@@ -147,6 +171,27 @@ SAMPLES = {
             "caif-CAIF-75-2009-000007",
             "000003.parents_training_attestation.applicant.P1",
             ("attended_on",),
+            person=PARENT,
         ),
     )
 }
+
+
+# A correction notice to the applicant (docs/contract.md: it is a letter too): the training
+# prescribed was corrected.
+_PRESCRIPTION = SAMPLES["training_prescription"].payload
+CORRECTION = Sample(
+    "correction_notice",
+    {
+        "supersedes": "000006.training_prescription.applicant",
+        "superseded_kind": "training_prescription",
+        "previously": _PRESCRIPTION,
+        "now": {**_PRESCRIPTION, "hours": 80},
+        "reason": "nombre d'heures corrigé par l'organisme de formation",
+        "rule": "D3, E3, E4",
+    },
+    "visa-RBT-2009-000123",
+    "000011.correction_notice.applicant.000006.training_prescription.applicant",
+    person=APPLICANT,
+)
+LETTERS = {**SAMPLES, CORRECTION.kind: CORRECTION}  # every kind written from a template
