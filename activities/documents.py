@@ -19,7 +19,7 @@ import os
 import re
 import threading
 import time as clock
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import UTC, date, datetime, time
 from functools import cache
@@ -32,19 +32,25 @@ from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import Glyph
+from temporalio import activity
 
 from activities import register_gateway as register
 from activities.register_gateway import Connection
 from models.documents import (
-    DOCUMENT_KINDS,
+    NATIVE_NAME_OMITTED,
     Composed,
     compose,
     document_content,
+    is_document,
     person_fields,
+    person_id_of,
+    person_of,
     reference_of,
     verification_code,
     verification_code_matches,
+    without_native_name,
 )
+from models.reference import ReferenceData
 
 MEDIA_TYPE = "application/pdf"
 FONTS = Path(__file__).with_name("fonts")
@@ -104,6 +110,15 @@ def undrawable(text: str, direction: str = "ltr") -> int:
 
 
 _RTL_LETTER = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
+_LTR_LETTER = re.compile("[A-Za-z\u00c0-\u024f\u0370-\u052f]")  # Latin, Greek, Cyrillic
+
+
+def _direction_of(line: str, default: str) -> str:
+    """The direction of a line in one script; `default` for a line that mixes them."""
+    rtl, ltr = _RTL_LETTER.search(line), _LTR_LETTER.search(line)
+    if rtl and not ltr:
+        return "rtl"
+    return "ltr" if ltr and not rtl else default
 
 
 class _Document(FPDF):
@@ -133,6 +148,7 @@ class _Document(FPDF):
             stem = _FAMILIES[family]
             self.add_font(family, "", FONTS / f"{stem}-Regular.ttf")
             self.add_font(family, "B", FONTS / f"{stem}-Bold.ttf")
+        self.families = families
         if len(families) > 1:
             self.set_fallback_fonts([fallback], exact_match=False)
         self.set_text_shaping(
@@ -169,11 +185,20 @@ class _Document(FPDF):
         height below them."""
         for line in self.split_values(lines):
             self.set_x(x)
-            # A line in Latin letters alone (an address) reads left to right in any letter.
-            latin = self.composed.direction == "rtl" and _RTL_LETTER.search(line) is None
-            if latin:
-                self._shaping("ltr")
-            self.set_font(self.main, "B" if style.get("bold") else "", size * self.scale)
+            # A line in one script reads in its own direction in any letter: an address in
+            # Latin letters left to right, a name in Arabic letters right to left.
+            direction = _direction_of(line, self.composed.direction)
+            # In the family of its script when it is loaded: one run of glyphs, which a
+            # reader extracts in the line's order (words in the fallback family, spaces in
+            # the main one, come out in the order they are seen).
+            family = _MAIN[direction][0]
+            if direction != self.composed.direction:
+                self._shaping(direction)
+            self.set_font(
+                family if family in self.families else self.main,
+                "B" if style.get("bold") else "",
+                size * self.scale,
+            )
             self.set_text_color(*(_GREY if style.get("grey") else (0, 0, 0)))
             self.multi_cell(
                 width,
@@ -183,7 +208,7 @@ class _Document(FPDF):
                 new_x=XPos.LEFT,
                 new_y=YPos.NEXT,
             )
-            if latin:
+            if direction != self.composed.direction:
                 self._shaping(self.composed.direction)
         return self.get_y()
 
@@ -309,11 +334,17 @@ def sha256_of(content: bytes) -> str:
 
 
 async def store_document(
-    connection: Connection, workflow_id: str, key: str, run_id: str | None, pdf: bytes
+    connection: Connection,
+    workflow_id: str,
+    key: str,
+    run_id: str | None,
+    pdf: bytes,
+    note: str | None = None,
 ) -> str:
     """Keep `pdf` with its notification (`run_id` None: the one on the dossier's current
     branch) and return the digest of the document the notification keeps: the first one
-    stored, which may already have been delivered; a later rendering never replaces it."""
+    stored, which may already have been delivered; a later rendering never replaces it.
+    `note`: why it was made otherwise than asked, kept with the notification."""
     digest = sha256_of(pdf)
     async with connection.transaction():
         found = await register.lock_notification_document(connection, workflow_id, key, run_id)
@@ -329,7 +360,7 @@ async def store_document(
             pdf,
             MEDIA_TYPE,
         )
-        await register.keep_document_digest(connection, notification_id, digest)
+        await register.keep_document_digest(connection, notification_id, digest, note)
     return digest
 
 
@@ -350,6 +381,8 @@ class NotificationLike(Protocol):
     @property
     def kind(self) -> str: ...
     @property
+    def recipient(self) -> str: ...
+    @property
     def language(self) -> str | None: ...
     @property
     def payload(self) -> dict[str, Any]: ...
@@ -363,17 +396,30 @@ class NotificationDocuments:
     """The document of a notification, made once and kept with it: called by the delivery
     with each notification, it returns (file name, PDF) for the kinds that are a document
     and None for the others. The name on a copy to an authority comes from the dossier's
-    input (D4: the attestation is nominative)."""
+    input (D4: the attestation is nominative), and so do the addressee's native name and
+    postal address; the issuer's block comes from `reference_data` (the worker's, with the
+    operator's override; the shipped data when None).
 
-    def __init__(self, pool: asyncpg.Pool, secret: bytes, renderer: Executor | None = None) -> None:
+    A native name no shipped font draws is left out, the Latin name printed, and the
+    notification keeps why (`document_note`): never a retry, which would fail the same
+    way for as long as it ran. A Latin name no font draws raises `UndrawableText`."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        secret: bytes,
+        renderer: Executor | None = None,
+        reference_data: ReferenceData | None = None,
+    ) -> None:
         if not secret:
             raise ValueError("documents need a verification secret")
         self.pool = pool
         self.secret = secret
         self.renderer = renderer  # None: a thread of the event loop's default executor
+        self.reference_data = reference_data
 
     async def __call__(self, note: NotificationLike) -> tuple[str, bytes] | None:
-        if note.kind not in DOCUMENT_KINDS:
+        if not is_document(note.kind, note.recipient):
             return None
         reference = reference_of(note.payload)
         name = f"{note.kind}-{reference}.pdf"
@@ -383,24 +429,51 @@ class NotificationDocuments:
                 if kept is not None:
                     return name, kept
             payload = await document_fields(connection, note)
+            start = await register.start_payload(connection, note.workflow_id)
         issued_on = issued_on_of(note)
         content = document_content(note.kind, note.language, issued_on, payload)
-        composed = compose(
-            note.kind,
-            payload,
-            note.language,
-            reference=reference,
-            rule=str(payload.get("rule", "")),
-            issued_on=issued_on,
-            verification_code=verification_code(note.workflow_id, note.key, self.secret, content),
+        person = person_of(start or {}, person_id_of(note.payload))
+        composed, omitted = self._drawable(
+            lambda person: compose(
+                note.kind,
+                payload,
+                note.language,
+                reference=reference,
+                rule=str(payload.get("rule", "")),
+                issued_on=issued_on,
+                verification_code=verification_code(
+                    note.workflow_id, note.key, self.secret, content
+                ),
+                reference_data=self.reference_data,
+                person=person,
+                recipient=note.recipient,
+            ),
+            person,
         )
         pdf = await asyncio.get_running_loop().run_in_executor(self.renderer, render_pdf, composed)
+        why = NATIVE_NAME_OMITTED if omitted else None
         async with self.pool.acquire() as connection:
-            digest = await store_document(connection, note.workflow_id, note.key, None, pdf)
+            digest = await store_document(connection, note.workflow_id, note.key, None, pdf, why)
             if digest != sha256_of(pdf):
                 kept = await load_document(connection, digest)
                 pdf = kept if kept is not None else pdf
+        if omitted:
+            # By ids only: the reason is the name's script, never the name.
+            activity.logger.warning(
+                "native name omitted from a document", extra={"key": note.key, "kind": note.kind}
+            )
         return name, pdf
+
+    @staticmethod
+    def _drawable(
+        composing: Callable[[Mapping[str, Any]], Composed], person: Mapping[str, Any]
+    ) -> tuple[Composed, bool]:
+        """The letter, and whether the person's native name was left out of it because no
+        shipped font draws it."""
+        composed = composing(person)
+        if person.get("full_name_native") and undrawable(_text(composed), composed.direction):
+            return composing(without_native_name(person)), True
+        return composed, False
 
 
 async def document_fields(connection: Connection, note: NotificationLike) -> dict[str, Any]:

@@ -698,19 +698,47 @@ def reference_of(payload: Mapping[str, Any]) -> str:
     raise ValueError("the payload names no application_id nor contract_id")
 
 
-def person_fields(start_input: Mapping[str, Any], person_id: str | None = None) -> dict[str, str]:
-    """What a document names of its person, from the dossier's input: a copy to the
-    consulate of a nominative attestation (D4) carries the name a letter to the applicant
-    carries in its payload."""
+def person_of(start_input: Mapping[str, Any], person_id: str | None = None) -> Mapping[str, Any]:
+    """The dossier's person as its input gives them (name, native name, contact): the
+    applicant, the CAI's signatory, or the family's signatory `person_id`; empty if none."""
     person: Any = start_input.get("applicant") or start_input.get("signatory")
     if person is None and person_id is not None:
         person = next(
             (s for s in start_input.get("signatories") or [] if s.get("person_id") == person_id),
             None,
         )
-    if isinstance(person, Mapping) and person.get("full_name"):
-        return {"full_name": str(person["full_name"])}
-    return {}
+    return person if isinstance(person, Mapping) else {}
+
+
+def person_id_of(payload: Mapping[str, Any]) -> str | None:
+    """The family signatory a notification is for (G2), a correction's included."""
+    told = payload.get("now") or payload.get("previously") or {}
+    found = payload.get("person_id") or (
+        told.get("person_id") if isinstance(told, Mapping) else None
+    )
+    return str(found) if found is not None else None
+
+
+def person_fields(start_input: Mapping[str, Any], person_id: str | None = None) -> dict[str, str]:
+    """What a document names of its person, from the dossier's input: a copy to the
+    consulate of a nominative attestation (D4) carries the name a letter to the applicant
+    carries in its payload."""
+    person = person_of(start_input, person_id)
+    return {"full_name": str(person["full_name"])} if person.get("full_name") else {}
+
+
+def is_document(kind: str, recipient: str) -> bool:
+    """Whether a notification of `kind` to `recipient` is made into a document."""
+    return kind in DOCUMENT_KINDS or (kind in APPLICANT_LETTER_KINDS and recipient == APPLICANT)
+
+
+# Why a document was made otherwise than asked, kept with its notification.
+NATIVE_NAME_OMITTED = "native name omitted: no shipped font draws it; the Latin name is printed"
+
+
+def without_native_name(person: Mapping[str, Any]) -> dict[str, Any]:
+    """The person, for a letter that prints the travel document's Latin name alone."""
+    return {key: value for key, value in person.items() if key != "full_name_native"}
 
 
 # --- verification -----------------------------------------------------------------------

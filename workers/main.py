@@ -146,7 +146,11 @@ def build_worker(
                         settings.delivery_routes(),
                         mail_from=settings.delivery_mail_from,
                         documents=NotificationDocuments(
-                            pool, settings.document_verification_secret(), renderer
+                            pool,
+                            settings.document_verification_secret(),
+                            renderer,
+                            # The issuers' blocks, with the operator's override (a body added).
+                            ReferenceActivities(settings.reference_data_path).load(),
                         ),
                         alert_after=timedelta(hours=settings.delivery_alert_hours),
                     ),

@@ -10,7 +10,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +142,10 @@ async def test_a_whole_lifecycle_delivers_every_notification_exactly_once(
     assert Counter(key for key, _ in hook.requests) == Counter(to_authorities), "each sent once"
     mailed = Counter(message["Idempotency-Key"].strip() for message in mailbox.messages)
     assert mailed == Counter(idempotency_key(workflow_id, r["key"]) for r in letters)
-    assert all(message["To"] == MAILROOM for message in mailbox.messages)
+    # The applicant gave an e-mail address: the letters are mailed to it, as a letter.
+    email = visa_input(date.today())["applicant"]["contact"]["email"]
+    assert all(message["To"] == email for message in mailbox.messages)
+    assert all("{" not in message.get_body().get_content() for message in mailbox.messages)
     body = next(b for k, b in hook.requests if b["kind"] == "visa_decision")
     assert (body["workflow_id"], body["recipient"], body["rule"]) == (workflow_id, "ofii", "F4")
     assert "document" not in body  # a decision is not a letter
@@ -152,7 +155,7 @@ async def test_a_whole_lifecycle_delivers_every_notification_exactly_once(
     [attached] = list(invitation.iter_attachments())
     assert attached.get_content_type() == "application/pdf"
     text = _pdf_text(attached.get_content())
-    assert "Amina El Idrissi" in text and "A4" in text
+    assert "Amina El Idrissi" in text and "I.1.3" in text  # the circular's section, not A4
     copy = next(b for _, b in hook.requests if b["kind"] == "attestation_language_exemption")
     pdf = base64.b64decode(copy["document"]["content_base64"])
     assert hashlib.sha256(pdf).hexdigest() == copy["document"]["sha256"]
