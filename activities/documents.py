@@ -114,11 +114,12 @@ _LTR_LETTER = re.compile("[A-Za-z\u00c0-\u024f\u0370-\u052f]")  # Latin, Greek, 
 
 
 def _direction_of(line: str, default: str) -> str:
-    """The direction of a line in one script; `default` for a line that mixes them."""
+    """The direction of a line in one script (figures alone, a telephone number, read left
+    to right); `default` for a line that mixes scripts."""
     rtl, ltr = _RTL_LETTER.search(line), _LTR_LETTER.search(line)
     if rtl and not ltr:
         return "rtl"
-    return "ltr" if ltr and not rtl else default
+    return "ltr" if not rtl else default
 
 
 class _Document(FPDF):

@@ -22,7 +22,6 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
-import examples
 from activities.delivery import (
     DeliveryActivities,
     TemporalDeliveryStarter,
@@ -51,6 +50,7 @@ from scripts.devstack import process_env
 from scripts.ports import free_port
 from tests.conftest import Harness, iso, visa_input
 from tests.delivery_servers import Webhook, smtp_server, webhook_server
+from tests.unit.document_samples import letter_samples
 from tests.workflow.test_one_step import _upserts
 from workers.main import Deliveries, worker_activities, workflow_runner
 from workers.settings import Settings
@@ -368,7 +368,7 @@ async def _letter_due(pool: asyncpg.Pool, contact: dict[str, Any] | None) -> tup
         workflow_id,
         application,
     )
-    payload = {**examples.load("documents/invitation")["payload"], "full_name": "Amina"}
+    payload = {**letter_samples()["invitation"].payload, "full_name": "Amina"}
     await pool.execute(
         """INSERT INTO notification (workflow_id, key, recipient, kind, language, payload, run_id)
            VALUES ($1, $2, 'applicant', 'invitation', 'fr', $3, 'run-1')""",
