@@ -77,29 +77,7 @@ def _characters(family: str) -> frozenset[int]:
 
 
 def _text(composed: Composed) -> str:
-    return " ".join(
-        [
-            composed.republic,
-            composed.issuer,
-            composed.title,
-            composed.title_fr or "",
-            *composed.details,
-            *composed.paragraphs,
-            composed.verification,
-            composed.verification_note,
-            composed.circular,
-            composed.page_label,
-            *composed.issuer_block,
-            composed.place_date,
-            *composed.addressee,
-            composed.subject,
-            composed.legal,
-            composed.salutation,
-            composed.closing,
-            composed.signatory,
-            *composed.notices,
-        ]
-    )
+    return " ".join([*composed.printed(), composed.page_label])
 
 
 def undrawable(text: str, direction: str = "ltr") -> int:

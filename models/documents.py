@@ -199,6 +199,28 @@ class Composed(BaseModel):
     notices: list[str] = Field(default_factory=list)  # data protection; recourse
     keywords: str = ""  # the rule ids and the kind, for the metadata
 
+    def printed(self) -> list[str]:
+        """Every text the letter prints, but its page numbers (the renderer's)."""
+        return [
+            self.republic,
+            self.issuer,
+            *self.issuer_block,
+            self.place_date,
+            *self.addressee,
+            self.subject,
+            self.title_fr or "",
+            *self.details,
+            self.legal,
+            self.salutation,
+            *self.paragraphs,
+            self.closing,
+            self.signatory,
+            *self.notices,
+            self.verification,
+            self.verification_note,
+            self.circular,
+        ]
+
 
 # --- loading and checking -----------------------------------------------------------------
 

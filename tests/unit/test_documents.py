@@ -46,22 +46,7 @@ def _compose(sample: Sample, language: str | None, **changes: Any) -> Composed:
 
 def _text(composed: Composed) -> str:
     """Every word the letter prints."""
-    return " ".join(
-        [
-            composed.issuer,
-            *composed.issuer_block,
-            composed.place_date,
-            *composed.addressee,
-            composed.subject,
-            *composed.details,
-            composed.legal,
-            composed.salutation,
-            *composed.paragraphs,
-            composed.closing,
-            composed.signatory,
-            *composed.notices,
-        ]
-    )
+    return " ".join(composed.printed())
 
 
 # The project's rule ids ("A4", "D3, E3"): never printed, only in the metadata.
