@@ -289,13 +289,14 @@ async def _mail(
     # The same notification always has the same Message-ID: a mailbox keeps one copy.
     message["Message-ID"] = _message_id(note)
     message[IDEMPOTENCY_HEADER] = idempotency_key(note.workflow_id, note.key)
-    if note.recipient == Recipient.APPLICANT and document is not None:
+    if note.recipient == Recipient.APPLICANT and document is not None and not note.hand_over:
         # A person reads a letter, never the register's JSON.
         subject, text = covering_mail(note.kind, reference_of(note.payload))
         message["Subject"] = subject
         message.set_content(text)
     else:
-        message["Subject"] = f"{note.kind} ({note.rule or '-'})"
+        handed = "à remettre en main propre : " if note.hand_over else ""
+        message["Subject"] = f"{handed}{note.kind} ({note.rule or '-'})"
         message.set_content(json.dumps(webhook_body(note, None), ensure_ascii=False, indent=2))
     if document is not None:
         name, content = document
