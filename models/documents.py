@@ -672,6 +672,10 @@ def _superseded_fields(
     return {"superseded_title": written.title}
 
 
+# Countries a letter is posted to that are not in the scheme's registry.
+_COUNTRY_NAMES = {"FR": "France"}
+
+
 def _addressee(
     person: Mapping[str, Any] | None,
     recipient: str,
@@ -696,9 +700,12 @@ def _addressee(
     if isinstance(address, Mapping):
         lines += [str(line) for line in address.get("lines") or []]
         lines.append(" ".join(str(p) for p in (address.get("postcode"), address.get("city")) if p))
+        # The country's name in capitals, as the Universal Postal Union asks (the code of a
+        # country the reference data does not name).
         country = str(address.get("country") or "")
         known = countries.get(country)
-        lines.append(known.name.upper() if known is not None else country)
+        name = known.name if known is not None else _COUNTRY_NAMES.get(country, country)
+        lines.append(name.upper())
     return lines
 
 
