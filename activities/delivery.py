@@ -16,7 +16,7 @@ import json
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from activities import register_gateway as register
+from activities.documents import ISSUING_ZONE, UndrawableText
 from activities.register_gateway import StoredNotification
 from models.delivery import (
     IDEMPOTENCY_HEADER,
@@ -38,15 +39,21 @@ from models.delivery import (
     Channel,
     DeliveryRequest,
     DeliveryResult,
+    LetterChannel,
     NotificationToDeliver,
     Outcome,
     Route,
     RouteTable,
+    covering_mail,
+    hand_over_recipient,
     idempotency_key,
+    letter_channel,
     read_answer,
     sign_body,
     webhook_body,
 )
+from models.documents import person_id_of, person_of, reference_of
+from models.notifications import Recipient
 
 DELIVERY_WORKFLOW = "NotificationDelivery"
 # The workflow ids of dossiers (contract); the scheduled runs' notifications are not told back.
@@ -154,12 +161,20 @@ class DeliveryActivities:
             payload=dict(row.payload),
             addressee=_addressee(row),
         )
-        route = self.routes.resolve(note.recipient, note.kind, note.addressee)
+        if note.recipient == Recipient.APPLICANT:
+            note = await self._by_channel(note)
+        route = self._route(note)
         if route is None:
             reason = f"no route to {note.recipient} ({note.kind}, {note.addressee or '-'})"
             await self._refused(note, reason, None)
             raise ApplicationError(reason, type=UNROUTABLE, non_retryable=True)
-        document = await self.documents(row) if self.documents is not None else None
+        try:
+            document = await self.documents(row) if self.documents is not None else None
+        except UndrawableText as error:
+            # A name no shipped font draws fails the same way at every attempt: an operator
+            # corrects the name (`correct_event`) and redelivers.
+            await self._refused(note, str(error), route)
+            raise ApplicationError(str(error), type=REFUSED, non_retryable=True) from None
         activity.heartbeat(note.key)  # alive before the send: a death is noticed in 45 s
         outcome, answer = await self._send(route, note, document)
         # An answer may quote the letter: it is kept (truncated) in the register only, and
@@ -181,6 +196,26 @@ class DeliveryActivities:
             outcome=Outcome.DELIVERED, channel=route.channel, endpoint=route.endpoint
         )
 
+    async def _by_channel(self, note: NotificationToDeliver) -> NotificationToDeliver:
+        """A letter to the applicant goes by e-mail, by post or by hand, as their contact
+        allows (docs/contract.md, "Letters that can be posted")."""
+        start = await register.start_payload(self.pool, note.workflow_id)
+        person = person_of(start or {}, person_id_of(note.payload))
+        contact = person.get("contact")
+        via = letter_channel(contact if isinstance(contact, dict) else None)
+        email = contact.get("email") if via == LetterChannel.EMAIL and contact else None
+        return note.model_copy(update={"via": via, "email": email})
+
+    def _route(self, note: NotificationToDeliver) -> Route | None:
+        """The route of the notification; for a letter handed over, that of the body that
+        hands it over (A3), unless a route of the applicant's says otherwise."""
+        route = self.routes.resolve(note.recipient, note.kind, note.addressee, note.via)
+        if note.via != LetterChannel.HAND or (route is not None and route.via is not None):
+            return route
+        body = hand_over_recipient(note.payload)
+        note.hand_over = True
+        return self.routes.resolve(body.value, note.kind, note.addressee)
+
     async def _refused(self, note: NotificationToDeliver, answer: str, route: Route | None) -> None:
         await register.mark_refused(
             self.pool,
@@ -201,6 +236,8 @@ class DeliveryActivities:
             return await _post(route, note, document)
         if route.channel == Channel.MAIL:
             return await _mail(route, note, document, self.mail_from)
+        if note.via == LetterChannel.POST and route.via == LetterChannel.POST:
+            return _mail_room(route, note, document)
         return _file(route, note, document)
 
 
@@ -247,12 +284,20 @@ async def _mail(
 ) -> tuple[Outcome, str]:
     message = EmailMessage()
     message["From"] = mail_from
-    message["To"] = route.mail_to or ""
-    message["Subject"] = f"{note.kind} ({note.rule or '-'})"
+    # A letter to the applicant goes to their own address when they gave one.
+    message["To"] = note.email or route.mail_to or ""
     # The same notification always has the same Message-ID: a mailbox keeps one copy.
     message["Message-ID"] = _message_id(note)
     message[IDEMPOTENCY_HEADER] = idempotency_key(note.workflow_id, note.key)
-    message.set_content(json.dumps(webhook_body(note, None), ensure_ascii=False, indent=2))
+    if note.recipient == Recipient.APPLICANT and document is not None and not note.hand_over:
+        # A person reads a letter, never the register's JSON.
+        subject, text = covering_mail(note.kind, reference_of(note.payload))
+        message["Subject"] = subject
+        message.set_content(text)
+    else:
+        handed = "à remettre en main propre : " if note.hand_over else ""
+        message["Subject"] = f"{handed}{note.kind} ({note.rule or '-'})"
+        message.set_content(json.dumps(webhook_body(note, None), ensure_ascii=False, indent=2))
     if document is not None:
         name, content = document
         message.add_attachment(content, maintype="application", subtype="pdf", filename=name)
@@ -292,6 +337,33 @@ def _file(
         name, content = document
         _write(folder / _safe(name), content)
     return Outcome.DELIVERED, "written"
+
+
+def _mail_room(
+    route: Route, note: NotificationToDeliver, document: Document | None
+) -> tuple[Outcome, str]:
+    """A letter to post: into the mail room's batch of the day, one folder per responsible
+    body (`<directory>/<body>/<YYYY-MM-DD>/`), the PDF to print and fold into a window
+    envelope (its addressee's block shows through), beside the manifest entry an agent
+    checks the batch against. Without a document, the notification's JSON alone."""
+    day = datetime.now(UTC).astimezone(ISSUING_ZONE).date().isoformat()
+    body = _safe(note.addressee or "ofii")
+    folder = Path(urlsplit(route.url).path) / "mailroom" / body / day
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    entry = {
+        "workflow_id": note.workflow_id,
+        "key": note.key,
+        "kind": note.kind,
+        "reference": reference_of(note.payload),
+        "document": document[0] if document is not None else None,
+    }
+    _write(folder / f"{_safe(note.key)}.manifest.json", json.dumps(entry, indent=2).encode())
+    if document is None:
+        body_json = json.dumps(webhook_body(note, None), ensure_ascii=False, indent=2)
+        _write(folder / f"{_safe(note.key)}.json", body_json.encode())
+    else:
+        _write(folder / _safe(f"{note.key}.pdf"), document[1])
+    return Outcome.DELIVERED, f"mail room {body} {day}"
 
 
 # A file name any file system takes (255 bytes), with room for the partial's suffix.

@@ -16,9 +16,10 @@ import dataclasses
 import hashlib
 import multiprocessing
 import os
+import re
 import threading
 import time as clock
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import UTC, date, datetime, time
 from functools import cache
@@ -30,20 +31,27 @@ import asyncpg
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from fpdf.fonts import Glyph
+from temporalio import activity
 
 from activities import register_gateway as register
 from activities import typefaces
 from activities.register_gateway import Connection
 from models.documents import (
-    DOCUMENT_KINDS,
+    NATIVE_NAME_OMITTED,
     Composed,
     compose,
     document_content,
+    is_document,
     person_fields,
+    person_id_of,
+    person_of,
     reference_of,
     verification_code,
     verification_code_matches,
+    without_native_name,
 )
+from models.reference import ReferenceData
 
 MEDIA_TYPE = "application/pdf"
 FONTS = Path(__file__).with_name("fonts")
@@ -70,20 +78,27 @@ def _characters(family: str) -> frozenset[int]:
 
 
 def _text(composed: Composed) -> str:
-    return " ".join(
-        [
-            composed.republic,
-            composed.issuer,
-            composed.title,
-            composed.title_fr or "",
-            *composed.details,
-            *composed.paragraphs,
-            composed.verification,
-            composed.verification_note,
-            composed.circular,
-            composed.page_label,
-        ]
-    )
+    return " ".join([*composed.printed(), composed.page_label])
+
+
+def undrawable(text: str, direction: str = "ltr") -> int:
+    """How many distinct characters of `text` no shipped font draws."""
+    needed = {ord(c) for c in text if not c.isspace()}
+    main, fallback = _MAIN[direction]
+    return len(needed - _characters(main) - _characters(fallback))
+
+
+_RTL_LETTER = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
+_LTR_LETTER = re.compile("[A-Za-z\u00c0-\u024f\u0370-\u052f]")  # Latin, Greek, Cyrillic
+
+
+def _direction_of(line: str, default: str) -> str:
+    """The direction of a line in one script (figures alone, a telephone number, read left
+    to right); `default` for a line that mixes scripts."""
+    rtl, ltr = _RTL_LETTER.search(line), _LTR_LETTER.search(line)
+    if rtl and not ltr:
+        return "rtl"
+    return "ltr" if not rtl else default
 
 
 class _Document(FPDF):
@@ -113,6 +128,7 @@ class _Document(FPDF):
             stem = _FAMILIES[family]
             typefaces.add_font(self, family, "", FONTS / f"{stem}-Regular.ttf")
             typefaces.add_font(self, family, "B", FONTS / f"{stem}-Bold.ttf")
+        self.families = families
         if len(families) > 1:
             self.set_fallback_fonts([fallback], exact_match=False)
         self.set_text_shaping(
@@ -142,6 +158,61 @@ class _Document(FPDF):
             new_y=YPos.NEXT,
         )
 
+    def column(
+        self, x: float, width: float, lines: Sequence[str], size: float, **style: Any
+    ) -> float:
+        """`lines` in a column of `width` from `x`, from the current height; returns the
+        height below them."""
+        for line in self.split_values(lines):
+            self.set_x(x)
+            # A line in one script reads in its own direction in any letter: an address in
+            # Latin letters left to right, a name in Arabic letters right to left.
+            direction = _direction_of(line, self.composed.direction)
+            # In the family of its script when it is loaded: one run of glyphs, which a
+            # reader extracts in the line's order (words in the fallback family, spaces in
+            # the main one, come out in the order they are seen).
+            family = _MAIN[direction][0]
+            if direction != self.composed.direction:
+                self._shaping(direction)
+            self.set_font(
+                family if family in self.families else self.main,
+                "B" if style.get("bold") else "",
+                size * self.scale,
+            )
+            self.set_text_color(*(_GREY if style.get("grey") else (0, 0, 0)))
+            self.multi_cell(
+                width,
+                size * 0.47 * self.scale,
+                line,
+                align=style.get("align", self.align),
+                new_x=XPos.LEFT,
+                new_y=YPos.NEXT,
+            )
+            if direction != self.composed.direction:
+                self._shaping(self.composed.direction)
+        return self.get_y()
+
+    def _shaping(self, direction: str) -> None:
+        self.set_text_shaping(
+            use_shaping_engine=True, direction=direction, language=self.composed.language
+        )
+
+    def split_values(self, lines: Sequence[str]) -> list[str]:
+        """In a right-to-left letter, a value in Latin letters and figures after its label
+        (a telephone number, an e-mail address) goes on a line of its own, read left to
+        right: beside an Arabic label, the bidirectional algorithm reverses the groups of
+        a number ("50 97 … +212")."""
+        if self.composed.direction != "rtl":
+            return list(lines)
+        split = []
+        for line in lines:
+            label, colon, value = line.partition(":")
+            if colon and _RTL_LETTER.search(label) and not _RTL_LETTER.search(value):
+                split += [f"{label}{colon}", value.strip()]
+            else:
+                split.append(line)
+        return split
+
     def footer(self) -> None:
         composed = self.composed
         self.set_y(-26)
@@ -150,7 +221,8 @@ class _Document(FPDF):
         self.ln(1.5)
         self.write_lines(f"{composed.verification} · {composed.reference}", 8.5, bold=True)
         self.write_lines(composed.verification_note, 7.5, grey=True, height=3.6)
-        page = composed.page_label.format(page=self.page_no())
+        # "Page 1/2": fpdf2 writes the number of pages in place of its alias at the end.
+        page = composed.page_label.format(page=self.page_no(), pages=self.str_alias_nb_pages)
         self.write_lines(f"{composed.circular} · {page}", 7.5, grey=True, height=3.6)
 
 
@@ -160,28 +232,81 @@ def render_pdf(composed: Composed) -> bytes:
     pdf.set_creation_date(datetime.combine(composed.issued_on, time.min, tzinfo=UTC))
     pdf.set_lang(composed.language)
     pdf.set_title(composed.title)
+    # The rule ids are the project's: they stay in the metadata, never in the letter.
     pdf.set_subject(f"{composed.kind} ({composed.rule}, NOR IMIG0900055C)")
+    pdf.set_keywords(composed.keywords)
     pdf.set_author(composed.issuer)
     pdf.set_creator("integration-visa")
     pdf.add_page()
-    pdf.write_lines(composed.republic, 10, bold=True)
-    pdf.write_lines(composed.issuer, 10)
-    pdf.ln(8)
-    pdf.write_lines(composed.title, 15, bold=True, align="C", height=7.5)
+    _letterhead(pdf, composed)
+    pdf.write_lines(composed.subject, 10.5, bold=True, height=5.2)
     if composed.title_fr is not None:
-        pdf.ln(1)
-        pdf.write_lines(composed.title_fr, 9, align="C", grey=True)
-    pdf.ln(6)
-    for detail in composed.details:
-        pdf.write_lines(detail, 10, height=5.5)
-    pdf.ln(3)
-    pdf.set_draw_color(*_GREY)
-    pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
-    pdf.ln(5)
+        pdf.write_lines(composed.title_fr, 8.5, grey=True, height=4)
+    for detail in [*composed.details, composed.legal]:
+        pdf.write_lines(detail, 8.5, height=4.2)
+    pdf.ln(4)
+    pdf.write_lines(composed.salutation, 10, height=5)
+    pdf.ln(1.5)
     for paragraph in composed.paragraphs:
-        pdf.write_lines(paragraph, 11, height=6)
-        pdf.ln(2.5)
+        pdf.write_lines(paragraph, 10, height=5)
+        pdf.ln(1.8)
+    pdf.write_lines(composed.closing, 10, height=5)
+    pdf.ln(6)
+    if composed.signatory:
+        # Signed on the side opposite the text's start, as a letter is.
+        pdf.write_lines(composed.signatory, 10, bold=True, align=_OPPOSITE[pdf.align])
+    pdf.ln(5)
+    for notice in composed.notices:
+        pdf.write_lines(notice, 7.5, grey=True, height=3.5)
+        pdf.ln(1.2)
+    _map_cluster_continuations(pdf)
     return bytes(pdf.output(output_producer_class=typefaces.SubsettingOnce))
+
+
+class _NoText(int):
+    """A ToUnicode destination fpdf2 writes as `<>`: the glyph stands for no text."""
+
+    def __format__(self, spec: str) -> str:
+        return ""
+
+
+def _map_cluster_continuations(pdf: FPDF) -> None:
+    """The text layer reads back as written: where shaping draws one character with two
+    glyphs (Amiri's lam before a kaf is a lam and a joining piece), fpdf2 maps the first
+    glyph to the character and leaves the other unmapped, and a reader then extracts that
+    glyph's code as a character of its own ("الإ\x08لكتروني", "z", "4"). The second
+    glyph is mapped to no text instead."""
+    for font in pdf.fonts.values():
+        subset = getattr(font, "subset", None)
+        if subset is None:
+            continue
+        # The map fpdf2 writes ToUnicode from.
+        codes = subset._char_id_per_glyph
+        for glyph in [g for g in codes if g is not None and g.unicode == ()]:
+            code = codes.pop(glyph)
+            codes[Glyph(glyph.glyph_id, (_NoText(0),), glyph.glyph_name, glyph.glyph_width)] = code
+
+
+# The window of a French window envelope (DL, NF EN ISO 269): the addressee's block.
+_WINDOW_X, _WINDOW_Y, _WINDOW_WIDTH = 110.0, 45.0, 80.0
+_OPPOSITE = {"L": "R", "R": "L"}
+
+
+def _letterhead(pdf: _Document, composed: Composed) -> None:
+    """The issuer's block and the place-and-date line on the text's side, the addressee's
+    name and postal address in the envelope's window on the other (mirrored in Arabic)."""
+    rtl = composed.direction == "rtl"
+    half = (pdf.w - pdf.l_margin - pdf.r_margin) / 2 - 5
+    issuer_x = pdf.w - pdf.r_margin - half if rtl else pdf.l_margin
+    top = pdf.get_y()
+    pdf.column(issuer_x, half, [composed.republic, composed.issuer], 9.5, bold=True)
+    below_issuer = pdf.column(issuer_x, half, composed.issuer_block, 8, grey=True)
+    window_x = pdf.l_margin if rtl else _WINDOW_X
+    pdf.set_y(top)
+    pdf.column(window_x, _WINDOW_WIDTH, [composed.place_date], 9.5)
+    pdf.set_y(max(pdf.get_y() + 4, _WINDOW_Y))
+    below_window = pdf.column(window_x, _WINDOW_WIDTH, composed.addressee, 10)
+    pdf.set_y(max(below_issuer, below_window) + 8)
 
 
 def sha256_of(content: bytes) -> str:
@@ -189,11 +314,17 @@ def sha256_of(content: bytes) -> str:
 
 
 async def store_document(
-    connection: Connection, workflow_id: str, key: str, run_id: str | None, pdf: bytes
+    connection: Connection,
+    workflow_id: str,
+    key: str,
+    run_id: str | None,
+    pdf: bytes,
+    note: str | None = None,
 ) -> str:
     """Keep `pdf` with its notification (`run_id` None: the one on the dossier's current
     branch) and return the digest of the document the notification keeps: the first one
-    stored, which may already have been delivered; a later rendering never replaces it."""
+    stored, which may already have been delivered; a later rendering never replaces it.
+    `note`: why it was made otherwise than asked, kept with the notification."""
     digest = sha256_of(pdf)
     async with connection.transaction():
         found = await register.lock_notification_document(connection, workflow_id, key, run_id)
@@ -209,7 +340,7 @@ async def store_document(
             pdf,
             MEDIA_TYPE,
         )
-        await register.keep_document_digest(connection, notification_id, digest)
+        await register.keep_document_digest(connection, notification_id, digest, note)
     return digest
 
 
@@ -230,6 +361,8 @@ class NotificationLike(Protocol):
     @property
     def kind(self) -> str: ...
     @property
+    def recipient(self) -> str: ...
+    @property
     def language(self) -> str | None: ...
     @property
     def payload(self) -> dict[str, Any]: ...
@@ -243,17 +376,30 @@ class NotificationDocuments:
     """The document of a notification, made once and kept with it: called by the delivery
     with each notification, it returns (file name, PDF) for the kinds that are a document
     and None for the others. The name on a copy to an authority comes from the dossier's
-    input (D4: the attestation is nominative)."""
+    input (D4: the attestation is nominative), and so do the addressee's native name and
+    postal address; the issuer's block comes from `reference_data` (the worker's, with the
+    operator's override; the shipped data when None).
 
-    def __init__(self, pool: asyncpg.Pool, secret: bytes, renderer: Executor | None = None) -> None:
+    A native name no shipped font draws is left out, the Latin name printed, and the
+    notification keeps why (`document_note`): never a retry, which would fail the same
+    way for as long as it ran. A Latin name no font draws raises `UndrawableText`."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        secret: bytes,
+        renderer: Executor | None = None,
+        reference_data: ReferenceData | None = None,
+    ) -> None:
         if not secret:
             raise ValueError("documents need a verification secret")
         self.pool = pool
         self.secret = secret
         self.renderer = renderer  # None: a thread of the event loop's default executor
+        self.reference_data = reference_data
 
     async def __call__(self, note: NotificationLike) -> tuple[str, bytes] | None:
-        if note.kind not in DOCUMENT_KINDS:
+        if not is_document(note.kind, note.recipient):
             return None
         reference = reference_of(note.payload)
         name = f"{note.kind}-{reference}.pdf"
@@ -263,24 +409,51 @@ class NotificationDocuments:
                 if kept is not None:
                     return name, kept
             payload = await document_fields(connection, note)
+            start = await register.start_payload(connection, note.workflow_id)
         issued_on = issued_on_of(note)
         content = document_content(note.kind, note.language, issued_on, payload)
-        composed = compose(
-            note.kind,
-            payload,
-            note.language,
-            reference=reference,
-            rule=str(payload.get("rule", "")),
-            issued_on=issued_on,
-            verification_code=verification_code(note.workflow_id, note.key, self.secret, content),
+        person = person_of(start or {}, person_id_of(note.payload))
+        composed, omitted = self._drawable(
+            lambda person: compose(
+                note.kind,
+                payload,
+                note.language,
+                reference=reference,
+                rule=str(payload.get("rule", "")),
+                issued_on=issued_on,
+                verification_code=verification_code(
+                    note.workflow_id, note.key, self.secret, content
+                ),
+                reference_data=self.reference_data,
+                person=person,
+                recipient=note.recipient,
+            ),
+            person,
         )
         pdf = await asyncio.get_running_loop().run_in_executor(self.renderer, render_pdf, composed)
+        why = NATIVE_NAME_OMITTED if omitted else None
         async with self.pool.acquire() as connection:
-            digest = await store_document(connection, note.workflow_id, note.key, None, pdf)
+            digest = await store_document(connection, note.workflow_id, note.key, None, pdf, why)
             if digest != sha256_of(pdf):
                 kept = await load_document(connection, digest)
                 pdf = kept if kept is not None else pdf
+        if omitted:
+            # By ids only: the reason is the name's script, never the name.
+            activity.logger.warning(
+                "native name omitted from a document", extra={"key": note.key, "kind": note.kind}
+            )
         return name, pdf
+
+    @staticmethod
+    def _drawable(
+        composing: Callable[[Mapping[str, Any]], Composed], person: Mapping[str, Any]
+    ) -> tuple[Composed, bool]:
+        """The letter, and whether the person's native name was left out of it because no
+        shipped font draws it."""
+        composed = composing(person)
+        if person.get("full_name_native") and undrawable(_text(composed), composed.direction):
+            return composing(without_native_name(person)), True
+        return composed, False
 
 
 async def document_fields(connection: Connection, note: NotificationLike) -> dict[str, Any]:

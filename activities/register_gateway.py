@@ -316,10 +316,28 @@ async def lock_notification_document(
     return None if row is None else (row["id"], row["document_sha256"])
 
 
-async def keep_document_digest(connection: Connection, notification_id: int, digest: str) -> None:
+async def keep_document_digest(
+    connection: Connection, notification_id: int, digest: str, note: str | None = None
+) -> None:
+    """Name the document a notification keeps, and why it was made otherwise than asked
+    (`note`, migration 013), if it was."""
     await connection.execute(
-        "UPDATE notification SET document_sha256 = $2 WHERE id = $1", notification_id, digest
+        "UPDATE notification SET document_sha256 = $2, document_note = $3 WHERE id = $1",
+        notification_id,
+        digest,
+        note,
     )
+
+
+async def document_note(db: Queryable, workflow_id: str, key: str) -> str | None:
+    """Why a current notification's document was made otherwise than asked, if it was."""
+    note: str | None = await db.fetchval(
+        """SELECT document_note FROM notification
+           WHERE workflow_id = $1 AND key = $2 AND abandoned_by IS NULL""",
+        workflow_id,
+        key,
+    )
+    return note
 
 
 async def document_digest(db: Queryable, workflow_id: str, key: str) -> str | None:

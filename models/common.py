@@ -152,11 +152,56 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+def _one_line(value: str) -> str:
+    if "\n" in value or "\t" in value:
+        raise ValueError("must be one line: give each line of an address apart (lines)")
+    return value
+
+
+Line = Annotated[Text, StringConstraints(max_length=200), AfterValidator(_one_line)]
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{4,23}[0-9]$")
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError("must be an e-mail address such as 'name@example.org'")
+    return value
+
+
+def _phone(value: str) -> str:
+    if not _PHONE.match(value):
+        raise ValueError("must be a telephone number in figures, such as '+212 5 37 00 00 00'")
+    return value
+
+
+class PostalAddress(Strict):
+    """Where a letter is posted: the lines above the postcode and city, then the country."""
+
+    lines: list[Line] = Field(min_length=1, max_length=4)
+    postcode: Annotated[Line, StringConstraints(max_length=20)] | None = None
+    city: Line
+    country: CountryCode
+
+
+class Contact(Strict):
+    """How the person's letters reach them (docs/contract.md, "Letters that can be posted"):
+    by e-mail when there is one, by post otherwise, handed over by the responsible body
+    when there is neither."""
+
+    postal_address: PostalAddress | None = None
+    email: Annotated[Line, AfterValidator(_email)] | None = None
+    phone: Annotated[Line, AfterValidator(_phone)] | None = None
+
+
 class Person(Strict):
-    full_name: Text
+    full_name: Text  # the travel document's, in Latin letters
     birth_date: BirthDate
     nationality: CountryCode
     languages: Languages
+    # The name in its own script, printed beside `full_name` when a shipped font draws it.
+    full_name_native: Line | None = None
+    contact: Contact | None = None
 
 
 class NotificationDue(Record):

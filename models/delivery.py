@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
 from models.common import Recipient, Record, Strict, is_loopback
+from models.notifications import CATALOGUE, Kind
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 SIGNATURE_HEADER = "X-Dossiers-Signature"
@@ -37,12 +38,43 @@ class Channel(StrEnum):
     DIRECTORY = "directory"
 
 
+class LetterChannel(StrEnum):
+    """How a letter reaches the applicant (docs/contract.md, "Letters that can be posted"):
+    by e-mail when they gave one; by post, through the mail room, when they gave a postal
+    address alone; handed over by the responsible body, which is told, when neither."""
+
+    EMAIL = "email"
+    POST = "post"
+    HAND = "hand"
+
+
+def letter_channel(contact: Mapping[str, Any] | None) -> LetterChannel:
+    """The channel of a letter to a person with this contact (the input's, or None)."""
+    contact = contact or {}
+    if contact.get("email"):
+        return LetterChannel.EMAIL
+    return LetterChannel.POST if contact.get("postal_address") else LetterChannel.HAND
+
+
+def hand_over_recipient(payload: Mapping[str, Any]) -> Recipient:
+    """Who hands a letter over (A3): the delegated organisation where it is the responsible
+    body, the OFII representation (or platform) otherwise."""
+    body = payload.get("body")
+    if isinstance(body, Mapping) and body.get("kind") == "delegate":
+        return Recipient.DELEGATE
+    return Recipient.OFII
+
+
 class Route(Strict):
-    """Where the notifications of one recipient (of one kind, for one addressee) go."""
+    """Where the notifications of one recipient (of one kind, for one addressee, by one
+    letter channel) go."""
 
     recipient: Recipient
     kind: str | None = None
     addressee: str | None = None
+    # Letters to the applicant only: the route of those that go by this channel (`post`: the
+    # mail room's directory, where each day's letters make one batch to print).
+    via: LetterChannel | None = None
     url: str
     mail_to: str | None = None  # the mailbox an smtp:// route writes to
     # The webhook's key for `X-Dossiers-Signature`, shared with the recipient only.
@@ -99,13 +131,18 @@ class Route(Strict):
 
     @property
     def specificity(self) -> int:
-        return (self.kind is not None) * 2 + (self.addressee is not None)
+        return (
+            (self.via is not None) * 4 + (self.kind is not None) * 2 + (self.addressee is not None)
+        )
 
-    def matches(self, recipient: str, kind: str, addressee: str | None) -> bool:
+    def matches(
+        self, recipient: str, kind: str, addressee: str | None, via: LetterChannel | None = None
+    ) -> bool:
         return (
             self.recipient.value == recipient
             and self.kind in (None, kind)
             and self.addressee in (None, addressee)
+            and self.via in (None, via)
         )
 
     @property
@@ -124,9 +161,11 @@ class RoutesError(ValueError):
 class RouteTable(Record):
     routes: list[Route] = Field(default_factory=list)
 
-    def resolve(self, recipient: str, kind: str, addressee: str | None) -> Route | None:
+    def resolve(
+        self, recipient: str, kind: str, addressee: str | None, via: LetterChannel | None = None
+    ) -> Route | None:
         """The most specific route of the recipient; the first written among equals."""
-        found = [route for route in self.routes if route.matches(recipient, kind, addressee)]
+        found = [route for route in self.routes if route.matches(recipient, kind, addressee, via)]
         if not found:
             return None
         best = max(route.specificity for route in found)
@@ -142,7 +181,7 @@ def default_routes(
 ) -> RouteTable:
     """`NOTIFY_WEBHOOK_URL` (signed with `NOTIFY_WEBHOOK_SECRET`) for every authority,
     `SMTP_URL` for the applicant's letters; without either, `outbox` (a `file://`
-    directory, as under `make run`)."""
+    directory, as under `make run`), which is also the mail room of the letters to post."""
     routes = []
     authority = webhook_url or outbox
     if authority is not None:
@@ -152,6 +191,8 @@ def default_routes(
             for recipient in Recipient
             if recipient != Recipient.APPLICANT
         ]
+    if outbox is not None:
+        routes.append(Route(recipient=Recipient.APPLICANT, url=outbox, via=LetterChannel.POST))
     if smtp_url is not None:
         routes.append(Route(recipient=Recipient.APPLICANT, url=smtp_url, mail_to=mail_to))
     elif outbox is not None:
@@ -252,6 +293,11 @@ class NotificationToDeliver(Record):
     language: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
     addressee: str | None = None  # the consulate, prefecture or platform of the dossier
+    # A letter to the applicant: how it goes; their e-mail address for the `email` channel.
+    via: LetterChannel | None = None
+    email: str | None = None
+    # A letter the responsible body hands over to the applicant (no e-mail, no address).
+    hand_over: bool = False
 
     @property
     def rule(self) -> str | None:
@@ -272,9 +318,27 @@ def webhook_body(
         "rule": notification.rule,
         "payload": notification.payload,
     }
+    if notification.hand_over:
+        # The body is told: this letter is the applicant's, to hand over in person.
+        body["hand_over"] = {"to": "applicant", "reason": "no e-mail nor postal address"}
     if document is not None:
         body["document"] = dict(document)
     return body
+
+
+def covering_mail(kind: str, reference: str) -> tuple[str, str]:
+    """The subject and text of the mail a letter to the applicant is attached to: what it
+    is, in French and English, and where the letter is, never the register's JSON."""
+    entry = CATALOGUE.get(Kind(kind)) if kind in set(Kind) else None
+    french = entry.title_fr if entry is not None else kind
+    english = entry.title_en if entry is not None else kind
+    subject = f"{french} ({reference})"
+    text = (
+        f"Veuillez trouver ci-joint le courrier « {french} » relatif à votre dossier "
+        f'{reference}.\n\nPlease find attached the letter "{english}" about your file '
+        f"{reference}.\n"
+    )
+    return subject, text
 
 
 class DeliveryRequest(Record):

@@ -22,7 +22,9 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import string
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import cache
@@ -31,15 +33,27 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from models.notifications import CATALOGUE
+from models.issuers import HEADQUARTERS, NAME_FORMS, Issuer, name_form
+from models.notifications import CATALOGUE, Kind
+from models.reference import (
+    CountryEntry,
+    ReferenceData,
+    default_reference_data,
+    merge_reference_data,
+)
 
 # The notification kinds that are a document (docs/contract.md: letters and attestations), as the
 # catalogue names them: A4, A5, D2, D3, D4, E2, E3, E5, G2, H1.
 DOCUMENT_KINDS = frozenset(entry.document for entry in CATALOGUE.values() if entry.document)
+# Kinds that are a letter to the applicant only: a correction to an authority stays data, a
+# correction to the applicant is a letter in their language (docs/contract.md).
+APPLICANT_LETTER_KINDS = frozenset({Kind.CORRECTION_NOTICE.value})
+TEMPLATE_KINDS = DOCUMENT_KINDS | APPLICANT_LETTER_KINDS
+APPLICANT = "applicant"
 FRENCH = "fr"  # the language of every document without a translation (A4)
 TEMPLATES = "models/templates"  # where errors say the files are, from the project's root
 COMMON = "_common"
-SPECS = frozenset({"", "date", "term"})
+SPECS = frozenset({"", "date", "term", *NAME_FORMS})
 CODE_LENGTH = 12  # base32 characters of the verification code: 60 bits
 CODE_GROUP = 4
 
@@ -78,6 +92,11 @@ class LanguageTemplate(_Strict):
 class TemplateFile(_Strict):
     kind: str
     rules: list[str] = Field(min_length=1)
+    # What the letter cites, as a lawyer reads it: the circular's sections and the CESEDA's
+    # articles (the rule ids above are the project's, kept in the document's metadata).
+    sections: list[str] = Field(min_length=1)
+    articles: list[str] = Field(min_length=1)
+    decision: bool = False  # a decision is notified: the letter says the means of recourse
     languages: dict[str, LanguageTemplate]
     comment: str = Field(default="", alias="_comment")
 
@@ -90,7 +109,24 @@ class Labels(_Strict):
     verification: str
     verification_note: str
     circular: str
-    page: str
+    page: str  # with {page} and {pages}
+    subject: str  # "Objet"
+    references: str
+    phone: str
+    email: str
+    hours: str
+
+
+class Letter(_Strict):
+    """The parts of a letter every kind shares, per language, filled like a template."""
+
+    place_date: str  # {city}, {date}
+    legal: str  # {sections}, {articles}
+    salutation: str
+    closing: str
+    time: str  # a session's time: {hour}, {minute}
+    data_protection: str
+    recourse: str
 
 
 class LanguageCommon(_Strict):
@@ -101,6 +137,8 @@ class LanguageCommon(_Strict):
     days: dict[str, str]  # a day written otherwise ("1" → "1er")
     labels: Labels
     terms: dict[str, str]
+    letter: Letter
+    elision: bool = False  # French: "que" + "Amina" is "qu'Amina"
 
 
 class CommonFile(_Strict):
@@ -147,7 +185,41 @@ class Composed(BaseModel):
     verification: str  # "label: code"
     verification_note: str
     circular: str
-    page_label: str  # with {page}
+    page_label: str  # with {page} and {pages}
+    # The blocks that let a mail room post it and the applicant act on it (docs/contract.md,
+    # "Letters that can be posted").
+    issuer_block: list[str] = Field(default_factory=list)  # address, telephone, e-mail, hours
+    place_date: str = ""
+    addressee: list[str] = Field(default_factory=list)  # name(s), then the postal address
+    subject: str = ""  # "Objet : …"
+    legal: str = ""  # the circular's sections and the CESEDA's articles
+    salutation: str = ""
+    closing: str = ""
+    signatory: str = ""
+    notices: list[str] = Field(default_factory=list)  # data protection; recourse
+    keywords: str = ""  # the rule ids and the kind, for the metadata
+
+    def printed(self) -> list[str]:
+        """Every text the letter prints, but its page numbers (the renderer's)."""
+        return [
+            self.republic,
+            self.issuer,
+            *self.issuer_block,
+            self.place_date,
+            *self.addressee,
+            self.subject,
+            self.title_fr or "",
+            *self.details,
+            self.legal,
+            self.salutation,
+            *self.paragraphs,
+            self.closing,
+            self.signatory,
+            *self.notices,
+            self.verification,
+            self.verification_note,
+            self.circular,
+        ]
 
 
 # --- loading and checking -----------------------------------------------------------------
@@ -207,10 +279,12 @@ def _fields(file: str, text: str, source: str) -> set[str]:
 
 
 def _template_fields(file: str, text: str, template: LanguageTemplate) -> set[str]:
+    """The fields a template reads, by their root: `{body[name]}` reads `body`, so that a
+    French `{platform:to}` and an English `{platform}` say the same."""
     names = _fields(file, text, template.issuer) | _fields(file, text, template.title)
     for block in template.blocks():
         names |= _fields(file, text, block.text)
-    return names
+    return {re.split(r"[.\[]", name, maxsplit=1)[0] for name in names}
 
 
 def load_templates(texts: Mapping[str, str]) -> Templates:
@@ -245,7 +319,7 @@ def load_templates(texts: Mapping[str, str]) -> Templates:
             raise TemplateError(
                 file, f"kind {template.kind!r} in a file named {name}", _line_of(text, '"kind"')
             )
-        if template.kind not in DOCUMENT_KINDS:
+        if template.kind not in TEMPLATE_KINDS:
             raise TemplateError(
                 file,
                 f"{template.kind} is not a document in models/notifications.py",
@@ -326,14 +400,45 @@ def _format_date(day: date, shared: LanguageCommon) -> str:
     )
 
 
+# The French words that lose their "e" (or "a") before a vowel: "qu'", "d'", "l'"…
+_ELIDED = re.compile(r"(?<![\w'’])(lorsqu|puisqu|jusqu|qu|[cdjlmnst])[ea] $", re.IGNORECASE)
+
+
+def _starts_with_vowel(text: str) -> bool:
+    """Whether `text` starts with a vowel, accents aside ("É", "İ", "Ö" count)."""
+    first = unicodedata.normalize("NFD", text[:1])[:1].lower()
+    return first in ("a", "e", "i", "o", "u", "y", "ı")
+
+
 class _Filler(string.Formatter):
     """str.format over the payload: a missing or null value is a fault of the template (or
     of the caller), never an empty hole in a letter."""
 
-    def __init__(self, shared: LanguageCommon, common_file: str, language: str) -> None:
+    def __init__(
+        self,
+        shared: LanguageCommon,
+        common_file: str,
+        language: str,
+        issuers: Mapping[str, Issuer] | None = None,
+    ) -> None:
         self.shared = shared
         self.common_file = common_file
         self.language = language
+        self.issuers = issuers or {}
+
+    def fill(self, source: str, fields: Mapping[str, Any]) -> str:
+        """`source` with its placeholders filled, eliding French before a vowel: "atteste
+        que" and "Ayşe" make "atteste qu'Ayşe"."""
+        written: list[str] = []
+        for literal, name, spec, _ in self.parse(source):
+            written.append(literal)
+            if name is None:
+                continue
+            value = self.format_field(self.get_field(name, (), fields)[0], spec or "")
+            if self.shared.elision and _starts_with_vowel(value):
+                written[-1] = _ELIDED.sub(r"\1'", written[-1])
+            written.append(value)
+        return "".join(written)
 
     def get_field(self, field_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
         try:
@@ -345,6 +450,12 @@ class _Filler(string.Formatter):
         return value, used
 
     def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec in NAME_FORMS:
+            # French articles before a body's name; other languages write the name alone.
+            if self.language != FRENCH:
+                return str(value)
+            found = self.issuers.get(str(value))
+            return name_form(str(value), format_spec, found.article if found else "")
         if format_spec == "date":
             day = value if isinstance(value, date) else date.fromisoformat(str(value))
             return _format_date(day, self.shared)
@@ -380,10 +491,17 @@ def compose(
     issued_on: date,
     verification_code: str,
     templates: Templates | None = None,
+    reference_data: ReferenceData | None = None,
+    person: Mapping[str, Any] | None = None,
+    recipient: str = APPLICANT,
 ) -> Composed:
     """The document of a notification of `kind`, in `language` (the applicant's letter
     language; None for an authority) when a translation exists, in French otherwise with
     `fallback` set (A4), as it is when the payload says no declared language had a letter.
+
+    The letter bears its issuer's block from `reference_data` (the shipped data when None),
+    and is addressed to `person` (the dossier's applicant or signatory, with their contact)
+    when it goes to the applicant, to the authority `recipient` names otherwise.
 
     Raises ValueError naming the template file when a placeholder has no value: a letter
     with a hole is never sent."""
@@ -398,18 +516,26 @@ def compose(
     )
     block = template.languages[written_in]
     shared = catalogue.common.languages[written_in]
+    data = reference_data if reference_data is not None else shipped_reference_data()
+    issuer_name = issuer_of(kind, payload, data)
+    if issuer_name not in data.issuers:
+        issuer_name = HEADQUARTERS  # a body without a block of its own: headquarters' block
+    issuer = data.issuer(issuer_name)
     fields = {
         **payload,
+        **_issuer_fields(issuer_name, issuer, written_in),
+        **_session_fields(payload, data, shared, issuer),
+        **_superseded_fields(payload, catalogue, written_in),
         "reference": reference,
         "rule": rule,
         "issued_on": issued_on.isoformat(),
     }
-    filler = _Filler(shared, f"{TEMPLATES}/{COMMON}.json", written_in)
+    filler = _Filler(shared, f"{TEMPLATES}/{COMMON}.json", written_in, data.issuers)
     text = catalogue.texts.get(f"{kind}.json", "")
 
     def fill(source: str) -> str:
         try:
-            return filler.format(source, **fields)
+            return filler.fill(source, fields)
         except _Missing as missing:
             name = missing.args[0]
             line = _line_of(text, "{" + name, text.find(f'"{written_in}"'))
@@ -418,7 +544,14 @@ def compose(
             ) from None
 
     labels = shared.labels
+    letter = shared.letter
     french_title = template.languages[FRENCH].title
+    title = fill(block.title)
+    # A correction cites what the letter it corrects cited.
+    cited = catalogue.kinds.get(str(payload.get("superseded_kind")), template)
+    notices = [fill(letter.data_protection)]
+    if template.decision:
+        notices.append(fill(letter.recourse))
     return Composed(
         kind=kind,
         language=written_in,
@@ -427,11 +560,10 @@ def compose(
         direction=shared.direction,
         republic=labels.republic,
         issuer=fill(block.issuer),
-        title=fill(block.title),
+        title=title,
         title_fr=fill(french_title) if written_in != FRENCH else None,
         details=[
             f"{labels.reference}{shared.colon}{reference}",
-            f"{labels.rule}{shared.colon}{rule} (NOR IMIG0900055C)",
             f"{labels.issued_on}{shared.colon}{_format_date(issued_on, shared)}",
         ],
         paragraphs=[fill(b.text) for b in block.blocks() if _applies(b.when, fields)],
@@ -443,7 +575,138 @@ def compose(
         verification_note=labels.verification_note,
         circular=labels.circular,
         page_label=labels.page,
+        issuer_block=_issuer_block(issuer, labels, shared.colon, written_in),
+        place_date=fill(letter.place_date.replace("{date}", "{issued_on:date}")),
+        addressee=_addressee(person, recipient, payload, shared, data.countries),
+        subject=f"{labels.subject}{shared.colon}{title}",
+        legal=f"{labels.references}{shared.colon}"
+        + letter.legal.format(
+            sections=", ".join(cited.sections), articles=", ".join(cited.articles)
+        ),
+        salutation=letter.salutation,
+        closing=letter.closing,
+        signatory=issuer.said_in("signatory", written_in) if issuer is not None else "",
+        notices=notices,
+        keywords=", ".join([kind, *template.rules, rule, "NOR IMIG0900055C"]),
     )
+
+
+# --- the letter's blocks ------------------------------------------------------------------
+
+
+@cache
+def shipped_reference_data() -> ReferenceData:
+    """The reference data shipped in `models/`, for a letter composed without the worker's."""
+    return merge_reference_data(default_reference_data(), {})
+
+
+def issuer_of(kind: str, payload: Mapping[str, Any], data: ReferenceData) -> str | None:
+    """The body whose block a letter bears: the provider that prescribes a training (D3),
+    the platform that convenes (G2, H1), the body that invites (A4), or the OFII
+    representation or delegated organisation of the consulate's district (A3)."""
+    told = payload.get("now") or payload.get("previously")
+    if isinstance(told, Mapping):  # a correction notice: the body of the letter it corrects
+        return issuer_of(str(payload.get("superseded_kind")), told, data)
+    provider = payload.get("provider")
+    if kind == Kind.TRAINING_PRESCRIPTION.value and provider in data.issuers:
+        return str(provider)
+    body = payload.get("body")
+    if isinstance(body, Mapping) and body.get("name"):
+        return str(body["name"])
+    if payload.get("platform"):
+        return str(payload["platform"])
+    country, consulate = payload.get("country_of_residence"), payload.get("consulate")
+    scheme = data.scheme_in(str(country), str(consulate)) if country and consulate else None
+    return scheme.body_name if scheme is not None else None
+
+
+def _issuer_fields(name: str, issuer: Issuer | None, language: str) -> dict[str, Any]:
+    if issuer is None:
+        return {}
+    return {
+        "issuer_name": name,
+        "issuer_address": issuer.place,
+        "issuer_city": issuer.city,
+        "issuer_phone": issuer.phone,
+        "issuer_email": issuer.email,
+        "issuer_hours": issuer.said_in("hours", language),
+    }
+
+
+def _issuer_block(issuer: Issuer | None, labels: Labels, colon: str, language: str) -> list[str]:
+    if issuer is None:
+        return []
+    return [
+        *issuer.address,
+        f"{labels.phone}{colon}{issuer.phone}",
+        f"{labels.email}{colon}{issuer.email}",
+        f"{labels.hours}{colon}{issuer.said_in('hours', language)}",
+    ]
+
+
+def _session_fields(
+    payload: Mapping[str, Any], data: ReferenceData, shared: LanguageCommon, place: Issuer | None
+) -> dict[str, Any]:
+    """A convocation's place and time (G2, H1), never its internal session id: the time of
+    its slot (the id's last part, as the session planner writes it), where it is known."""
+    session_id = payload.get("session_id")
+    if not session_id:
+        return {}
+    fields: dict[str, Any] = {"session_place": place.place if place is not None else None}
+    starts = data.session_times.get(str(session_id).rsplit("-", 1)[-1])
+    if starts is not None:
+        hour, minute = starts.split(":", 1)
+        fields["session_time"] = shared.letter.time.format(hour=int(hour), minute=minute)
+    return fields
+
+
+def _superseded_fields(
+    payload: Mapping[str, Any], catalogue: Templates, language: str
+) -> dict[str, Any]:
+    """A correction notice names the letter it corrects by its title, as the applicant
+    received it (never by the register's key)."""
+    superseded = catalogue.kinds.get(str(payload.get("superseded_kind")))
+    if superseded is None:
+        return {}
+    written = superseded.languages.get(language, superseded.languages[FRENCH])
+    return {"superseded_title": written.title}
+
+
+# Countries a letter is posted to that are not in the scheme's registry.
+_COUNTRY_NAMES = {"FR": "France"}
+
+
+def _addressee(
+    person: Mapping[str, Any] | None,
+    recipient: str,
+    payload: Mapping[str, Any],
+    shared: LanguageCommon,
+    countries: Mapping[str, CountryEntry],
+) -> list[str]:
+    """Whom the letter is for: the person's name (and the name in its own script), then
+    their postal address; an authority's copy names the authority."""
+    if recipient != APPLICANT:
+        authority = shared.terms.get(f"recipient_{recipient}", recipient)
+        if recipient == "consulate" and payload.get("consulate"):
+            authority = f"{authority} {payload['consulate']}"
+        return [authority]
+    person = person or {}
+    name = payload.get("full_name") or person.get("full_name")  # the notification says it
+    lines = [str(name)] if name else []
+    if person.get("full_name_native"):
+        lines.append(str(person["full_name_native"]))
+    contact = person.get("contact") or {}
+    address = contact.get("postal_address") if isinstance(contact, Mapping) else None
+    if isinstance(address, Mapping):
+        lines += [str(line) for line in address.get("lines") or []]
+        lines.append(" ".join(str(p) for p in (address.get("postcode"), address.get("city")) if p))
+        # The country's name in capitals, as the Universal Postal Union asks (the code of a
+        # country the reference data does not name).
+        country = str(address.get("country") or "")
+        known = countries.get(country)
+        name = known.name if known is not None else _COUNTRY_NAMES.get(country, country)
+        lines.append(name.upper())
+    return lines
 
 
 def format_date(day: date, language: str) -> str:
@@ -453,26 +716,58 @@ def format_date(day: date, language: str) -> str:
 
 
 def reference_of(payload: Mapping[str, Any]) -> str:
-    """The dossier's reference a notification names: its application or contract id."""
+    """The dossier's reference a notification names: its application or contract id (a
+    correction notice's is the one of the notification it corrects)."""
     for key in ("application_id", "contract_id"):
         if payload.get(key):
             return str(payload[key])
+    for told in (payload.get("now"), payload.get("previously")):
+        if isinstance(told, Mapping):
+            return reference_of(told)
     raise ValueError("the payload names no application_id nor contract_id")
 
 
-def person_fields(start_input: Mapping[str, Any], person_id: str | None = None) -> dict[str, str]:
-    """What a document names of its person, from the dossier's input: a copy to the
-    consulate of a nominative attestation (D4) carries the name a letter to the applicant
-    carries in its payload."""
+def person_of(start_input: Mapping[str, Any], person_id: str | None = None) -> Mapping[str, Any]:
+    """The dossier's person as its input gives them (name, native name, contact): the
+    applicant, the CAI's signatory, or the family's signatory `person_id`; empty if none."""
     person: Any = start_input.get("applicant") or start_input.get("signatory")
     if person is None and person_id is not None:
         person = next(
             (s for s in start_input.get("signatories") or [] if s.get("person_id") == person_id),
             None,
         )
-    if isinstance(person, Mapping) and person.get("full_name"):
-        return {"full_name": str(person["full_name"])}
-    return {}
+    return person if isinstance(person, Mapping) else {}
+
+
+def person_id_of(payload: Mapping[str, Any]) -> str | None:
+    """The family signatory a notification is for (G2), a correction's included."""
+    told = payload.get("now") or payload.get("previously") or {}
+    found = payload.get("person_id") or (
+        told.get("person_id") if isinstance(told, Mapping) else None
+    )
+    return str(found) if found is not None else None
+
+
+def person_fields(start_input: Mapping[str, Any], person_id: str | None = None) -> dict[str, str]:
+    """What a document names of its person, from the dossier's input: a copy to the
+    consulate of a nominative attestation (D4) carries the name a letter to the applicant
+    carries in its payload."""
+    person = person_of(start_input, person_id)
+    return {"full_name": str(person["full_name"])} if person.get("full_name") else {}
+
+
+def is_document(kind: str, recipient: str) -> bool:
+    """Whether a notification of `kind` to `recipient` is made into a document."""
+    return kind in DOCUMENT_KINDS or (kind in APPLICANT_LETTER_KINDS and recipient == APPLICANT)
+
+
+# Why a document was made otherwise than asked, kept with its notification.
+NATIVE_NAME_OMITTED = "native name omitted: no shipped font draws it; the Latin name is printed"
+
+
+def without_native_name(person: Mapping[str, Any]) -> dict[str, Any]:
+    """The person, for a letter that prints the travel document's Latin name alone."""
+    return {key: value for key, value in person.items() if key != "full_name_native"}
 
 
 # --- verification -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from models.calendar import FRANCE, CalendarPolicy, holiday_calendar_known, zone_info
 from models.common import CountryCode, LanguageCode
+from models.issuers import HEADQUARTERS, Issuer
 
 VERSION_DIGITS = 12
 FRANCE_TIME_ZONE = "Europe/Paris"  # B9: part II, and the default
@@ -147,6 +148,14 @@ class ReferenceData(Frozen):
     # B9: a prefecture whose public holidays are not metropolitan France's (an overseas
     # department's, Alsace-Moselle's), by the prefecture's name as dossiers give it.
     prefecture_holiday_calendars: dict[str, str] = Field(default_factory=dict)
+    # The block each body prints on its letters (models/issuers.py), by the name dossiers
+    # give it; `OFII` (headquarters) for a body that has none of its own.
+    issuers: dict[str, Issuer] = Field(default_factory=dict)
+    # When a session of each slot of the platforms' plans begins ("HH:MM"), for the
+    # convocations (G2, H1).
+    session_times: dict[str, str] = Field(
+        default_factory=lambda: {"morning": "09:00", "afternoon": "14:00", "day": "09:30"}
+    )
     # The digest of the content: a dossier keeps the version it opened under, and an
     # operator reads which one in its state (empty on data loaded before versions).
     version: str = ""
@@ -172,6 +181,11 @@ class ReferenceData(Frozen):
         if unknown:
             raise ValueError(f"unknown holiday calendars {unknown} (e.g. 'MA', 'CA-QC', 'FR-974')")
         return self
+
+    def issuer(self, name: str | None) -> Issuer | None:
+        """The block of the body named `name`; headquarters' for a body without one."""
+        found = self.issuers.get(name) if name is not None else None
+        return found if found is not None else self.issuers.get(HEADQUARTERS)
 
     def time_zone_of(self, country: str, consulate: str) -> str:
         """B9: the zone of the consulate keeping a part-I dossier's delays."""
@@ -219,11 +233,12 @@ def default_reference_data() -> dict[str, Any]:
 
 
 def merge_reference_data(base: dict[str, Any], override: dict[str, Any]) -> ReferenceData:
-    """An operator's override on top of the defaults: countries, platforms and the
-    prefectures' holiday calendars are merged entry by entry (so a delegated organisation
-    is added by configuration), other keys are replaced."""
+    """An operator's override on top of the defaults: countries, platforms, the
+    prefectures' holiday calendars and the issuers' blocks are merged entry by entry (so a
+    delegated organisation and its letters' block are added by configuration), other keys
+    are replaced."""
     merged = {**base, **{key: value for key, value in override.items() if key != "countries"}}
-    for merged_by_entry in ("countries", "platforms", "prefecture_holiday_calendars"):
+    for merged_by_entry in ("countries", "platforms", "prefecture_holiday_calendars", "issuers"):
         merged[merged_by_entry] = {
             **base.get(merged_by_entry, {}),
             **override.get(merged_by_entry, {}),

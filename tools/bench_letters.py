@@ -1,6 +1,6 @@
 """CPU time of a letter, per language (`python -m tools.bench --letters`).
 
-Every document kind's example (`examples/documents/<kind>.json`) is rendered in a renderer
+Every sample letter (`examples/documents/letters.json`, one per template) is rendered in a renderer
 process as the worker starts it (`activities.documents.document_renderer`), its CPU time
 read there with `time.process_time`: first the very first letter of the process (fonts
 parsed, subsetting sources made), then, after a warm-up round, `rounds` rounds of every
@@ -14,13 +14,15 @@ import statistics
 import time
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import examples
 from activities.documents import document_renderer, render_pdf
 from models.documents import (
-    DOCUMENT_KINDS,
     Composed,
     compose,
+    person_id_of,
+    person_of,
     reference_of,
     verification_code,
 )
@@ -49,14 +51,23 @@ class LetterTimes:
     letters: int
 
 
+def _person(sample: dict[str, Any], name: str) -> dict[str, Any] | None:
+    if not sample.get("person"):
+        return None
+    start = examples.load(sample["person"])
+    return {**person_of(start, person_id_of(sample["payload"])), "full_name": name}
+
+
 def letters(language: str, name: str) -> list[Composed]:
     """Every template in `language`, addressed to `name`."""
-    samples = [examples.load(f"documents/{kind}") for kind in sorted(DOCUMENT_KINDS)]
+    samples = examples.load("documents/letters")["letters"]
     return [
         compose(
             sample["kind"],
             {**sample["payload"], "full_name": name},
             language,
+            person=_person(sample, name),
+            recipient=sample["key"].split(".")[2] if sample["key"].count(".") >= 2 else "applicant",
             reference=reference_of(sample["payload"]),
             rule=sample["payload"]["rule"],
             issued_on=ISSUED_ON,

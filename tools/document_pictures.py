@@ -1,9 +1,10 @@
-"""Pictures of a sample letter, the invitation (A4), in each language it is written in, so
-that a reader of the repository sees what an applicant receives.
+"""Pictures of the sample letters (`examples/documents/letters.json`), each kind in French
+and Arabic and the invitation (A4) in every language it is written in, so that a reader
+of the repository sees what an applicant receives.
 
     python -m tools.document_pictures [--out docs/letters]
 
-The applicant is fictional; the verification code is computed with a sample secret.
+The applicants are fictional; the verification codes are computed with a sample secret.
 """
 
 from __future__ import annotations
@@ -13,43 +14,53 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pypdfium2 as pdfium
 
 import examples
 from activities.documents import render_pdf
-from models.documents import compose, template_languages, verification_code
+from models.documents import (
+    compose,
+    person_id_of,
+    person_of,
+    reference_of,
+    template_languages,
+    verification_code,
+)
 
-# The invitation of the tests' documents (tests/unit/document_samples.py).
-INVITATION = examples.load("documents/invitation")
-SAMPLE: dict[str, Any] = INVITATION["payload"]
-WORKFLOW_ID, KEY = str(INVITATION["workflow_id"]), str(INVITATION["key"])
 SCALE = 1.5  # 108 dots per inch: the page reads on a screen
+LANGUAGES = ("fr", "ar")  # every kind; the invitation in all its languages
+SECRET = b"sample secret, not the register's"
 
 
 def render(out: Path) -> list[Path]:
-    """One PNG per language of the invitation; returns the files written."""
+    """One PNG per letter kind and language (of its first page); returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
-    code = verification_code(WORKFLOW_ID, KEY, b"sample secret, not the register's")
     written = []
-    for language in sorted(template_languages("invitation")):
-        composed = compose(
-            "invitation",
-            SAMPLE,
-            language,
-            reference=str(SAMPLE["application_id"]),
-            rule=str(SAMPLE["rule"]),
-            issued_on=date(2009, 1, 12),
-            verification_code=code,
-        )
-        document = pdfium.PdfDocument(render_pdf(composed))
-        try:
-            path = out / f"invitation-{language}.png"
-            document[0].render(scale=SCALE).to_pil().save(path, optimize=True)
-            written.append(path)
-        finally:
-            document.close()
+    for sample in examples.load("documents/letters")["letters"]:
+        kind, payload = sample["kind"], sample["payload"]
+        person = person_of(examples.load(sample["person"]), person_id_of(payload))
+        code = verification_code(sample["workflow_id"], sample["key"], SECRET)
+        languages = template_languages(kind) if kind == "invitation" else LANGUAGES
+        for language in sorted(languages):
+            composed = compose(
+                kind,
+                payload,
+                language,
+                reference=reference_of(payload),
+                rule=str(payload["rule"]),
+                issued_on=date(2009, 1, 12),
+                verification_code=code,
+                person=person,
+                recipient=sample["key"].split(".")[2],
+            )
+            document = pdfium.PdfDocument(render_pdf(composed))
+            try:
+                path = out / f"{kind}-{language}.png"
+                document[0].render(scale=SCALE).to_pil().save(path, optimize=True)
+                written.append(path)
+            finally:
+                document.close()
     return written
 
 

@@ -241,7 +241,13 @@ def delivery_activities(
         pool,
         settings.delivery_routes(),
         mail_from=settings.delivery_mail_from,
-        documents=NotificationDocuments(pool, settings.document_verification_secret(), renderer),
+        documents=NotificationDocuments(
+            pool,
+            settings.document_verification_secret(),
+            renderer,
+            # The issuers' blocks, with the operator's override (a body added).
+            ReferenceActivities(settings.reference_data_path).load(),
+        ),
         alert_after=timedelta(hours=settings.delivery_alert_hours),
     )
 

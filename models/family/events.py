@@ -8,13 +8,15 @@ from typing import Annotated, ClassVar
 from pydantic import Field, model_validator
 
 from models.cai.events import CONTRACT_ID, CaiEvent
-from models.common import BirthDate, Flag, Languages, Strict, Text
+from models.common import BirthDate, Contact, Flag, Languages, Line, Strict, Text
 
 
 class FamilySignatory(Strict):
     person_id: Text
     full_name: Text
     languages: Languages
+    full_name_native: Line | None = None  # as a visa applicant's (models.common.Person)
+    contact: Contact | None = None
 
 
 class Child(Strict):

@@ -1,5 +1,5 @@
-"""One notification of each kind that is a document, with the payload the core writes (and
-the `rule` the register adds), for the tests of composing and rendering."""
+"""One notification of each kind that is a letter (`examples/documents/letters.json`), for
+the tests of composing and rendering."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 import examples
+from models.documents import DOCUMENT_KINDS, person_id_of, person_of, reference_of
 
 LANGUAGES = ("fr", "ar", "tr", "en")
 ISSUED_ON = date(2009, 3, 1)  # "1er mars 2009": French writes the first day otherwise
@@ -18,18 +19,9 @@ ISSUED_ON_WRITTEN = {
     "ar": "01/03/2009",
 }
 
-# The payload dates each document must show, by kind; the samples themselves are examples
-# (examples/documents/<kind>.json), which the letters' benchmark renders too.
-DATES: dict[str, tuple[str, ...]] = {
-    "invitation": (),
-    "attestation_language_exemption": (),
-    "attestation_values": (),
-    "training_prescription": ("start_by",),
-    "training_attestation": ("completed_on",),
-    "skills_assessment_convocation": ("session_on",),
-    "parents_training_convocation": ("session_on",),
-    "parents_training_attestation": ("attended_on",),
-}
+# The person of the dossier's input, with their contact (docs/contract.md, "Letters that can
+# be posted"): what a letter to the applicant is addressed to.
+APPLICANT = examples.load("visa/family_reunification")["applicant"]
 
 
 @dataclass(frozen=True)
@@ -39,10 +31,11 @@ class Sample:
     workflow_id: str
     key: str
     dates: tuple[str, ...] = field(default=())  # payload dates the document must show
+    person: dict[str, Any] | None = None
 
     @property
     def reference(self) -> str:
-        return str(self.payload.get("application_id") or self.payload["contract_id"])
+        return reference_of(self.payload)
 
     @property
     def rule(self) -> str:
@@ -52,12 +45,29 @@ class Sample:
     def full_name(self) -> str:
         return str(self.payload["full_name"])
 
+    @property
+    def recipient(self) -> str:
+        """Whom the notification is for, as its key says (`….applicant`, `….consulate`)."""
+        parts = self.key.split(".")
+        return parts[2] if len(parts) > 2 else "applicant"
 
-def _sample(kind: str) -> Sample:
-    example = examples.load(f"documents/{kind}")
-    return Sample(
-        example["kind"], example["payload"], example["workflow_id"], example["key"], DATES[kind]
-    )
+
+def letter_samples() -> dict[str, Sample]:
+    """Every sample letter by its kind, with the person of the dossier it belongs to."""
+    samples = {}
+    for entry in examples.load("documents/letters")["letters"]:
+        start = examples.load(entry["person"]) if entry.get("person") else None
+        samples[entry["kind"]] = Sample(
+            entry["kind"],
+            entry["payload"],
+            entry["workflow_id"],
+            entry["key"],
+            tuple(entry.get("dates", ())),
+            dict(person_of(start, person_id_of(entry["payload"]))) if start else None,
+        )
+    return samples
 
 
-SAMPLES = {kind: _sample(kind) for kind in DATES}
+LETTERS = letter_samples()  # every kind written from a template
+SAMPLES = {kind: sample for kind, sample in LETTERS.items() if kind in DOCUMENT_KINDS}
+CORRECTION = LETTERS["correction_notice"]  # a correction to the applicant is a letter too

@@ -39,11 +39,18 @@ def _compose(sample: Sample, language: str | None, **changes: Any) -> Composed:
         rule=sample.rule,
         issued_on=ISSUED_ON,
         verification_code=verification_code(sample.workflow_id, sample.key, SECRET),
+        person=sample.person,
+        recipient=sample.recipient,
     )
 
 
 def _text(composed: Composed) -> str:
-    return " ".join([composed.issuer, composed.title, *composed.details, *composed.paragraphs])
+    """Every word the letter prints."""
+    return " ".join(composed.printed())
+
+
+# The project's rule ids ("A4", "D3, E3"): never printed, only in the metadata.
+RULE_ID = re.compile(r"(?<![\w.])[A-J][0-9](?![\w.])")
 
 
 def test_the_shipped_templates_pass_the_check_the_worker_runs_at_start() -> None:
@@ -74,8 +81,10 @@ def test_every_document_is_written_in_each_language_with_its_facts(
     assert composed.language == language and not composed.fallback
     assert composed.direction == ("rtl" if language == "ar" else "ltr")
     text = _text(composed)
-    for fact in (sample.full_name, sample.reference, sample.rule, ISSUED_ON_WRITTEN[language]):
+    for fact in (sample.full_name, sample.reference, ISSUED_ON_WRITTEN[language]):
         assert fact in text
+    assert RULE_ID.search(text) is None, RULE_ID.search(text)
+    assert sample.rule in composed.keywords
     for field in sample.dates:
         assert format_date(date.fromisoformat(sample.payload[field]), language) in text
     assert "{" not in text and "}" not in text
@@ -240,8 +249,8 @@ def test_a_missing_template_is_named() -> None:
 def test_a_translation_that_lacks_a_placeholder_is_named_with_its_line() -> None:
     text = _shipped_texts()["invitation.json"]
     turkish = text.index('"tr"')
-    broken = text[:turkish] + text[turkish:].replace("Sayın {full_name}", "Sayın", 1)
-    with pytest.raises(TemplateError, match=r"invitation\.json:(\d+): tr .*full_name") as e:
+    broken = text[:turkish] + text[turkish:].replace(" ({consulate})", "", 1)
+    with pytest.raises(TemplateError, match=r"invitation\.json:(\d+): tr .*consulate") as e:
         load_templates(_texts(invitation=broken))
     line = int(re.search(r":(\d+):", str(e.value)).group(1))  # type: ignore[union-attr]
     assert '"tr"' in broken.splitlines()[line - 1]

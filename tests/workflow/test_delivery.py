@@ -6,10 +6,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ import asyncpg
 import pytest
 from pypdf import PdfReader
 from temporalio.client import WorkflowFailureError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.delivery import (
@@ -30,13 +32,25 @@ from activities.documents import NotificationDocuments
 from activities.reference import ReferenceActivities
 from activities.scheduled import ScheduledActivities
 from models.common import Recipient
-from models.delivery import Route, RoutesError, RouteTable, idempotency_key, parse_routes
+from models.delivery import (
+    DeliveryRequest,
+    LetterChannel,
+    Outcome,
+    Route,
+    RoutesError,
+    RouteTable,
+    default_routes,
+    idempotency_key,
+    letter_channel,
+    parse_routes,
+)
 from models.reporting import SweepDeadlines
 from scripts.cli_delivery import write_document
 from scripts.devstack import process_env
 from scripts.ports import free_port
 from tests.conftest import Harness, iso, visa_input
 from tests.delivery_servers import Webhook, smtp_server, webhook_server
+from tests.unit.document_samples import letter_samples
 from tests.workflow.test_one_step import _upserts
 from workers.main import Deliveries, worker_activities, workflow_runner
 from workers.settings import Settings
@@ -142,7 +156,12 @@ async def test_a_whole_lifecycle_delivers_every_notification_exactly_once(
     assert Counter(key for key, _ in hook.requests) == Counter(to_authorities), "each sent once"
     mailed = Counter(message["Idempotency-Key"].strip() for message in mailbox.messages)
     assert mailed == Counter(idempotency_key(workflow_id, r["key"]) for r in letters)
-    assert all(message["To"] == MAILROOM for message in mailbox.messages)
+    # The applicant gave an e-mail address: the letters are mailed to it, as a letter.
+    email = visa_input(date.today())["applicant"]["contact"]["email"]
+    assert all(message["To"] == email for message in mailbox.messages)
+    for message in mailbox.messages:
+        covering = message.get_body()
+        assert covering is not None and "{" not in covering.get_content()
     body = next(b for k, b in hook.requests if b["kind"] == "visa_decision")
     assert (body["workflow_id"], body["recipient"], body["rule"]) == (workflow_id, "ofii", "F4")
     assert "document" not in body  # a decision is not a letter
@@ -152,7 +171,7 @@ async def test_a_whole_lifecycle_delivers_every_notification_exactly_once(
     [attached] = list(invitation.iter_attachments())
     assert attached.get_content_type() == "application/pdf"
     text = _pdf_text(attached.get_content())
-    assert "Amina El Idrissi" in text and "A4" in text
+    assert "Amina El Idrissi" in text and "I.1.3" in text  # the circular's section, not A4
     copy = next(b for _, b in hook.requests if b["kind"] == "attestation_language_exemption")
     pdf = base64.b64decode(copy["document"]["content_base64"])
     assert hashlib.sha256(pdf).hexdigest() == copy["document"]["sha256"]
@@ -332,3 +351,104 @@ def test_the_worker_make_run_starts_routes_every_recipient_to_the_outbox(tmp_pat
     assert "DELIVERY_OUTBOX_DIR" not in process_env(
         with_webhook, "127.0.0.1:7233", "postgresql://x"
     )
+
+
+# --- letters by the channel the applicant allows (docs/contract.md, "Letters that can be posted")
+
+
+async def _letter_due(pool: asyncpg.Pool, contact: dict[str, Any] | None) -> tuple[str, str]:
+    """An invitation due to an applicant with this contact, in the register."""
+    workflow_id = f"visa-CHAN-{uuid.uuid4().hex[:8]}"
+    application = visa_input(date(2009, 2, 2))
+    application["applicant"]["contact"] = contact
+    key = "000001.invitation.applicant"
+    await pool.execute(
+        """INSERT INTO dossier_event (workflow_id, seq, event, source, accepted, payload,
+                                      received_at, run_id)
+           VALUES ($1, 1, 'start', 'start', true, $2, now(), 'run-1')""",
+        workflow_id,
+        application,
+    )
+    payload = {**letter_samples()["invitation"].payload, "full_name": "Amina"}
+    await pool.execute(
+        """INSERT INTO notification (workflow_id, key, recipient, kind, language, payload, run_id)
+           VALUES ($1, $2, 'applicant', 'invitation', 'fr', $3, 'run-1')""",
+        workflow_id,
+        key,
+        payload,
+    )
+    return workflow_id, key
+
+
+async def _deliver(delivery: DeliveryActivities, workflow_id: str, key: str) -> Any:
+    return await ActivityEnvironment().run(
+        delivery.deliver_notification, DeliveryRequest(workflow_id=workflow_id, key=key)
+    )
+
+
+async def test_a_letter_to_an_applicant_with_an_address_alone_goes_to_the_mail_room(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    contact = visa_input(date(2009, 2, 2))["applicant"]["contact"]
+    workflow_id, key = await _letter_due(pool, {**contact, "email": None})
+    routes = default_routes(None, None, None, (tmp_path / "outbox").as_uri())
+    delivery = DeliveryActivities(pool, routes, documents=NotificationDocuments(pool, b"s"))
+    result = await _deliver(delivery, workflow_id, key)
+    assert result.outcome == Outcome.DELIVERED
+    [batch] = list((tmp_path / "outbox" / "mailroom").glob("*/*"))  # body / day
+    [pdf] = list(batch.glob("*.pdf"))
+    text = _pdf_text(pdf.read_bytes())
+    assert "12, rue Oued Ziz" in text and "10090 Rabat" in text  # for the window envelope
+    [manifest] = list(batch.glob("*.manifest.json"))
+    assert json.loads(manifest.read_text())["key"] == key
+    assert not (tmp_path / "outbox" / "applicant").exists()
+    [row] = await pool.fetch("SELECT * FROM notification WHERE workflow_id = $1", workflow_id)
+    assert row["delivered_at"] is not None  # one row, delivered once
+
+
+async def test_a_letter_to_an_applicant_without_address_nor_email_is_handed_over(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    workflow_id, key = await _letter_due(pool, None)
+    with webhook_server() as (url, hook):
+        routes = RouteTable(routes=[Route(recipient=Recipient.OFII, url=url)])
+        delivery = DeliveryActivities(pool, routes, documents=NotificationDocuments(pool, b"s"))
+        result = await _deliver(delivery, workflow_id, key)
+    assert result.outcome == Outcome.DELIVERED
+    [(idempotency, body)] = hook.requests
+    assert idempotency == idempotency_key(workflow_id, key)
+    assert body["recipient"] == "applicant" and body["hand_over"]["to"] == "applicant"
+    assert body["document"]["filename"].startswith("invitation-")
+    rows = await pool.fetch(
+        "SELECT delivered_at FROM notification WHERE workflow_id = $1", workflow_id
+    )
+    assert len(rows) == 1 and rows[0]["delivered_at"] is not None
+
+
+async def test_a_latin_name_no_font_draws_is_refused_once_never_retried(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    workflow_id, key = await _letter_due(pool, None)
+    await pool.execute(
+        'UPDATE notification SET payload = payload || \'{"full_name": "王芳"}\' '
+        "WHERE workflow_id = $1",
+        workflow_id,
+    )
+    routes = default_routes(None, None, None, (tmp_path / "outbox").as_uri())
+    delivery = DeliveryActivities(pool, routes, documents=NotificationDocuments(pool, b"s"))
+    with pytest.raises(ApplicationError) as refused:
+        await _deliver(delivery, workflow_id, key)
+    assert refused.value.non_retryable
+    [row] = await pool.fetch("SELECT * FROM notification WHERE workflow_id = $1", workflow_id)
+    assert row["refused_at"] is not None and "no shipped font" in row["delivery_error"]
+
+
+def test_routes_choose_the_letter_channel() -> None:
+    routes = default_routes(None, "smtp://127.0.0.1:2525", "c@x.example", "file:///outbox")
+    by_post = routes.resolve("applicant", "invitation", "OFII Rabat", LetterChannel.POST)
+    assert by_post is not None and by_post.url == "file:///outbox"
+    by_mail = routes.resolve("applicant", "invitation", "OFII Rabat", LetterChannel.EMAIL)
+    assert by_mail is not None and by_mail.channel.value == "mail"
+    assert letter_channel({"email": "a@b.example"}) == LetterChannel.EMAIL
+    assert letter_channel({"postal_address": {"lines": ["x"]}}) == LetterChannel.POST
+    assert letter_channel(None) == LetterChannel.HAND
