@@ -19,7 +19,12 @@ def _migrations() -> list[tuple[int, str, str]]:
         if entry.name.endswith(".sql"):
             version = int(entry.name.split("_", 1)[0])
             found.append((version, entry.name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+    found.sort()
+    # Two files of one version: the second would be skipped without a word.
+    for (version, first, _), (next_version, second, _) in zip(found, found[1:], strict=False):
+        if version == next_version:
+            raise RuntimeError(f"migrations {first} and {second} share version {version}")
+    return found
 
 
 class MigrationRequired(RuntimeError):

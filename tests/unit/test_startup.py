@@ -129,3 +129,11 @@ def test_the_default_reports_dir_is_named_as_such(tmp_path: Path) -> None:
     assert str(caught.value).startswith(
         f"REPORTS_DIR (unset: DATA_DIR/reports) {tmp_path / 'data' / 'reports'} cannot be"
     )
+
+
+def test_every_migration_has_a_version_of_its_own() -> None:
+    """Two files of one version: the migrator would apply one and skip the other silently."""
+    from activities.database import _migrations
+
+    versions = [version for version, _, _ in _migrations()]
+    assert len(versions) == len(set(versions))
