@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from importlib import resources
 
@@ -21,7 +22,7 @@ def _migrations() -> list[tuple[int, str, str]]:
             found.append((version, entry.name, entry.read_text(encoding="utf-8")))
     found.sort()
     # Two files of one version: the second would be skipped without a word.
-    for (version, first, _), (next_version, second, _) in zip(found, found[1:], strict=False):
+    for (version, first, _), (next_version, second, _) in itertools.pairwise(found):
         if version == next_version:
             raise RuntimeError(f"migrations {first} and {second} share version {version}")
     return found
