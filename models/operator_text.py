@@ -235,6 +235,9 @@ EVENTS: Mapping[str, Label] = {
     "dilf_preparation_requested": Label(
         "demande d'aide à la préparation du DILF", "DILF preparation support requested", "D6"
     ),
+    "language_outcome_abroad": Label(
+        "acquis linguistiques à l'étranger", "language outcome abroad", "D6"
+    ),
     # CaiFamilyContract
     "parents_training_convened": Label(
         "convocation à la formation des parents", "convened to the parents' training", "G2"
