@@ -12,7 +12,7 @@ from temporalio import activity
 
 from activities import register_gateway as register
 from activities.outbox import DeliveryStarter
-from models.cai.opening import outcome_abroad
+from models.cai.abroad import outcome_of, record_abroad
 from models.records import (
     DossierClaim,
     DossierRow,
@@ -122,8 +122,17 @@ class RegisterActivities:
         """D2, D6, D7: the language outcome abroad, read from the visa dossier of
         `application_id` in the register (None when it is not there or not decided)."""
         carry_over = await register.visa_carry_over(self.pool, application_id)
-        outcome = outcome_abroad(carry_over)
+        outcome = outcome_of(record_abroad(carry_over))
         return outcome.value if outcome is not None else None
+
+    @activity.defn(name="language_record_abroad")
+    async def language_record_abroad(self, application_id: str) -> dict[str, Any] | None:
+        """D2, D6, D7, C1: the language record the visa dossier of `application_id` decided
+        (AMDFL, DILF, training followed, last evaluation sufficient, C1 exemption), read from
+        the register (None when it is not there or not decided)."""
+        carry_over = await register.visa_carry_over(self.pool, application_id)
+        record = record_abroad(carry_over)
+        return record.model_dump(mode="json") if record is not None else None
 
     @activity.defn(name="claim_dossier")
     async def claim_dossier(self, claim: DossierClaim) -> str | None:

@@ -12,11 +12,12 @@ Notification kinds keep their titles in `models.notifications.CATALOGUE`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
+from models.common import HeldInput
 from models.notifications import CATALOGUE, Kind
 from models.records import DossierView
 
@@ -235,6 +236,9 @@ EVENTS: Mapping[str, Label] = {
     "dilf_preparation_requested": Label(
         "demande d'aide à la préparation du DILF", "DILF preparation support requested", "D6"
     ),
+    "language_outcome_abroad": Label(
+        "acquis linguistiques à l'étranger", "language outcome abroad", "D6"
+    ),
     # CaiFamilyContract
     "parents_training_convened": Label(
         "convocation à la formation des parents", "convened to the parents' training", "G2"
@@ -298,6 +302,26 @@ OUTCOME_KEYS: Mapping[str, Label] = {
     "extended_until": Label("prorogé jusqu'au", "extended until"),
 }
 
+# What a held fact waits for, by its event (docs/interpretations.md "Held facts").
+HELD_FOR: Mapping[str, Label] = {
+    "training_prescribed": Label("l'évaluation", "the evaluation"),
+    "training_started": Label("la prescription", "the prescription"),
+    "training_absence": Label("la prescription ou le début", "the prescription or the start"),
+    "training_completed": Label("la prescription ou le début", "the prescription or the start"),
+    "visa_decision": Label("la demande de visa", "the visa application"),
+    "skills_assessment_completed": Label("la convocation", "the convocation"),
+    "absence": Label("la convocation", "the convocation"),
+    "skills_assessment_convened": Label(
+        "l'absence à la convocation en cours", "the absence from the pending convocation"
+    ),
+    "parents_training_convened": Label(
+        "l'absence à la convocation en cours", "the absence from the pending convocation"
+    ),
+    "parents_training_attended": Label("la convocation", "the convocation"),
+    "parents_training_absence": Label("la convocation", "the convocation"),
+}
+WHAT_IT_RESTS_ON = Label("ce sur quoi il repose", "what it rests on")
+
 VALUES: Mapping[str, Label] = {
     "issued": Label("délivré", "issued"),
     "refused": Label("refusé", "refused"),
@@ -317,6 +341,9 @@ PHRASES: Mapping[str, Label] = {
     "awaiting": Label("Attendu : {items}", "Awaiting: {items}"),
     "overdue": Label("En retard : {items}", "Overdue: {items}"),
     "outcome": Label("Issue : {items}", "Outcome: {items}"),
+    "held_one": Label("1 fait en attente : {items}", "1 fact held: {items}"),
+    "held_many": Label("{count} faits en attente : {items}", "{count} facts held: {items}"),
+    "held_item": Label("{event}, attend {awaited}", "{event}, waiting for {awaited}"),
     "undelivered": Label(
         "Notifications non remises : {count}", "Undelivered notifications: {count}"
     ),
@@ -638,8 +665,10 @@ def _awaited_detail(detail: str, language: Language) -> str:
 # --- rendering -----------------------------------------------------------------------------
 
 
-def details_markdown(view: DossierView, language: Language = DEFAULT_LANGUAGE) -> str:
-    """A dossier's current details in the Web UI (Markdown)."""
+def details_markdown(
+    view: DossierView, language: Language = DEFAULT_LANGUAGE, held: Sequence[HeldInput] = ()
+) -> str:
+    """A dossier's current details in the Web UI (Markdown), with the facts held."""
     where = " · ".join(
         part
         for part in (
@@ -673,7 +702,31 @@ def details_markdown(view: DossierView, language: Language = DEFAULT_LANGUAGE) -
         lines.append(phrase("overdue", language, items=items))
     if view.outcome:
         lines.append(phrase("outcome", language, items=outcome_text(view.outcome, language)))
+    if held:
+        lines.append(held_text(held, language))
     return "\n\n".join(lines)
+
+
+def held_text(held: Sequence[HeldInput], language: Language) -> str:
+    """`1 fait en attente : début de formation, attend la prescription`: the facts held,
+    each with what it waits for."""
+    items = "; ".join(
+        phrase(
+            "held_item",
+            language,
+            event=_event_text(fact.event, language),
+            awaited=HELD_FOR.get(fact.event, WHAT_IT_RESTS_ON).text(language),
+        )
+        for fact in held
+    )
+    if len(held) == 1:
+        return phrase("held_one", language, items=items)
+    return phrase("held_many", language, count=len(held), items=items)
+
+
+def _event_text(event: str, language: Language) -> str:
+    label = EVENTS.get(event)
+    return label.text(language) if label is not None else event
 
 
 def outcome_text(outcome: Mapping[str, Any], language: Language) -> str:

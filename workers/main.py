@@ -289,7 +289,8 @@ def worker_activities(
     )
     found: list[Callable[..., Any]] = [
         register.record_step,
-        register.language_outcome_abroad,  # D2, D6, D7: read before a CAI opens
+        register.language_outcome_abroad,  # D2, D6, D7: read before a CAI opens (runs before)
+        register.language_record_abroad,  # D2, D6, D7, C1: read before a CAI opens
         # The activities of the steps written before one transaction per step, for the
         # dossiers still running on that branch of their history.
         register.claim_dossier,

@@ -12,8 +12,8 @@ from workflows.dossier import DossierWorkflow, dossier_workflow
 with workflow.unsafe.imports_passed_through():
     from activities.register import RegisterActivities
     from models.cai import CAI, CaiState
+    from models.cai.abroad import with_language_abroad, with_outcome_abroad
     from models.cai.kind import CAI_COPY_TO_FRANCE_TRAVAIL_ONLY
-    from models.cai.opening import with_outcome_abroad
     from models.dossier import DossierRecord
     from models.dossier_kind import DossierKind
     from models.family import FAMILY, FamilyState
@@ -27,6 +27,9 @@ S = TypeVar("S", bound=DossierRecord)
 # D2, D6, D7: the language outcome abroad is read from the visa dossier before the CAI opens.
 # Runs begun before open without that read.
 OUTCOME_ABROAD_FROM_REGISTER = "language-outcome-abroad-from-register"
+# D2, D6, D7, C1: the visa dossier's whole language record is read (a C1 exemption, a
+# training followed). Runs begun before read the outcome alone.
+LANGUAGE_RECORD_FROM_REGISTER = "language-record-abroad-from-register"
 # H4: the skills assessment's result goes to the signatory too. Runs begun before keep
 # sending France Travail's copy only.
 RESULT_TO_SIGNATORY = "h4-result-to-signatory"
@@ -78,16 +81,33 @@ class CaiContract(ReadingSinceAPatch[CaiState]):
     @workflow.run
     async def run(self, contract: Any, carried: Any = None) -> dict[str, Any]:
         self._pick_reading(carried)
-        if carried is None and workflow.patched(OUTCOME_ABROAD_FROM_REGISTER):
-            contract = await _with_outcome_read(contract)
+        if carried is None:
+            if workflow.patched(LANGUAGE_RECORD_FROM_REGISTER):
+                contract = await _with_record_read(contract)
+            elif workflow.patched(OUTCOME_ABROAD_FROM_REGISTER):
+                contract = await _with_outcome_read(contract)
         return await self.run_dossier(contract, carried)
 
 
-async def _with_outcome_read(contract: Any) -> Any:
-    """The start input with the outcome of its visa dossier, when it names one: the
-    activity's result is in the history, so the opening replays the same."""
+def _visa_application_id(contract: Any) -> str | None:
     application_id = contract.get("visa_application_id") if isinstance(contract, dict) else None
-    if not isinstance(application_id, str) or not application_id:
+    return application_id if isinstance(application_id, str) and application_id else None
+
+
+async def _with_record_read(contract: Any) -> Any:
+    """The start input with the language record of its visa dossier, when it names one:
+    the activity's result is in the history, so the opening replays the same."""
+    application_id = _visa_application_id(contract)
+    if application_id is None:
+        return contract
+    record = await register.call(RegisterActivities.language_record_abroad, application_id)
+    return with_language_abroad(contract, record)
+
+
+async def _with_outcome_read(contract: Any) -> Any:
+    """The start input with the outcome alone, as runs begun before the whole record read."""
+    application_id = _visa_application_id(contract)
+    if application_id is None:
         return contract
     outcome = await register.call(RegisterActivities.language_outcome_abroad, application_id)
     return with_outcome_abroad(contract, outcome)

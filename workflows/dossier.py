@@ -446,7 +446,8 @@ class DossierWorkflow(Generic[S]):
         UI; with `only_changed`, only the values that differ from the last published."""
         shown = dict(_search_attributes(view))
         language = operator_language.current()
-        details = details_markdown(view, language)
+        held = self._state.held_inputs if self._state is not None else []
+        details = details_markdown(view, language, held)
         if workflow.patched(UNDELIVERED_COUNT) and self._deliveries_tell:
             undelivered, refused = self._undelivered()
             shown[sa.UNDELIVERED.name] = (sa.UNDELIVERED, undelivered)

@@ -162,8 +162,8 @@ def _prescribed(state: CaiState, name: Service, rule: str) -> ServiceRecord:
             rule, "report the skills assessment with skills_assessment_completed", "service"
         )
     service = state.services[name.value]
-    if service.not_owed is not None:  # D2, D6: nothing is owed, so nothing is missed
-        rule = "D6" if state.dilf_required else "D2"
+    if service.not_owed is not None:  # D2, D6, C1: nothing is owed, so nothing is missed
+        rule = service.not_owed.split(":", 1)[0]  # the rule that discharged it
         raise InputRejected(rule, f"{name.value} is not owed: {service.not_owed}", "service")
     if not service.prescribed:
         raise InputRejected(rule, f"{name.value} is not prescribed in this contract", "service")

@@ -42,6 +42,18 @@ class LanguageOutcomeAbroad(StrEnum):
     AMDFL = "amdfl"  # D2: sufficient at the first evaluation: no language evaluation or training
     DILF_REQUIRED = "dilf_required"  # D6: sufficient at the re-evaluation: the DILF, no training
     TRAINING_FOLLOWED = "training_followed"  # D7: insufficient again: the CAI's training is owed
+    TEST_EXEMPTED = "test_exempted"  # C1: the language test exempted: no training is owed
+
+
+class LanguageAbroad(Strict):
+    """What the visa dossier decided of the language, as the CAI needs it (D2, D6, D7, C1):
+    the register carries it from the visa dossier's outcome."""
+
+    amdfl: Flag = False  # D2: sufficient at the first evaluation
+    dilf_required: Flag = False  # D6: sufficient at the re-evaluation
+    training_followed: Flag = False  # D4: an attestation of language training followed
+    last_evaluation_sufficient: Flag | None = None  # D6, D7: None when never evaluated
+    test_exempted: Flag = False  # C1
 
 
 class CaiContractInput(Strict):
@@ -65,6 +77,9 @@ class CaiContractInput(Strict):
     # D2, D6, D7: read from the visa dossier in the register when `visa_application_id` is on
     # file (the shell hands it in before opening); given by OFII otherwise.
     language_outcome_abroad: LanguageOutcomeAbroad | None = None
+    # D2, D6, D7, C1: the visa dossier's own record, read from the register; it prevails over
+    # `language_outcome_abroad`.
+    language_abroad: LanguageAbroad | None = None
 
     @model_validator(mode="after")
     def _born_before_signing(self) -> CaiContractInput:
@@ -159,6 +174,21 @@ class DilfPreparationRequested(CaiEvent):
     requested_on: date
 
     DATE_FIELD = "requested_on"
+
+
+class LanguageOutcomeAbroadReported(LanguageAbroad, CaiEvent):
+    """D2, D6, D7, C1: the visa dossier's language record, reported to a CAI opened before
+    it was decided (OFII forwards it from the `visa_decision` notice)."""
+
+    RULE = "D6"
+    reported_on: date
+
+    DATE_FIELD = "reported_on"
+
+    def record(self) -> LanguageAbroad:
+        return LanguageAbroad.model_validate(
+            self.model_dump(include=set(LanguageAbroad.model_fields))
+        )
 
 
 class PrefectDecisionKind(StrEnum):

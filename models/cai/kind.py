@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from models.cai.abroad import on_language_outcome_abroad
 from models.cai.assessment import (
     on_absence,
     on_completed,
@@ -17,6 +18,7 @@ from models.cai.assessment import (
 from models.cai.events import (
     Absence,
     DilfPreparationRequested,
+    LanguageOutcomeAbroadReported,
     LanguageTrainingStatus,
     PrefectDecision,
     ServiceCompleted,
@@ -39,6 +41,7 @@ EVENTS: dict[str, Registered[CaiState]] = {
     "language_training_status": on(LanguageTrainingStatus, on_language_status),
     "prefect_decision": on(PrefectDecision, on_prefect_decision),
     "dilf_preparation_requested": on(DilfPreparationRequested, on_dilf_preparation),
+    "language_outcome_abroad": on(LanguageOutcomeAbroadReported, on_language_outcome_abroad),
 }
 
 CAI: Descriptor[CaiState] = Descriptor(

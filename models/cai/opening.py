@@ -3,11 +3,11 @@ the reminders before its end."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from models.cai.events import CaiContractInput, LanguageOutcomeAbroad, Service
+from models.cai.abroad import apply_language_abroad, language_abroad
+from models.cai.events import CaiContractInput, Service
 from models.cai.state import CaiState, ServiceRecord
 from models.calendar import months_after
 from models.common import TrackedDeadline, age_on
@@ -45,56 +45,6 @@ def statutory_exemption(contract: CaiContractInput) -> str | None:
     return None
 
 
-# D2, D6: what the evaluation abroad earned, which no language training of the CAI is owed for.
-LANGUAGE_DISCHARGED = {
-    LanguageOutcomeAbroad.AMDFL: "D2: the AMDFL earned abroad exempts from the CAI's language "
-    "evaluation and training",
-    LanguageOutcomeAbroad.DILF_REQUIRED: "D6: sufficient at the re-evaluation abroad: the DILF "
-    "is owed instead of a language training",
-}
-
-
-def language_training(contract: CaiContractInput) -> ServiceRecord:
-    """D2, D6, D7: the CAI's language training, unless what was earned abroad discharges it."""
-    prescribed = contract.prescriptions.language_training_hours > 0
-    outcome = contract.language_outcome_abroad
-    not_owed = LANGUAGE_DISCHARGED.get(outcome) if outcome is not None else None
-    if prescribed and not_owed is not None:
-        return ServiceRecord(prescribed=False, not_owed=not_owed)
-    return ServiceRecord(prescribed=prescribed)
-
-
-def dilf_required(contract: CaiContractInput) -> bool:
-    """D6: the outcome abroad, when known, says whether the DILF is owed; OFII's
-    prescription otherwise."""
-    outcome = contract.language_outcome_abroad
-    if outcome is None:
-        return contract.prescriptions.dilf_required
-    return outcome == LanguageOutcomeAbroad.DILF_REQUIRED
-
-
-def outcome_abroad(carry_over: Mapping[str, Any] | None) -> LanguageOutcomeAbroad | None:
-    """D2, D6, D7: the outcome abroad, from what a decided visa dossier carries to the CAI
-    (its outcome's `cai`); None when the visa dossier is not decided, or left nothing."""
-    if not carry_over:
-        return None
-    if carry_over.get("dilf_required"):
-        return LanguageOutcomeAbroad.DILF_REQUIRED
-    if carry_over.get("amdfl"):
-        return LanguageOutcomeAbroad.AMDFL
-    if carry_over.get("language_training_required"):
-        return LanguageOutcomeAbroad.TRAINING_FOLLOWED
-    return None
-
-
-def with_outcome_abroad(raw: Any, outcome: str | None) -> Any:
-    """The start input with the outcome read from the register, which prevails over one the
-    input gives (the visa dossier is the record of the evaluation abroad)."""
-    if outcome is None or not isinstance(raw, dict):
-        return raw
-    return {**raw, "language_outcome_abroad": outcome}
-
-
 def start_input(raw: Any, workflow_id: str) -> CaiContractInput:
     return contract_start(CaiContractInput, raw, workflow_id, "contract_id", workflow_id_for)
 
@@ -115,11 +65,12 @@ def open_input(contract: CaiContractInput, reference: ReferenceData) -> Step[Cai
         holiday_calendar=holiday_calendar,
         services={
             Service.CIVIC_TRAINING.value: ServiceRecord(prescribed=prescriptions.civic_training),
-            Service.LANGUAGE_TRAINING.value: language_training(contract),
+            Service.LANGUAGE_TRAINING.value: ServiceRecord(prescribed=False),
             Service.VIVRE_EN_FRANCE.value: ServiceRecord(prescribed=prescriptions.vivre_en_france),
         },
-        dilf_required=dilf_required(contract),
+        language_abroad=language_abroad(contract),
     )
+    apply_language_abroad(state)
     state.skills_assessment.exemption = statutory_exemption(contract)
     state.tracked_deadlines["validity_ends"] = TrackedDeadline(due=validity_ends, rule="H5")
     if state.skills_assessment.exemption is None:

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field, computed_field
 
-from models.cai.events import CaiContractInput
+from models.cai.events import CaiContractInput, LanguageAbroad
 from models.common import Record
 from models.dossier import DossierRecord
 from models.notifications import Kind
@@ -129,6 +129,7 @@ class CaiState(DossierRecord):
     skills_assessment: SkillsAssessment = Field(default_factory=SkillsAssessment)
     services: dict[str, ServiceRecord] = Field(default_factory=dict)
     language_training_status: LanguageTrainingReport | None = None
+    language_abroad: LanguageAbroad | None = None  # D2, D6, D7, C1: decided abroad
     dilf_required: bool = False  # D6: the DILF is owed instead of a language training
     dilf_preparation_requested_on: date | None = None  # D6: OFII's preparation support asked
     validity_ends: date

@@ -169,10 +169,14 @@ def cai_carry_over(state: VisaState) -> CaiCarryOver:
     last = language.re_evaluation or language.evaluation
     discharged = language.test_exemption is not None or (last is not None and last.sufficient)
     values_training = state.training_of(Domain.VALUES)
+    language_training = state.training_of(Domain.LANGUAGE)
     return CaiCarryOver(
         amdfl=language.evaluation is not None and language.evaluation.sufficient,
         dilf_required=language.re_evaluation is not None and language.re_evaluation.sufficient,
         language_training_required=not discharged,
+        language_training_followed=followed(language_training),
+        last_evaluation_sufficient=last.sufficient if last is not None else None,
+        test_exempted=language.test_exemption is not None,
         language_results=(
             {"oral_score": last.oral_score or 0, "written_score": last.written_score or 0}
             if last is not None and not last.sufficient

@@ -8,7 +8,7 @@ from datetime import date
 from models.calendar import months_after
 from models.common import DeadlineStatus, NotificationDue, Recipient, Record, TrackedDeadline
 from models.dossier import fulfil
-from models.errors import InputRejected
+from models.errors import Waiting
 from models.notifications import Kind
 from models.reference import ReferenceData
 from models.visa.events import Domain
@@ -33,8 +33,10 @@ def file_visa_application(state: VisaState, filed_on: date, reference: Reference
 
 
 def filed(state: VisaState) -> date:
+    """The visa application's date. A decision arriving before the filing waits for it (F1:
+    it is taken on an application; held, it stands between facts only once admitted)."""
     if state.visa_application_date is None:
-        raise InputRejected(
+        raise Waiting(
             "F1", "no visa application is filed yet (visa_application_filed)", "decided_on"
         )
     return state.visa_application_date

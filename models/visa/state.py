@@ -129,6 +129,9 @@ class CaiCarryOver(Record):
     amdfl: bool = False  # D2: exempt from the CAI's language evaluation and training
     dilf_required: bool = False  # D6
     language_training_required: bool = False  # D7
+    language_training_followed: bool = False  # D4: an attestation of training followed
+    last_evaluation_sufficient: bool | None = None  # D6, D7: None when never evaluated
+    test_exempted: bool = False  # C1: the language test exempted
     language_results: dict[str, int] | None = None  # D7: they set the CAI prescription
     values_training_followed: bool = False
 

@@ -59,6 +59,10 @@ def on_training_prescribed(
         raise InputRejected(
             "E4", "the values training is already integrated into the language module", "kind"
         )
+    if status == TrackStatus.AWAITING_EVALUATION:
+        # The evaluation that found the need has not arrived yet: the prescription waits for
+        # it, and is judged in event time once it comes (B7: not dated before it).
+        raise Waiting(rule, f"no {domain.value} evaluation has found the need yet", "kind")
     if status != TrackStatus.TRAINING_NEEDED:
         raise InputRejected(
             rule, f"no {domain.value} training is needed: the domain is {status.value}", "kind"

@@ -178,8 +178,15 @@ def test_training_completed_before_it_started_is_held_then_placed_in_event_time(
 
 
 @pytest.mark.rule("D3")
-def test_a_prescription_before_any_evaluation_is_rejected() -> None:
-    reject(open_().state, *training_prescribed(date(2009, 2, 25)), "D3: kind")
+@pytest.mark.rule("core")
+def test_a_prescription_before_any_evaluation_waits_for_the_evaluation_that_found_the_need() -> (
+    None
+):
+    held = hold(open_().state, *training_prescribed(date(2009, 2, 25)), "D3: kind")
+    assert "no language evaluation has found the need yet" in held.held_inputs[0].reason
+    step = send(held, *LANGUAGE_KO[0])
+    assert step.rejection is None and step.placed == [held.held_inputs[0].seq]
+    assert step.state.held_inputs == [] and step.state.language.training is not None
 
 
 @pytest.mark.rule("B7")
@@ -214,15 +221,14 @@ TRAINED: list[Event] = [
 
 @pytest.mark.rule("D3")
 @pytest.mark.rule("B7")
-def test_a_prescription_notified_before_the_evaluation_is_rejected() -> None:
+def test_a_prescription_notified_before_the_evaluation_waits_and_is_refused_at_closing() -> None:
     # The results were notified on 20 February at the earliest; judged on 1 February, the
-    # prescription finds no need for training yet (the evaluation is still awaited).
-    reason = reject(
-        feed(LANGUAGE_KO).state,
-        *training_prescribed(date(2009, 2, 1)),
-        "D3: kind",
-    )
-    assert "awaiting_evaluation" in reason
+    # prescription finds no evaluation yet. It waits (a correction of the evaluation may
+    # bring one dated before it); none comes, and the closing refuses it.
+    held = hold(feed(LANGUAGE_KO).state, *training_prescribed(date(2009, 2, 1)), "D3: kind")
+    refused = send(held, *visa_decision(date(2009, 3, 2), "refused", ["public_order"]))
+    [rejection] = refused.refused_held
+    assert rejection.rule == "D3" and refused.state.held_inputs == []
 
 
 @pytest.mark.rule("C2")

@@ -10,7 +10,7 @@ import pytest
 
 from models import history
 from models.cai import CAI
-from models.cai.opening import outcome_abroad, with_outcome_abroad
+from models.cai.abroad import outcome_of, record_abroad, with_language_abroad, with_outcome_abroad
 from models.cai.state import CaiState
 from models.common import NotificationDue, Recipient
 from models.family import FAMILY
@@ -154,17 +154,19 @@ LANGUAGE_ABSENCE: Event = (
 @pytest.mark.rule("D2")
 @pytest.mark.rule("D6")
 @pytest.mark.rule("D7")
+@pytest.mark.rule("C1")
 @pytest.mark.parametrize(
-    ("outcome", "language_owed", "dilf"),
+    ("outcome", "language_owed", "dilf", "rule"),
     [
-        (None, True, False),
-        ("amdfl", False, False),
-        ("dilf_required", False, True),
-        ("training_followed", True, False),
+        (None, True, False, None),
+        ("amdfl", False, False, "D2"),
+        ("dilf_required", False, True, "D6"),
+        ("training_followed", True, False, None),
+        ("test_exempted", False, False, "C1"),
     ],
 )
 def test_the_outcome_abroad_sets_what_the_cai_owes(
-    outcome: str | None, language_owed: bool, dilf: bool
+    outcome: str | None, language_owed: bool, dilf: bool, rule: str | None
 ) -> None:
     state = open_cai(language_outcome_abroad=outcome)
     language = state.services["language_training"]
@@ -176,7 +178,7 @@ def test_the_outcome_abroad_sets_what_the_cai_owes(
         assert absence.rejection is None
     else:  # no termination is ever proposed for a service that was not owed
         assert absence.rejection is not None
-        assert absence.rejection.rule == ("D6" if dilf else "D2")
+        assert absence.rejection.rule == rule
         assert absence.rejection.field == "service"
 
 
@@ -214,19 +216,77 @@ def test_a_dilf_holder_may_ask_for_preparation_support_once() -> None:
 @pytest.mark.rule("D2")
 @pytest.mark.rule("D6")
 @pytest.mark.rule("D7")
-def test_the_visa_dossiers_carry_over_reads_as_the_outcome_abroad() -> None:
-    assert outcome_abroad(None) is None
-    assert outcome_abroad({"amdfl": True}) == "amdfl"
-    assert outcome_abroad({"amdfl": False, "dilf_required": True}) == "dilf_required"
-    assert outcome_abroad({"language_training_required": True}) == "training_followed"
-    assert outcome_abroad({"amdfl": False, "language_training_required": False}) is None
+@pytest.mark.rule("C1")
+def test_the_visa_dossiers_carry_over_reads_as_its_language_record() -> None:
+    assert record_abroad(None) is None
+    whole = {
+        "amdfl": False,
+        "dilf_required": False,
+        "language_training_required": True,
+        "language_training_followed": True,
+        "last_evaluation_sufficient": None,
+        "test_exempted": False,
+    }
+    record = record_abroad(whole)
+    assert record is not None and record.training_followed is True
+    assert outcome_of(record) == "training_followed"
+    # A visa dossier decided before the record was carried whole: its flags say enough.
+    assert outcome_of(record_abroad({"amdfl": True})) == "amdfl"
+    assert outcome_of(record_abroad({"amdfl": False, "dilf_required": True})) == "dilf_required"
+    assert outcome_of(record_abroad({"language_training_required": True})) == "training_followed"
+    # Not owed, with neither AMDFL nor DILF: C1 discharged it.
+    assert outcome_of(record_abroad({"language_training_required": False})) == "test_exempted"
     raw = contract(language_outcome_abroad="training_followed")
     assert with_outcome_abroad(raw, "amdfl")["language_outcome_abroad"] == "amdfl"
     assert with_outcome_abroad(raw, None) is raw
     assert with_outcome_abroad("not an object", "amdfl") == "not an object"
+    read = with_language_abroad(raw, {"test_exempted": True})
+    assert read["language_outcome_abroad"] == "test_exempted"
+    assert with_language_abroad(raw, None) is raw
     refused = contract(language_outcome_abroad="dilf")
     with pytest.raises(Exception, match=r"^D6: language_outcome_abroad"):
         history.open_dossier(CAI, refused, REF, SIGNED, f"cai-{refused['contract_id']}")
+
+
+@pytest.mark.rule("D6")
+@pytest.mark.rule("D7")
+@pytest.mark.parametrize(
+    ("record", "language_owed"),
+    [
+        # A training followed without a re-evaluation does not discharge it.
+        ({"training_followed": True, "last_evaluation_sufficient": False}, True),
+        ({"training_followed": True}, True),
+        ({"test_exempted": True}, False),
+        ({"amdfl": True, "last_evaluation_sufficient": True}, False),
+    ],
+)
+def test_the_visa_dossiers_record_read_at_opening_sets_what_the_cai_owes(
+    record: dict[str, Any], language_owed: bool
+) -> None:
+    state = open_cai(language_abroad=record, language_outcome_abroad="amdfl")
+    assert state.services["language_training"].prescribed is language_owed
+
+
+REPORTED: Event = (
+    "language_outcome_abroad",
+    {"reported_on": "2009-04-01", "dilf_required": True, "last_evaluation_sufficient": True},
+)
+
+
+@pytest.mark.rule("D6")
+@pytest.mark.rule("core")
+@pytest.mark.parametrize("received", [None, date(2009, 6, 1)])
+def test_a_record_reported_after_opening_stands_as_if_read_at_opening(
+    received: date | None,
+) -> None:
+    read = open_cai(language_abroad={"dilf_required": True, "last_evaluation_sufficient": True})
+    reported = run(CAI, open_cai(), [REPORTED], received)
+    assert reported.services == read.services
+    assert reported.dilf_required is read.dilf_required is True
+    assert reported.language_abroad == read.language_abroad
+    # One read from the visa dossier at opening is not replaced.
+    again = deliver(CAI, read, *REPORTED)
+    assert again.rejection is not None and again.rejection.rule == "D6"
 
 
 # --- G4: convened parents only, at the end of the follow-up ------------------------------------

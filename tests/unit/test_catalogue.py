@@ -49,10 +49,11 @@ CONTRACT_EVENTS = {
     },
 }
 # Added beside the contract's (docs/contract.md): why a no-show counts against the applicant (B5).
-# D6: the DILF's preparation support asked of OFII.
+# D6: the DILF's preparation support asked of OFII; the visa dossier's language record
+# reported to a CAI opened before it was decided.
 ADDED_EVENTS = {
     "VisaApplication": {"evaluation_absence"},
-    "CaiContract": {"dilf_preparation_requested"},
+    "CaiContract": {"dilf_preparation_requested", "language_outcome_abroad"},
 }
 RULES: dict[str, DossierKind[Any]] = {
     "VisaApplication": VISA,

@@ -159,14 +159,31 @@ def test_family_reunification_opens_at_the_complete_file_and_the_filing_starts_t
         "prefecture_decision_due": date(2009, 7, 12),
     }
     assert "visa_application_filed from the consulate" in state.awaiting
-    # No decision without a visa application.
-    undecided = send(state, *visa_decision(date(2009, 1, 20), "refused", ["public_order"]))
-    assert undecided.rejection is not None
-    assert (undecided.rejection.rule, undecided.rejection.field) == ("F1", "decided_on")
     step = send(state, *filed(FILED))
     assert step.rejection is None and step.notifications == []
     assert step.state.visa_application_date == FILED
     assert step.state.deadlines["decision_suspension_ends"] == date(2009, 8, 2)  # B4
+
+
+@pytest.mark.rule("F1")
+@pytest.mark.rule("core")
+def test_a_decision_arriving_before_the_visa_application_waits_for_it() -> None:
+    state = open_reunification().state
+    decision = visa_decision(date(2009, 2, 20), "refused", ["public_order"])
+    held = send(state, *decision, today=date(2009, 2, 20))
+    assert held.rejection is None and held.held is not None
+    assert held.held.reason.startswith("F1: decided_on")
+    assert not held.state.closed  # not taken until admitted
+    step = send(held.state, *filed(FILED), today=date(2009, 2, 21))
+    assert step.rejection is None and step.placed == [held.held.seq]
+    assert step.state.closed and step.state.stage == Stage.VISA_REFUSED
+    # One dated before the filing still waits for a filing dated before it (a correction
+    # may bring it), and the dossier stays open.
+    early = send(state, *visa_decision(date(2009, 1, 20), "refused", ["public_order"]))
+    assert early.held is not None
+    still = send(early.state, *filed(FILED))
+    assert still.rejection is None and not still.state.closed
+    assert [held.seq for held in still.state.held_inputs] == [early.held.seq]
 
 
 @pytest.mark.rule("B4")

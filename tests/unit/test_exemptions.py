@@ -25,6 +25,7 @@ from tests.unit.builders import (
     training_prescribed,
     unchanged_but_seq,
     values_evaluation,
+    visa_decision,
 )
 
 DECIDED = date(2009, 2, 10)
@@ -58,6 +59,17 @@ def test_c1_the_values_evaluation_still_applies() -> None:
     step = feed([values_evaluation(EVALUATED)], start=resume(state))
     assert step.state.stage == Stage.AWAITING_VISA_DECISION
     assert step.state.tracked_deadlines["evaluation_due"].status == DeadlineStatus.MET
+
+
+@pytest.mark.rule("C1")
+@pytest.mark.rule("D7")
+def test_c1_the_exemption_is_carried_to_the_cai() -> None:
+    state = feed([language_test_exemption(DECIDED), values_evaluation(EVALUATED)]).state
+    decided = feed([visa_decision(LATER)], start=resume(state)).state.outcome
+    assert decided is not None
+    assert decided.cai.test_exempted is True
+    assert decided.cai.language_training_required is False
+    assert decided.cai.amdfl is False and decided.cai.last_evaluation_sufficient is None
 
 
 @pytest.mark.rule("C1")

@@ -334,6 +334,10 @@ def test_d6_sufficient_re_evaluation_requires_the_dilf_in_france() -> None:
     assert outcome.cai.language_training_required is False
     assert outcome.cai.language_results is None
     assert outcome.cai.amdfl is False
+    # The register carries the whole record to the CAI (docs/interpretations.md).
+    assert outcome.cai.language_training_followed is True
+    assert outcome.cai.last_evaluation_sufficient is True
+    assert outcome.cai.test_exempted is False
     [note] = decided.notifications
     assert note.payload["cai"]["dilf_required"] is True
 
@@ -348,6 +352,8 @@ def test_d7_insufficient_re_evaluation_sets_the_cai_language_training() -> None:
     assert outcome.cai.language_training_required is True
     assert outcome.cai.language_results == {"oral_score": 34, "written_score": 20}
     assert outcome.cai.dilf_required is False
+    assert outcome.cai.language_training_followed is True
+    assert outcome.cai.last_evaluation_sufficient is False
     [note] = step.notifications
     assert note.payload["cai"]["language_training_required"] is True
     assert note.payload["cai"]["language_results"] == {"oral_score": 34, "written_score": 20}

@@ -15,6 +15,7 @@ import pytest
 from models import history
 from models.cai import CAI as CAI_KIND
 from models.cai.state import CaiStage
+from models.common import HeldInput
 from models.dossier_kind import DossierKind
 from models.family import FAMILY as FAMILY_KIND
 from models.family.state import FamilyStage
@@ -223,6 +224,28 @@ def test_a_dossiers_details_read_in_french_by_default() -> None:
             "En retard : B7 — début de la formation dans les deux mois (valeurs)",
         ]
     )
+
+
+@pytest.mark.rule("core")
+def test_the_details_say_which_facts_are_held_and_what_they_wait_for() -> None:
+    def held(event: str, seq: int) -> HeldInput:
+        day = date(2027, 3, 1)
+        return HeldInput(
+            event=event, received_at="", reason="", seq=seq, dated=day, received_on=day
+        )
+
+    one = details_markdown(_visa_view(), "fr", [held("training_started", 4)])
+    assert one.split("\n\n")[-1] == (
+        "1 fait en attente : début de formation, attend la prescription"
+    )
+    two = details_markdown(
+        _visa_view(), "en", [held("visa_decision", 5), held("training_prescribed", 6)]
+    )
+    assert two.split("\n\n")[-1] == (
+        "2 facts held: visa decision, waiting for the visa application; "
+        "training prescribed, waiting for the evaluation"
+    )
+    assert details_markdown(_visa_view()) == details_markdown(_visa_view(), "fr", [])
 
 
 def test_a_dossiers_details_read_in_english_on_request() -> None:

@@ -32,6 +32,14 @@ async def test_the_visa_dossiers_outcome_reaches_the_cai_opened_with_its_id(
     cai = await harness.start_cai(contract)
     state = await cai.query("state")
     assert state["input"]["language_outcome_abroad"] == "amdfl"
+    # The whole record the visa dossier decided, as the register carries it.
+    assert state["language_abroad"] == {
+        "amdfl": True,
+        "dilf_required": False,
+        "training_followed": False,
+        "last_evaluation_sufficient": True,
+        "test_exempted": False,
+    }
     assert state["services"]["language_training"]["prescribed"] is False
     assert state["services"]["language_training"]["not_owed"].startswith("D2")
     with pytest.raises(WorkflowUpdateFailedError) as refused:
@@ -49,3 +57,26 @@ async def test_the_visa_dossiers_outcome_reaches_the_cai_opened_with_its_id(
     state = await unknown.query("state")
     assert state["input"]["language_outcome_abroad"] is None
     assert state["services"]["language_training"]["prescribed"] is True
+
+
+@pytest.mark.rule("D6")
+@pytest.mark.rule("D7")
+async def test_a_cai_opened_before_the_visa_dossier_decided_takes_its_record_later(
+    harness: Harness,
+) -> None:
+    today = await harness.today()
+    # The visa dossier is not decided yet: nothing to read at opening.
+    cai = await harness.start_cai(
+        cai_input(today, visa_application_id="RBT-NOT-YET", language_outcome_abroad=None)
+    )
+    state = await cai.query("state")
+    assert state["language_abroad"] is None
+    assert state["services"]["language_training"]["prescribed"] is True
+    await cai.execute_update(
+        "language_outcome_abroad",
+        {"reported_on": iso(today), "test_exempted": True},  # C1
+    )
+    state = await cai.query("state")
+    assert state["language_abroad"]["test_exempted"] is True
+    assert state["services"]["language_training"]["prescribed"] is False
+    assert state["services"]["language_training"]["not_owed"].startswith("C1")
