@@ -14,8 +14,9 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -282,7 +283,7 @@ def _file(
 ) -> tuple[Outcome, str]:
     """A workstation's outbox: one JSON file per notification (and its PDF), written
     beside and renamed, so a reader never sees half of one."""
-    folder = Path(urlsplit(route.url).path) / note.recipient / _safe(note.workflow_id)
+    folder = _outbox(route) / note.recipient / _safe(note.workflow_id)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     body = webhook_body(note, None)
     _write(
@@ -292,6 +293,45 @@ def _file(
         name, content = document
         _write(folder / _safe(name), content)
     return Outcome.DELIVERED, "written"
+
+
+def _outbox(route: Route) -> Path:
+    return Path(urlsplit(route.url).path)
+
+
+def outboxes(routes: RouteTable) -> list[Path]:
+    """The workstation outboxes the routes write into (`file://` routes)."""
+    return sorted({_outbox(route) for route in routes.routes if route.channel == Channel.DIRECTORY})
+
+
+def outbox_dossiers(directories: Iterable[Path]) -> set[str]:
+    """The names of the dossiers' folders in the outboxes (`{recipient}/{workflow id}`)."""
+    return {
+        folder.name
+        for directory in directories
+        if directory.is_dir()
+        for recipient in directory.iterdir()
+        if recipient.is_dir()
+        for folder in recipient.iterdir()
+        if folder.is_dir()
+    }
+
+
+def erase_from_outboxes(directories: Iterable[Path], workflow_ids: Iterable[str]) -> int:
+    """Retention: the files of erased dossiers leave every outbox, since a notification and
+    its letter name a person. Returns how many folders went."""
+    names = {_safe(workflow_id) for workflow_id in workflow_ids}
+    erased = 0
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        for recipient in directory.iterdir():
+            for name in names:
+                folder = recipient / name
+                if folder.is_dir():
+                    shutil.rmtree(folder)
+                    erased += 1
+    return erased
 
 
 # A file name any file system takes (255 bytes), with room for the partial's suffix.
