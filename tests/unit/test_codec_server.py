@@ -3,6 +3,7 @@ protocol, the Web UI's CORS preflight, and nobody decodes without credentials.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -35,12 +36,9 @@ NAME = "Amina El Idrissi"
 RING = KeyRing.parse(new_key_entry("k1"))
 
 
-def _server(auth: str | None, *, local: bool = False) -> Iterator[str]:
-    service = CodecService(
-        codec=EncryptionCodec(RING),
-        authorize=authorizer(auth, "127.0.0.1", local_default=local),
-        origins=frozenset({UI}),
-    )
+@contextlib.contextmanager
+def serving(service: CodecService) -> Iterator[str]:
+    """The service on a free loopback port: its URL, until the block ends."""
     port = free_port()
     server = serve(service, "127.0.0.1", port)
     try:
@@ -48,6 +46,16 @@ def _server(auth: str | None, *, local: bool = False) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _server(auth: str | None, *, local: bool = False) -> Iterator[str]:
+    service = CodecService(
+        codec=EncryptionCodec(RING),
+        authorize=authorizer(auth, "127.0.0.1", local_default=local),
+        origins=frozenset({UI}),
+    )
+    with serving(service) as url:
+        yield url
 
 
 @pytest.fixture

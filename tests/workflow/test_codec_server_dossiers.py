@@ -23,8 +23,8 @@ from temporalio.common import RawValue
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.database import open_pool
-from scripts.ports import free_port
 from tests.conftest import TEST_KEYS, visa_input
+from tests.unit.test_codec_server import serving
 from tests.workflow.test_data_keys import _start_input
 from tests.workflow.test_data_keys import keyed_client as keyed_client  # a fixture
 from workers.codec import DOSSIER_KEY, EncryptionCodec
@@ -35,7 +35,6 @@ from workers.codec_server import (
     CodecService,
     KeyLoop,
     register_keys,
-    serve,
 )
 
 TOKEN = "dossier-codec-token"
@@ -53,13 +52,10 @@ def codec_url(database_url: str) -> Iterator[str]:
         origins=frozenset(),
         keys=keys,
     )
-    port = free_port()
-    server = serve(service, "127.0.0.1", port)
     try:
-        yield f"http://127.0.0.1:{port}"
+        with serving(service) as url:
+            yield url
     finally:
-        server.shutdown()
-        server.server_close()
         keys.run(pool.close())
         keys.close()
 
