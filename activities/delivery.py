@@ -14,8 +14,9 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -327,7 +328,7 @@ def _file(
 ) -> tuple[Outcome, str]:
     """A workstation's outbox: one JSON file per notification (and its PDF), written
     beside and renamed, so a reader never sees half of one."""
-    folder = Path(urlsplit(route.url).path) / note.recipient / _safe(note.workflow_id)
+    folder = _outbox(route) / note.recipient / _safe(note.workflow_id)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     body = webhook_body(note, None)
     _write(
@@ -339,6 +340,10 @@ def _file(
     return Outcome.DELIVERED, "written"
 
 
+MAIL_ROOM = "mailroom"  # the outbox's folder of letters to post, batched by body and day
+_MANIFEST = ".manifest.json"
+
+
 def _mail_room(
     route: Route, note: NotificationToDeliver, document: Document | None
 ) -> tuple[Outcome, str]:
@@ -348,7 +353,7 @@ def _mail_room(
     checks the batch against. Without a document, the notification's JSON alone."""
     day = datetime.now(UTC).astimezone(ISSUING_ZONE).date().isoformat()
     body = _safe(note.addressee or "ofii")
-    folder = Path(urlsplit(route.url).path) / "mailroom" / body / day
+    folder = _outbox(route) / MAIL_ROOM / body / day
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     entry = {
         "workflow_id": note.workflow_id,
@@ -357,13 +362,73 @@ def _mail_room(
         "reference": reference_of(note.payload),
         "document": document[0] if document is not None else None,
     }
-    _write(folder / f"{_safe(note.key)}.manifest.json", json.dumps(entry, indent=2).encode())
+    # One batch takes the letters of many dossiers, whose keys repeat (`000001.invitation…`).
+    stem = _safe(f"{note.workflow_id}.{note.key}")
+    _write(folder / f"{stem}{_MANIFEST}", json.dumps(entry, indent=2).encode())
     if document is None:
         body_json = json.dumps(webhook_body(note, None), ensure_ascii=False, indent=2)
-        _write(folder / f"{_safe(note.key)}.json", body_json.encode())
+        _write(folder / f"{stem}.json", body_json.encode())
     else:
-        _write(folder / _safe(f"{note.key}.pdf"), document[1])
+        _write(folder / f"{stem}.pdf", document[1])
     return Outcome.DELIVERED, f"mail room {body} {day}"
+
+
+def _outbox(route: Route) -> Path:
+    return Path(urlsplit(route.url).path)
+
+
+def outboxes(routes: RouteTable) -> list[Path]:
+    """The workstation outboxes the routes write into (`file://` routes)."""
+    return sorted({_outbox(route) for route in routes.routes if route.channel == Channel.DIRECTORY})
+
+
+def outbox_dossiers(directories: Iterable[Path]) -> set[str]:
+    """The dossiers the outboxes hold files of: the names of their folders
+    (`{recipient}/{workflow id}`), and the workflow ids of the mail room's manifests."""
+    return {
+        folder.name
+        for directory in directories
+        if directory.is_dir()
+        for recipient in directory.iterdir()
+        if recipient.is_dir() and recipient.name != MAIL_ROOM
+        for folder in recipient.iterdir()
+        if folder.is_dir()
+    } | {workflow_id for workflow_id, _ in _mail_room_entries(directories)}
+
+
+def _mail_room_entries(directories: Iterable[Path]) -> Iterator[tuple[str, Path]]:
+    """(workflow id, manifest) of every letter waiting in a mail room's batches."""
+    for directory in directories:
+        for manifest in (directory / MAIL_ROOM).glob(f"*/*/*{_MANIFEST}"):
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                yield str(json.loads(manifest.read_bytes())["workflow_id"]), manifest
+
+
+def erase_from_outboxes(directories: Iterable[Path], workflow_ids: Iterable[str]) -> int:
+    """Retention: the files of erased dossiers leave every outbox, the mail room's batches
+    included, since a notification and its letter name a person. Returns how many folders
+    and letters went."""
+    workflow_ids_list = list(workflow_ids)
+    directories = list(directories)
+    names = {_safe(workflow_id) for workflow_id in workflow_ids_list}
+    erased = 0
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        for recipient in directory.iterdir():
+            for name in names:
+                folder = recipient / name
+                if folder.is_dir():
+                    shutil.rmtree(folder)
+                    erased += 1
+    wanted = set(workflow_ids_list)
+    for workflow_id, manifest in list(_mail_room_entries(directories)):
+        if workflow_id in wanted:  # the letter, its JSON and its manifest entry
+            stem = manifest.name.removesuffix(_MANIFEST)
+            for sibling in manifest.parent.glob(f"{stem}.*"):
+                sibling.unlink(missing_ok=True)
+            erased += 1
+    return erased
 
 
 # A file name any file system takes (255 bytes), with room for the partial's suffix.

@@ -19,20 +19,26 @@ rewrite nothing else of the audit trail; `python -m scripts.retention --dossier`
 closed dossier as the schema's owner. Each erasure is logged by dossier id only.
 
 Erasing a dossier also destroys its data key (migration 014): what Temporal keeps of it (its
-history, archives, the deliveries' histories) no longer opens (crypto-erasure).
+history, archives, the deliveries' histories) no longer opens (crypto-erasure). The sweep
+also removes the erased dossiers' files from the workstation outboxes (`file://` routes),
+those of dossiers erased by an earlier run or by hand included.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 import structlog
 from pydantic import BaseModel
 from temporalio import activity
 
+from activities import key_gateway
 from activities import register_gateway as register
+from activities.delivery import erase_from_outboxes, outbox_dossiers
 from activities.register_gateway import Connection, Queryable
 
 log = structlog.get_logger("retention")
@@ -112,12 +118,15 @@ class RetentionActivities:
         max_open_days: int = RETENTION_MAX_OPEN_DAYS,
         *,
         forget: Callable[[Iterable[str]], None] | None = None,
+        outboxes: Sequence[Path] = (),
     ) -> None:
         self.pool = pool
         self.retention_days = retention_days
         self.max_open_days = max_open_days
         # The worker's cache of data keys: an erased key must not open payloads here.
         self.forget = forget
+        # The workstation outboxes (`file://` routes), whose files name persons.
+        self.outboxes = outboxes
 
     @activity.defn(name="erase_expired")
     async def erase_expired(self) -> RetentionDone:
@@ -125,9 +134,21 @@ class RetentionActivities:
         erased = await erase_expired(self.pool, self.retention_days, self.max_open_days)
         if self.forget is not None:
             self.forget(erased.workflow_ids)
+        await self.erase_outbox_files(erased.workflow_ids)
         return RetentionDone(
             dossiers=len(erased.causes),
             events=erased.events,
             notifications=erased.notifications,
             documents=erased.documents,
         )
+
+    async def erase_outbox_files(self, erased_now: Iterable[str]) -> int:
+        """The outbox folders of the dossiers just erased and of any erased before (a
+        retried run, `scripts.retention`): their keys' tombstones say which."""
+        if not self.outboxes:
+            return 0
+        named = await asyncio.to_thread(outbox_dossiers, self.outboxes)
+        erased = {
+            key.workflow_id for key in await key_gateway.stored_keys(self.pool, named) if key.erased
+        }
+        return await asyncio.to_thread(erase_from_outboxes, self.outboxes, erased.union(erased_now))

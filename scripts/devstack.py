@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
@@ -309,10 +310,16 @@ async def start_worker_process(
 
 
 async def start_codec_server(
-    settings: Settings, address: str, ui_origin: str | None, *, auth: str = "none"
+    settings: Settings,
+    address: str,
+    ui_origin: str | None,
+    *,
+    auth: str = "none",
+    output: IO[bytes] | None = None,
 ) -> asyncio.subprocess.Process:
     """`python -m workers.codec_server` on loopback, for the Web UI of this stack (`none`:
-    loopback only, docs/contract.md); returns once it listens."""
+    loopback only, docs/contract.md); returns once it listens. Its log goes to `output`
+    (None: this terminal)."""
     env = {
         **process_env(settings, "", settings.database_url or ""),
         "CODEC_SERVER_ADDRESS": address,
@@ -328,6 +335,8 @@ async def start_codec_server(
         "workers.codec_server",
         env=env,
         stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
         start_new_session=True,
     )
     port = address.rpartition(":")[2]

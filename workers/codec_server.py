@@ -10,7 +10,13 @@ issuer's published keys). Payloads are never logged.
 A dossier's payloads are sealed with its data key, which the server reads from the register
 (`DATABASE_URL`, the embedded one under `make run`) and keeps in a bounded cache. A payload
 of a dossier that retention erased decodes to a placeholder, `{"erased": "…"}`: the Web UI
-shows that the personal data is gone, not an error.
+shows that the personal data is gone, not an error. The cache trusts a key for
+`ERASURE_VISIBLE_SECONDS` only, so that an erasure shows within seconds.
+
+`/encode` seals with the master key, since the protocol does not say which workflow a
+payload is for; a request naming its dossier (`X-Dossier-Id: visa-…`, or `?dossier=visa-…`)
+is sealed with that dossier's data key, bound to it, so that retention erases it with the
+rest of the dossier.
 """
 
 from __future__ import annotations
@@ -25,20 +31,24 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
+from urllib.parse import parse_qs
 
 import asyncpg
 import structlog
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.converter import WorkflowSerializationContext
 
 from activities.database import open_pool
 from workers.codec import (
     NO_DATA_KEYS,
     DataKeys,
     EncryptionCodec,
+    KeyRing,
     PayloadErased,
     PayloadKeyError,
     erased_placeholder,
+    key_owner,
 )
 from workers.codec_auth import (
     AuthError,
@@ -66,6 +76,12 @@ MAX_CONNECTIONS = 32
 SOCKET_TIMEOUT = 10.0
 # Seconds the register may take to give the data keys of a request.
 KEYS_TIMEOUT = 10.0
+# Seconds a data key read from the register is trusted here: a dossier erased by retention
+# shows as erased within this time (the worker forgets the keys it erases at once).
+ERASURE_VISIBLE_SECONDS = 5.0
+# The header (or query parameter) naming the dossier an `/encode` request seals for.
+DOSSIER_HEADER = "X-Dossier-Id"
+DOSSIER_PARAMETER = "dossier"
 
 T = TypeVar("T")
 
@@ -114,31 +130,45 @@ class CodecService:
         refused (DNS rebinding)."""
         return self.authorize is no_auth
 
-    def transform(self, path: str, body: bytes) -> tuple[bytes, int]:
-        """The answer's body and the number of payloads it carries."""
-        try:
-            document = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-            raise BadRequest(HTTPStatus.BAD_REQUEST, _EXPECTED) from None
+    def transform(
+        self, path: str, body: bytes, dossier: str | None = None, namespace: str = "default"
+    ) -> tuple[bytes, int]:
+        """The answer's body and the number of payloads it carries; `dossier`, the workflow
+        id an `/encode` seals for (None: the master key)."""
+        document = _parsed(body)
         # Protobuf's JSON leaves an empty list out: `{}` is no payload (a query without
         # arguments, as the `temporal` CLI sends it).
         listed = (document.get("payloads") or []) if isinstance(document, dict) else None
         if not isinstance(listed, list):
             raise BadRequest(HTTPStatus.BAD_REQUEST, _EXPECTED)
         if len(listed) > MAX_PAYLOADS:
-            raise BadRequest(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"at most {MAX_PAYLOADS} payloads a request"
-            )
+            raise _too_many()
         payloads = Payloads()
         try:
             json_format.ParseDict(document, payloads)
         except (json_format.ParseError, ValueError, TypeError):
             raise BadRequest(HTTPStatus.BAD_REQUEST, _EXPECTED) from None
         if path.endswith("/encode"):
-            done = self.codec.seal(payloads.payloads)  # no workflow known: the master key
+            done = self.encode(payloads.payloads, dossier, namespace)
         else:
             done = self.decode(payloads.payloads)
         return json_format.MessageToJson(Payloads(payloads=done)).encode(), len(done)
+
+    def encode(
+        self, payloads: Sequence[Payload], dossier: str | None, namespace: str
+    ) -> list[Payload]:
+        """Sealed for `dossier` with its data key (made with its first payload), bound to
+        it; with no dossier named, with the master key, as the protocol has no workflow."""
+        if dossier is None:
+            return self.codec.seal(payloads)
+        if key_owner(dossier) is None or self.keys is None:
+            raise BadRequest(
+                HTTPStatus.BAD_REQUEST,
+                f"{DOSSIER_HEADER} must name a dossier's workflow id (visa-…, cai-…, caif-…) "
+                "on a codec server that reads the register",
+            )
+        bound = self.codec.with_context(WorkflowSerializationContext(namespace, dossier))
+        return self.keys.run(bound.encode(payloads))
 
     def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         """Opened, the payloads of erased dossiers shown as such (`erased_placeholder`)."""
@@ -155,6 +185,39 @@ class CodecService:
 
 
 _EXPECTED = 'expected a JSON body {"payloads": [...]}'
+# Objects a request may hold: each payload is two (itself and its metadata). A body of
+# empty objects within `MAX_BODY` was 1.4 million of them, parsed before being counted.
+MAX_OBJECTS = 2 * MAX_PAYLOADS + 2
+
+
+class _TooManyObjects(Exception):
+    pass
+
+
+def _too_many() -> BadRequest:
+    return BadRequest(
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"at most {MAX_PAYLOADS} payloads a request"
+    )
+
+
+def _parsed(body: bytes) -> Any:
+    """The request's JSON, its parsing stopped at the `MAX_OBJECTS`-th object, so that its
+    memory stays bounded whatever the body holds."""
+    objects = 0
+
+    def counted(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal objects
+        objects += 1
+        if objects > MAX_OBJECTS:
+            raise _TooManyObjects
+        return dict(pairs)
+
+    try:
+        return json.loads(body, object_pairs_hook=counted)
+    except _TooManyObjects:
+        raise _too_many() from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise BadRequest(HTTPStatus.BAD_REQUEST, _EXPECTED) from None
 
 
 def body_length(header: str | None) -> int:
@@ -206,14 +269,16 @@ def handler_for(service: CodecService) -> type[BaseHTTPRequestHandler]:
             self._cors()
             self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
             self.send_header(
-                "Access-Control-Allow-Headers", "Content-Type, X-Namespace, Authorization"
+                "Access-Control-Allow-Headers",
+                f"Content-Type, X-Namespace, Authorization, {DOSSIER_HEADER}",
             )
             self.send_header("Access-Control-Max-Age", "600")
             self.send_header("Content-Length", "0")
             self.end_headers()
 
         def do_POST(self) -> None:
-            path = self.path.split("?", 1)[0].rstrip("/")
+            path, _, query = self.path.partition("?")
+            path = path.rstrip("/")
             identity: Identity | None = None
             count = 0
             status = HTTPStatus.INTERNAL_SERVER_ERROR  # until the request is answered
@@ -233,7 +298,9 @@ def handler_for(service: CodecService) -> type[BaseHTTPRequestHandler]:
                     raise BadRequest(HTTPStatus.REQUEST_TIMEOUT, "body not sent in time") from None
                 if len(body) != length:
                     raise BadRequest(HTTPStatus.BAD_REQUEST, "body shorter than Content-Length")
-                answer, count = service.transform(path, body)
+                answer, count = service.transform(
+                    path, body, self._dossier(query), self.headers.get("X-Namespace") or "default"
+                )
                 status = HTTPStatus.OK
             except (AuthError, BadRequest) as refused:
                 status = refused.status
@@ -247,13 +314,26 @@ def handler_for(service: CodecService) -> type[BaseHTTPRequestHandler]:
             else:
                 self._reply(status, answer, "application/json")
             finally:
-                self._audit(path, identity, count, status)
+                sealed_for = self._dossier(query) if path.endswith("/encode") else None
+                self._audit(path, identity, count, status, sealed_for)
+
+        def _dossier(self, query: str) -> str | None:
+            """The dossier an `/encode` seals for: the header, else the query parameter."""
+            named = self.headers.get(DOSSIER_HEADER)
+            if named is None:
+                named = next(iter(parse_qs(query).get(DOSSIER_PARAMETER, [])), None)
+            return named.strip() if named and named.strip() else None
 
         def _audit(
-            self, path: str, identity: Identity | None, count: int, status: HTTPStatus
+            self,
+            path: str,
+            identity: Identity | None,
+            count: int,
+            status: HTTPStatus,
+            sealed_for: str | None,
         ) -> None:
             """One line per request: who, from where, on which namespace, how many
-            payloads (never their content)."""
+            payloads, for which dossier an encode sealed them (never their content)."""
             audit.info(
                 "codec request",
                 operation=path.rsplit("/", 1)[-1],
@@ -262,6 +342,7 @@ def handler_for(service: CodecService) -> type[BaseHTTPRequestHandler]:
                 address=self.client_address[0],
                 namespace=self.headers.get("X-Namespace"),
                 payloads=count,
+                sealed_for=sealed_for,
                 status=int(status),
             )
 
@@ -329,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ring = settings.key_ring()
         pool = keys.run(_register_pool(settings), timeout=KEYS_START_TIMEOUT)
         service = CodecService(
-            codec=EncryptionCodec(ring, keys=RegisterDataKeys(pool, ring)),
+            codec=EncryptionCodec(ring, keys=register_keys(pool, ring)),
             authorize=authorize,
             origins=frozenset(_listed(settings.codec_cors_origins)),
             keys=keys,
@@ -360,10 +441,17 @@ KEYS_START_TIMEOUT = 120.0
 
 
 async def _register_pool(settings: Settings) -> asyncpg.Pool:
-    """A small pool on the register, for reading data keys (SELECT on `dossier_key` is all
-    it needs); the embedded register under `make run`."""
+    """A small pool on the register, for reading data keys (SELECT on `dossier_key`, and
+    INSERT to make the key of a dossier an `/encode` seals for first); the embedded register
+    under `make run`."""
     url = await asyncio.to_thread(database_url, settings)
     return await open_pool(url, min_size=1, max_size=4, migrated=False)
+
+
+def register_keys(db: asyncpg.Pool, ring: KeyRing) -> RegisterDataKeys:
+    """The codec server's data keys: each trusted `ERASURE_VISIBLE_SECONDS`, then read again,
+    so that retention's erasure shows promptly (the Web UI is not a hot path)."""
+    return RegisterDataKeys(db, ring, ttl=ERASURE_VISIBLE_SECONDS)
 
 
 def _listed(value: str) -> list[str]:

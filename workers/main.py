@@ -26,7 +26,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import workflows
 from activities.database import MigrationRequired, migrate_database, open_pool
-from activities.delivery import DeliveryActivities, TemporalDeliveryStarter
+from activities.delivery import DeliveryActivities, TemporalDeliveryStarter, outboxes
 from activities.documents import NotificationDocuments, document_renderer
 from activities.outbox import DeliveryStarter
 from activities.person_search import PersonSearchActivities
@@ -198,6 +198,7 @@ def build_worker(
                     settings.retention_days,
                     settings.retention_max_open_days,
                     forget=keys.forget if keys is not None else None,
+                    outboxes=outboxes(settings.delivery_routes()),
                 ),
                 PersonSearchActivities(settings.person_search_secret()),
             ),

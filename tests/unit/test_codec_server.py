@@ -3,13 +3,17 @@ protocol, the Web UI's CORS preflight, and nobody decodes without credentials.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
@@ -25,11 +29,23 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from scripts.ports import free_port
 from workers.codec import EncryptionCodec, KeyRing, new_key_entry
 from workers.codec_auth import authorizer
-from workers.codec_server import MAX_PAYLOADS, CodecService, serve
+from workers.codec_server import MAX_BODY, MAX_PAYLOADS, CodecService, serve
 
 UI = "http://localhost:8233"
 NAME = "Amina El Idrissi"
 RING = KeyRing.parse(new_key_entry("k1"))
+
+
+@contextlib.contextmanager
+def serving(service: CodecService) -> Iterator[str]:
+    """The service on a free loopback port: its URL, until the block ends."""
+    port = free_port()
+    server = serve(service, "127.0.0.1", port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _server(auth: str | None, *, local: bool = False) -> Iterator[str]:
@@ -38,13 +54,8 @@ def _server(auth: str | None, *, local: bool = False) -> Iterator[str]:
         authorize=authorizer(auth, "127.0.0.1", local_default=local),
         origins=frozenset({UI}),
     )
-    port = free_port()
-    server = serve(service, "127.0.0.1", port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(service) as url:
+        yield url
 
 
 @pytest.fixture
@@ -409,3 +420,72 @@ def test_every_request_writes_one_audit_line_without_content(token_server: str) 
     assert lines[0]["subject"] == "token" and lines[0]["namespace"] == "consulats"
     assert lines[0]["address"] == "127.0.0.1"
     assert NAME not in repr(logs)
+
+
+# The codec server in a process of its own, so that its memory is measured alone.
+_SERVE = """
+import sys, time
+from workers.codec import EncryptionCodec, KeyRing
+from workers.codec_auth import authorizer
+from workers.codec_server import CodecService, serve
+service = CodecService(
+    codec=EncryptionCodec(KeyRing.parse(sys.argv[2])),
+    authorize=authorizer("token:s3cret", "127.0.0.1", local_default=False),
+    origins=frozenset(),
+    socket_timeout=2.0,
+)
+serve(service, "127.0.0.1", int(sys.argv[1]))
+print("listening", flush=True)
+time.sleep(600)
+"""
+# What the hostile requests below may add to the server's peak resident memory. Without
+# the bounds, a body of empty objects alone took hundreds of MiB.
+RSS_GROWTH_MAX = 24 * 1024 * 1024
+
+
+def _memory(pid: int, field: str) -> int:
+    """`VmRSS` (resident now) or `VmHWM` (its peak), in bytes, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no {field} for process {pid}")
+
+
+@pytest.mark.rule("contract")
+def test_the_codec_server_survives_slow_negative_length_and_huge_count_in_bounded_memory() -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-c", _SERVE, str(port), RING.spec()],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert server.stdout is not None and server.stdout.readline() == b"listening\n"
+        # Warm: the code of every answer is loaded before the baseline.
+        assert _post(f"{url}/decode", _sealed_body(), Authorization="Bearer s3cret")[0] == 200
+        assert b" 400 " in _raw(url, _request("-1", b"{}"))
+        baseline = _memory(server.pid, "VmHWM")
+
+        # The largest body allowed, every byte of it empty objects: over a million payloads.
+        huge = b'{"payloads": [' + b",".join([b"{}"] * ((MAX_BODY - 20) // 3)) + b"]}"
+        for _ in range(3):
+            status, answer, _ = _post(f"{url}/decode", huge, Authorization="Bearer s3cret")
+            assert status == 413 and str(MAX_PAYLOADS) in answer["error"]
+        for length in ("-1", "-99999999999", "99999999999"):
+            assert b'"error"' in _raw(url, _request(length, b"{}"))
+        slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
+        for conn in slow:
+            conn.sendall(_request(str(MAX_BODY), b'{"payloads": ['))  # and never the rest
+        time.sleep(3)  # past the server's 2 seconds of patience
+        for conn in slow:
+            conn.close()
+
+        growth = _memory(server.pid, "VmHWM") - baseline
+        print(f"codec server peak RSS growth: {growth / 2**20:.1f} MiB")
+        assert growth < RSS_GROWTH_MAX, f"peak RSS grew by {growth / 2**20:.0f} MiB"
+        # And it still serves.
+        assert _post(f"{url}/decode", _sealed_body(), Authorization="Bearer s3cret")[0] == 200
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -16,7 +16,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import SerializationContext
 
 from tests.conftest import TEST_KEYS, Harness, iso, visa_input
-from workers.codec import NO_DATA_KEYS, DataKeys, EncryptionCodec, sealed_data_converter
+from workers.codec import (
+    MAX_OPENED_BYTES,
+    NO_DATA_KEYS,
+    DataKeys,
+    EncryptionCodec,
+    sealed_data_converter,
+)
 
 SEALED_ONLY = "contract: payload: payloads must be sealed"
 
@@ -149,6 +155,38 @@ async def test_a_payload_nested_too_deep_is_a_rejection_and_the_dossier_answers(
     )
     assert [r["event"] for r in await _rejections(handle)] == [event, event]
     assert state["language"] != (await _rejections(handle))
+
+
+@pytest.mark.rule("contract")
+async def test_an_oversized_payload_is_a_rejection_and_the_dossier_answers(
+    harness: Harness,
+) -> None:
+    """Sealed with the keys, readable JSON, and over what the worker parses: refused by
+    size before its content is read."""
+    today = await harness.today()
+    handle = await harness.start_visa(visa_input(today))
+    oversized = RawValue(
+        Payload(
+            metadata={"encoding": b"json/plain"},
+            data=b'{"evaluator": "' + b"x" * (MAX_OPENED_BYTES + 1) + b'"}',
+        )
+    )
+    await handle.signal("language_evaluation", oversized)
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update("language_evaluation", oversized)
+
+    async def recorded() -> bool:
+        return len(await _rejections(handle)) == 2
+
+    await harness.until(recorded)
+    for rejected in await _rejections(handle):
+        assert rejected["reason"].startswith("contract: payload: the payload has ")
+        assert f"at most {MAX_OPENED_BYTES}" in rejected["reason"]
+    state = await handle.execute_update(
+        "language_evaluation",
+        {"evaluated_on": iso(today), "oral_score": 60, "written_score": 25, "evaluator": "E"},
+    )
+    assert state["language"] is not None
 
 
 def test_a_clear_payload_opens_only_inside_the_migration_window() -> None:

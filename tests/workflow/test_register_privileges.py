@@ -207,3 +207,110 @@ async def test_the_worker_role_erases_only_through_the_rules_of_retention(
             await worker_pool.execute(statement, workflow_id)
     with pytest.raises(asyncpg.InvalidParameterValueError):
         await worker_pool.fetch("SELECT * FROM register_erase_expired(0, 0)")
+
+
+# What the worker's role may do (migrations 006, 008, 009, 011, 014): everything else the
+# catalogue offers is a forbidden statement. UPDATE is named per column.
+WORKER_MAY: dict[str, set[str]] = {
+    "schema_migration": {"SELECT"},
+    "dossier": {"SELECT", "INSERT"}
+    | {
+        f"UPDATE {column}"
+        for column in [
+            "workflow_id",
+            "procedure",
+            "country",
+            "consulate",
+            "prefecture",
+            "responsible_body",
+            "stage",
+            "outcome",
+            "deadlines",
+            "next_deadline",
+            "overdue",
+            "version",
+            "waiting",
+            "exemptions",
+            "deadlines_missed",
+            "trainings",
+            "corrections",
+            "run_id",
+            "updated_at",
+            "closed_at",
+        ]
+    },
+    "dossier_event": {"SELECT", "INSERT"},
+    "notification": {"SELECT", "INSERT"}
+    | {
+        f"UPDATE {column}"
+        for column in (
+            "delivered_at",
+            "delivery_error",
+            "refused_at",
+            "delivery_endpoint",
+            "document_sha256",
+        )
+    },
+    "session_seat": {"SELECT", "INSERT", "DELETE"},  # and UPDATE of every column, below
+    "dossier_run": {"SELECT", "INSERT"},
+    "document": {"SELECT", "INSERT"},
+    "dossier_key": {"SELECT", "INSERT"},
+}
+UPDATES_EVERY_COLUMN = {"session_seat"}
+
+
+def _statements(table: str, columns: list[str]) -> dict[str, str]:
+    """Every write the worker's role could try on `table`, by name; none touches a row."""
+    statements = {
+        "DELETE": f"DELETE FROM {table} WHERE false",
+        "TRUNCATE": f"TRUNCATE {table}",
+        "ALTER": f"ALTER TABLE {table} ADD COLUMN intruder int",
+        "DROP": f"DROP TABLE {table}",
+        "TRIGGER": f"CREATE TRIGGER intruder BEFORE INSERT ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION dossier_key_erase()",
+    }
+    for column in columns:
+        statements[f"UPDATE {column}"] = f"UPDATE {table} SET {column} = {column} WHERE false"
+    return statements
+
+
+@pytest.mark.rule("contract")
+async def test_every_forbidden_sql_statement_fails_as_the_worker_role(
+    worker_pool: asyncpg.Pool, pool: asyncpg.Pool
+) -> None:
+    """Every table of the schema, every write the worker's role may not make: refused by
+    PostgreSQL itself. A table or column added without a thought for its grants is tried
+    too, and a grant wider than this list fails the test."""
+    columns: dict[str, list[str]] = {}
+    for row in await pool.fetch(
+        """SELECT table_name, column_name FROM information_schema.columns
+            WHERE table_schema = 'public' AND table_name IN
+                  (SELECT tablename FROM pg_tables WHERE schemaname = 'public')
+            ORDER BY table_name, ordinal_position"""
+    ):
+        columns.setdefault(row["table_name"], []).append(row["column_name"])
+    assert set(columns) == set(WORKER_MAY), "a table without its row in WORKER_MAY"
+    tried = 0
+    for table, names in columns.items():
+        for what, statement in _statements(table, names).items():
+            allowed = what in WORKER_MAY[table] or (
+                what.startswith("UPDATE ") and table in UPDATES_EVERY_COLUMN
+            )
+            if allowed:
+                continue
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await worker_pool.execute(statement)
+            tried += 1
+    for statement in (
+        "SELECT register_erase_dossiers(ARRAY['visa-x'])",
+        "CREATE TABLE intruder (x int)",
+        "CREATE FUNCTION intruder() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        "CREATE ROLE intruder",
+        "GRANT register_writer TO PUBLIC",
+        "ALTER ROLE register_writer SUPERUSER",
+        "SET ROLE postgres",
+    ):
+        with pytest.raises(asyncpg.PostgresError):
+            await worker_pool.execute(statement)
+        tried += 1
+    assert tried > 80  # the catalogue was read, not an empty schema

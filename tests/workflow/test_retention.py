@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -16,7 +17,13 @@ import pytest
 from activities import register_gateway
 from activities.documents import load_document, store_document
 from activities.register import RegisterActivities
-from activities.retention import RETENTION_DAYS, RetentionRefused, erase_dossier, erase_expired
+from activities.retention import (
+    RETENTION_DAYS,
+    RetentionActivities,
+    RetentionRefused,
+    erase_dossier,
+    erase_expired,
+)
 from models.common import NotificationDue, Recipient
 from models.records import DossierClaim, DossierRow, DossierView, EventRecord, NotificationRecord
 from tests.conftest import Harness
@@ -217,3 +224,22 @@ async def test_a_period_under_a_year_is_refused_by_the_register(pool: asyncpg.Po
         await erase_expired(pool, 0, 1825)
     with pytest.raises(asyncpg.InvalidParameterValueError, match="max_open_days"):
         await erase_expired(pool, RETENTION_DAYS, 400)
+
+
+async def test_the_sweep_empties_the_outbox_folders_of_every_erased_dossier(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """A notification's file and its letter name the person: they go with the dossier,
+    and a dossier erased earlier (a retried run, `scripts.retention`) loses them at the
+    next sweep."""
+    erased_now, erased_before, running = [await _dossier(pool, closed=True) for _ in range(3)]
+    outbox = tmp_path / "outbox"
+    for workflow_id in (erased_now, erased_before, running):
+        folder = outbox / "applicant" / workflow_id
+        folder.mkdir(parents=True)
+        (folder / "000001.json").write_text(json.dumps({"full_name": NAME}))
+    await pool.execute("SELECT * FROM register_erase_dossiers(ARRAY[$1])", erased_before)
+    sweep = RetentionActivities(pool, outboxes=[outbox, tmp_path / "absent"])
+    assert await sweep.erase_outbox_files([erased_now]) == 2
+    left = sorted(path.name for path in (outbox / "applicant").iterdir())
+    assert left == [running]
