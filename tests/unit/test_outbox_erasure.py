@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
 from activities.delivery import MAIL_ROOM, erase_from_outboxes, outbox_dossiers
 
 
