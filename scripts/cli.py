@@ -205,10 +205,14 @@ class _Fields(dict[str, str]):
 def static_summary(
     kind: DossierKind, application: Mapping[str, Any], language: Language = DEFAULT_LANGUAGE
 ) -> str:
-    """The one-line summary of the Web UI, e.g. `Visa · family_reunification · Rabat (MA) ·
-    RBT-2009-000123`."""
+    """The one-line summary of the Web UI in the operator's language, e.g. `Visa ·
+    regroupement familial · Rabat (MA) · RBT-2009-000123`: codes in words, as in the details."""
     fields = _Fields(
-        {key: text for key, value in application.items() if (text := _plain(value)) is not None}
+        {
+            key: format_value(text, language)
+            for key, value in application.items()
+            if (text := _plain(value)) is not None
+        }
     )
     return kind.summary.text(language).format_map(fields)
 

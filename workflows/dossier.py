@@ -94,6 +94,8 @@ PERSON_KEYS = "person-keys"
 # list of `NotificationDelivery` runs show. Asked in the first task only: a run begun before
 # keeps counting what its deliveries tell it, on replay too.
 UNDELIVERED_FROM_REGISTER = "undelivered-from-register"
+# The patches whose answers the run keeps, asked in its first task after `LATER_PATCHES`.
+KEPT_PATCHES = (OVERDUE_RULES, PERSON_KEYS, UNDELIVERED_FROM_REGISTER)
 
 
 class DossierWorkflow(Generic[S]):

@@ -59,6 +59,13 @@ def on_training_prescribed(
         raise InputRejected(
             "E4", "the values training is already integrated into the language module", "kind"
         )
+    # What the prescription itself breaks is refused at once, whatever it would wait for.
+    if domain == Domain.LANGUAGE and event.hours < MIN_LANGUAGE_HOURS:
+        raise InputRejected("D3", f"{event.hours} hours prescribed; never fewer than 40", "hours")
+    if domain == Domain.VALUES and event.hours > MAX_VALUES_HOURS:
+        raise InputRejected(
+            "E3", f"{event.hours} hours; the values training lasts half a day", "hours"
+        )
     if status == TrackStatus.AWAITING_EVALUATION:
         # The evaluation that found the need has not arrived yet: the prescription waits for
         # it, and is judged in event time once it comes (B7: not dated before it).
@@ -68,12 +75,6 @@ def on_training_prescribed(
             rule, f"no {domain.value} training is needed: the domain is {status.value}", "kind"
         )
     _not_before(state.track(domain).evaluation, event.notified_on, "B7", "notified_on")
-    if domain == Domain.LANGUAGE and event.hours < MIN_LANGUAGE_HOURS:
-        raise InputRejected("D3", f"{event.hours} hours prescribed; never fewer than 40", "hours")
-    if domain == Domain.VALUES and event.hours > MAX_VALUES_HOURS:
-        raise InputRejected(
-            "E3", f"{event.hours} hours; the values training lasts half a day", "hours"
-        )
     language_training_ahead = state.status_of(Domain.LANGUAGE) == TrackStatus.TRAINING_NEEDED
     if domain == Domain.VALUES and language_training_ahead:
         raise InputRejected(

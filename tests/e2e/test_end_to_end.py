@@ -565,7 +565,7 @@ async def test_the_command_line_submits_sends_shows_and_lists(
     assert state["stage"] == "awaiting_evaluation"
     # The summary is stored unencrypted: no name in it.
     summary = await (await client.get_workflow_handle(workflow_id).describe()).static_summary()
-    assert summary == f"Visa · spouse_of_french · Istanbul (TR) · {application_id}"
+    assert summary == f"Visa · conjoint de Français · Istanbul (TR) · {application_id}"
 
     again = await cli(stack, "submit", application_file)
     assert again.code == EXIT_REJECTED

@@ -43,6 +43,7 @@ def _settings(database_url: str, tmp_path: Path, queues: str) -> Settings:
         data_dir=tmp_path,
         delivery_outbox_dir=tmp_path / "outbox",
         document_secret="test secret",
+        person_search_key="test person search key",
         worker_queues=queues,
     )
 
