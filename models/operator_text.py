@@ -507,7 +507,7 @@ def format_value(value: Any, language: Language) -> str:
     text = str(value)
     if _ISO_DATE.match(text):
         return format_date(date.fromisoformat(text), language)
-    label = VALUES.get(text)
+    label = VALUES.get(text) or PROCEDURES.get(text)
     return label.text(language) if label is not None else text
 
 

@@ -83,9 +83,10 @@ def test_the_web_uis_fixed_texts_follow_the_language() -> None:
         "country_of_residence": "MA",
         "complete_file_date": "2027-01-10",
     }
-    # The one-line summary keeps the codes an operator searches by.
+    # Codes in words, in the summary as in the details (search attributes keep the codes).
     assert static_summary(visa, application) == "Visa · regroupement familial · Rabat (MA) · RBT-1"
     assert "- Dossier complet (B1) : 10/01/2027" in static_details(visa, application)
+    assert "- Procédure : regroupement familial" in static_details(visa, application)
     assert "- Complete file (B1): 2027-01-10" in static_details(visa, application, "en")
     family = KINDS["cai-family"]
     contract = {"contract_id": "C-1", "prefecture": "Paris", "platform": "OFII Paris"}

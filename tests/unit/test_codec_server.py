@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -405,6 +405,10 @@ def test_without_authentication_only_a_loopback_host_is_served() -> None:
             assert b" 200 " in served.split(b"\r\n", 1)[0]
 
 
+def _audit_lines(logs: Sequence[Mapping[str, Any]]) -> int:
+    return sum(1 for line in logs if line["event"] == "codec request")
+
+
 def test_every_request_writes_one_audit_line_without_content(token_server: str) -> None:
     with structlog.testing.capture_logs() as logs:
         _post(
@@ -414,7 +418,11 @@ def test_every_request_writes_one_audit_line_without_content(token_server: str) 
             X_Namespace="consulats",
         )
         _post(f"{token_server}/decode", _sealed_body(), Authorization="Bearer wrong")
-        time.sleep(0.1)  # the handler's thread writes after answering
+        # The handler's thread writes after answering: wait for both lines (a loaded
+        # machine may take a while), never longer than five seconds.
+        give_up = time.monotonic() + 5
+        while time.monotonic() < give_up and _audit_lines(logs) < 2:
+            time.sleep(0.02)
     lines = [line for line in logs if line["event"] == "codec request"]
     assert [(line["status"], line["payloads"]) for line in lines] == [(200, 1), (403, 0)]
     assert lines[0]["subject"] == "token" and lines[0]["namespace"] == "consulats"
