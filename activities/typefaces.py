@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import struct
 import threading
+from bisect import bisect_left
 from collections.abc import Hashable, Iterable, Mapping
 from copy import copy
 from dataclasses import dataclass, field
@@ -47,18 +48,25 @@ WIDTHS_KEPT = 50_000
 
 
 def _shaping_key(text: str, size: float, parameters: Mapping[str, Any] | None) -> Hashable:
-    if parameters is None:
+    """What harfbuzz's shaping of `text` depends on (`TTFFont.perform_harfbuzz_shaping`
+    reads these parameters and no other)."""
+    if not parameters:
         return (text, size)
-    if not any(isinstance(value, dict) for value in parameters.values()):
-        return (text, size, tuple(parameters.items()))
+    features = parameters.get("features")
     return (
         text,
         size,
-        tuple(
-            (name, tuple(sorted(value.items())) if isinstance(value, dict) else value)
-            for name, value in parameters.items()
-        ),
+        parameters.get("fragment_direction"),
+        parameters.get("script"),
+        parameters.get("language"),
+        tuple(sorted(features.items())) if features else None,
     )
+
+
+# A glyph as shaping gives it (`TTFFont.shape_text`), before a document's subset numbers it:
+# glyph id, the characters it stands for, name, width, then the shaped x and y advance and
+# offset and whether it is drawn at a position of its own.
+ShapedGlyph = tuple[int, tuple[int, ...], str, int, int, int, int, int, bool]
 
 
 @dataclass
@@ -68,6 +76,7 @@ class Face:
     path: Path
     prototype: TTFFont
     widths: dict[Hashable, tuple[int, float]] = field(default_factory=dict)
+    shapes: dict[Hashable, tuple[ShapedGlyph, ...]] = field(default_factory=dict)
     _tables: GlyphTables | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -148,6 +157,90 @@ class _DocumentFont(TTFFont):
                 widths.clear()
             widths[key] = width
         return width
+
+    def shape_text(
+        self, text: str, font_size_pt: float, text_shaping_params: dict[str, Any] | None
+    ) -> list[dict[str, Any]]:
+        """fpdf2's shaping of `text`, harfbuzz's part of it kept by the face."""
+        key = _shaping_key(text, font_size_pt, text_shaping_params)
+        shapes = self.face.shapes
+        shaped = shapes.get(key)
+        if shaped is None:
+            shaped = self._shape(text, font_size_pt, text_shaping_params)
+            if len(shapes) >= WIDTHS_KEPT:
+                shapes.clear()
+            shapes[key] = shaped
+        subset = self.subset
+        placed = []
+        for (
+            glyph_id,
+            unicode,
+            name,
+            width,
+            x_advance,
+            y_advance,
+            x_offset,
+            y_offset,
+            force,
+        ) in shaped:
+            glyph = subset.get_glyph(
+                glyph=glyph_id, unicode=unicode, glyph_name=name, glyph_width=width
+            )
+            if glyph is None:
+                continue
+            placed.append(
+                {
+                    "mapped_char": subset.pick_glyph(glyph),
+                    "x_advance": x_advance,
+                    "y_advance": y_advance,
+                    "x_offset": x_offset,
+                    "y_offset": y_offset,
+                    "force_positioning": force,
+                }
+            )
+        return placed
+
+    def _shape(
+        self, text: str, font_size_pt: float, text_shaping_params: dict[str, Any] | None
+    ) -> tuple[ShapedGlyph, ...]:
+        """`TTFFont.shape_text` without numbering the glyphs in the document's subset."""
+        if not text:
+            return ()
+        infos, positions = self.perform_harfbuzz_shaping(text, font_size_pt, text_shaping_params)
+        clusters = sorted(int(info.cluster) for info in infos)
+        characters: dict[int, list[int]] = {}
+        for index in range(len(text)):
+            # the cluster a character belongs to: the last one starting at or before it
+            at = bisect_left(clusters, index)
+            if at == len(clusters) or (at > 0 and clusters[at] != index):
+                at -= 1
+            characters.setdefault(clusters[max(at, 0)], []).append(index)
+        metrics = self.ttfont["hmtx"].metrics
+        shaped = []
+        for info, position in zip(infos, positions, strict=True):
+            indices = characters.pop(info.cluster, [])
+            name = self.ttfont.getGlyphName(info.codepoint)
+            width = round(self.scale * metrics[name][0])
+            force = (
+                width != position.x_advance
+                or position.x_offset != 0
+                or position.y_offset != 0
+                or position.y_advance != 0
+            )
+            shaped.append(
+                (
+                    info.codepoint,
+                    tuple(ord(text[i]) for i in indices),
+                    name,
+                    width,
+                    position.x_advance,
+                    position.y_advance,
+                    position.x_offset,
+                    position.y_offset,
+                    force,
+                )
+            )
+        return tuple(shaped)
 
 
 @cache
