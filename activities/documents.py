@@ -19,7 +19,7 @@ import os
 import re
 import threading
 import time as clock
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import UTC, date, datetime, time
 from functools import cache
@@ -36,6 +36,7 @@ from temporalio import activity
 
 from activities import register_gateway as register
 from activities import typefaces
+from activities.line_breaks import break_lines
 from activities.register_gateway import Connection
 from models.documents import (
     NATIVE_NAME_OMITTED,
@@ -101,6 +102,19 @@ def _direction_of(line: str, default: str) -> str:
     return "ltr" if not rtl else default
 
 
+# Lines and word widths kept per process, by text and setting (`_Document.lines_of`); the
+# letters' text needs a few thousand of each.
+_LINES: dict[Hashable, tuple[str, ...]] = {}
+_WORD_WIDTHS: dict[Hashable, float] = {}
+_KEPT = 50_000
+
+
+def _keep(memory: dict[Hashable, Any], key: Hashable, value: Any) -> None:
+    if len(memory) >= _KEPT:
+        memory.clear()
+    memory[key] = value
+
+
 class _Document(FPDF):
     """A4 portrait; the verification code, the circular and the page on every page."""
 
@@ -149,13 +163,58 @@ class _Document(FPDF):
     ) -> None:
         self.set_font(self.main, "B" if bold else "", size * self.scale)
         self.set_text_color(*(_GREY if grey else (0, 0, 0)))
-        self.multi_cell(
-            0,
+        self.paragraph(
+            self.w - self.r_margin - self.x,
             (height if height is not None else size * 0.5) * self.scale,
             text,
-            align=align or self.align,
-            new_x=XPos.LMARGIN,
-            new_y=YPos.NEXT,
+            align or self.align,
+            XPos.LMARGIN,
+        )
+
+    def paragraph(self, width: float, height: float, text: str, align: str, end_x: XPos) -> None:
+        """`text` in lines of `width` from the current position, as `multi_cell` sets it:
+        each line a cell, the position after the last one `end_x` and the next line."""
+        lines = self.lines_of(text, width - 2 * self.c_margin)
+        for number, line in enumerate(lines, start=1):
+            last = number == len(lines)
+            self.cell(
+                width,
+                height,
+                line,
+                align=align,
+                new_x=end_x if last else XPos.LEFT,
+                new_y=YPos.NEXT,
+            )
+
+    def lines_of(self, text: str, width: float) -> tuple[str, ...]:
+        """`text` broken into lines of `width` in the current font, kept per process."""
+        setting = self._setting()
+        key = (text, width, setting)
+        lines = _LINES.get(key)
+        if lines is None:
+            lines = break_lines(text, width, lambda word: self._word_width(word, setting))
+            _keep(_LINES, key, lines)
+        return lines
+
+    def _word_width(self, word: str, setting: Hashable) -> float:
+        key = (word, setting)
+        width = _WORD_WIDTHS.get(key)
+        if width is None:
+            width = self.get_string_width(word)
+            _keep(_WORD_WIDTHS, key, width)
+        return width
+
+    def _setting(self) -> Hashable:
+        """What a text's width depends on besides the text: the fonts, the size, the
+        shaping."""
+        shaping = self.text_shaping or {}
+        return (
+            tuple(self.families),
+            self.font_family,
+            self.font_style,
+            self.font_size_pt,
+            shaping.get("direction"),
+            shaping.get("language"),
         )
 
     def column(
@@ -180,13 +239,8 @@ class _Document(FPDF):
                 size * self.scale,
             )
             self.set_text_color(*(_GREY if style.get("grey") else (0, 0, 0)))
-            self.multi_cell(
-                width,
-                size * 0.47 * self.scale,
-                line,
-                align=style.get("align", self.align),
-                new_x=XPos.LEFT,
-                new_y=YPos.NEXT,
+            self.paragraph(
+                width, size * 0.47 * self.scale, line, style.get("align", self.align), XPos.LEFT
             )
             if direction != self.composed.direction:
                 self._shaping(self.composed.direction)
