@@ -38,6 +38,7 @@ from activities import register_gateway as register
 from activities import typefaces
 from activities.line_breaks import break_lines
 from activities.register_gateway import Connection
+from activities.sample_letters import warm_up
 from models.documents import (
     NATIVE_NAME_OMITTED,
     Composed,
@@ -570,20 +571,26 @@ PARENT_WATCH_SECONDS = 1.0
 
 @contextlib.contextmanager
 def document_renderer(processes: int = 1) -> Iterator[Executor]:
-    """Processes that lay out the PDFs. A document takes about 0.3 s of pure-Python work
-    that holds the GIL: rendered in the worker's own process, a burst of deliveries starved
-    its workflow tasks past their 5-second warning and made queries time out. Spawned, not
-    forked: the worker's process runs the SDK's native threads."""
+    """Processes that lay out the PDFs. A document is pure-Python work that holds the GIL:
+    rendered in the worker's own process, a burst of deliveries starved its workflow tasks
+    past their 5-second warning and made queries time out. Spawned, not forked: the
+    worker's process runs the SDK's native threads. Each lays out every template once as
+    it starts (`sample_letters.warm_up`), so that the first delivery does not."""
     executor = ProcessPoolExecutor(
         processes,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_exit_with_parent,
+        initializer=_start_renderer,
         initargs=(os.getpid(),),
     )
     try:
         yield executor
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_renderer(parent: int) -> None:
+    _exit_with_parent(parent)
+    warm_up(render_pdf)
 
 
 def _exit_with_parent(parent: int) -> None:
