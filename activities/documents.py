@@ -22,7 +22,7 @@ import time as clock
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import UTC, date, datetime, time
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -30,8 +30,10 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
-from fpdf.enums import XPos, YPos
+from fpdf.bidi import BidiParagraph
+from fpdf.enums import TextDirection, XPos, YPos
 from fpdf.fonts import Glyph
+from fpdf.line_break import Fragment
 from temporalio import activity
 
 from activities import register_gateway as register
@@ -114,6 +116,16 @@ def _keep(memory: dict[Hashable, Any], key: Hashable, value: Any) -> None:
     if len(memory) >= _KEPT:
         memory.clear()
     memory[key] = value
+
+
+@lru_cache(maxsize=_KEPT)
+def _bidi_runs(
+    text: str, direction: TextDirection, alias: str
+) -> tuple[tuple[str, TextDirection], ...]:
+    """The runs of one direction of `text`, in the order they are drawn (UAX #9)."""
+    return BidiParagraph(
+        text=text, base_direction=direction, preserve_bn_chars=True, alias=alias
+    ).get_bidi_fragments()
 
 
 class _Document(FPDF):
@@ -204,6 +216,25 @@ class _Document(FPDF):
             width = self.get_string_width(word)
             _keep(_WORD_WIDTHS, key, width)
         return width
+
+    def _preload_bidirectional_text(self, text: str, markdown: bool) -> Sequence[Fragment]:
+        """fpdf2's, the bidirectional algorithm's runs of a text kept per process (a third
+        of a letter's layout, for lines that recur letter after letter)."""
+        shaping = self.text_shaping
+        if markdown or not shaping or not shaping["direction"]:
+            return super()._preload_bidirectional_text(text, markdown)
+        shaping["paragraph_direction"] = shaping["direction"]
+        emphasis = (
+            "B" in self.font_style,
+            "I" in self.font_style,
+            self.strikethrough,
+            self.underline,
+        )
+        fragments: list[Fragment] = []
+        for run, direction in _bidi_runs(text, shaping["direction"], self.str_alias_nb_pages):
+            shaping["fragment_direction"] = direction
+            fragments += self._preload_font_styles(run, markdown, _initial_emphasis=emphasis)
+        return tuple(fragments)
 
     def _setting(self) -> Hashable:
         """What a text's width depends on besides the text: the fonts, the size, the

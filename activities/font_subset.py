@@ -115,8 +115,10 @@ class GlyphTables:
         for glyph_id in glyph_ids:
             used.update(self._closure(glyph_id))
         count = max(used) + 1
-        kept = [self.outlines[glyph_id] if glyph_id in used else b"" for glyph_id in range(count)]
-        loca = array("I", [0, *accumulate(len(outline) for outline in kept)])
+        kept = [b""] * count
+        for glyph_id in used:
+            kept[glyph_id] = self.outlines[glyph_id]
+        loca = array("I", [0, *accumulate(map(len, kept))])
         if sys.byteorder == "little":
             loca.byteswap()
         # Long metrics for the first glyphs, then left side bearings alone (OpenType hmtx).
