@@ -118,18 +118,20 @@ class GlyphTables:
         kept = [b""] * count
         for glyph_id in used:
             kept[glyph_id] = self.outlines[glyph_id]
-        loca = array("I", [0, *accumulate(map(len, kept))])
+        ends = [0, *accumulate(map(len, kept))]
+        # Short offsets (halved, the outlines being padded) while they fit: the smaller table.
+        short = ends[-1] < 0x20000
+        loca = array("H", [end // 2 for end in ends]) if short else array("I", ends)
         if sys.byteorder == "little":
             loca.byteswap()
-        # Long metrics for the first glyphs, then left side bearings alone (OpenType hmtx).
+        hmtx = self._metrics(used, count)
         hmetrics = min(self.number_of_hmetrics, count)
-        hmtx = self.hmtx[: 4 * hmetrics + 2 * (count - hmetrics)]
         tables = dict(self.tables)
         tables["hhea"] = _patched(tables["hhea"], _HHEA_NUMBER_OF_HMETRICS_OFFSET, hmetrics)
         tables["maxp"] = _patched(tables["maxp"], _MAXP_NUM_GLYPHS_OFFSET, count)
         head = bytearray(tables["head"])
         struct.pack_into(">I", head, _CHECKSUM_ADJUSTMENT_OFFSET, 0)
-        struct.pack_into(">h", head, _INDEX_TO_LOC_FORMAT_OFFSET, 1)  # long offsets
+        struct.pack_into(">h", head, _INDEX_TO_LOC_FORMAT_OFFSET, 0 if short else 1)
         tables["head"] = bytes(head)
         # post format 3: the header of the face's own, without glyph names.
         tables["post"] = b"\x00\x03\x00\x00" + self.post_header
@@ -138,6 +140,19 @@ class GlyphTables:
         tables["loca"] = loca.tobytes()
         tables["hmtx"] = hmtx
         return _font_file(tables)
+
+    def _metrics(self, used: set[int], count: int) -> bytes:
+        """`hmtx` for the first `count` glyphs, zero for those not `used`: the PDF gives the
+        widths (`/W`), so the others' metrics are only bytes to embed. Long metrics come
+        first, then left side bearings alone; the last long metric's advance is every later
+        glyph's, and is kept."""
+        hmetrics = min(self.number_of_hmetrics, count)
+        metrics = bytearray(4 * hmetrics + 2 * (count - hmetrics))
+        for glyph_id in {*used, hmetrics - 1}:
+            at = 4 * glyph_id if glyph_id < hmetrics else 4 * hmetrics + 2 * (glyph_id - hmetrics)
+            size = 4 if glyph_id < hmetrics else 2
+            metrics[at : at + size] = self.hmtx[at : at + size]
+        return bytes(metrics)
 
 
 def _patched(table: bytes, offset: int, value: int) -> bytes:
