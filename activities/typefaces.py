@@ -6,9 +6,8 @@ a letter's CPU time, spent again for every letter. A process now keeps, per face
 - fpdf2's font object, parsed once: its metrics, character map and harfbuzz font are read
   only, and every document gets a copy of it with its own glyph-usage state
   (`Face.for_document`);
-- the widths harfbuzz measures, by text, size and shaping parameters: the line breaking
-  measures every character of every line, and the templates' text recurs letter after
-  letter;
+- harfbuzz's shaping and the widths it measures, by text, size and the shaping parameters
+  harfbuzz reads: the templates' text recurs letter after letter;
 - the tables a subset is made of (activities/font_subset.py): a document embeds each font
   as the face with only the outlines it draws, under their own glyph ids.
 
