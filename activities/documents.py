@@ -19,10 +19,10 @@ import os
 import re
 import threading
 import time as clock
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import UTC, date, datetime, time
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -30,13 +30,17 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
-from fpdf.enums import XPos, YPos
+from fpdf.bidi import BidiParagraph
+from fpdf.enums import TextDirection, XPos, YPos
 from fpdf.fonts import Glyph
+from fpdf.line_break import Fragment
 from temporalio import activity
 
 from activities import register_gateway as register
 from activities import typefaces
+from activities.line_breaks import break_lines
 from activities.register_gateway import Connection
+from activities.sample_letters import warm_up
 from models.documents import (
     NATIVE_NAME_OMITTED,
     Composed,
@@ -101,6 +105,29 @@ def _direction_of(line: str, default: str) -> str:
     return "ltr" if not rtl else default
 
 
+# Lines and word widths kept per process, by text and setting (`_Document.lines_of`); the
+# letters' text needs a few thousand of each.
+_LINES: dict[Hashable, tuple[str, ...]] = {}
+_WORD_WIDTHS: dict[Hashable, float] = {}
+_KEPT = 50_000
+
+
+def _keep(memory: dict[Hashable, Any], key: Hashable, value: Any) -> None:
+    if len(memory) >= _KEPT:
+        memory.clear()
+    memory[key] = value
+
+
+@lru_cache(maxsize=_KEPT)
+def _bidi_runs(
+    text: str, direction: TextDirection, alias: str
+) -> tuple[tuple[str, TextDirection], ...]:
+    """The runs of one direction of `text`, in the order they are drawn (UAX #9)."""
+    return BidiParagraph(
+        text=text, base_direction=direction, preserve_bn_chars=True, alias=alias
+    ).get_bidi_fragments()
+
+
 class _Document(FPDF):
     """A4 portrait; the verification code, the circular and the page on every page."""
 
@@ -149,13 +176,77 @@ class _Document(FPDF):
     ) -> None:
         self.set_font(self.main, "B" if bold else "", size * self.scale)
         self.set_text_color(*(_GREY if grey else (0, 0, 0)))
-        self.multi_cell(
-            0,
+        self.paragraph(
+            self.w - self.r_margin - self.x,
             (height if height is not None else size * 0.5) * self.scale,
             text,
-            align=align or self.align,
-            new_x=XPos.LMARGIN,
-            new_y=YPos.NEXT,
+            align or self.align,
+            XPos.LMARGIN,
+        )
+
+    def paragraph(self, width: float, height: float, text: str, align: str, end_x: XPos) -> None:
+        """`text` in lines of `width` from the current position, as `multi_cell` sets it:
+        each line a cell, the position after the last one `end_x` and the next line."""
+        lines = self.lines_of(text, width - 2 * self.c_margin)
+        for number, line in enumerate(lines, start=1):
+            last = number == len(lines)
+            self.cell(
+                width,
+                height,
+                line,
+                align=align,
+                new_x=end_x if last else XPos.LEFT,
+                new_y=YPos.NEXT,
+            )
+
+    def lines_of(self, text: str, width: float) -> tuple[str, ...]:
+        """`text` broken into lines of `width` in the current font, kept per process."""
+        setting = self._setting()
+        key = (text, width, setting)
+        lines = _LINES.get(key)
+        if lines is None:
+            lines = break_lines(text, width, lambda word: self._word_width(word, setting))
+            _keep(_LINES, key, lines)
+        return lines
+
+    def _word_width(self, word: str, setting: Hashable) -> float:
+        key = (word, setting)
+        width = _WORD_WIDTHS.get(key)
+        if width is None:
+            width = self.get_string_width(word)
+            _keep(_WORD_WIDTHS, key, width)
+        return width
+
+    def _preload_bidirectional_text(self, text: str, markdown: bool) -> Sequence[Fragment]:
+        """fpdf2's, the bidirectional algorithm's runs of a text kept per process (a third
+        of a letter's layout, for lines that recur letter after letter)."""
+        shaping = self.text_shaping
+        if markdown or not shaping or not shaping["direction"]:
+            return super()._preload_bidirectional_text(text, markdown)
+        shaping["paragraph_direction"] = shaping["direction"]
+        emphasis = (
+            "B" in self.font_style,
+            "I" in self.font_style,
+            self.strikethrough,
+            self.underline,
+        )
+        fragments: list[Fragment] = []
+        for run, direction in _bidi_runs(text, shaping["direction"], self.str_alias_nb_pages):
+            shaping["fragment_direction"] = direction
+            fragments += self._preload_font_styles(run, markdown, _initial_emphasis=emphasis)
+        return tuple(fragments)
+
+    def _setting(self) -> Hashable:
+        """What a text's width depends on besides the text: the fonts, the size, the
+        shaping."""
+        shaping = self.text_shaping or {}
+        return (
+            tuple(self.families),
+            self.font_family,
+            self.font_style,
+            self.font_size_pt,
+            shaping.get("direction"),
+            shaping.get("language"),
         )
 
     def column(
@@ -180,13 +271,8 @@ class _Document(FPDF):
                 size * self.scale,
             )
             self.set_text_color(*(_GREY if style.get("grey") else (0, 0, 0)))
-            self.multi_cell(
-                width,
-                size * 0.47 * self.scale,
-                line,
-                align=style.get("align", self.align),
-                new_x=XPos.LEFT,
-                new_y=YPos.NEXT,
+            self.paragraph(
+                width, size * 0.47 * self.scale, line, style.get("align", self.align), XPos.LEFT
             )
             if direction != self.composed.direction:
                 self._shaping(self.composed.direction)
@@ -516,20 +602,26 @@ PARENT_WATCH_SECONDS = 1.0
 
 @contextlib.contextmanager
 def document_renderer(processes: int = 1) -> Iterator[Executor]:
-    """Processes that lay out the PDFs. A document takes about 0.3 s of pure-Python work
-    that holds the GIL: rendered in the worker's own process, a burst of deliveries starved
-    its workflow tasks past their 5-second warning and made queries time out. Spawned, not
-    forked: the worker's process runs the SDK's native threads."""
+    """Processes that lay out the PDFs. A document is pure-Python work that holds the GIL:
+    rendered in the worker's own process, a burst of deliveries starved its workflow tasks
+    past their 5-second warning and made queries time out. Spawned, not forked: the
+    worker's process runs the SDK's native threads. Each lays out every template once as
+    it starts (`sample_letters.warm_up`), so that the first delivery does not."""
     executor = ProcessPoolExecutor(
         processes,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_exit_with_parent,
+        initializer=_start_renderer,
         initargs=(os.getpid(),),
     )
     try:
         yield executor
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_renderer(parent: int) -> None:
+    _exit_with_parent(parent)
+    warm_up(render_pdf)
 
 
 def _exit_with_parent(parent: int) -> None:

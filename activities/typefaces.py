@@ -6,20 +6,19 @@ a letter's CPU time, spent again for every letter. A process now keeps, per face
 - fpdf2's font object, parsed once: its metrics, character map and harfbuzz font are read
   only, and every document gets a copy of it with its own glyph-usage state
   (`Face.for_document`);
-- the widths harfbuzz measures, by text, size and shaping parameters: the line breaking
-  measures every character of every line, and the templates' text recurs letter after
-  letter;
-- two fonts to subset from, as bytes: the face cut down to the scripts letters are written
-  in, and the whole face for a glyph outside them; both without the layout tables fpdf2
-  drops from the embedded subset anyway. A subset of either is the subset fpdf2 made of
-  the file, byte for byte (tests/workflow/test_documents.py), so what the caches hold never
-  changes a document.
+- harfbuzz's shaping and the widths it measures, by text, size and the shaping parameters
+  harfbuzz reads: the templates' text recurs letter after letter;
+- the tables a subset is made of (activities/font_subset.py): a document embeds each font
+  as the face with only the outlines it draws, under their own glyph ids.
+
+What the caches hold never changes a document (tests/workflow/test_documents.py).
 """
 
 from __future__ import annotations
 
-import io
+import struct
 import threading
+from bisect import bisect_left
 from collections.abc import Hashable, Iterable, Mapping
 from copy import copy
 from dataclasses import dataclass, field
@@ -27,113 +26,46 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from fontTools import subset as ftsubset
-from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import TextEmphasis
-from fpdf.fonts import SubsetMap, TTFFont
-from fpdf.output import OutputProducer
+from fpdf.fonts import Glyph, SubsetMap, TTFFont
+from fpdf.output import (
+    CIDSystemInfo,
+    OutputProducer,
+    PDFFont,
+    PDFFontStream,
+    PDFType3Font,
+    _build_cmap_blocks,
+    _cid_font_widths,
+)
+from fpdf.syntax import Name, PDFArray, PDFContentStream
 
-# The tables fpdf2 drops from every font it embeds (fpdf.output.OutputProducer._add_fonts):
-# the layout tables are harfbuzz's business, and harfbuzz reads the font file itself.
-DROPPED_TABLES = (
-    "FFTM",
-    "GDEF",
-    "GPOS",
-    "GSUB",
-    "MATH",
-    "hdmx",
-    "meta",
-    "sbix",
-    "CBDT",
-    "CBLC",
-    "EBDT",
-    "EBLC",
-    "EBSC",
-    "SVG ",
-    "CPAL",
-    "COLR",
-)
-# The characters of the letters' scripts: Latin with its extensions (French, Turkish,
-# transliterated names), Greek, Cyrillic, Arabic, punctuation and currency signs. A glyph
-# outside them is subset from the whole face, which is slower, not different.
-COMMON_CHARACTERS = (
-    (0x0000, 0x007E),  # with the controls a face maps (U+0000, U+000D)
-    (0x00A0, 0x024F),
-    (0x0300, 0x036F),
-    (0x0370, 0x03FF),
-    (0x0400, 0x04FF),
-    (0x0600, 0x06FF),
-    (0x1E00, 0x1EFF),
-    (0x2000, 0x206F),
-    (0x20A0, 0x20CF),
-)
+from activities.font_subset import GlyphTables
+
 # Text widths kept per face; the letters' text needs a few thousand.
 WIDTHS_KEPT = 50_000
 
 
-def _subsetter_options(**options: Any) -> ftsubset.Options:
-    """fpdf2's subsetting options (`OutputProducer._add_fonts`), with `options` besides."""
-    chosen = ftsubset.Options(notdef_outline=True, recommended_glyphs=True, **options)
-    chosen.drop_tables += list(DROPPED_TABLES)
-    return chosen
-
-
-def _font_bytes(font: TTFont) -> bytes:
-    out = io.BytesIO()
-    font.save(out)
-    return out.getvalue()
-
-
-def _load(content: bytes) -> TTFont:
-    # recalcTimestamp=False: as fpdf2 loads a font, so that the bytes are the same.
-    return TTFont(io.BytesIO(content), recalcTimestamp=False, lazy=True)
-
-
-def _without_dropped_tables(path: Path) -> bytes:
-    font = TTFont(path, recalcTimestamp=False)
-    for tag in DROPPED_TABLES:
-        if tag in font:
-            del font[tag]
-    return _font_bytes(font)
-
-
-def _common_glyphs(path: Path) -> bytes:
-    """The face cut down to the glyphs shaping can draw from `COMMON_CHARACTERS` (their
-    substitutions: Arabic's joining forms, ligatures), keeping the glyphs' names: a
-    document's subset is asked for by name."""
-    closure = TTFont(path, recalcTimestamp=False)
-    characters = [code for first, last in COMMON_CHARACTERS for code in range(first, last + 1)]
-    subsetter = ftsubset.Subsetter(
-        ftsubset.Options(notdef_outline=True, recommended_glyphs=True, glyph_names=True)
-    )
-    subsetter.populate(unicodes=characters)
-    subsetter.subset(closure)
-    font = TTFont(path, recalcTimestamp=False)
-    subsetter = ftsubset.Subsetter(_subsetter_options(glyph_names=True))
-    subsetter.populate(glyphs=closure.getGlyphOrder())
-    subsetter.subset(font)
-    post = font["post"]
-    if post.formatType != 2.0:
-        # A face without glyph names (Amiri) has them made up from its glyph ids on
-        # loading; the cut face's ids differ, so it keeps the names it had.
-        post.formatType, post.extraNames, post.mapping = 2.0, [], {}
-    return _font_bytes(font)
-
-
 def _shaping_key(text: str, size: float, parameters: Mapping[str, Any] | None) -> Hashable:
-    if parameters is None:
+    """What harfbuzz's shaping of `text` depends on (`TTFFont.perform_harfbuzz_shaping`
+    reads these parameters and no other)."""
+    if not parameters:
         return (text, size)
-    if not any(isinstance(value, dict) for value in parameters.values()):
-        return (text, size, tuple(parameters.items()))
+    features = parameters.get("features")
     return (
         text,
         size,
-        tuple(
-            (name, tuple(sorted(value.items())) if isinstance(value, dict) else value)
-            for name, value in parameters.items()
-        ),
+        parameters.get("fragment_direction"),
+        parameters.get("script"),
+        parameters.get("language"),
+        tuple(sorted(features.items())) if features else None,
     )
+
+
+# A glyph as shaping gives it (`TTFFont.shape_text`), before a document's subset numbers it:
+# glyph id, the characters it stands for, name, width, then the shaped x and y advance and
+# offset and whether it is drawn at a position of its own.
+ShapedGlyph = tuple[int, tuple[int, ...], str, int, int, int, int, int, bool]
 
 
 @dataclass
@@ -143,7 +75,8 @@ class Face:
     path: Path
     prototype: TTFFont
     widths: dict[Hashable, tuple[int, float]] = field(default_factory=dict)
-    _sources: dict[str, tuple[bytes, frozenset[str]]] = field(default_factory=dict)
+    shapes: dict[Hashable, tuple[ShapedGlyph, ...]] = field(default_factory=dict)
+    _tables: GlyphTables | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -170,19 +103,12 @@ class Face:
         font.subset = SubsetMap(font)
         return font
 
-    def source_for(self, glyph_names: Iterable[str]) -> TTFont:
-        """A font of its own to subset to `glyph_names` from: the cut face when it has them."""
-        common, names = self._source("common", _common_glyphs)
-        if names.issuperset(glyph_names):
-            return _load(common)
-        return _load(self._source("whole", _without_dropped_tables)[0])
-
-    def _source(self, name: str, make: Any) -> tuple[bytes, frozenset[str]]:
+    def tables(self) -> GlyphTables:
+        """What a subset of the face is made of, read on the first subset."""
         with self._lock:
-            if name not in self._sources:
-                content = make(self.path)
-                self._sources[name] = (content, frozenset(_load(content).getGlyphOrder()))
-            return self._sources[name]
+            if self._tables is None:
+                self._tables = GlyphTables.read(self.path)
+            return self._tables
 
 
 # What a document's copy of a face shares with the face (TTFFont.__deepcopy__ shares the
@@ -231,6 +157,90 @@ class _DocumentFont(TTFFont):
             widths[key] = width
         return width
 
+    def shape_text(
+        self, text: str, font_size_pt: float, text_shaping_params: dict[str, Any] | None
+    ) -> list[dict[str, Any]]:
+        """fpdf2's shaping of `text`, harfbuzz's part of it kept by the face."""
+        key = _shaping_key(text, font_size_pt, text_shaping_params)
+        shapes = self.face.shapes
+        shaped = shapes.get(key)
+        if shaped is None:
+            shaped = self._shape(text, font_size_pt, text_shaping_params)
+            if len(shapes) >= WIDTHS_KEPT:
+                shapes.clear()
+            shapes[key] = shaped
+        subset = self.subset
+        placed = []
+        for (
+            glyph_id,
+            unicode,
+            name,
+            width,
+            x_advance,
+            y_advance,
+            x_offset,
+            y_offset,
+            force,
+        ) in shaped:
+            glyph = subset.get_glyph(
+                glyph=glyph_id, unicode=unicode, glyph_name=name, glyph_width=width
+            )
+            if glyph is None:
+                continue
+            placed.append(
+                {
+                    "mapped_char": subset.pick_glyph(glyph),
+                    "x_advance": x_advance,
+                    "y_advance": y_advance,
+                    "x_offset": x_offset,
+                    "y_offset": y_offset,
+                    "force_positioning": force,
+                }
+            )
+        return placed
+
+    def _shape(
+        self, text: str, font_size_pt: float, text_shaping_params: dict[str, Any] | None
+    ) -> tuple[ShapedGlyph, ...]:
+        """`TTFFont.shape_text` without numbering the glyphs in the document's subset."""
+        if not text:
+            return ()
+        infos, positions = self.perform_harfbuzz_shaping(text, font_size_pt, text_shaping_params)
+        clusters = sorted(int(info.cluster) for info in infos)
+        characters: dict[int, list[int]] = {}
+        for index in range(len(text)):
+            # the cluster a character belongs to: the last one starting at or before it
+            at = bisect_left(clusters, index)
+            if at == len(clusters) or (at > 0 and clusters[at] != index):
+                at -= 1
+            characters.setdefault(clusters[max(at, 0)], []).append(index)
+        metrics = self.ttfont["hmtx"].metrics
+        shaped = []
+        for info, position in zip(infos, positions, strict=True):
+            indices = characters.pop(info.cluster, [])
+            name = self.ttfont.getGlyphName(info.codepoint)
+            width = round(self.scale * metrics[name][0])
+            force = (
+                width != position.x_advance
+                or position.x_offset != 0
+                or position.y_offset != 0
+                or position.y_advance != 0
+            )
+            shaped.append(
+                (
+                    info.codepoint,
+                    tuple(ord(text[i]) for i in indices),
+                    name,
+                    width,
+                    position.x_advance,
+                    position.y_advance,
+                    position.x_offset,
+                    position.y_offset,
+                    force,
+                )
+            )
+        return tuple(shaped)
+
 
 @cache
 def face(path: Path) -> Face:
@@ -244,11 +254,86 @@ def add_font(pdf: FPDF, family: str, style: str, path: Path) -> None:
 
 
 class SubsettingOnce(OutputProducer):
-    """fpdf2's output, each font subset from a copy of its face's source (fpdf2 subsets the
-    font object in place: the parsed face is shared)."""
+    """fpdf2's output, each font embedded as a glyph-id-preserving subset of its face
+    (activities/font_subset.py) rather than through fontTools' subsetter: the objects are
+    those fpdf2 writes for a TrueType font (`OutputProducer._add_fonts`)."""
 
-    def _add_fonts(self, *args: Any, **kwargs: Any) -> Any:
-        for font in self.fpdf.fonts.values():
-            if isinstance(font, _DocumentFont):
-                font.ttfont = font.face.source_for(font.subset.get_all_glyph_names())
-        return super()._add_fonts(*args, **kwargs)
+    def _add_fonts(self, *args: Any, **kwargs: Any) -> dict[int, PDFFont | PDFType3Font]:
+        fonts = [font for font in self.fpdf.fonts.values() if isinstance(font, _DocumentFont)]
+        if len(fonts) < len(self.fpdf.fonts):
+            return super()._add_fonts(*args, **kwargs)
+        return {font.i: self._add_font(font) for font in sorted(fonts, key=lambda f: f.i)}
+
+    def _add_font(self, font: _DocumentFont) -> PDFFont:
+        fontname = f"MPDFAA+{font.name}"
+        glyphs = [(glyph, code) for glyph, code in font.subset.items() if glyph is not None]
+        composite = PDFFont(subtype="Type0", base_font=fontname, encoding="Identity-H")
+        self._add_pdf_obj(composite, "fonts")
+        widths = {code: glyph.glyph_width for glyph, code in glyphs}
+        cid_font = PDFFont(
+            subtype="CIDFontType2",
+            base_font=fontname,
+            d_w=font.desc.missing_width,
+            w=_cid_font_widths(widths),
+        )
+        self._add_pdf_obj(cid_font, "fonts")
+        composite.descendant_fonts = PDFArray([cid_font])
+        # ToUnicode: the text each code stands for, so that the text layer reads back.
+        to_unicode = PDFContentStream(_to_unicode_cmap(glyphs).encode("latin-1"))
+        self._add_pdf_obj(to_unicode, "fonts")
+        composite.to_unicode = to_unicode
+        system_info = CIDSystemInfo()
+        self._add_pdf_obj(system_info, "fonts")
+        cid_font.c_i_d_system_info = system_info
+        descriptor = copy(font.desc)  # the face's, shared by every document
+        descriptor.font_name = Name(fontname)
+        self._add_pdf_obj(descriptor, "fonts")
+        cid_font.font_descriptor = descriptor
+        cid_to_gid = bytearray(2 * 256 * 256)
+        for glyph, code in glyphs:
+            struct.pack_into(">H", cid_to_gid, 2 * code, glyph.glyph_id)
+        cid_to_gid_map = PDFContentStream(contents=bytes(cid_to_gid), compress=True)
+        self._add_pdf_obj(cid_to_gid_map, "fonts")
+        cid_font.c_i_d_to_g_i_d_map = cid_to_gid_map
+        subset = font.face.tables().subset(glyph.glyph_id for glyph, _ in glyphs)
+        font_file = PDFFontStream(contents=subset)
+        self._add_pdf_obj(font_file, "fonts")
+        descriptor.font_file2 = font_file  # type: ignore[attr-defined]
+        return composite
+
+
+def _to_unicode_cmap(glyphs: Iterable[tuple[Glyph, int]]) -> str:
+    """fpdf2's ToUnicode CMap of a TrueType font (`OutputProducer._add_fonts`)."""
+    mapped = [
+        f"<{code:04X}> <{''.join(_utf16_hex(c) for c in glyph.unicode)}>\n"
+        for glyph, code in glyphs
+        if isinstance(glyph.unicode, tuple) and glyph.unicode
+    ]
+    return (
+        "/CIDInit /ProcSet findresource begin\n"
+        "12 dict begin\n"
+        "begincmap\n"
+        "/CIDSystemInfo\n"
+        "<</Registry (Adobe)\n"
+        "/Ordering (UCS)\n"
+        "/Supplement 0\n"
+        ">> def\n"
+        "/CMapName /Adobe-Identity-UCS def\n"
+        "/CMapType 2 def\n"
+        "1 begincodespacerange\n"
+        "<0000> <FFFF>\n"
+        "endcodespacerange\n"
+        f"{_build_cmap_blocks(mapped, 'bfchar')}"
+        "endcmap\n"
+        "CMapName currentdict /CMap defineresource pop\n"
+        "end\n"
+        "end"
+    )
+
+
+def _utf16_hex(code: int) -> str:
+    """As fpdf2 writes a character: a surrogate pair beyond the BMP; `format` keeps a
+    `documents._NoText` empty."""
+    if code > 0xFFFF:
+        return f"{0xD800 | (code - 0x10000) >> 10:04X}{0xDC00 | (code & 0x3FF):04X}"
+    return f"{code:04X}"

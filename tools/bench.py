@@ -22,7 +22,8 @@
   the same worker; the updates' p50 and p99 meanwhile; CPU per lifecycle of the server, the
   worker, its renderer and PostgreSQL (`tools.bench_delivery`).
 - letters: median CPU time of a letter per language, every template, in a renderer
-  process (tools.bench_letters), against the goal of 30 ms; the first letter apart.
+  process (tools.bench_letters), against the goal of 30 ms; the renderer's start (every
+  template laid out once) and its first letter apart.
 - local step: lifecycles per second of `VisaLocalStep` (a step's register transaction as a
   local activity, as `VisaApplication` does) against `VisaNormalStep` (as a normal
   activity), two otherwise identical subclasses of `VisaApplication` (`tools.bench_workflows`).
@@ -206,8 +207,8 @@ def bench_core(repeat: int = 200) -> Row:
 
 
 def letter_rows(rounds: int) -> list[Row]:
-    first_ms, times = bench_letters(rounds)
-    report(first_ms, times)
+    start, times = bench_letters(rounds)
+    report(start, times)
     return [
         Row(
             f"letter CPU, {each.language} (median of {each.letters})",
