@@ -6,6 +6,7 @@
     python -m tools.bench --letters        # the letters' CPU time alone
     python -m tools.bench --dossiers 2000  # fewer open dossiers for the memory measure
     python -m tools.bench --end-to-end     # only what users get: letters and deliveries
+    python -m tools.bench --memory --dossiers 100000  # only the worker's memory
 
 - core: a whole dossier through the pure rules, against only validating the same JSON.
 - lifecycles: `VisaApplication` lifecycles per second (start, settle, then every event of
@@ -368,10 +369,13 @@ async def update_latencies(client: Client, kind: Kind, workflows: int) -> list[f
     return samples
 
 
-async def open_dossiers(client: Client, count: int) -> None:
+async def open_dossiers(
+    client: Client, count: int, progress: Callable[[int], None] | None = None
+) -> None:
     """`count` more dossiers started and settled, left open. Settled is told by the server
     (a dossier publishes its stage once opened), not by a query per dossier: the worker
-    spends itself on the dossiers only, and 10,000 of them open some minutes sooner."""
+    spends itself on the dossiers only, and 10,000 of them open some minutes sooner.
+    `progress` is told how many have settled so far, at every poll that saw more."""
     settled_query = f'WorkflowType = "{DOSSIER.workflow_type}" AND {DOSSIER_STAGE.name} IS NOT NULL'
 
     async def settled() -> int:
@@ -396,6 +400,8 @@ async def open_dossiers(client: Client, count: int) -> None:
         now_done = await settled() - already
         if now_done > done:
             done, progress_at = now_done, loop.time()
+            if progress is not None:
+                progress(done)
         elif loop.time() - progress_at > STUCK_AFTER:
             raise RuntimeError(f"{count - done} dossiers did not leave opening")
 
@@ -529,12 +535,34 @@ def resident_mib(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+@dataclass
+class MemoryCurve:
+    """Prints the worker's resident set each time another tenth of the dossiers has
+    settled: the curve shows whether it levels off once the cache is full (WORKER_CACHE_SIZE)
+    or keeps growing with the open dossiers."""
+
+    worker_pid: int
+    count: int
+    started: float
+    next_tenth: int = 1
+
+    def __call__(self, done: int) -> None:
+        if done * 10 < self.next_tenth * self.count:
+            return
+        self.next_tenth = done * 10 // self.count + 1
+        print(
+            f"  memory: {done} dossiers open after {time.perf_counter() - self.started:.0f} s, "
+            f"worker RSS {resident_mib(self.worker_pid):.0f} MiB",
+            flush=True,
+        )
+
+
 async def measure_memory(client: Client, worker_pid: int, plan: Plan) -> Row:
     """The resident set of a worker just started, then holding `plan.dossiers` open."""
     await asyncio.sleep(IDLE_SETTLE)
     idle = resident_mib(worker_pid)
     start = time.perf_counter()
-    await open_dossiers(client, plan.dossiers)
+    await open_dossiers(client, plan.dossiers, MemoryCurve(worker_pid, plan.dossiers, start))
     loaded = resident_mib(worker_pid)
     print(
         f"  memory: {plan.dossiers} dossiers opened in {time.perf_counter() - start:.0f} s; "
@@ -698,6 +726,16 @@ async def bench_end_to_end(plan: Plan, root: Path) -> list[Row]:
         return await measure_end_to_end(stack, client, plan, root / "worker-delivering.log")
 
 
+async def bench_memory(plan: Plan, root: Path) -> list[Row]:
+    """The memory measure alone (`--memory`): a worker holding `plan.dossiers` open."""
+    async with private_stack(root, TASK_QUEUE) as stack:
+        client = await connect(stack.settings)
+        await ensure_search_attributes(client, stack.settings.temporal_namespace)
+        log_path = root / "worker.log"
+        async with bench_worker(stack, client, log_path) as worker:
+            return [await watched(measure_memory(client, worker.pid, plan), worker, log_path)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.bench",
@@ -709,6 +747,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
     parser.add_argument(
         "--end-to-end", action="store_true", help="only the end-to-end measures (and the core)"
+    )
+    parser.add_argument(
+        "--memory", action="store_true", help="only the memory measure (and the core)"
     )
     parser.add_argument(
         "--dossiers",
@@ -730,7 +771,13 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.core or args.letters):
         try:
             with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-                bench = bench_end_to_end if args.end_to_end else bench_stack
+                bench = (
+                    bench_end_to_end
+                    if args.end_to_end
+                    else bench_memory
+                    if args.memory
+                    else bench_stack
+                )
                 rows += asyncio.run(bench(plan, Path(tmp)))
         except KeyboardInterrupt:
             print("interrupted: every process the benchmark started is stopped", file=sys.stderr)
