@@ -4,7 +4,6 @@ every dossier and its notifications are compared with an undisturbed reference r
 the same lifecycles. Exits 1 on any loss, duplicate, stuck dossier or difference.
 
     python -m tools.chaos [--dossiers 30] [--kill-every 3]
-    python -m tools.chaos --workers [--dossiers 30]   # tools.chaos_workers: three workers
 """
 
 from __future__ import annotations
@@ -243,31 +242,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.chaos", description=__doc__)
     parser.add_argument("--dossiers", type=int, default=30)
     parser.add_argument("--kill-every", type=float, default=3.0, help="seconds")
-    parser.add_argument(
-        "--workers",
-        action="store_true",
-        help="two dossiers' workers and a documents' one, one killed (tools.chaos_workers)",
-    )
     args = parser.parse_args(argv)
-    if args.workers:
-        return _workers_kill(args.dossiers)
     with tempfile.TemporaryDirectory() as tmp:
         report = asyncio.run(run_chaos(args.dossiers, args.kill_every, Path(tmp)))
     print(report.line(), flush=True)
     for difference in report.mismatched:
         print(f"  {difference}")
     return 0 if report.ok and report.postgres_restarts and report.temporal_restarts else 1
-
-
-def _workers_kill(dossiers: int) -> int:
-    from tools.chaos_workers import run_workers_kill  # it builds on this module
-
-    with tempfile.TemporaryDirectory() as tmp:
-        report = asyncio.run(run_workers_kill(dossiers, Path(tmp)))
-    print(report.line(), flush=True)
-    for difference in report.mismatched:
-        print(f"  {difference}")
-    return 0 if report.ok else 1
 
 
 if __name__ == "__main__":

@@ -1,19 +1,24 @@
-"""Several workers, one of them SIGKILLed mid-run (`python -m tools.chaos --workers`): two
+"""Several workers, one of them SIGKILLed mid-run (`make chaos`'s companion): two
 `WORKER_QUEUES=dossiers` workers and one `WORKER_QUEUES=documents` worker, each a
 `python -m workers` process of its own, on one throwaway stack. A batch of dossiers goes
 through its lifecycle undisturbed (the reference), then a second batch while one of the
 dossiers' workers is SIGKILLed during a step and never restarted. Every dossier of the
 second batch must end as its reference did, with the same register events and exactly the
 same notifications, each delivered (the register's `delivered_at`); the two batches' times
-measure what the kill cost.
+measure what the kill cost. Exits 1 on any loss, duplicate, stuck dossier, undelivered
+notification or difference.
+
+    python -m tools.chaos_workers [--dossiers 10]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import signal
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -210,3 +215,19 @@ async def run_workers_kill(
         finally:
             await pool.close()
     return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.chaos_workers", description=__doc__)
+    parser.add_argument("--dossiers", type=int, default=10, help="per batch")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = asyncio.run(run_workers_kill(args.dossiers, Path(tmp)))
+    print(report.line(), flush=True)
+    for difference in report.mismatched:
+        print(f"  {difference}")
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
