@@ -223,9 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         report = asyncio.run(run_workers_kill(args.dossiers, Path(tmp)))
-    print(report.line(), flush=True)
-    for difference in report.mismatched:
-        print(f"  {difference}")
+    report.show()
     return 0 if report.ok else 1
 
 
