@@ -647,6 +647,9 @@ async def bench_stack(plan: Plan, root: Path) -> list[Row]:
         # Idempotent: the stack's server registered them at its start.
         await ensure_search_attributes(client, stack.settings.temporal_namespace)
         log_path = root / "worker.log"
+        # First: it waits until the register holds no undelivered notification, and the
+        # measures without deliveries below leave theirs undelivered for good.
+        rows += await measure_end_to_end(stack, client, plan, root / "worker-delivering.log")
         async with bench_worker(stack, client, log_path) as worker:
 
             async def run(measure: Awaitable[T]) -> T:
@@ -659,7 +662,6 @@ async def bench_stack(plan: Plan, root: Path) -> list[Row]:
             rows += await run(measure_latency(client, plan))
             rows.append(await run(measure_intake(client, plan)))
             rows.append(await run(measure_lifecycles(client, plan, LOCAL_STEP, NORMAL_STEP)))
-        rows += await measure_end_to_end(stack, client, plan, root / "worker-delivering.log")
         # A fresh worker: its idle resident set is that of a worker just started.
         async with bench_worker(stack, client, log_path) as worker:
             rows.append(await watched(measure_memory(client, worker.pid, plan), worker, log_path))
