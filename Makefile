@@ -85,9 +85,10 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(PYTHON) -m scripts.demo
 
-# Each measure a ratio against a baseline run in the same session, on a throwaway stack
-# (about a quarter of an hour on 2 cores, most of it opening 10,000 dossiers for the memory
-# measure; `python -m tools.bench --quick` is a smoke run of two or three minutes).
+# Each measure a ratio against a baseline run in the same session, on a throwaway stack,
+# one line per figure of the performance goals (some two hours on 2 cores, most of it
+# opening 100,000 dossiers for the memory measure; `python -m tools.bench --quick` is a
+# smoke run of a few minutes, `--memory --dossiers 3000` the memory alone).
 bench: $(STAMP)
 	$(PYTHON) -m tools.bench
 

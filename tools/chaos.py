@@ -50,6 +50,12 @@ class Report:
     def ok(self) -> bool:
         return not (self.lost or self.duplicates or self.stuck or self.mismatched)
 
+    def show(self) -> None:
+        """The report's line, then each difference found."""
+        print(self.line(), flush=True)
+        for difference in self.mismatched:
+            print(f"  {difference}")
+
     def line(self) -> str:
         return (
             f"dossiers: {self.dossiers}, worker kills: {self.kills}, PostgreSQL restarts: "
@@ -245,9 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         report = asyncio.run(run_chaos(args.dossiers, args.kill_every, Path(tmp)))
-    print(report.line(), flush=True)
-    for difference in report.mismatched:
-        print(f"  {difference}")
+    report.show()
     return 0 if report.ok and report.postgres_restarts and report.temporal_restarts else 1
 
 
