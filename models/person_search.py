@@ -26,6 +26,9 @@ from pydantic import BaseModel, ConfigDict
 _PERSON = "person"
 _DOCUMENT = "document"
 _SPACES = re.compile(r"\s+")
+# What separates a name's parts however it is typed at a counter: `El-Idrissi`, `El Idrissi`,
+# `O'Neill`, `O Neill`, `Ben Ali,` all read as words apart.
+_SEPARATORS = re.compile(r"[\W_]+")
 
 
 class Identity(BaseModel):
@@ -39,11 +42,12 @@ class Identity(BaseModel):
 
 
 def normalised_name(full_name: str) -> str:
-    """`  Amína  EL-Idrissi ` → `amina el-idrissi`: compatibility-decomposed (NFKD), accents
-    stripped, casefolded, spaces collapsed; the words keep their order."""
+    """`  Amína  EL-Idrissi ` → `amina el idrissi`: compatibility-decomposed (NFKD), accents
+    stripped, casefolded, hyphens, apostrophes and other punctuation read as spaces, spaces
+    collapsed; the words keep their order."""
     decomposed = unicodedata.normalize("NFKD", full_name)
     bare = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return _SPACES.sub(" ", bare.casefold()).strip()
+    return _SEPARATORS.sub(" ", bare.casefold()).strip()
 
 
 def normalised_document(number: str) -> str:
