@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -331,24 +331,24 @@ async def keep_document_digest(
 
 async def document_note(db: Queryable, workflow_id: str, key: str) -> str | None:
     """Why a current notification's document was made otherwise than asked, if it was."""
-    note: str | None = await db.fetchval(
-        """SELECT document_note FROM notification
-           WHERE workflow_id = $1 AND key = $2 AND abandoned_by IS NULL""",
-        workflow_id,
-        key,
-    )
-    return note
+    return await _document_column(db, workflow_id, key, "document_note")
 
 
 async def document_digest(db: Queryable, workflow_id: str, key: str) -> str | None:
     """The digest of the document a current notification keeps, if it keeps one."""
-    digest: str | None = await db.fetchval(
-        """SELECT document_sha256 FROM notification
+    return await _document_column(db, workflow_id, key, "document_sha256")
+
+
+async def _document_column(
+    db: Queryable, workflow_id: str, key: str, column: Literal["document_note", "document_sha256"]
+) -> str | None:
+    found: str | None = await db.fetchval(
+        f"""SELECT {column} FROM notification
            WHERE workflow_id = $1 AND key = $2 AND abandoned_by IS NULL""",
         workflow_id,
         key,
     )
-    return digest
+    return found
 
 
 async def start_payload(db: Queryable, workflow_id: str) -> Any:
