@@ -61,6 +61,7 @@ DELIVERY_WORKFLOW = "NotificationDelivery"
 DOSSIER_IDS = ("visa-", "cai-", "caif-")
 REFUSED = "DeliveryRefused"
 UNROUTABLE = "Unroutable"
+RETRY = "DeliveryRetry"
 HTTP_TIMEOUT_SECONDS = 30.0
 ANSWER_KEPT = 500  # characters of a refusal's answer kept in the register
 
@@ -75,33 +76,61 @@ def delivery_id(workflow_id: str, key: str) -> str:
     return f"delivery-{workflow_id}-{key}"
 
 
-class TemporalDeliveryStarter:
-    """The `DeliveryStarter` of the worker: a `NotificationDelivery` workflow per
-    notification, on the worker's own task queue."""
+class DeliveryOutbox:
+    """The `DeliveryStarter` of the worker: committed notifications wake the postmen
+    (`activities.postman`), which deliver them without a workflow each; those of a dossier
+    begun before the postman (`handed_off`) each have a `NotificationDelivery` workflow, on
+    the documents' task queue."""
 
-    def __init__(self, client: Client, task_queue: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, client: Client, task_queue: str) -> None:
+        self.pool = pool
         self.client = client
         self.task_queue = task_queue
 
     async def __call__(
-        self, notes: Sequence[tuple[str, str]], *, tell_dossier: bool = False
+        self,
+        notes: Sequence[tuple[str, str]],
+        *,
+        handed_off: bool = False,
+        tell_dossier: bool = False,
     ) -> None:
-        """Start the delivery of each (workflow id, key), all at once; one already started
-        is left to run, one closed (delivered, or refused and kept for an operator) is not
-        started again."""
-
-        async def start(workflow_id: str, key: str) -> None:
-            with contextlib.suppress(WorkflowAlreadyStartedError):
-                await self.client.start_workflow(
-                    DELIVERY_WORKFLOW,
+        if not handed_off:
+            await register.wake_postmen(self.pool)
+            return
+        await asyncio.gather(
+            *(
+                start_delivery(
+                    self.client,
+                    self.task_queue,
                     DeliveryRequest(workflow_id=workflow_id, key=key, tell_dossier=tell_dossier),
-                    id=delivery_id(workflow_id, key),
-                    task_queue=self.task_queue,
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 )
+                for workflow_id, key in notes
+            )
+        )
 
-        await asyncio.gather(*(start(workflow_id, key) for workflow_id, key in notes))
+    async def hand_over(self, workflow_id: str, key: str, reason: str, refused: bool) -> None:
+        """The postman's `HandOver`: a notification its attempt did not deliver."""
+        await start_delivery(
+            self.client,
+            self.task_queue,
+            DeliveryRequest(
+                workflow_id=workflow_id, key=key, first_attempt=reason, first_refused=refused
+            ),
+        )
+
+
+async def start_delivery(client: Client, task_queue: str, request: DeliveryRequest) -> None:
+    """The `NotificationDelivery` workflow of a notification; one already started is left
+    to run, one closed (delivered, or refused and kept for an operator) is not started again."""
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await client.start_workflow(
+            DELIVERY_WORKFLOW,
+            request,
+            id=delivery_id(request.workflow_id, request.key),
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
 
 
 async def redeliver(
@@ -147,6 +176,13 @@ class DeliveryActivities:
 
     @activity.defn(name="deliver_notification")
     async def deliver_notification(self, request: DeliveryRequest) -> DeliveryResult:
+        """One attempt of a `NotificationDelivery` workflow (the postman's are `deliver`)."""
+        return await self.deliver(request)
+
+    async def deliver(self, request: DeliveryRequest) -> DeliveryResult:
+        """Take one notification to its recipient: delivered, or an `ApplicationError` of
+        type `REFUSED` or `UNROUTABLE` (kept refused until an operator redelivers) or
+        `RETRY` (tried again later)."""
         row = await register.notification_for_delivery(self.pool, request.workflow_id, request.key)
         if row is None:
             # Abandoned by a reset, or never written: nothing to deliver, nothing lost.
@@ -176,7 +212,8 @@ class DeliveryActivities:
             # corrects the name (`correct_event`) and redelivers.
             await self._refused(note, str(error), route)
             raise ApplicationError(str(error), type=REFUSED, non_retryable=True) from None
-        activity.heartbeat(note.key)  # alive before the send: a death is noticed in 45 s
+        if activity.in_activity():
+            activity.heartbeat(note.key)  # alive before the send: a death is noticed in 45 s
         outcome, answer = await self._send(route, note, document)
         # An answer may quote the letter: it is kept (truncated) in the register only, and
         # the failure the SDK logs says no more than its status.
@@ -186,7 +223,7 @@ class DeliveryActivities:
             await register.note_delivery_error(
                 self.pool, note.workflow_id, note.key, answer[:ANSWER_KEPT], route.endpoint
             )
-            raise ApplicationError(f"{route.endpoint}: {status}", type="DeliveryRetry")
+            raise ApplicationError(f"{route.endpoint}: {status}", type=RETRY)
         if outcome == Outcome.REFUSED:
             await self._refused(note, answer, route)
             raise ApplicationError(

@@ -94,6 +94,7 @@ class RegisterActivities:
             # After the commit (the outbox): a retry starts none twice (one workflow id each).
             await self.start_deliveries(
                 [(note.workflow_id, note.key) for note in step.notifications],
+                handed_off=step.tell_deliveries,
                 # A closing step's deliveries have no running dossier left to tell.
                 tell_dossier=step.tell_deliveries
                 and (step.projection is None or not step.projection.view.closed),
@@ -112,7 +113,13 @@ class RegisterActivities:
             )
             await register.insert_event(connection, record, abandoned_by)
             if step.notifications:
-                await register.insert_notifications(connection, step.notifications, abandoned_by)
+                await register.insert_notifications(
+                    connection,
+                    step.notifications,
+                    abandoned_by,
+                    # A dossier begun before the postman: a workflow delivers each.
+                    handed_off=step.tell_deliveries,
+                )
             if step.projection is not None and abandoned_by is None:
                 await self._project(connection, step.projection)
         return None

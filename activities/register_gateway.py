@@ -96,13 +96,15 @@ async def insert_event(
 
 _INSERT_NOTIFICATION = """
     INSERT INTO notification (workflow_id, key, recipient, kind, language, payload, run_id,
-                              seq, abandoned_by)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                              seq, abandoned_by, handed_off_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $10::boolean THEN now() END)
     ON CONFLICT (workflow_id, key, run_id) DO NOTHING
     RETURNING true"""
 
 
-def _notification_row(note: NotificationRecord, abandoned_by: str | None) -> tuple[Any, ...]:
+def _notification_row(
+    note: NotificationRecord, abandoned_by: str | None, handed_off: bool = False
+) -> tuple[Any, ...]:
     return (
         note.workflow_id,
         note.key,
@@ -113,6 +115,7 @@ def _notification_row(note: NotificationRecord, abandoned_by: str | None) -> tup
         note.run_id,
         note.seq,
         abandoned_by,
+        handed_off,
     )
 
 
@@ -127,11 +130,18 @@ async def insert_notification(
 
 
 async def insert_notifications(
-    connection: Connection, notes: Sequence[NotificationRecord], abandoned_by: str | None
+    connection: Connection,
+    notes: Sequence[NotificationRecord],
+    abandoned_by: str | None,
+    *,
+    handed_off: bool = False,
 ) -> None:
-    """Write the notifications a step made due, in one round trip."""
+    """Write the notifications a step made due, in one round trip. `handed_off`: each has a
+    `NotificationDelivery` workflow of its own (a dossier begun before the postman), so that
+    no postman takes them."""
     await connection.executemany(
-        _INSERT_NOTIFICATION, [_notification_row(note, abandoned_by) for note in notes]
+        _INSERT_NOTIFICATION,
+        [_notification_row(note, abandoned_by, handed_off) for note in notes],
     )
 
 
@@ -266,6 +276,75 @@ async def mark_delivered(db: Queryable, workflow_id: str, key: str, endpoint: st
         workflow_id,
         key,
         endpoint,
+    )
+
+
+# --- the postman (migration 016) ---------------------------------------------------------
+
+# What PostgreSQL tells the postmen when notifications were committed (`LISTEN`).
+POSTMAN_CHANNEL = "notification_outbox"
+
+
+async def wake_postmen(db: Queryable) -> None:
+    """Tell every listening postman that notifications are waiting."""
+    await db.execute(f"NOTIFY {POSTMAN_CHANNEL}")
+
+
+async def lease_notifications(
+    db: Queryable, owner: str, lease: timedelta, limit: int
+) -> list[tuple[str, str]]:
+    """Up to `limit` notifications no postman holds, oldest first, leased to `owner`: a
+    row another postman is leasing at the same moment is skipped, not waited for."""
+    rows = await db.fetch(
+        """UPDATE notification n SET lease_owner = $1, lease_until = now() + $2::interval
+           FROM (SELECT id FROM notification
+                 WHERE delivered_at IS NULL AND abandoned_by IS NULL AND handed_off_at IS NULL
+                   AND (lease_until IS NULL OR lease_until < now())
+                 ORDER BY created_at LIMIT $3
+                 FOR UPDATE SKIP LOCKED) due
+           WHERE n.id = due.id
+           RETURNING n.workflow_id, n.key""",
+        owner,
+        lease,
+        limit,
+    )
+    return [(row["workflow_id"], row["key"]) for row in rows]
+
+
+async def renew_leases(
+    db: Queryable, owner: str, lease: timedelta, notes: Sequence[tuple[str, str]]
+) -> None:
+    """The leases `owner` still holds, extended while it works on them."""
+    await db.execute(
+        """UPDATE notification n SET lease_until = now() + $2::interval
+           FROM unnest($3::text[], $4::text[]) AS held(workflow_id, key)
+           WHERE n.workflow_id = held.workflow_id AND n.key = held.key
+             AND n.lease_owner = $1 AND n.abandoned_by IS NULL""",
+        owner,
+        lease,
+        [workflow_id for workflow_id, _ in notes],
+        [key for _, key in notes],
+    )
+
+
+async def end_lease(db: Queryable, owner: str, workflow_id: str, key: str) -> None:
+    """A lease given back before its end (the postman stops): another takes the row now."""
+    await db.execute(
+        """UPDATE notification SET lease_owner = NULL, lease_until = NULL
+           WHERE workflow_id = $2 AND key = $3 AND lease_owner = $1""",
+        owner,
+        workflow_id,
+        key,
+    )
+
+
+async def mark_handed_off(db: Queryable, workflow_id: str, key: str) -> None:
+    """The notification's delivery is its `NotificationDelivery` workflow's from now on."""
+    await db.execute(
+        """UPDATE notification SET handed_off_at = now(), lease_owner = NULL, lease_until = NULL
+           WHERE workflow_id = $1 AND key = $2 AND abandoned_by IS NULL""",
+        workflow_id,
+        key,
     )
 
 
@@ -409,6 +488,32 @@ async def dossiers_due(db: Queryable, until: date) -> list[asyncpg.Record]:
              AND (overdue OR next_deadline <= $1)
            ORDER BY workflow_id""",
         until,
+    )
+
+
+async def delivery_states(
+    db: Queryable, workflow_id: str | None, *, undelivered: bool, limit: int
+) -> list[asyncpg.Record]:
+    """How the current notifications stand, of one dossier or of all (the CLI's
+    `notifications`): the undelivered oldest first, the others newest first. `state` is
+    `delivered`, `refused` (until an operator redelivers), `retry` (a `NotificationDelivery`
+    workflow tries again) or `waiting` (for a postman)."""
+    return await db.fetch(
+        """SELECT workflow_id, key, kind, recipient, created_at, delivered_at,
+                  delivery_endpoint, split_part(delivery_error, ':', 1) AS error,
+                  CASE WHEN delivered_at IS NOT NULL THEN 'delivered'
+                       WHEN refused_at IS NOT NULL THEN 'refused'
+                       WHEN handed_off_at IS NOT NULL OR delivery_error IS NOT NULL THEN 'retry'
+                       ELSE 'waiting' END AS state
+           FROM notification
+           WHERE abandoned_by IS NULL AND ($1::text IS NULL OR workflow_id = $1)
+             AND (NOT $2 OR delivered_at IS NULL)
+           ORDER BY CASE WHEN $2 THEN created_at END,
+                    CASE WHEN NOT $2 THEN created_at END DESC, workflow_id, key
+           LIMIT $3""",
+        workflow_id,
+        undelivered,
+        limit,
     )
 
 

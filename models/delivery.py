@@ -348,6 +348,10 @@ class DeliveryRequest(Record):
     workflow_id: str
     key: str
     tell_dossier: bool = False  # a dossier's notification: its outcome is signalled back
+    # Handed over by the postman after its own attempt: why that attempt failed, and whether
+    # the recipient refused it (kept refused) or may take it later (tried again after a wait).
+    first_attempt: str | None = None
+    first_refused: bool = False
 
 
 class DeliveryOutcome(Record):

@@ -485,6 +485,7 @@ DELIVERY_OUTCOMES: Mapping[str, Label] = {
     "delivered": Label("remise", "delivered"),
     "retry": Label("à réessayer", "to retry"),
     "refused": Label("refusée", "refused"),
+    "waiting": Label("en attente", "waiting"),
 }
 
 

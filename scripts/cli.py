@@ -85,7 +85,7 @@ EXIT_USAGE = 2
 EXIT_REJECTED = 3
 # The commands that read the register only: they run where Temporal is out of reach (an
 # agent at a counter checking a letter).
-REGISTER_ONLY = frozenset({"document", "verify"})
+REGISTER_ONLY = frozenset({"document", "verify", "notifications"})
 
 INPUT_REJECTED = "InputRejected"
 """The ApplicationError type of a rejected update (docs/contract.md, "Events")."""

@@ -1,9 +1,9 @@
 """The CLI's view of delivery (docs/contract.md, "Delivery"): what has not
 reached its recipient, a redelivery after a route was fixed, and a notification's document.
 
-What is undelivered is read from Temporal (the `NotificationDelivery` workflows still
-running or failed), so an operator needs no database access for it; the documents are in
-the register."""
+How each notification stands is read from the register, where the postmen record it:
+most are delivered without a workflow of their own; the `NotificationDelivery` workflows
+(retrying, refused) are in the Web UI too."""
 
 from __future__ import annotations
 
@@ -13,20 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client
 
 from activities.database import connect
-from activities.delivery import DELIVERY_WORKFLOW, delivery_id, redeliver
+from activities.delivery import redeliver
 from activities.documents import load_document, verify_code
-from activities.register_gateway import document_digest
-from models.operator_text import DEFAULT_LANGUAGE, Language, cli_text, status_label
+from activities.register_gateway import delivery_states, document_digest
+from models.operator_text import DEFAULT_LANGUAGE, DELIVERY_OUTCOMES, Language, cli_text
 from scripts.cli_errors import CommandError, NotVerified
 from scripts.cli_output import Output
 from workers.codec import PayloadKeyError
 from workers.postgres import database_url
 from workers.settings import Settings
-
-UNDELIVERED = (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.FAILED)
 
 
 def add_commands(commands: Any, output: argparse.ArgumentParser) -> None:
@@ -35,7 +33,9 @@ def add_commands(commands: Any, output: argparse.ArgumentParser) -> None:
         "notifications", parents=[output], help="list the deliveries and how they stand"
     )
     notes.add_argument("workflow_id", nargs="?", metavar="WORKFLOW_ID", help="of one dossier")
-    notes.add_argument("--undelivered", action="store_true", help="only those running or refused")
+    notes.add_argument(
+        "--undelivered", action="store_true", help="only those waiting, retried or refused"
+    )
     notes.add_argument("--limit", type=int, default=100, help="at most this many (100)")
     again = commands.add_parser(
         "redeliver", parents=[output], help="deliver a notification again, once its route is fixed"
@@ -61,35 +61,42 @@ def add_commands(commands: Any, output: argparse.ArgumentParser) -> None:
     verify.add_argument("code", metavar="CODE", help="the code printed on it, e.g. ABCD-EFGH-IJKL")
 
 
-def deliveries_query(workflow_id: str | None, *, undelivered: bool) -> str:
-    query = f'WorkflowType = "{DELIVERY_WORKFLOW}"'
-    if undelivered:
-        statuses = " OR ".join(f'ExecutionStatus = "{s.name.title()}"' for s in UNDELIVERED)
-        query += f" AND ({statuses})"
-    if workflow_id is not None:
-        query += f' AND WorkflowId STARTS_WITH "{delivery_id(workflow_id, "")}"'
-    return query
-
-
 async def deliveries(
-    client: Client,
+    settings: Settings,
     workflow_id: str | None,
     limit: int,
     *,
     undelivered: bool,
     language: Language = DEFAULT_LANGUAGE,
 ) -> Output:
-    """One per delivery: its workflow id, status (running: still trying; failed: refused or
-    unroutable; completed: delivered) and when it started."""
-    found = []
-    query = deliveries_query(workflow_id, undelivered=undelivered)
-    async for execution in client.list_workflows(query, limit=limit):
-        status = execution.status.name.lower() if execution.status is not None else "?"
-        started = execution.start_time.isoformat(timespec="seconds")
-        found.append({"workflow_id": execution.id, "status": status, "started": started})
+    """One per notification, as the register says it stands: delivered (when, where),
+    waiting for a postman, retried by its `NotificationDelivery` workflow, or refused
+    (until `dossiers redeliver`); a failure says its status only (an answer may quote the
+    letter)."""
+    url = await asyncio.to_thread(database_url, settings)
+    connection = await connect(url)
+    try:
+        rows = await delivery_states(connection, workflow_id, undelivered=undelivered, limit=limit)
+    finally:
+        await connection.close()
+    found = [
+        {
+            "workflow_id": row["workflow_id"],
+            "key": row["key"],
+            "kind": row["kind"],
+            "recipient": row["recipient"],
+            "status": row["state"],
+            "since": (row["delivered_at"] or row["created_at"]).isoformat(timespec="seconds"),
+            "endpoint": row["delivery_endpoint"],
+            "error": row["error"],
+        }
+        for row in rows
+    ]
     lines = [
-        f"{item['workflow_id']}  {status_label(item['status'], language)}  "
-        + cli_text("since", language, date=item["started"])
+        f"{item['workflow_id']}  {item['key']}  {DELIVERY_OUTCOMES[item['status']].text(language)}"
+        f"  {cli_text('since', language, date=item['since'])}"
+        + (f"  {item['endpoint']}" if item["endpoint"] else "")
+        + (f"  ({item['error']})" if item["error"] and item["status"] != "delivered" else "")
         for item in found
     ]
     none = cli_text("all_delivered" if undelivered else "no_delivery", language)
@@ -151,8 +158,16 @@ async def verify_document(settings: Settings, reference: str, code: str) -> Outp
 
 
 async def run_on_register(args: argparse.Namespace, settings: Settings) -> Output:
-    """The commands that read the register only (`document`, `verify`)."""
+    """The commands that read the register only (`notifications`, `document`, `verify`)."""
     try:
+        if args.command == "notifications":
+            return await deliveries(
+                settings,
+                args.workflow_id,
+                args.limit,
+                undelivered=args.undelivered,
+                language=settings.operator_language,
+            )
         if args.command == "document":
             return await write_document(settings, args.workflow_id, args.key, args.output)
         return await verify_document(settings, args.reference, args.code)
@@ -169,14 +184,6 @@ async def run_on_register(args: argparse.Namespace, settings: Settings) -> Outpu
 
 async def run(args: argparse.Namespace, client: Client, settings: Settings) -> Output:
     """The output of a delivery command that talks to Temporal."""
-    if args.command == "notifications":
-        return await deliveries(
-            client,
-            args.workflow_id,
-            args.limit,
-            undelivered=args.undelivered,
-            language=settings.operator_language,
-        )
     if args.command != "redeliver":
         raise CommandError(f"{args.command}: not a command of this version")
     handle = await redeliver(client, settings.documents_task_queue, args.workflow_id, args.key)

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -26,7 +27,9 @@ from temporalio.worker import Worker
 
 import examples
 from activities.database import open_pool
+from activities.delivery import DeliveryActivities
 from activities.person_search import PersonSearchActivities
+from activities.postman import HandOver, Postman
 from workers.codec import KeyRing, new_key_entry, sealed_data_converter
 from workers.main import worker_activities, workflow_runner
 from workflows import WORKFLOWS
@@ -57,6 +60,47 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
         yield pool
     finally:
         await pool.close()
+
+
+@pytest.fixture
+async def own_register(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A register of the test's own (a database of the session's PostgreSQL), so that what
+    reads the whole register (the gauges, the postman) reads only what this test wrote."""
+    name = f"own_{uuid.uuid4().hex[:12]}"
+    owner = await asyncpg.connect(database_url)
+    try:
+        await owner.execute(f"CREATE DATABASE {name}")
+        url = urlsplit(database_url)._replace(path=f"/{name}").geturl()
+        pool = await open_pool(url)
+        try:
+            yield pool
+        finally:
+            await pool.close()
+            await owner.execute(f"DROP DATABASE {name}")
+    finally:
+        await owner.close()
+
+
+async def url_of(pool: asyncpg.Pool, database_url: str) -> str:
+    """The URL of `pool`'s database (a register of the test's own) on the session's server."""
+    name = await pool.fetchval("SELECT current_database()")
+    return urlsplit(database_url)._replace(path=f"/{name}").geturl()
+
+
+@contextlib.asynccontextmanager
+async def postman_running(
+    pool: asyncpg.Pool, deliveries: DeliveryActivities, hand_over: HandOver
+) -> AsyncIterator[Postman]:
+    """The worker's postman on `pool` (a register of the test's own: it takes every
+    undelivered row), stopped when the test leaves."""
+    postman = Postman(pool, deliveries, hand_over, concurrency=8, poll_seconds=0.2)
+    stop = asyncio.Event()
+    running = asyncio.create_task(postman.run(stop))
+    try:
+        yield postman
+    finally:
+        stop.set()
+        await running
 
 
 async def register_search_attributes(client: Client, namespace: str = "default") -> None:

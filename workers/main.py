@@ -26,10 +26,11 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import workflows
 from activities.database import MigrationRequired, migrate_database, open_pool
-from activities.delivery import DeliveryActivities, TemporalDeliveryStarter, outboxes
+from activities.delivery import DeliveryActivities, DeliveryOutbox, outboxes
 from activities.documents import NotificationDocuments, document_renderer
 from activities.outbox import DeliveryStarter
 from activities.person_search import PersonSearchActivities
+from activities.postman import Postman
 from activities.reference import ReferenceActivities
 from activities.register import RegisterActivities
 from activities.retention import RetentionActivities
@@ -97,8 +98,13 @@ async def run_worker(
                     deliver=deliver,
                     renderer=renderer,
                 )
+                postman = (
+                    build_postman(client, pool, settings, renderer)
+                    if deliver and settings.polls_documents
+                    else None
+                )
                 async with business_metrics(pool, settings):
-                    await _run_until(running, stop_event, settings)
+                    await _run_until(running, stop_event, settings, postman)
         finally:
             await pool.close()
     finally:
@@ -169,7 +175,7 @@ def build_worker(
     """The dossiers' worker, with its measured sizing (docs/production.md, "Sizing"): as many
     activity slots as the pool has connections, so an activity never waits for one.
     Without `deliver` (the benchmark of the steps), notifications stay in the register;
-    with it, each committed step starts its deliveries on the documents' queue. It still
+    with it, each committed step wakes the postmen (`build_postman`). It still
     serves `NotificationDelivery` and its activity (laid out by `renderer`, see
     `document_renderer`; None: a thread) for the deliveries started on its own queue before
     the documents had one. A template of a document that does not hold stops it, naming the
@@ -189,7 +195,7 @@ def build_worker(
                 settings.reports_path,
                 Deliveries(
                     delivery_activities(pool, settings, renderer),
-                    TemporalDeliveryStarter(client, settings.documents_task_queue),
+                    DeliveryOutbox(pool, client, settings.documents_task_queue),
                 )
                 if deliver
                 else None,
@@ -231,6 +237,21 @@ def build_documents_worker(
         max_cached_workflows=settings.worker_cache_size,
         workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN_TIMEOUT,
+    )
+
+
+def build_postman(
+    client: Client, pool: asyncpg.Pool, settings: Settings, renderer: Executor | None = None
+) -> Postman:
+    """The postman of a worker polling the documents' queue (`activities.postman`): the
+    committed notifications delivered, as many at once as the worker has activity slots;
+    those it could not deliver handed to a `NotificationDelivery` workflow."""
+    outbox = DeliveryOutbox(pool, client, settings.documents_task_queue)
+    return Postman(
+        pool,
+        delivery_activities(pool, settings, renderer),
+        outbox.hand_over,
+        concurrency=settings.worker_activity_slots,
     )
 
 
@@ -342,11 +363,22 @@ async def _connect_patiently(settings: Settings, keys: RegisterDataKeys) -> Clie
 
 
 async def _run_until(
-    running_workers: list[Worker], stop: asyncio.Event, settings: Settings
+    running_workers: list[Worker],
+    stop: asyncio.Event,
+    settings: Settings,
+    postman: Postman | None = None,
 ) -> None:
-    # One task for all: a fatal error of either worker stops the process.
+    postman_stop = asyncio.Event()
+
+    # One task for all: a fatal error of either worker stops the process, the postman too.
     async def run_all() -> None:
-        await asyncio.gather(*(worker.run() for worker in running_workers))
+        try:
+            await asyncio.gather(
+                *(worker.run() for worker in running_workers),
+                *([postman.run(postman_stop)] if postman is not None else []),
+            )
+        finally:
+            postman_stop.set()
 
     running = asyncio.create_task(run_all(), name="workers")
     stopping = asyncio.create_task(stop.wait(), name="stop")
@@ -355,6 +387,7 @@ async def _run_until(
         temporal_address=settings.temporal_address,
         namespace=settings.temporal_namespace,
         task_queues=[worker.task_queue for worker in running_workers],
+        postman=postman is not None,
         workflows=sorted(workflow_type.__name__ for workflow_type in workflows.WORKFLOWS),
     )
     try:
@@ -365,6 +398,7 @@ async def _run_until(
             await stopping
     if not running.done():
         log.info("worker stopping", drain_timeout_s=GRACEFUL_SHUTDOWN_TIMEOUT.total_seconds())
+        postman_stop.set()
         await asyncio.gather(*(worker.shutdown() for worker in running_workers))
     # Raises the worker's fatal error, if it had one.
     await running

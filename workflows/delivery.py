@@ -2,6 +2,11 @@
 "Notifications are delivered"), apart from its dossier, so that a recipient who does not
 answer never holds up the dossier's own events.
 
+The postman (`activities.postman`) delivers most notifications without one; it hands a
+notification over to this workflow when its own attempt failed (`first_attempt`): refused or
+unroutable, the run fails at once, shown in the Web UI until an operator redelivers;
+otherwise it waits the first backoff and tries again as below.
+
 Workflow id `delivery-{workflow_id}-{key}`. Its input is the notification's keys only;
 the content is read from the register by the activity. Attempts back off from 10 seconds
 to an hour, for 30 days; a refusal (4xx but 408 and 429) or a recipient without a route
@@ -45,6 +50,16 @@ class NotificationDelivery:
         language = operator_language.current()
         shown = phrase("delivery", language, key=request.key, workflow_id=request.workflow_id)
         workflow.set_current_details(shown)
+        if request.first_attempt is not None:
+            # Handed over by the postman, whose own attempt failed.
+            if request.first_refused:
+                workflow.set_current_details(
+                    phrase(
+                        "delivery_outcome", language, delivery=shown, outcome=request.first_attempt
+                    )
+                )
+                raise ApplicationError(request.first_attempt, type=REFUSED, non_retryable=True)
+            await workflow.sleep(DELIVERY_RETRY.initial_interval or timedelta(seconds=10))
         try:
             result: DeliveryResult = await workflow.execute_activity_method(
                 DeliveryActivities.deliver_notification,

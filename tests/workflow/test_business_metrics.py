@@ -8,26 +8,23 @@ import asyncio
 import re
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import date
-from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 import pytest
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.database import open_pool
-from activities.delivery import DeliveryActivities, TemporalDeliveryStarter
+from activities.delivery import DeliveryActivities, DeliveryOutbox, redeliver
 from activities.metrics import RegisterMetrics
 from activities.register import RegisterActivities
 from models.delivery import RouteTable
 from models.metrics import CATALOGUE, SDK_METRICS
 from models.records import DossierClaim, DossierRow, DossierView
 from scripts.ports import free_port
-from tests.conftest import TEST_KEYS, iso, visa_input
+from tests.conftest import TEST_KEYS, iso, postman_running, visa_input
 from workers.client import runtime
 from workers.codec import sealed_data_converter
 from workers.main import Deliveries, worker_activities, workflow_runner
@@ -71,25 +68,6 @@ async def scrape(address: str) -> dict[Sample, float]:
     return parse(answer.text)
 
 
-@pytest.fixture
-async def own_register(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    """A register of the test's own (a database of the session's PostgreSQL), so that the
-    gauges, which count the whole register, count only what this test wrote."""
-    name = f"metrics_{uuid.uuid4().hex[:12]}"
-    owner = await asyncpg.connect(database_url)
-    try:
-        await owner.execute(f"CREATE DATABASE {name}")
-        url = urlsplit(database_url)._replace(path=f"/{name}").geturl()
-        pool = await open_pool(url)
-        try:
-            yield pool
-        finally:
-            await pool.close()
-            await owner.execute(f"DROP DATABASE {name}")
-    finally:
-        await owner.close()
-
-
 async def until_refused(pool: asyncpg.Pool, workflow_id: str) -> None:
     """Wait, in real time, until the opening's notifications were all refused."""
     for _ in range(200):
@@ -121,19 +99,21 @@ async def test_the_worker_serves_the_register_counts_beside_the_sdk_metrics(
     today = (await dev_server.get_current_time()).date()
     application = visa_input(today)
     workflow_id = f"visa-{application['application_id']}"
-    # No route at all: each notification's delivery (a workflow and an activity of its own,
-    # in the worker) is refused, as a recipient no route leads to is in production.
+    # No route at all: each notification is refused by the postman and handed to a
+    # `NotificationDelivery` workflow, as a recipient no route leads to is in production.
     delivery = DeliveryActivities(own_register, RouteTable())
-    async with Worker(
-        client,
-        task_queue=task_queue,
-        workflows=WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=worker_activities(
-            own_register,
-            None,
-            deliveries=Deliveries(delivery, TemporalDeliveryStarter(client, task_queue)),
+    outbox = DeliveryOutbox(own_register, client, task_queue)
+    async with (
+        Worker(
+            client,
+            task_queue=task_queue,
+            workflows=WORKFLOWS,
+            workflow_runner=workflow_runner(),
+            activities=worker_activities(
+                own_register, None, deliveries=Deliveries(delivery, outbox)
+            ),
         ),
+        postman_running(own_register, delivery, outbox.hand_over),
     ):
         handle = await client.start_workflow(
             "VisaApplication", application, id=workflow_id, task_queue=task_queue
@@ -146,6 +126,14 @@ async def test_the_worker_serves_the_register_counts_beside_the_sdk_metrics(
                     {"kind": "language", "hours": 30, "provider": "P", "notified_on": iso(today)},
                 )
             await until_refused(own_register, workflow_id)
+            # An operator redelivers one before its route exists: the delivery's activity
+            # runs (the dashboard's activity metrics) and is refused again.
+            key = await own_register.fetchval(
+                "SELECT min(key) FROM notification WHERE workflow_id = $1", workflow_id
+            )
+            again = await redeliver(client, task_queue, workflow_id, key)
+            with pytest.raises(WorkflowFailureError):
+                await again.result()
         finally:
             await handle.terminate("test finished")
 

@@ -19,12 +19,13 @@ import pytest
 from pypdf import PdfReader
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.delivery import (
     DeliveryActivities,
-    TemporalDeliveryStarter,
+    DeliveryOutbox,
     delivery_id,
     redeliver,
 )
@@ -45,10 +46,10 @@ from models.delivery import (
     parse_routes,
 )
 from models.reporting import SweepDeadlines
-from scripts.cli_delivery import write_document
+from scripts.cli_delivery import deliveries, write_document
 from scripts.devstack import process_env
 from scripts.ports import free_port
-from tests.conftest import Harness, iso, visa_input
+from tests.conftest import Harness, iso, postman_running, url_of, visa_input
 from tests.delivery_servers import Webhook, smtp_server, webhook_server
 from tests.unit.document_samples import letter_samples
 from tests.workflow.test_one_step import _upserts
@@ -74,27 +75,28 @@ def _routes(webhook_url: str, smtp_port: int) -> RouteTable:
 
 @pytest.fixture
 async def delivering(
-    time_env: WorkflowEnvironment, pool: asyncpg.Pool
+    time_env: WorkflowEnvironment, own_register: asyncpg.Pool
 ) -> AsyncIterator[tuple[Harness, Webhook, int]]:
-    """A worker that delivers: webhooks to a live HTTP server, letters to a port where the
-    test may start (or not yet) an SMTP server."""
+    """A worker that delivers, with its postman, on a register of the test's own: webhooks
+    to a live HTTP server, letters to a port where the test may start (or not yet) an SMTP
+    server."""
+    pool = own_register
     with webhook_server() as (url, hook):
         smtp_port = free_port()
         delivery = DeliveryActivities(
             pool, _routes(url, smtp_port), documents=NotificationDocuments(pool, b"test secret")
         )
         harness = Harness(time_env, pool, f"test-{uuid.uuid4()}")
-        async with Worker(
-            time_env.client,
-            task_queue=harness.task_queue,
-            workflows=WORKFLOWS,
-            workflow_runner=workflow_runner(),
-            activities=worker_activities(
-                pool,
-                None,
-                None,
-                Deliveries(delivery, TemporalDeliveryStarter(time_env.client, harness.task_queue)),
+        outbox = DeliveryOutbox(pool, time_env.client, harness.task_queue)
+        async with (
+            Worker(
+                time_env.client,
+                task_queue=harness.task_queue,
+                workflows=WORKFLOWS,
+                workflow_runner=workflow_runner(),
+                activities=worker_activities(pool, None, None, Deliveries(delivery, outbox)),
             ),
+            postman_running(pool, delivery, outbox.hand_over),
         ):
             try:
                 yield harness, hook, smtp_port
@@ -113,6 +115,16 @@ async def _until_delivered(harness: Harness, workflow_id: str) -> list[asyncpg.R
 
     await harness.until(done, seconds=60)
     return await harness.notifications(workflow_id)
+
+
+async def _until_handed_over(harness: Harness, workflow_id: str, key: str) -> None:
+    """Until the postman, whose attempt failed, handed the notification to its workflow."""
+
+    async def handed_over() -> bool:
+        rows = await harness.notifications(workflow_id)
+        return any(r["key"] == key and r["handed_off_at"] is not None for r in rows)
+
+    await harness.until(handed_over, seconds=60)
 
 
 async def _issued_visa(harness: Harness) -> str:
@@ -147,6 +159,12 @@ async def test_a_whole_lifecycle_delivers_every_notification_exactly_once(
         workflow_id = await _issued_visa(harness)
         rows = await _until_delivered(harness, workflow_id)
 
+    # Each delivered at the postman's first attempt: no workflow of its own.
+    assert all(row["handed_off_at"] is None for row in rows)
+    with pytest.raises(RPCError):
+        await harness.client.get_workflow_handle(
+            delivery_id(workflow_id, rows[0]["key"])
+        ).describe()
     to_authorities = {
         idempotency_key(workflow_id, r["key"]) for r in rows if r["recipient"] != "applicant"
     }
@@ -178,10 +196,16 @@ async def test_a_whole_lifecycle_delivers_every_notification_exactly_once(
     assert "Amina El Idrissi" in _pdf_text(pdf)
 
     # The CLI hands an operator the very document that was sent.
-    settings = Settings(database_url=database_url)
+    settings = Settings(database_url=await url_of(harness.pool, database_url))
     key = invitation["Idempotency-Key"].strip().split("/", 1)[1]
     said = await write_document(settings, workflow_id, key, tmp_path / "letter.pdf")
     assert (tmp_path / "letter.pdf").read_bytes() == attached.get_content(), said
+    # `dossiers notifications` reads how each stands from the register.
+    listed = await deliveries(settings, workflow_id, 100, undelivered=False)
+    assert {item["key"] for item in listed.data} == {row["key"] for row in rows}
+    assert {item["status"] for item in listed.data} == {"delivered"}
+    left = await deliveries(settings, workflow_id, 100, undelivered=True, language="en")
+    assert left.data == [] and left.text == "every notification was delivered"
 
 
 def _pdf_text(pdf: bytes) -> str:
@@ -227,7 +251,7 @@ async def test_a_mailbox_down_for_an_hour_gets_the_letter_when_it_comes_back(
 
 @pytest.mark.rule("A5")
 async def test_a_refusal_is_recorded_not_retried_and_redelivered_once_the_route_is_fixed(
-    delivering: tuple[Harness, Webhook, int],
+    delivering: tuple[Harness, Webhook, int], database_url: str
 ) -> None:
     harness, hook, smtp_port = delivering
     hook.refuse.add("visa_application_copy")
@@ -237,6 +261,7 @@ async def test_a_refusal_is_recorded_not_retried_and_redelivered_once_the_route_
             visa_input(today, procedure="spouse_of_french", prefecture=None)
         )
         key = "000001.visa_application_copy.ofii"
+        await _until_handed_over(harness, handle.id, key)
         delivery = harness.client.get_workflow_handle(delivery_id(handle.id, key))
         with pytest.raises(WorkflowFailureError) as failed:
             await delivery.result()
@@ -248,6 +273,9 @@ async def test_a_refusal_is_recorded_not_retried_and_redelivered_once_the_route_
         assert "no such consulate" not in str(failed.value.cause)
         assert "no such consulate" not in str(failed.value.cause.__cause__)
         assert sum(1 for k, _ in hook.requests if k.endswith(key)) == 1, "not retried blindly"
+        settings = Settings(database_url=await url_of(harness.pool, database_url))
+        [listed] = (await deliveries(settings, handle.id, 10, undelivered=True)).data
+        assert (listed["key"], listed["status"], listed["error"]) == (key, "refused", "HTTP 404")
         alert = await _sweep_alert(harness, handle.id, key)
         assert alert["error"].startswith("HTTP 404") and alert["refused"] is True
         hook.refuse.clear()  # the operator fixed the route

@@ -4,6 +4,7 @@ TEMPORAL_DOCUMENTS_TASK_QUEUE, WORKER_QUEUES)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from pathlib import Path
@@ -12,9 +13,8 @@ import asyncpg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.delivery import delivery_id
-from tests.conftest import Harness, iso, visa_input
-from workers.main import build_workers
+from tests.conftest import Harness, iso, url_of, visa_input
+from workers.main import build_postman, build_workers
 from workers.settings import Settings, SettingsError
 
 
@@ -49,9 +49,10 @@ def _settings(database_url: str, tmp_path: Path, queues: str) -> Settings:
 
 
 async def test_updates_are_answered_while_no_worker_lays_out_letters(
-    time_env: WorkflowEnvironment, pool: asyncpg.Pool, database_url: str, tmp_path: Path
+    time_env: WorkflowEnvironment, own_register: asyncpg.Pool, database_url: str, tmp_path: Path
 ) -> None:
-    settings = _settings(database_url, tmp_path, "dossiers")
+    pool = own_register
+    settings = _settings(await url_of(pool, database_url), tmp_path, "dossiers")
     [dossiers] = build_workers(time_env.client, pool, settings)
     harness = Harness(time_env, pool, settings.temporal_task_queue)
     async with dossiers:
@@ -62,25 +63,29 @@ async def test_updates_are_answered_while_no_worker_lays_out_letters(
             {"evaluated_on": iso(today), "oral_score": 50, "written_score": 20, "evaluator": "E"},
         )
         assert state["stage"] != "opening"
+        # The notifications wait in the register for a postman, no workflow of their own.
         waiting = list(await harness.notifications(handle.id))
         assert waiting and all(row["delivered_at"] is None for row in waiting)
-        delivery = time_env.client.get_workflow_handle(delivery_id(handle.id, waiting[0]["key"]))
-        described = await delivery.describe()
-        assert described.raw_description.execution_config.task_queue.name == (
-            settings.documents_task_queue
-        )
-        # The documents' worker comes: everything waiting is delivered, into the outbox.
-        documents = build_workers(
-            time_env.client, pool, settings.model_copy(update={"worker_queues": "documents"})
-        )
+        assert all(row["handed_off_at"] is None for row in waiting)
+        # The documents' worker comes, with its postman: everything waiting is delivered,
+        # into the outbox.
+        documents_settings = settings.model_copy(update={"worker_queues": "documents"})
+        documents = build_workers(time_env.client, pool, documents_settings)
+        postman = build_postman(time_env.client, pool, documents_settings)
+        stop = asyncio.Event()
         async with contextlib.AsyncExitStack() as stack:
             for worker in documents:
                 await stack.enter_async_context(worker)
+            delivering = asyncio.create_task(postman.run(stop))
 
             async def delivered() -> bool:
                 rows = await harness.notifications(handle.id)
                 return all(row["delivered_at"] is not None for row in rows)
 
-            await harness.until(delivered, seconds=60)
+            try:
+                await harness.until(delivered, seconds=60)
+            finally:
+                stop.set()
+                await delivering
         assert list((tmp_path / "outbox").rglob("*.pdf")), "the letters were laid out"
         await harness.close()

@@ -112,7 +112,7 @@ async def _record(scenario: str) -> None:
     from temporalio.worker import Worker
 
     from activities.database import open_pool
-    from activities.delivery import DeliveryActivities, TemporalDeliveryStarter
+    from activities.delivery import DeliveryActivities, DeliveryOutbox
     from models.delivery import default_routes
     from tests.conftest import Harness, installed_binary, register_search_attributes
     from workers.main import Deliveries, worker_activities
@@ -151,7 +151,7 @@ async def _record(scenario: str) -> None:
                     DeliveryActivities(
                         pool, default_routes(None, None, None, (Path(tmp) / "outbox").as_uri())
                     ),
-                    TemporalDeliveryStarter(env.client, harness.task_queue),
+                    DeliveryOutbox(pool, env.client, harness.task_queue),
                 ),
             ),
         ):
@@ -333,8 +333,9 @@ async def _scheduled(harness: Any, workflow: str, arg: dict[str, Any]) -> Any:
 
 
 async def _notification_delivery(harness: Any) -> Any:
-    """The delivery of a notification, started once the step that made it committed."""
-    from activities.delivery import delivery_id
+    """The delivery of a notification by a workflow of its own, as an operator's
+    redelivery starts it (the postman delivers the others without one)."""
+    from activities.delivery import redeliver
     from tests.conftest import visa_input
 
     today = await harness.today()
@@ -342,9 +343,8 @@ async def _notification_delivery(harness: Any) -> Any:
         today, application_id="RBT-HISTORY-3", procedure="spouse_of_french", prefecture=None
     )
     dossier = await harness.start_visa(application)
-    delivery = harness.client.get_workflow_handle(
-        delivery_id(dossier.id, "000001.visa_application_copy.ofii")
-    )
+    key = "000001.visa_application_copy.ofii"
+    delivery = await redeliver(harness.client, harness.task_queue, dossier.id, key)
     await delivery.result()
     return delivery
 
