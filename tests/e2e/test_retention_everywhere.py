@@ -126,6 +126,15 @@ async def _until(what: str, check: Any) -> Any:
     return found
 
 
+async def _all_delivered(pool: asyncpg.Pool, workflow_ids: list[str]) -> bool:
+    waiting = await pool.fetchval(
+        """SELECT count(*) FROM notification
+           WHERE workflow_id = ANY($1) AND delivered_at IS NULL AND abandoned_by IS NULL""",
+        workflow_ids,
+    )
+    return bool(waiting == 0)
+
+
 async def _start(stack: Stack, application: dict[str, Any]) -> WorkflowHandle[Any, Any]:
     workflow_id = f"visa-{application['application_id']}"
     return await stack.client.start_workflow(
@@ -315,6 +324,12 @@ async def test_retention_as_a_schedule_leaves_nothing_personal_anywhere(stack: S
         lambda: asyncio.to_thread(
             lambda: any(NAME.encode() in path.read_bytes() for path in _files(outbox, "*"))
         ),
+    )
+    # Every notification delivered (a year passes before retention): none is written to the
+    # outbox after the erasure.
+    await _until(
+        "every notification delivered",
+        lambda: _all_delivered(stack.pool, [closed, rejected, open_]),
     )
     started = (await stack.client.get_workflow_handle(closed).fetch_history()).events[0]
     [start_input] = started.workflow_execution_started_event_attributes.input.payloads
