@@ -109,7 +109,7 @@ class Settings(BaseModel):
     worker_activity_slots: int = Field(default=16, ge=1, le=500)
     """Activities (and as many local activities) a worker runs at once; the register's pool
     holds one connection per slot, so no activity ever waits for a connection."""
-    worker_cache_size: int = Field(default=500, ge=0, le=100_000)
+    worker_cache_size: int = Field(default=250, ge=0, le=100_000)
     """Workflows a worker keeps in memory between their tasks (the sticky cache)."""
     database_command_timeout: float = Field(default=30.0, gt=0, le=600)
     """Seconds a register statement may take before it fails (and its activity retries)."""
