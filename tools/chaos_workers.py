@@ -1,8 +1,10 @@
-"""Several workers, one of them SIGKILLed mid-run (`make chaos`'s companion): two
+"""Several workers, two of them SIGKILLed mid-run (`make chaos`'s companion): two
 `WORKER_QUEUES=dossiers` workers and one `WORKER_QUEUES=documents` worker, each a
 `python -m workers` process of its own, on one throwaway stack. A batch of dossiers goes
 through its lifecycle undisturbed (the reference), then a second batch while one of the
-dossiers' workers is SIGKILLed during a step and never restarted. Every dossier of the
+dossiers' workers is SIGKILLed during a step and never restarted, and the documents' worker
+is SIGKILLed with its postman's leases held and replaced by a new one, which takes the dead
+one's notifications once their lease (`DELIVERY_LEASE_SECONDS`) ran out. Every dossier of the
 second batch must end as its reference did, with the same register events and exactly the
 same notifications, each delivered (the register's `delivered_at`); the two batches' times
 measure what the kill cost. Exits 1 on any loss, duplicate, stuck dossier, undelivered
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import tempfile
@@ -42,8 +45,11 @@ from workers.settings import Settings
 KILL_AT_STEP = STEPS // 2
 # After the step's updates are sent, so that some are in the dying worker's hands.
 KILL_DELAY = 0.3
+KILLS = 2  # a dossiers' worker, the documents' worker
 STEPS_IN_FLIGHT = 10
 DRAIN_PATIENCE = 120.0
+# The postmen's lease in this run: the dead one's notifications are taken again this soon.
+LEASE_SECONDS = 5
 # Each worker reads the register for its business gauges this often (seconds).
 METRICS_INTERVAL = "1"
 
@@ -70,7 +76,7 @@ class WorkersReport(Report):
 
     @property
     def ok(self) -> bool:
-        return super().ok and self.kills == 1 and not self.undelivered
+        return super().ok and self.kills == KILLS and not self.undelivered
 
     def line(self) -> str:
         return (
@@ -91,6 +97,7 @@ async def start_worker(stack: PrivateStack, settings: Settings, queues: str) -> 
         "WORKER_QUEUES": queues,
         "METRICS_ADDRESS": address,
         "METRICS_INTERVAL": METRICS_INTERVAL,
+        "DELIVERY_LEASE_SECONDS": str(settings.delivery_lease_seconds),
     }
     if settings.delivery_outbox_dir is not None:  # beside a webhook: the applicant's letters
         env["DELIVERY_OUTBOX_DIR"] = str(settings.delivery_outbox_dir)
@@ -172,12 +179,16 @@ async def run_workers_kill(
     settings_update: dict[str, Any] | None = None,
     inspect: Callable[[PrivateStack, list[WorkerProcess]], Awaitable[None]] | None = None,
 ) -> WorkersReport:
-    """Two dossiers' workers and a documents' one; one dossiers' worker killed mid-run.
+    """Two dossiers' workers and a documents' one; one dossiers' worker and the documents'
+    one killed mid-run, the documents' one replaced.
     `settings_update` changes the workers' settings (a test's webhook); `inspect` is called
     at the end with the workers still running (the test reads their metrics)."""
     report = WorkersReport(dossiers=dossiers, workers=3)
     async with private_stack(root, TASK_QUEUE) as stack:
-        settings = stack.settings.model_copy(update=settings_update or {})
+        settings = stack.settings.model_copy(
+            update={"delivery_lease_seconds": LEASE_SECONDS, **(settings_update or {})}
+        )
+        replacements: list[WorkerProcess] = []
         client = await connect(settings)
         pool = await asyncpg.create_pool(stack.database_url, min_size=1, max_size=2)
         try:
@@ -190,10 +201,14 @@ async def run_workers_kill(
 
                 async def kill_one() -> None:
                     await asyncio.sleep(KILL_DELAY)
-                    victim = running[0].process
-                    victim.send_signal(signal.SIGKILL)
-                    await victim.wait()
-                    report.kills += 1
+                    for victim in (running[0].process, running[2].process):
+                        # The worker and its renderers (its own session): the machine lost.
+                        os.killpg(victim.pid, signal.SIGKILL)
+                        await victim.wait()
+                        report.kills += 1
+                    # A new documents' worker: the dead postman's leases run out first.
+                    replacements.append(await start_worker(stack, settings, "documents"))
+                    await polling(client, settings, replacements[-1])
 
                 report.killed_seconds, got, left = await batch(client, pool, killed, kill_one)
                 report.undelivered = len(left)
@@ -211,8 +226,10 @@ async def run_workers_kill(
                     )
                 ]
                 if inspect is not None:
-                    await inspect(stack, running[1:])
+                    await inspect(stack, [running[1], *replacements])
         finally:
+            for worker in replacements:
+                await stop_worker_process(worker.process)
             await pool.close()
     return report
 

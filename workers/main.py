@@ -252,6 +252,7 @@ def build_postman(
         delivery_activities(pool, settings, renderer),
         outbox.hand_over,
         concurrency=settings.worker_activity_slots,
+        lease=timedelta(seconds=settings.delivery_lease_seconds),
     )
 
 

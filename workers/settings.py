@@ -136,6 +136,9 @@ class Settings(BaseModel):
     document_secret: SecretStr | None = None
     """The key of the documents' verification codes; None derives it from the first payload
     key (set it to keep codes verifiable across a rotation of PAYLOAD_KEYS)."""
+    delivery_lease_seconds: int = Field(default=60, ge=2, le=3600)
+    """How long a postman holds a notification it delivers (renewed every third of it): a
+    dead worker's notifications are taken again by another postman this long after."""
     delivery_alert_hours: int = Field(default=48, ge=1, le=24 * 90)
     """An undelivered notification older than this is alerted in the daily sweep."""
     person_search_key: SecretStr | None = None

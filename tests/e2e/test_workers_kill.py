@@ -1,8 +1,9 @@
 """Two dossiers' workers and a documents' one, each a process of its own, one dossiers'
-worker SIGKILLed mid-run (`tools.chaos_workers`): no dossier lost or stuck, exactly the
-reference's notifications, each taken once by its recipient (the `Idempotency-Key`), and
-business gauges that every worker exports alike, the register's counts (so that the
-dashboards' `max by` reads them once, docs/production.md "Read the metrics")."""
+worker and the documents' one SIGKILLed mid-run, the latter replaced
+(`tools.chaos_workers`): no dossier lost or stuck, exactly the reference's notifications,
+each taken once by its recipient (the `Idempotency-Key`), and business gauges that every
+worker exports alike, the register's counts (so that the dashboards' `max by` reads them
+once, docs/production.md "Read the metrics")."""
 
 from __future__ import annotations
 

@@ -250,6 +250,9 @@ WORKER_MAY: dict[str, set[str]] = {
             "delivery_endpoint",
             "document_sha256",
             "document_note",  # a native name no shipped font draws, left out (015)
+            "lease_owner",  # the postman delivering it (016)
+            "lease_until",
+            "handed_off_at",  # its NotificationDelivery workflow delivers it (016)
         )
     },
     "session_seat": {"SELECT", "INSERT", "DELETE"},  # and UPDATE of every column, below
