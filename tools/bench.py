@@ -74,6 +74,7 @@ from scripts.devstack import (
 from tools.bench_delivery import (
     DELIVER_ENV,
     EndToEnd,
+    combined,
     cpu_line,
     end_to_end,
     processes_of,
@@ -459,7 +460,7 @@ class Plan:
 
 # The figure: 100,000 open dossiers (an hour or more of starts on 2 cores).
 FULL = Plan(rounds=5, warmup=1.5, window=5.0, dossiers=100_000)
-QUICK = Plan(rounds=2, warmup=1.0, window=3.0, dossiers=300, letter_rounds=1, end_to_end=20)
+QUICK = Plan(rounds=2, warmup=1.0, window=3.0, dossiers=300, letter_rounds=1, end_to_end=40)
 
 
 async def measure_lifecycles(client: Client, plan: Plan, subject: Kind, baseline: Kind) -> Row:
@@ -703,19 +704,32 @@ async def measure_end_to_end(
         await measured(DOSSIER, plan.lanes)  # not counted: imports, caches, the renderer
         await measured(BARE, plan.lanes)
         latencies.clear()
-        dossier = await measured(DOSSIER, plan.end_to_end)
-        bare = await measured(BARE, plan.end_to_end)
+        # Alternating rounds, as the other measures: what one side leaves the server to do
+        # (closing, timers, visibility) falls on both alike.
+        subjects, baselines = await interleaved(
+            plan.rounds,
+            lambda: measured(DOSSIER, plan.end_to_end),
+            lambda: measured(BARE, plan.end_to_end),
+        )
+    _show_rounds(
+        "end to end, VisaApplication vs bare",
+        [each.per_second for each in subjects],
+        [each.per_second for each in baselines],
+        _rate,
+    )
+    dossier, bare = combined(subjects), combined(baselines)
     print(f"  {cpu_line('VisaApplication, delivered', dossier)}", flush=True)
     print(f"  {cpu_line('bare', bare)}", flush=True)
     cpu = sum(dossier.cpu_ms.values())
+    ratio = dossier.per_second / bare.per_second
     return [
         Row(
             f"end to end: lifecycles/s, letters and deliveries drained, {plan.lanes} in flight",
             _rate(dossier.per_second),
             _rate(bare.per_second),
-            dossier.per_second / bare.per_second,
+            ratio,
             f">= {END_TO_END_GOAL}",
-            dossier.per_second / bare.per_second >= END_TO_END_GOAL,
+            ratio >= END_TO_END_GOAL,
         ),
         *(
             Row(

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import statistics
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -138,6 +139,14 @@ async def end_to_end(
     return EndToEnd(
         count / elapsed,
         {role: (after[role] - before[role]) * 1e3 / count for role in after},
+    )
+
+
+def combined(rounds: list[EndToEnd]) -> EndToEnd:
+    """The median rate of `rounds` and their mean CPU per lifecycle."""
+    return EndToEnd(
+        statistics.median(each.per_second for each in rounds),
+        {role: statistics.mean(each.cpu_ms[role] for each in rounds) for role in rounds[0].cpu_ms},
     )
 
 
