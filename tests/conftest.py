@@ -123,8 +123,9 @@ def installed_binary(name: str) -> str:
     return found
 
 
-@pytest.fixture(scope="session")
-async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+@contextlib.asynccontextmanager
+async def started_time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping test server, stopped on the way out."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=installed_binary("temporal-test-server"),
         # Every workflow test runs on sealed payloads, and its worker refuses any other
@@ -136,6 +137,21 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    async with started_time_env() as env:
+        yield env
+
+
+@pytest.fixture
+async def own_time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of the test's own: for a test whose workflows outlive it (a
+    delivery retrying for 30 days, its activity cut short by the worker's shutdown), so
+    that nothing they leave holds the shared server's clock for the tests after."""
+    async with started_time_env() as env:
+        yield env
 
 
 @pytest.fixture

@@ -75,12 +75,12 @@ def _routes(webhook_url: str, smtp_port: int) -> RouteTable:
 
 @pytest.fixture
 async def delivering(
-    time_env: WorkflowEnvironment, own_register: asyncpg.Pool
+    own_time_env: WorkflowEnvironment, own_register: asyncpg.Pool
 ) -> AsyncIterator[tuple[Harness, Webhook, int]]:
     """A worker that delivers, with its postman, on a register of the test's own: webhooks
     to a live HTTP server, letters to a port where the test may start (or not yet) an SMTP
     server."""
-    pool = own_register
+    pool, time_env = own_register, own_time_env
     with webhook_server() as (url, hook):
         smtp_port = free_port()
         delivery = DeliveryActivities(

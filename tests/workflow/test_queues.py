@@ -49,9 +49,9 @@ def _settings(database_url: str, tmp_path: Path, queues: str) -> Settings:
 
 
 async def test_updates_are_answered_while_no_worker_lays_out_letters(
-    time_env: WorkflowEnvironment, own_register: asyncpg.Pool, database_url: str, tmp_path: Path
+    own_time_env: WorkflowEnvironment, own_register: asyncpg.Pool, database_url: str, tmp_path: Path
 ) -> None:
-    pool = own_register
+    pool, time_env = own_register, own_time_env
     settings = _settings(await url_of(pool, database_url), tmp_path, "dossiers")
     [dossiers] = build_workers(time_env.client, pool, settings)
     harness = Harness(time_env, pool, settings.temporal_task_queue)
