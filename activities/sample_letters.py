@@ -12,7 +12,7 @@ shaped and broken before the first delivery comes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
@@ -32,11 +32,11 @@ SECRET = b"sample-letters"
 SAMPLE_NAME = "Amina El Idrissi"
 
 
-def _person(sample: dict[str, Any], name: str) -> dict[str, Any] | None:
+def _person(sample: dict[str, Any], name: str | None) -> Mapping[str, Any] | None:
     if not sample.get("person"):
         return None
-    start = examples.load(sample["person"])
-    return {**person_of(start, person_id_of(sample["payload"])), "full_name": name}
+    person = person_of(examples.load(sample["person"]), person_id_of(sample["payload"]))
+    return {**person, "full_name": name} if name is not None else person
 
 
 def _recipient(key: str) -> str:
@@ -44,21 +44,39 @@ def _recipient(key: str) -> str:
     return key.split(".")[2] if key.count(".") >= 2 else "applicant"
 
 
+def samples() -> list[dict[str, Any]]:
+    """The sample notifications of every letter kind (`examples/documents/letters.json`)."""
+    return list(examples.load("documents/letters")["letters"])
+
+
+def compose_sample(
+    sample: dict[str, Any],
+    language: str,
+    *,
+    name: str | None = None,
+    issued_on: date = ISSUED_ON,
+    secret: bytes = SECRET,
+) -> Composed:
+    """The letter of one sample in `language`, to `name` (the sample's own when None)."""
+    payload = sample["payload"] if name is None else {**sample["payload"], "full_name": name}
+    return compose(
+        sample["kind"],
+        payload,
+        language,
+        person=_person(sample, name),
+        recipient=_recipient(sample["key"]),
+        reference=reference_of(payload),
+        rule=str(payload["rule"]),
+        issued_on=issued_on,
+        verification_code=verification_code(sample["workflow_id"], sample["key"], secret),
+    )
+
+
 def sample_letters(language: str | None, name: str = SAMPLE_NAME) -> list[Composed]:
     """Every template in `language` (each in its own languages when None), to `name`."""
     return [
-        compose(
-            sample["kind"],
-            {**sample["payload"], "full_name": name},
-            written,
-            person=_person(sample, name),
-            recipient=_recipient(sample["key"]),
-            reference=reference_of(sample["payload"]),
-            rule=sample["payload"]["rule"],
-            issued_on=ISSUED_ON,
-            verification_code=verification_code(sample["workflow_id"], sample["key"], SECRET),
-        )
-        for sample in examples.load("documents/letters")["letters"]
+        compose_sample(sample, written, name=name)
+        for sample in samples()
         for written in ([language] if language else sorted(template_languages(sample["kind"])))
     ]
 

@@ -88,12 +88,9 @@ async def url_of(pool: asyncpg.Pool, database_url: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def postman_running(
-    pool: asyncpg.Pool, deliveries: DeliveryActivities, hand_over: HandOver
-) -> AsyncIterator[Postman]:
-    """The worker's postman on `pool` (a register of the test's own: it takes every
-    undelivered row), stopped when the test leaves."""
-    postman = Postman(pool, deliveries, hand_over, concurrency=8, poll_seconds=0.2)
+async def running_postman(postman: Postman) -> AsyncIterator[Postman]:
+    """`postman` delivering until the test leaves (on a register of the test's own: it
+    takes every undelivered row)."""
     stop = asyncio.Event()
     running = asyncio.create_task(postman.run(stop))
     try:
@@ -101,6 +98,13 @@ async def postman_running(
     finally:
         stop.set()
         await running
+
+
+def postman_running(
+    pool: asyncpg.Pool, deliveries: DeliveryActivities, hand_over: HandOver
+) -> contextlib.AbstractAsyncContextManager[Postman]:
+    """A postman as the worker's, looking often, on `pool`, until the test leaves."""
+    return running_postman(Postman(pool, deliveries, hand_over, concurrency=8, poll_seconds=0.2))
 
 
 async def register_search_attributes(client: Client, namespace: str = "default") -> None:

@@ -17,16 +17,9 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 
-import examples
 from activities.documents import render_pdf
-from models.documents import (
-    compose,
-    person_id_of,
-    person_of,
-    reference_of,
-    template_languages,
-    verification_code,
-)
+from activities.sample_letters import compose_sample, samples
+from models.documents import template_languages
 
 SCALE = 1.5  # 108 dots per inch: the page reads on a screen
 LANGUAGES = ("fr", "ar")  # every kind; the invitation in all its languages
@@ -37,23 +30,11 @@ def render(out: Path) -> list[Path]:
     """One PNG per letter kind and language (of its first page); returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for sample in examples.load("documents/letters")["letters"]:
-        kind, payload = sample["kind"], sample["payload"]
-        person = person_of(examples.load(sample["person"]), person_id_of(payload))
-        code = verification_code(sample["workflow_id"], sample["key"], SECRET)
+    for sample in samples():
+        kind = sample["kind"]
         languages = template_languages(kind) if kind == "invitation" else LANGUAGES
         for language in sorted(languages):
-            composed = compose(
-                kind,
-                payload,
-                language,
-                reference=reference_of(payload),
-                rule=str(payload["rule"]),
-                issued_on=date(2009, 1, 12),
-                verification_code=code,
-                person=person,
-                recipient=sample["key"].split(".")[2],
-            )
+            composed = compose_sample(sample, language, issued_on=date(2009, 1, 12), secret=SECRET)
             document = pdfium.PdfDocument(render_pdf(composed))
             try:
                 path = out / f"{kind}-{language}.png"

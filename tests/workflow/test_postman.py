@@ -15,7 +15,6 @@ import pytest
 
 from activities import register_gateway as register
 from activities.delivery import DeliveryActivities
-from activities.postman import Postman
 from models.common import Recipient
 from models.delivery import Route, RouteTable, idempotency_key
 from tests.conftest import postman_running
@@ -124,18 +123,12 @@ async def test_a_failed_attempt_is_handed_to_its_workflow_with_why(
         [later] = await _due(own_register, 1, kind="evaluation_results")
         hook.failures[later] = 1
         [refused] = await _due(own_register, 1)
-        postman = Postman(
-            own_register, _deliveries(own_register, url), hand_over, concurrency=4, poll_seconds=0.1
-        )
-        stop = asyncio.Event()
-        running = asyncio.create_task(postman.run(stop))
-        for _ in range(200):
-            if len(handed) == 2:
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)  # more than two looks: nothing is taken again
-        stop.set()
-        await running
+        async with postman_running(own_register, _deliveries(own_register, url), hand_over):
+            for _ in range(200):
+                if len(handed) == 2:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)  # more than two looks: nothing is taken again
     assert sorted(handed) == sorted(
         [(refused, f"{url} refused: HTTP 404", True), (later, f"{url}: HTTP 500", False)]
     )

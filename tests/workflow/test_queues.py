@@ -4,7 +4,6 @@ TEMPORAL_DOCUMENTS_TASK_QUEUE, WORKER_QUEUES)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from pathlib import Path
@@ -13,7 +12,7 @@ import asyncpg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from tests.conftest import Harness, iso, url_of, visa_input
+from tests.conftest import Harness, iso, running_postman, url_of, visa_input
 from workers.main import build_postman, build_workers
 from workers.settings import Settings, SettingsError
 
@@ -72,20 +71,15 @@ async def test_updates_are_answered_while_no_worker_lays_out_letters(
         documents_settings = settings.model_copy(update={"worker_queues": "documents"})
         documents = build_workers(time_env.client, pool, documents_settings)
         postman = build_postman(time_env.client, pool, documents_settings)
-        stop = asyncio.Event()
         async with contextlib.AsyncExitStack() as stack:
             for worker in documents:
                 await stack.enter_async_context(worker)
-            delivering = asyncio.create_task(postman.run(stop))
+            await stack.enter_async_context(running_postman(postman))
 
             async def delivered() -> bool:
                 rows = await harness.notifications(handle.id)
                 return all(row["delivered_at"] is not None for row in rows)
 
-            try:
-                await harness.until(delivered, seconds=60)
-            finally:
-                stop.set()
-                await delivering
+            await harness.until(delivered, seconds=60)
         assert list((tmp_path / "outbox").rglob("*.pdf")), "the letters were laid out"
         await harness.close()
