@@ -17,7 +17,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailed
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.delivery import DeliveryActivities, DeliveryOutbox, redeliver
+from activities.delivery import DeliveryActivities, DeliveryOutbox, delivery_id, redeliver
 from activities.metrics import RegisterMetrics
 from activities.register import RegisterActivities
 from models.delivery import RouteTable
@@ -66,6 +66,20 @@ async def scrape(address: str) -> dict[Sample, float]:
         answer = await client.get(f"http://{address}/metrics")
     assert answer.status_code == 200
     return parse(answer.text)
+
+
+async def until_handed_over(pool: asyncpg.Pool, workflow_id: str, key: str) -> None:
+    """Wait, in real time, until the postman handed the notification to its workflow."""
+    for _ in range(200):
+        if await pool.fetchval(
+            """SELECT handed_off_at IS NOT NULL FROM notification
+               WHERE workflow_id = $1 AND key = $2""",
+            workflow_id,
+            key,
+        ):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the notification was not handed over in time")
 
 
 async def until_refused(pool: asyncpg.Pool, workflow_id: str) -> None:
@@ -131,6 +145,11 @@ async def test_the_worker_serves_the_register_counts_beside_the_sdk_metrics(
             key = await own_register.fetchval(
                 "SELECT min(key) FROM notification WHERE workflow_id = $1", workflow_id
             )
+            # Once the postman's hand-over has failed: a redelivery while it still runs
+            # would be that run, which runs no activity.
+            await until_handed_over(own_register, workflow_id, key)
+            with pytest.raises(WorkflowFailureError):
+                await client.get_workflow_handle(delivery_id(workflow_id, key)).result()
             again = await redeliver(client, task_queue, workflow_id, key)
             with pytest.raises(WorkflowFailureError):
                 await again.result()
