@@ -128,7 +128,7 @@ def _bidi_runs(
     ).get_bidi_fragments()
 
 
-class _Document(FPDF):
+class _Document(typefaces.SplitOnce):
     """A4 portrait; the verification code, the circular and the page on every page."""
 
     def __init__(self, composed: Composed) -> None:

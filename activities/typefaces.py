@@ -9,7 +9,10 @@ a letter's CPU time, spent again for every letter. A process now keeps, per face
 - harfbuzz's shaping and the widths it measures, by text, size and the shaping parameters
   harfbuzz reads: the templates' text recurs letter after letter;
 - the tables a subset is made of (activities/font_subset.py): a document embeds each font
-  as the face with only the outlines it draws, under their own glyph ids.
+  as the face with only the outlines it draws, under their own glyph ids;
+- how fpdf2 splits a text into fragments by the font that draws each character
+  (`SplitOnce`), and how it places a line's glyphs (`PlacedFragment`): done a character
+  and a glyph at a time, they were two thirds of a letter once the shaping was kept.
 
 What the caches hold never changes a document (tests/workflow/test_documents.py).
 """
@@ -19,16 +22,17 @@ from __future__ import annotations
 import struct
 import threading
 from bisect import bisect_left
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from copy import copy
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from fpdf import FPDF
 from fpdf.enums import TextEmphasis
 from fpdf.fonts import Glyph, SubsetMap, TTFFont
+from fpdf.line_break import Fragment
 from fpdf.output import (
     CIDSystemInfo,
     OutputProducer,
@@ -39,6 +43,7 @@ from fpdf.output import (
     _cid_font_widths,
 )
 from fpdf.syntax import Name, PDFArray, PDFContentStream
+from fpdf.util import escape_parens
 
 from activities.font_subset import GlyphTables
 
@@ -68,6 +73,20 @@ def _shaping_key(text: str, size: float, parameters: Mapping[str, Any] | None) -
 ShapedGlyph = tuple[int, tuple[int, ...], str, int, int, int, int, int, bool]
 
 
+class Move(NamedTuple):
+    """The text matrix moved to a glyph drawn at a position of its own, relative to where
+    its line starts (mm)."""
+
+    x: float
+    y: float
+
+
+# A line as fpdf2 draws it (`Fragment.render_with_text_shaping`), from wherever it starts:
+# runs of glyphs drawn one after the other, each glyph a character numbering it in its
+# face (`Face.number`), and the moves between them.
+Layout = tuple[str | Move, ...]
+
+
 @dataclass
 class Face:
     """One font file as this process keeps it."""
@@ -76,6 +95,9 @@ class Face:
     prototype: TTFFont
     widths: dict[Hashable, tuple[int, float]] = field(default_factory=dict)
     shapes: dict[Hashable, tuple[ShapedGlyph, ...]] = field(default_factory=dict)
+    layouts: dict[Hashable, Layout] = field(default_factory=dict)
+    glyphs: list[Glyph] = field(default_factory=list)  # by their number in `layouts`
+    _numbers: dict[Glyph, str] = field(default_factory=dict)
     _tables: GlyphTables | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -94,6 +116,7 @@ class Face:
         for name in _SHARED_ATTRIBUTES:
             setattr(font, name, getattr(self.prototype, name))
         font.face = self
+        font.codes = {}
         font.i = len(pdf.fonts) + 1
         font.fontkey = fontkey
         font.emphasis = TextEmphasis.coerce(style)
@@ -102,6 +125,15 @@ class Face:
         font.biggest_size_pt = 0
         font.subset = SubsetMap(font)
         return font
+
+    def number(self, glyph: Glyph) -> str:
+        """The character that stands for `glyph` in this face's layouts."""
+        with self._lock:
+            number = self._numbers.get(glyph)
+            if number is None:
+                number = self._numbers[glyph] = chr(len(self.glyphs))
+                self.glyphs.append(glyph)
+            return number
 
     def tables(self) -> GlyphTables:
         """What a subset of the face is made of, read on the first subset."""
@@ -141,8 +173,9 @@ _SHARED_ATTRIBUTES = (
 class _DocumentFont(TTFFont):
     """A face as one document uses it; text widths come from the face's memory."""
 
-    __slots__ = ("face",)
+    __slots__ = ("codes", "face")
     face: Face
+    codes: dict[int, str]  # a glyph's number in the face: its code in this document
 
     def shaped_text_width(
         self, text: str, font_size_pt: float, text_shaping_params: dict[str, Any] | None
@@ -152,23 +185,25 @@ class _DocumentFont(TTFFont):
         width = widths.get(key)
         if width is None:
             width = super().shaped_text_width(text, font_size_pt, text_shaping_params)
-            if len(widths) >= WIDTHS_KEPT:
-                widths.clear()
-            widths[key] = width
+            _keep(widths, key, width)
         return width
 
-    def shape_text(
+    def _shaped(
         self, text: str, font_size_pt: float, text_shaping_params: dict[str, Any] | None
-    ) -> list[dict[str, Any]]:
-        """fpdf2's shaping of `text`, harfbuzz's part of it kept by the face."""
+    ) -> tuple[ShapedGlyph, ...]:
+        """Harfbuzz's shaping of `text`, kept by the face."""
         key = _shaping_key(text, font_size_pt, text_shaping_params)
         shapes = self.face.shapes
         shaped = shapes.get(key)
         if shaped is None:
             shaped = self._shape(text, font_size_pt, text_shaping_params)
-            if len(shapes) >= WIDTHS_KEPT:
-                shapes.clear()
-            shapes[key] = shaped
+            _keep(shapes, key, shaped)
+        return shaped
+
+    def shape_text(
+        self, text: str, font_size_pt: float, text_shaping_params: dict[str, Any] | None
+    ) -> list[dict[str, Any]]:
+        """fpdf2's shaping of `text`, harfbuzz's part of it kept by the face."""
         subset = self.subset
         placed = []
         for (
@@ -181,7 +216,7 @@ class _DocumentFont(TTFFont):
             x_offset,
             y_offset,
             force,
-        ) in shaped:
+        ) in self._shaped(text, font_size_pt, text_shaping_params):
             glyph = subset.get_glyph(
                 glyph=glyph_id, unicode=unicode, glyph_name=name, glyph_width=width
             )
@@ -198,6 +233,79 @@ class _DocumentFont(TTFFont):
                 }
             )
         return placed
+
+    def draw(self, fragment: Fragment, x: float, y: float, h: float) -> str:
+        """`Fragment.render_with_text_shaping` of a fragment in this font without word
+        spacing: its line laid out once per process, then numbered in this document's
+        subset and placed at (x, y). Drawing glyph by glyph was half of a letter's CPU."""
+        k = fragment.k
+        key = (
+            _shaping_key(fragment.string, fragment.font_size_pt, fragment.text_shaping_parameters),
+            fragment.font_stretching,
+            fragment.char_spacing,
+            k,
+        )
+        layouts = self.face.layouts
+        layout = layouts.get(key)
+        if layout is None:
+            layout = self._layout(fragment)
+            _keep(layouts, key, layout)
+        drawn = []
+        for piece in layout:
+            if isinstance(piece, Move):
+                drawn.append(f"1 0 0 1 {(x + piece.x) * k:.2f} {(h - (y + piece.y)) * k:.2f} Tm ")
+            else:
+                codes = self._codes_of(piece).encode("utf-16-be").decode("latin-1")
+                drawn.append(f"({escape_parens(codes)}) Tj ")
+        line = "".join(drawn)
+        return line[:-1] if layout and not isinstance(layout[-1], Move) else line
+
+    def _codes_of(self, run: str) -> str:
+        """A run of a layout in this document's codes, each glyph numbered in the subset
+        the first time the document draws it."""
+        codes = self.codes
+        for number in dict.fromkeys(run):  # in the order drawn, as fpdf2 numbers them
+            if ord(number) not in codes:
+                code = self.subset.pick_glyph(self.face.glyphs[ord(number)])
+                assert code is not None  # a glyph, never None, is always given a code
+                codes[ord(number)] = chr(code)
+        return run.translate(codes)
+
+    def _layout(self, fragment: Fragment) -> Layout:
+        """fpdf2's placing of a fragment's glyphs (`Fragment.render_with_text_shaping`),
+        from the line's start."""
+        size, stretching, k = fragment.font_size_pt, fragment.font_stretching, fragment.k
+
+        def adjust(position: float) -> float:  # fpdf2's `adjust_pos`, in the same order
+            return position * self.scale * size * (stretching / 100) / 1000 / k
+
+        char_spacing = fragment.char_spacing * (stretching / 100) / k
+        pieces: list[str | Move] = []
+        run: list[str] = []
+        x = y = 0.0
+
+        def move(to_x: float, to_y: float) -> None:
+            if run:
+                pieces.append("".join(run))
+                run.clear()
+            pieces.append(Move(to_x, to_y))
+
+        shaped = self._shaped(
+            fragment.string, fragment.font_size_pt, fragment.text_shaping_parameters
+        )
+        for glyph_id, unicode, name, width, x_adv, y_adv, x_off, y_off, force in shaped:
+            if not glyph_id:  # a glyph the font lacks: not drawn (`SubsetMap.get_glyph`)
+                continue
+            if x_off or y_off:
+                move(x + adjust(x_off), y - adjust(y_off))
+            run.append(self.face.number(Glyph(glyph_id, unicode, name, width)))
+            x += adjust(x_adv) + char_spacing
+            y += adjust(y_adv)
+            if force:
+                move(x, y)
+        if run:
+            pieces.append("".join(run))
+        return tuple(pieces)
 
     def _shape(
         self, text: str, font_size_pt: float, text_shaping_params: dict[str, Any] | None
@@ -240,6 +348,91 @@ class _DocumentFont(TTFFont):
                 )
             )
         return tuple(shaped)
+
+
+class PlacedFragment(Fragment):
+    """A fragment drawn from its line's layout kept by its face (`_DocumentFont.draw`)."""
+
+    def render_with_text_shaping(
+        self, pos_x: float, pos_y: float, h: float, word_spacing: float
+    ) -> str:
+        font = self.font
+        if word_spacing or not isinstance(font, _DocumentFont):
+            return super().render_with_text_shaping(pos_x, pos_y, h, word_spacing)
+        return font.draw(self, pos_x, pos_y, h)
+
+
+# A text's fragments as fpdf2 splits it (`FPDF._parse_chars`): each one's characters and
+# the font, family, style and emphasis it is drawn in; then the emphasis after the text.
+_Split = tuple[str, str, str, str, bool, bool]
+Splits = tuple[tuple[_Split, ...], Any]
+_SPLITS: dict[Hashable, Splits] = {}
+
+
+class SplitOnce(FPDF):
+    """fpdf2's document, a text's split into fragments (by the font, main or fallback,
+    that draws each character) kept per process: made a character at a time, it was a
+    sixth of a letter. Its fragments are drawn from their layouts (`PlacedFragment`)."""
+
+    def _parse_chars(
+        self,
+        text: str,
+        markdown: bool,
+        *,
+        _initial_emphasis: tuple[bool, bool, bool, bool] | None = None,
+    ) -> Iterator[Fragment]:
+        font = self.current_font
+        alias = self.str_alias_nb_pages
+        if markdown or font is None or (alias and alias in text):
+            # the number of pages, written at the end, is fpdf2's own fragment
+            yield from super()._parse_chars(text, markdown, _initial_emphasis=_initial_emphasis)
+            return
+        key = (
+            text,
+            font.fontkey,
+            self.font_style,
+            self.underline,
+            self.strikethrough,
+            _initial_emphasis,
+            tuple(self._fallback_font_ids),
+            self._fallback_font_exact_match,
+        )
+        splits = _SPLITS.get(key)
+        if splits is None:
+            fragments = list(
+                super()._parse_chars(text, markdown, _initial_emphasis=_initial_emphasis)
+            )
+            splits = (tuple(_split_of(fragment) for fragment in fragments), self._markdown_emphasis)
+            _keep(_SPLITS, key, splits)
+        parts, emphasis = splits
+        for characters, fontkey, family, style, strikethrough, underline in parts:
+            state = self._get_current_graphics_state()
+            state.current_font = self.fonts[fontkey]
+            state.font_family = family
+            state.font_style = style
+            state.strikethrough = strikethrough
+            state.underline = underline
+            yield PlacedFragment(characters, state, self.k)
+        self._markdown_emphasis = emphasis
+
+
+def _split_of(fragment: Fragment) -> _Split:
+    state = fragment.graphics_state
+    return (
+        "".join(fragment.characters),
+        fragment.font.fontkey,
+        state.font_family,
+        state.font_style,
+        bool(state.strikethrough),
+        bool(state.underline),
+    )
+
+
+def _keep(memory: dict[Hashable, Any], key: Hashable, value: Any) -> None:
+    """Kept by the face; a face that kept too many starts again."""
+    if len(memory) >= WIDTHS_KEPT:
+        memory.clear()
+    memory[key] = value
 
 
 @cache

@@ -24,8 +24,11 @@ from typing import Any
 import asyncpg
 import pypdfium2 as pdfium
 import pytest
+from fpdf import FPDF
+from fpdf.line_break import Fragment
 from pypdf import PdfReader
 
+from activities import typefaces
 from activities.database import ensure_login_role, open_pool
 from activities.documents import (
     PARENT_WATCH_SECONDS,
@@ -200,6 +203,26 @@ def test_a_process_that_rendered_letters_renders_the_next_as_a_fresh_process_doe
         render_pdf(_compose(SAMPLES["training_prescription"], other))
     render_pdf(composed)
     assert sha256_of(render_pdf(composed)) == _first_render_in_a_fresh_process(composed)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_letters_drawn_from_the_layouts_a_process_keeps_are_those_fpdf2_draws(
+    language: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line's split into fragments and its glyphs' placing, kept per process
+    (`typefaces.SplitOnce`, `typefaces.PlacedFragment`), give the bytes fpdf2 gives drawing
+    every letter a character and a glyph at a time."""
+    letters = [
+        _compose(LETTERS[kind], language, **changes)
+        for kind in sorted(LETTERS)
+        for changes in ({}, {"full_name": "Mehmet Yılmaz"}, {"full_name": "أمينة الإدريسي"})
+    ]
+    kept = [sha256_of(render_pdf(composed)) for composed in letters]
+    monkeypatch.setattr(typefaces.SplitOnce, "_parse_chars", FPDF._parse_chars)
+    monkeypatch.setattr(
+        typefaces.PlacedFragment, "render_with_text_shaping", Fragment.render_with_text_shaping
+    )
+    assert [sha256_of(render_pdf(composed)) for composed in letters] == kept
 
 
 def _lines(pdf: bytes) -> list[str]:
