@@ -106,12 +106,21 @@ async def open_pool(
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
+        reset=_session_kept,
         command_timeout=command_timeout,
     )
     if migrated:
         async with pool.acquire() as connection:
             await migrate(connection)
     return pool
+
+
+async def _session_kept(connection: asyncpg.Connection) -> None:
+    """A connection goes back to the pool as it is, once asyncpg has rolled back a
+    transaction left open and forgotten its listeners. Nothing here changes a session: its
+    advisory locks are a transaction's, its settings `SET LOCAL`, and the postman's
+    `LISTEN` is undone by the postman. The `RESET ALL`, `CLOSE ALL`, `UNLISTEN *` asyncpg
+    sends otherwise cost a round trip on every release: a worker's busiest query."""
 
 
 async def connect(database_url: str) -> asyncpg.Connection:

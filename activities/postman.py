@@ -151,10 +151,17 @@ class Postman:
             try:
                 async with self.pool.acquire() as connection:
                     await connection.add_listener(register.POSTMAN_CHANNEL, self.wake)
-                    while not stop.is_set() and not connection.is_closed():
-                        await _wait(stop, self.poll_seconds)
-                    if not connection.is_closed():
-                        await connection.remove_listener(register.POSTMAN_CHANNEL, self.wake)
+                    try:
+                        while not stop.is_set() and not connection.is_closed():
+                            await _wait(stop, self.poll_seconds)
+                    finally:
+                        # `UNLISTEN` before the connection goes back to the pool, which
+                        # leaves a session as it is (activities/database.py)
+                        if not connection.is_closed():
+                            with contextlib.suppress(*REGISTER_DOWN):
+                                await connection.remove_listener(
+                                    register.POSTMAN_CHANNEL, self.wake
+                                )
             except REGISTER_DOWN:
                 await _wait(stop, self.poll_seconds)
 
