@@ -53,7 +53,7 @@ class ReadingSinceAPatch(DossierWorkflow[S]):
     kind_before_patch: ClassVar[DossierKind[Any]]
 
     def _pick_reading(self, carried: Any) -> None:
-        if carried is None and not workflow.patched(self.reading_patch):
+        if carried is None and not self._patched(self.reading_patch):
             self._begun_before()
 
     def _begun_before(self) -> None:
@@ -82,9 +82,9 @@ class CaiContract(ReadingSinceAPatch[CaiState]):
     async def run(self, contract: Any, carried: Any = None) -> dict[str, Any]:
         self._pick_reading(carried)
         if carried is None:
-            if workflow.patched(LANGUAGE_RECORD_FROM_REGISTER):
+            if self._patched(LANGUAGE_RECORD_FROM_REGISTER):
                 contract = await _with_record_read(contract)
-            elif workflow.patched(OUTCOME_ABROAD_FROM_REGISTER):
+            elif self._patched(OUTCOME_ABROAD_FROM_REGISTER):
                 contract = await _with_outcome_read(contract)
         return await self.run_dossier(contract, carried)
 
@@ -128,7 +128,7 @@ class CaiFamilyContract(ReadingSinceAPatch[FamilyState]):
         if (
             carried is None
             and self.dossier_kind is FAMILY
-            and not workflow.patched(PARENTS_NAMED_BY_RANK)
+            and not self._patched(PARENTS_NAMED_BY_RANK)
         ):
             self._naming_person_ids()
         return await self.run_dossier(contract, carried)

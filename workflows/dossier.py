@@ -96,6 +96,12 @@ PERSON_KEYS = "person-keys"
 UNDELIVERED_FROM_REGISTER = "undelivered-from-register"
 # The patches whose answers the run keeps, asked in its first task after `LATER_PATCHES`.
 KEPT_PATCHES = (OVERDUE_RULES, PERSON_KEYS, UNDELIVERED_FROM_REGISTER)
+# Every patch above answered "yes" by one marker. Each patch asked is a marker and an upsert
+# of `TemporalChangeVersion` (Core's): seven of each in a new dossier's first task, whose
+# completion then took the server longer than the rest of the opening (tools/bench.py,
+# intake). A run begun since asks this one patch only; a run begun before answers no to it,
+# on replay too, and keeps asking its patches where it first did.
+EVERY_PATCH = "every-patch-in-one-marker"
 
 
 class DossierWorkflow(Generic[S]):
@@ -119,11 +125,15 @@ class DossierWorkflow(Generic[S]):
         self._people: list[person_search.Identity] | None = None  # as last hashed
         self._person_keys: list[str] = []
         self._deliveries_tell = True  # False once the register answers what is undelivered
+        self._every_patch: bool | None = None  # `EVERY_PATCH`, once asked
 
     # --- the run -----------------------------------------------------------------------
 
     async def run_dossier(self, raw: Any, carried: Any) -> dict[str, Any]:
-        if workflow.patched(PATCHES_UP_FRONT):
+        if self._begun_with_every_patch():
+            self._show_overdue_rules = self._find_by_person = True
+            self._deliveries_tell = False
+        elif workflow.patched(PATCHES_UP_FRONT):
             for patch in LATER_PATCHES:
                 workflow.patched(patch)
             self._show_overdue_rules = workflow.patched(OVERDUE_RULES)
@@ -139,7 +149,7 @@ class DossierWorkflow(Generic[S]):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(args=[raw, self._carry()])
         await workflow.wait_condition(workflow.all_handlers_finished)
-        if workflow.patched(SETTLE_BEFORE_CLOSING):
+        if self._patched(SETTLE_BEFORE_CLOSING):
             # The closing update answers in its own task, the run ends in a later one: a
             # delivery's signal landing in the task that ends the run fails that task
             # (UnhandledCommand), which must not fail the client's update with it.
@@ -401,7 +411,7 @@ class DossierWorkflow(Generic[S]):
     ) -> None:
         """The steps of the dossiers begun before one transaction per step: an activity per
         row, all at once (each write is idempotent and the projection is versioned)."""
-        if not workflow.patched(ATTESTATION_TO_THE_APPLICANT):
+        if not self._patched(ATTESTATION_TO_THE_APPLICANT):
             notifications = [n for n in notifications if not _attestation_to_applicant(n)]
         writes: list[Awaitable[Any]] = [register.call(RegisterActivities.record_event, record)]
         writes += [
@@ -450,7 +460,7 @@ class DossierWorkflow(Generic[S]):
         language = operator_language.current()
         held = self._state.held_inputs if self._state is not None else []
         details = details_markdown(view, language, held)
-        if workflow.patched(UNDELIVERED_COUNT) and self._deliveries_tell:
+        if self._patched(UNDELIVERED_COUNT) and self._deliveries_tell:
             undelivered, refused = self._undelivered()
             shown[sa.UNDELIVERED.name] = (sa.UNDELIVERED, undelivered)
             if undelivered:
@@ -488,7 +498,19 @@ class DossierWorkflow(Generic[S]):
         )
 
     def _one_transaction(self) -> bool:
-        return workflow.patched(ONE_TRANSACTION_PER_STEP)
+        return self._patched(ONE_TRANSACTION_PER_STEP)
+
+    def _begun_with_every_patch(self) -> bool:
+        """Whether this run answers every patch yes without asking (`EVERY_PATCH`): asked
+        once, first thing in the run."""
+        if self._every_patch is None:
+            self._every_patch = workflow.patched(EVERY_PATCH)
+        return self._every_patch
+
+    def _patched(self, patch: str) -> bool:
+        """`workflow.patched`, answered yes without a marker in a run begun since
+        `EVERY_PATCH`."""
+        return self._begun_with_every_patch() or workflow.patched(patch)
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -27,7 +27,11 @@ HISTORIES = Path(__file__).parent.parent / "histories"
 # The histories are recorded in clear, so that a reader can follow them.
 MIGRATION_WINDOW = datetime(2100, 1, 1, tzinfo=UTC)
 # Histories of a code path behind a patch, kept while dossiers begun on it may be open.
-PATCHED_BRANCHES = ["before-one-transaction-per-step", "before-patches-up-front"]
+PATCHED_BRANCHES = [
+    "before-one-transaction-per-step",
+    "before-patches-up-front",
+    "before-every-patch-in-one-marker",
+]
 
 
 async def test_recorded_histories_replay() -> None:
@@ -309,10 +313,11 @@ async def _cai_family(harness: Any) -> Any:
 
     today = await harness.today()
     handle = await harness.start_family(family_input(today, contract_id="CAIF-HISTORY-1"))
-    await handle.execute_update(
-        "parents_training_convened",
-        {"person_id": "P1", "session_id": "F1", "session_on": iso(today, 7)},
-    )
+    for parent in ("P1", "P2"):
+        await handle.execute_update(
+            "parents_training_convened",
+            {"person_id": parent, "session_id": "F1", "session_on": iso(today, 7)},
+        )
     await harness.skip_to(today + timedelta(days=7))
     await handle.execute_update(
         "parents_training_attended",
