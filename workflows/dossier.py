@@ -508,8 +508,9 @@ class DossierWorkflow(Generic[S]):
         return self._every_patch
 
     def _patched(self, patch: str) -> bool:
-        """`workflow.patched`, answered yes without a marker in a run begun since
-        `EVERY_PATCH`."""
+        """`workflow.patched` of a patch older than `EVERY_PATCH`, answered yes without a
+        marker in a run begun since. A patch added later is asked with `workflow.patched`:
+        a run begun before it must answer no."""
         return self._begun_with_every_patch() or workflow.patched(patch)
 
     # --- helpers -------------------------------------------------------------------------
