@@ -25,7 +25,7 @@ from tests.workflow.test_register_idempotence import _with
 from workers.codec import sealed_data_converter
 from workers.main import workflow_runner
 from workflows import WORKFLOWS
-from workflows.dossier import KEPT_PATCHES, LATER_PATCHES, PATCHES_UP_FRONT
+from workflows.dossier import EVERY_PATCH
 
 # Short, so that the step outlives its task (Core heartbeats a task at 80 % of it).
 TASK_TIMEOUT = timedelta(seconds=2)
@@ -101,8 +101,9 @@ async def _open_slowly(
         await handle.terminate("test finished")
 
     patches = _patch_ids(history.to_json())
-    # Every patch was asked in the first task, before the slow step split the next ones.
-    assert {patch for _, patch in patches} == {PATCHES_UP_FRONT, *LATER_PATCHES, *KEPT_PATCHES}
+    # One patch answers for all, asked in the first task, before the slow step split the
+    # next ones.
+    assert {patch for _, patch in patches} == {EVERY_PATCH}
     assert {task for task, _ in patches} == {1}, patches
     tasks = [e for e in history.events if e.HasField("workflow_task_completed_event_attributes")]
     assert len(tasks) >= 3, "the opening did not outlive its workflow task"
