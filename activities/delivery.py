@@ -179,11 +179,15 @@ class DeliveryActivities:
         """One attempt of a `NotificationDelivery` workflow (the postman's are `deliver`)."""
         return await self.deliver(request)
 
-    async def deliver(self, request: DeliveryRequest) -> DeliveryResult:
+    async def deliver(
+        self, request: DeliveryRequest, leased: StoredNotification | None = None
+    ) -> DeliveryResult:
         """Take one notification to its recipient: delivered, or an `ApplicationError` of
         type `REFUSED` or `UNROUTABLE` (kept refused until an operator redelivers) or
-        `RETRY` (tried again later)."""
-        row = await register.notification_for_delivery(self.pool, request.workflow_id, request.key)
+        `RETRY` (tried again later). `leased`: the row as the postman's lease read it."""
+        row = leased or await register.notification_for_delivery(
+            self.pool, request.workflow_id, request.key
+        )
         if row is None:
             # Abandoned by a reset, or never written: nothing to deliver, nothing lost.
             return DeliveryResult(outcome=Outcome.DELIVERED, answer="no current notification")
@@ -199,7 +203,7 @@ class DeliveryActivities:
             addressee=_addressee(row),
         )
         if note.recipient == Recipient.APPLICANT:
-            note = await self._by_channel(note)
+            note = _by_channel(note, row.start)
         route = self._route(note)
         if route is None:
             reason = f"no route to {note.recipient} ({note.kind}, {note.addressee or '-'})"
@@ -234,16 +238,6 @@ class DeliveryActivities:
             outcome=Outcome.DELIVERED, channel=route.channel, endpoint=route.endpoint
         )
 
-    async def _by_channel(self, note: NotificationToDeliver) -> NotificationToDeliver:
-        """A letter to the applicant goes by e-mail, by post or by hand, as their contact
-        allows (docs/contract.md, "Letters that can be posted")."""
-        start = await register.start_payload(self.pool, note.workflow_id)
-        person = person_of(start or {}, person_id_of(note.payload))
-        contact = person.get("contact")
-        via = letter_channel(contact if isinstance(contact, dict) else None)
-        email = contact.get("email") if via == LetterChannel.EMAIL and contact else None
-        return note.model_copy(update={"via": via, "email": email})
-
     def _route(self, note: NotificationToDeliver) -> Route | None:
         """The route of the notification; for a letter handed over, that of the body that
         hands it over (A3), unless a route of the applicant's says otherwise."""
@@ -277,6 +271,16 @@ class DeliveryActivities:
         if note.via == LetterChannel.POST and route.via == LetterChannel.POST:
             return _mail_room(route, note, document)
         return _file(route, note, document)
+
+
+def _by_channel(note: NotificationToDeliver, start: Any) -> NotificationToDeliver:
+    """A letter to the applicant goes by e-mail, by post or by hand, as their contact
+    allows (docs/contract.md, "Letters that can be posted"); `start` opened the dossier."""
+    person = person_of(start or {}, person_id_of(note.payload))
+    contact = person.get("contact")
+    via = letter_channel(contact if isinstance(contact, dict) else None)
+    email = contact.get("email") if via == LetterChannel.EMAIL and contact else None
+    return note.model_copy(update={"via": via, "email": email})
 
 
 def _document_json(document: Document | None) -> dict[str, Any] | None:

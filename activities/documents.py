@@ -456,6 +456,8 @@ class NotificationLike(Protocol):
     def created_at(self) -> datetime: ...
     @property
     def document_sha256(self) -> str | None: ...
+    @property
+    def start(self) -> Any: ...
 
 
 class NotificationDocuments:
@@ -489,16 +491,14 @@ class NotificationDocuments:
             return None
         reference = reference_of(note.payload)
         name = f"{note.kind}-{reference}.pdf"
-        async with self.pool.acquire() as connection:
-            if note.document_sha256 is not None:
-                kept = await load_document(connection, note.document_sha256)
-                if kept is not None:
-                    return name, kept
-            payload = await document_fields(connection, note)
-            start = await register.start_payload(connection, note.workflow_id)
+        if note.document_sha256 is not None:
+            kept = await load_document(self.pool, note.document_sha256)
+            if kept is not None:
+                return name, kept
+        payload = document_fields(note)
         issued_on = issued_on_of(note)
         content = document_content(note.kind, note.language, issued_on, payload)
-        person = person_of(start or {}, person_id_of(note.payload))
+        person = person_of(note.start or {}, person_id_of(note.payload))
         composed, omitted = self._drawable(
             lambda person: compose(
                 note.kind,
@@ -542,14 +542,13 @@ class NotificationDocuments:
         return composed, False
 
 
-async def document_fields(connection: Connection, note: NotificationLike) -> dict[str, Any]:
+def document_fields(note: NotificationLike) -> dict[str, Any]:
     """The fields a document is composed from: its notification's payload, and the name
     of the person from the dossier's input when the payload does not carry it (D4: the
     attestation is nominative)."""
     payload = dict(note.payload)
     if not payload.get("full_name"):
-        start = await register.start_payload(connection, note.workflow_id)
-        payload.update(person_fields(start or {}, payload.get("person_id")))
+        payload.update(person_fields(note.start or {}, payload.get("person_id")))
     return payload
 
 
@@ -578,7 +577,7 @@ async def verify_code(
 ) -> Verified | None:
     """The document of these dossiers whose verification code is `code`, if any."""
     for note in await register.documents_of(connection, workflow_ids):
-        fields = await document_fields(connection, note)
+        fields = document_fields(note)
         issued_on = issued_on_of(note)
         content = document_content(note.kind, note.language, issued_on, fields)
         for covers_content, covered in ((True, content), (False, b"")):

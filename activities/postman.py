@@ -35,6 +35,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import register_gateway as register
 from activities.delivery import REFUSED, UNROUTABLE, DeliveryActivities
+from activities.register_gateway import StoredNotification
 from models.delivery import DeliveryRequest
 
 log = structlog.get_logger()
@@ -97,8 +98,9 @@ class Postman:
             while not stop.is_set():
                 self._wake.clear()
                 leased = await self._lease()
-                for note in leased:
-                    self._held[note] = asyncio.create_task(self._deliver(note))
+                for row in leased:
+                    note = (row.workflow_id, row.key)
+                    self._held[note] = asyncio.create_task(self._deliver(note, row))
                 if leased and len(self._held) < self.concurrency:
                     continue  # more may be waiting
                 with contextlib.suppress(TimeoutError):
@@ -110,7 +112,7 @@ class Postman:
                 helper.cancel()
             await asyncio.gather(*helpers, stop_waiter, return_exceptions=True)
 
-    async def _lease(self) -> list[Note]:
+    async def _lease(self) -> list[StoredNotification]:
         free = self.concurrency - len(self._held)
         if free <= 0:
             return []
@@ -120,11 +122,12 @@ class Postman:
             log.warning("postman cannot read the register", error=type(error).__name__)
             return []
 
-    async def _deliver(self, note: Note) -> None:
+    async def _deliver(self, note: Note, row: StoredNotification) -> None:
         workflow_id, key = note
         try:
             async with asyncio.timeout(ATTEMPT_TIMEOUT.total_seconds()):
-                await self.deliveries.deliver(DeliveryRequest(workflow_id=workflow_id, key=key))
+                request = DeliveryRequest(workflow_id=workflow_id, key=key)
+                await self.deliveries.deliver(request, row)
         except ApplicationError as error:
             await self._hand_over(note, error.message, refused=error.type in (REFUSED, UNROUTABLE))
         except Exception as error:  # a timeout, the register down, a fault: retried by the workflow

@@ -231,12 +231,19 @@ class StoredNotification:
     consulate: str | None
     prefecture: str | None
     responsible_body: str | None
+    # The input that opened the dossier, if recorded: the name on its documents (D4), the
+    # addressee's contact and postal address. Read with the row, not by a query of its own.
+    start: Any = None
 
 
 _STORED_NOTIFICATION = """
     SELECT n.workflow_id, n.key, n.kind, n.recipient, n.language, n.payload,
            n.created_at, n.delivered_at, n.document_sha256,
-           d.consulate, d.prefecture, d.responsible_body
+           d.consulate, d.prefecture, d.responsible_body,
+           (SELECT e.payload FROM dossier_event e
+             WHERE e.workflow_id = n.workflow_id AND e.event = 'start' AND e.accepted
+               AND e.abandoned_by IS NULL
+             ORDER BY e.seq LIMIT 1) AS start
     FROM notification n LEFT JOIN dossier d ON d.workflow_id = n.workflow_id"""
 
 
@@ -292,23 +299,29 @@ async def wake_postmen(db: Queryable) -> None:
 
 async def lease_notifications(
     db: Queryable, owner: str, lease: timedelta, limit: int
-) -> list[tuple[str, str]]:
-    """Up to `limit` notifications no postman holds, oldest first, leased to `owner`: a
-    row another postman is leasing at the same moment is skipped, not waited for."""
+) -> list[StoredNotification]:
+    """Up to `limit` notifications no postman holds, oldest first, leased to `owner` and
+    read as their delivery reads them: a row another postman is leasing at the same moment
+    is skipped, not waited for."""
     rows = await db.fetch(
-        """UPDATE notification n SET lease_owner = $1, lease_until = now() + $2::interval
-           FROM (SELECT id FROM notification
-                 WHERE delivered_at IS NULL AND abandoned_by IS NULL AND handed_off_at IS NULL
-                   AND (lease_until IS NULL OR lease_until < now())
-                 ORDER BY created_at LIMIT $3
-                 FOR UPDATE SKIP LOCKED) due
-           WHERE n.id = due.id
-           RETURNING n.workflow_id, n.key""",
+        f"""WITH leased AS (
+              UPDATE notification n SET lease_owner = $1, lease_until = now() + $2::interval
+              FROM (SELECT id FROM notification
+                    WHERE delivered_at IS NULL AND abandoned_by IS NULL
+                      AND handed_off_at IS NULL
+                      AND (lease_until IS NULL OR lease_until < now())
+                    ORDER BY created_at LIMIT $3
+                    FOR UPDATE SKIP LOCKED) due
+              WHERE n.id = due.id
+              RETURNING n.id)
+           {_STORED_NOTIFICATION}
+           JOIN leased ON leased.id = n.id
+           ORDER BY n.created_at""",
         owner,
         lease,
         limit,
     )
-    return [(row["workflow_id"], row["key"]) for row in rows]
+    return [_stored(row) for row in rows]
 
 
 async def renew_leases(
@@ -428,16 +441,6 @@ async def _document_column(
         key,
     )
     return found
-
-
-async def start_payload(db: Queryable, workflow_id: str) -> Any:
-    """The input that opened the dossier (D4: the name on its documents), if recorded."""
-    return await db.fetchval(
-        """SELECT payload FROM dossier_event
-           WHERE workflow_id = $1 AND event = 'start' AND accepted AND abandoned_by IS NULL
-           ORDER BY seq LIMIT 1""",
-        workflow_id,
-    )
 
 
 async def visa_carry_over(db: Queryable, application_id: str) -> Any:
