@@ -400,7 +400,7 @@ def sha256_of(content: bytes) -> str:
 
 
 async def store_document(
-    connection: Connection,
+    connection: asyncpg.Pool | Connection,
     workflow_id: str,
     key: str,
     run_id: str | None,
@@ -411,23 +411,12 @@ async def store_document(
     branch) and return the digest of the document the notification keeps: the first one
     stored, which may already have been delivered; a later rendering never replaces it.
     `note`: why it was made otherwise than asked, kept with the notification."""
-    digest = sha256_of(pdf)
-    async with connection.transaction():
-        found = await register.lock_notification_document(connection, workflow_id, key, run_id)
-        if found is None:
-            raise LookupError(f"no notification {workflow_id}/{key} to keep a document with")
-        notification_id, kept = found
-        if kept is not None:
-            return kept
-        await connection.execute(
-            """INSERT INTO document (sha256, content, media_type) VALUES ($1, $2, $3)
-               ON CONFLICT (sha256) DO NOTHING""",
-            digest,
-            pdf,
-            MEDIA_TYPE,
-        )
-        await register.keep_document_digest(connection, notification_id, digest, note)
-    return digest
+    kept = await register.keep_document(
+        connection, workflow_id, key, run_id, sha256_of(pdf), pdf, MEDIA_TYPE, note
+    )
+    if kept is None:
+        raise LookupError(f"no notification {workflow_id}/{key} to keep a document with")
+    return kept
 
 
 async def load_document(pool: asyncpg.Pool | Connection, sha256: str) -> bytes | None:
@@ -518,11 +507,10 @@ class NotificationDocuments:
         )
         pdf = await asyncio.get_running_loop().run_in_executor(self.renderer, render_pdf, composed)
         why = NATIVE_NAME_OMITTED if omitted else None
-        async with self.pool.acquire() as connection:
-            digest = await store_document(connection, note.workflow_id, note.key, None, pdf, why)
-            if digest != sha256_of(pdf):
-                kept = await load_document(connection, digest)
-                pdf = kept if kept is not None else pdf
+        digest = await store_document(self.pool, note.workflow_id, note.key, None, pdf, why)
+        if digest != sha256_of(pdf):  # made before: the one delivered, if it was
+            kept = await load_document(self.pool, digest)
+            pdf = kept if kept is not None else pdf
         if omitted:
             # By ids only: the reason is the name's script, never the name.
             activity.logger.warning(

@@ -391,34 +391,45 @@ async def mark_refused(
     )
 
 
-async def lock_notification_document(
-    connection: Connection, workflow_id: str, key: str, run_id: str | None
-) -> tuple[int, str | None] | None:
-    """(row id, digest of the document it keeps) of a notification, locked until the
-    transaction ends; `run_id` None: the one on the dossier's current branch."""
-    row = await connection.fetchrow(
-        """SELECT id, document_sha256 FROM notification
-           WHERE workflow_id = $1 AND key = $2
-             AND CASE WHEN $3::text IS NULL THEN abandoned_by IS NULL ELSE run_id = $3 END
-           FOR UPDATE""",
+async def keep_document(
+    db: Queryable,
+    workflow_id: str,
+    key: str,
+    run_id: str | None,
+    digest: str,
+    content: bytes,
+    media_type: str,
+    note: str | None = None,
+) -> str | None:
+    """Keep a document with its notification (`run_id` None: the one on the dossier's
+    current branch), unless the notification keeps one already, and return the digest of
+    the one it keeps; None when there is no such notification. One statement, so one
+    round trip: the notification's row is locked while the document is stored and named
+    (with why it was made otherwise than asked, `note`, migration 013), and a second
+    writer at once finds the first one's digest."""
+    row = await db.fetchrow(
+        """WITH target AS (
+             SELECT id, document_sha256 FROM notification
+             WHERE workflow_id = $1 AND key = $2
+               AND CASE WHEN $3::text IS NULL THEN abandoned_by IS NULL ELSE run_id = $3 END
+             FOR UPDATE),
+           stored AS (
+             INSERT INTO document (sha256, content, media_type)
+             SELECT $4, $5, $6 FROM target WHERE target.document_sha256 IS NULL
+             ON CONFLICT (sha256) DO NOTHING),
+           named AS (
+             UPDATE notification n SET document_sha256 = $4, document_note = $7
+             FROM target WHERE n.id = target.id AND target.document_sha256 IS NULL)
+           SELECT coalesce(document_sha256, $4) AS kept FROM target""",
         workflow_id,
         key,
         run_id,
-    )
-    return None if row is None else (row["id"], row["document_sha256"])
-
-
-async def keep_document_digest(
-    connection: Connection, notification_id: int, digest: str, note: str | None = None
-) -> None:
-    """Name the document a notification keeps, and why it was made otherwise than asked
-    (`note`, migration 013), if it was."""
-    await connection.execute(
-        "UPDATE notification SET document_sha256 = $2, document_note = $3 WHERE id = $1",
-        notification_id,
         digest,
+        content,
+        media_type,
         note,
     )
+    return None if row is None else str(row["kept"])
 
 
 async def document_note(db: Queryable, workflow_id: str, key: str) -> str | None:

@@ -4,6 +4,7 @@ the same bytes; the register keeps it once, by its digest, with its notification
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
@@ -320,6 +321,27 @@ async def _notification(
         payload if payload is not None else sample.payload,
         run_id,
     )
+
+
+async def test_documents_stored_at_once_for_one_notification_keep_the_first_only(
+    pool: asyncpg.Pool,
+) -> None:
+    """Two deliveries of one notification laying out its letter at the same moment (a
+    postman's lease run out under a slow renderer): the row's lock makes every writer
+    return the one document kept, and only that one is stored."""
+    sample = SAMPLES["invitation"]
+    workflow_id = f"visa-DOC-{uuid.uuid4().hex[:8]}"
+    await _notification(pool, sample, workflow_id)
+    # Named after this dossier: documents are stored by digest, shared by every test.
+    name = f"Amina {workflow_id}"
+    renderings = [render_pdf(_compose(sample, language, full_name=name)) for language in LANGUAGES]
+    kept = await asyncio.gather(
+        *(store_document(pool, workflow_id, sample.key, None, pdf) for pdf in renderings)
+    )
+    assert len(set(kept)) == 1
+    assert kept[0] in {sha256_of(pdf) for pdf in renderings}
+    stored = [sha256_of(pdf) for pdf in renderings if await load_document(pool, sha256_of(pdf))]
+    assert stored == [kept[0]]
 
 
 async def test_a_document_is_kept_once_by_its_digest_with_its_notification(
