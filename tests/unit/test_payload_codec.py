@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DefaultFailureConverterWithEncodedAttributes
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    WorkflowSerializationContext,
+)
 
 from workers.codec import (
     ENCODING,
@@ -166,6 +170,30 @@ def test_the_sealed_converter_also_seals_failures() -> None:
     # The failure's message and stack trace move into its sealed attributes.
     assert isinstance(converter.failure_converter, DefaultFailureConverterWithEncodedAttributes)
     assert sealed_data_converter(None) is pydantic_data_converter
+
+
+async def test_the_converter_bound_to_a_workflow_seals_as_the_sdks_own_binding_does() -> None:
+    """`SealedDataConverter.with_context` binds what the SDK's `DataConverter.with_context`
+    binds, and only that: the codec to the workflow, the converters shared."""
+    converter = sealed_data_converter(KeyRing.parse(new_key_entry("k1")))
+    context = WorkflowSerializationContext(namespace="default", workflow_id="visa-BOUND")
+    ours = converter.with_context(context)
+    sdks = DataConverter.with_context(converter, context)
+    for bound in (ours, sdks):
+        assert isinstance(bound.payload_codec, EncryptionCodec)
+        assert bound.payload_codec.bound_to == "visa-BOUND"
+        assert type(bound.payload_converter) is type(converter.payload_converter)
+        assert type(bound.failure_converter) is type(converter.failure_converter)
+    assert ours.payload_converter is converter.payload_converter
+    assert isinstance(converter.payload_codec, EncryptionCodec)
+    assert converter.payload_codec.bound_to is None, "the unbound converter is left as it was"
+    sealed = await ours.encode([{"full_name": NAME}])
+    assert await sdks.decode(sealed) == [{"full_name": NAME}]
+    elsewhere = converter.with_context(
+        WorkflowSerializationContext(namespace="default", workflow_id="visa-OTHER")
+    )
+    with pytest.raises(PayloadKeyError):
+        await elsewhere.decode(sealed)
 
 
 def test_the_client_takes_tls_and_an_api_key_from_the_temporal_cli_variables(
