@@ -49,6 +49,8 @@ from activities.font_subset import GlyphTables
 
 # Text widths kept per face; the letters' text needs a few thousand.
 WIDTHS_KEPT = 50_000
+# Embedded subsets kept per face, some 20 to 60 KiB each deflated.
+FONT_FILES_KEPT = 256
 
 
 def _shaping_key(text: str, size: float, parameters: Mapping[str, Any] | None) -> Hashable:
@@ -96,6 +98,7 @@ class Face:
     widths: dict[Hashable, tuple[int, float]] = field(default_factory=dict)
     shapes: dict[Hashable, tuple[ShapedGlyph, ...]] = field(default_factory=dict)
     layouts: dict[Hashable, Layout] = field(default_factory=dict)
+    font_files: dict[frozenset[int], PDFFontStream] = field(default_factory=dict)
     glyphs: list[Glyph] = field(default_factory=list)  # by their number in `layouts`
     _numbers: dict[Glyph, str] = field(default_factory=dict)
     _tables: GlyphTables | None = None
@@ -134,6 +137,16 @@ class Face:
                 number = self._numbers[glyph] = chr(len(self.glyphs))
                 self.glyphs.append(glyph)
             return number
+
+    def font_file(self, glyph_ids: frozenset[int]) -> PDFFontStream:
+        """The face as a document embeds it, with the outlines of `glyph_ids` only: made
+        and deflated once per set of glyphs, which the letters of a template mostly share
+        (a third of the PDF's output). Each document gets its own copy of the stream."""
+        made = self.font_files.get(glyph_ids)
+        if made is None:
+            made = _FastFontStream(contents=self.tables().subset(glyph_ids))
+            _keep(self.font_files, glyph_ids, made, FONT_FILES_KEPT)
+        return copy(made)
 
     def tables(self) -> GlyphTables:
         """What a subset of the face is made of, read on the first subset."""
@@ -428,9 +441,9 @@ def _split_of(fragment: Fragment) -> _Split:
     )
 
 
-def _keep(memory: dict[Hashable, Any], key: Hashable, value: Any) -> None:
+def _keep(memory: dict[Any, Any], key: Hashable, value: Any, limit: int = WIDTHS_KEPT) -> None:
     """Kept by the face; a face that kept too many starts again."""
-    if len(memory) >= WIDTHS_KEPT:
+    if len(memory) >= limit:
         memory.clear()
     memory[key] = value
 
@@ -490,8 +503,7 @@ class SubsettingOnce(OutputProducer):
         cid_to_gid_map = _FastStream(contents=bytes(cid_to_gid), compress=True)
         self._add_pdf_obj(cid_to_gid_map, "fonts")
         cid_font.c_i_d_to_g_i_d_map = cid_to_gid_map
-        subset = font.face.tables().subset(glyph.glyph_id for glyph, _ in glyphs)
-        font_file = _FastFontStream(contents=subset)
+        font_file = font.face.font_file(frozenset(glyph.glyph_id for glyph, _ in glyphs))
         self._add_pdf_obj(font_file, "fonts")
         descriptor.font_file2 = font_file  # type: ignore[attr-defined]
         return composite
