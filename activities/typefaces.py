@@ -49,8 +49,8 @@ from activities.font_subset import GlyphTables
 
 # Text widths kept per face; the letters' text needs a few thousand.
 WIDTHS_KEPT = 50_000
-# Embedded subsets kept per face, some 20 to 60 KiB each deflated.
-FONT_FILES_KEPT = 256
+# Embedded subsets kept per face, some 4 to 30 KiB each deflated.
+FONT_FILES_KEPT = 128
 
 
 def _shaping_key(text: str, size: float, parameters: Mapping[str, Any] | None) -> Hashable:
@@ -115,7 +115,7 @@ class Face:
 
     def for_document(self, pdf: FPDF, fontkey: str, style: str) -> TTFFont:
         """A copy of the face for `pdf`: shared metrics, its own glyph usage."""
-        font = _DocumentFont.__new__(_DocumentFont)
+        font = DocumentFont.__new__(DocumentFont)
         for name in _SHARED_ATTRIBUTES:
             setattr(font, name, getattr(self.prototype, name))
         font.face = self
@@ -126,7 +126,7 @@ class Face:
         font.cw = copy(self.prototype.cw)  # a defaultdict: reading an unknown character adds it
         font.missing_glyphs = []
         font.biggest_size_pt = 0
-        font.subset = SubsetMap(font)
+        font.subset = _DocumentSubset(font)
         return font
 
     def number(self, glyph: Glyph) -> str:
@@ -183,7 +183,37 @@ _SHARED_ATTRIBUTES = (
 )
 
 
-class _DocumentFont(TTFFont):
+class _DocumentSubset(SubsetMap):
+    """fpdf2's map of the glyphs a document draws, its lookups remembered by the map itself.
+    fpdf2 remembers them in caches of the class (`functools.cache` on the methods), which
+    kept every document's map, and its font's widths, for as long as the renderer lived:
+    0.4 MiB more per letter, without end."""
+
+    def __init__(self, font: TTFFont) -> None:
+        self._picked: dict[int, int | None] = {}
+        self._glyphs: dict[tuple[Any, ...], Glyph | None] = {}
+        super().__init__(font)
+
+    # fpdf2 types its cached methods as cache wrappers; these are plain methods.
+    def pick(self, unicode: int) -> int | None:  # type: ignore[override]
+        if unicode not in self._picked:
+            self._picked[unicode] = SubsetMap.pick.__wrapped__(self, unicode)
+        return self._picked[unicode]
+
+    def get_glyph(  # type: ignore[override]
+        self,
+        glyph: int | None = None,
+        unicode: int | tuple[int, ...] | None = None,
+        glyph_name: str | None = None,
+        glyph_width: int | None = None,
+    ) -> Glyph | None:
+        key = (glyph, unicode, glyph_name, glyph_width)
+        if key not in self._glyphs:
+            self._glyphs[key] = SubsetMap.get_glyph.__wrapped__(self, *key)
+        return self._glyphs[key]
+
+
+class DocumentFont(TTFFont):
     """A face as one document uses it; text widths come from the face's memory."""
 
     __slots__ = ("codes", "face")
@@ -364,13 +394,13 @@ class _DocumentFont(TTFFont):
 
 
 class PlacedFragment(Fragment):
-    """A fragment drawn from its line's layout kept by its face (`_DocumentFont.draw`)."""
+    """A fragment drawn from its line's layout kept by its face (`DocumentFont.draw`)."""
 
     def render_with_text_shaping(
         self, pos_x: float, pos_y: float, h: float, word_spacing: float
     ) -> str:
         font = self.font
-        if word_spacing or not isinstance(font, _DocumentFont):
+        if word_spacing or not isinstance(font, DocumentFont):
             return super().render_with_text_shaping(pos_x, pos_y, h, word_spacing)
         return font.draw(self, pos_x, pos_y, h)
 
@@ -465,12 +495,12 @@ class SubsettingOnce(OutputProducer):
     those fpdf2 writes for a TrueType font (`OutputProducer._add_fonts`)."""
 
     def _add_fonts(self, *args: Any, **kwargs: Any) -> dict[int, PDFFont | PDFType3Font]:
-        fonts = [font for font in self.fpdf.fonts.values() if isinstance(font, _DocumentFont)]
+        fonts = [font for font in self.fpdf.fonts.values() if isinstance(font, DocumentFont)]
         if len(fonts) < len(self.fpdf.fonts):
             return super()._add_fonts(*args, **kwargs)
         return {font.i: self._add_font(font) for font in sorted(fonts, key=lambda f: f.i)}
 
-    def _add_font(self, font: _DocumentFont) -> PDFFont:
+    def _add_font(self, font: DocumentFont) -> PDFFont:
         fontname = f"MPDFAA+{font.name}"
         glyphs = [(glyph, code) for glyph, code in font.subset.items() if glyph is not None]
         composite = PDFFont(subtype="Type0", base_font=fontname, encoding="Identity-H")

@@ -5,6 +5,7 @@ the same bytes; the register keeps it once, by its digest, with its notification
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import io
 import json
@@ -26,6 +27,7 @@ import asyncpg
 import pypdfium2 as pdfium
 import pytest
 from fpdf import FPDF
+from fpdf.fonts import SubsetMap
 from fpdf.line_break import Fragment
 from pypdf import PdfReader
 
@@ -224,6 +226,20 @@ def test_letters_drawn_from_the_layouts_a_process_keeps_are_those_fpdf2_draws(
         typefaces.PlacedFragment, "render_with_text_shaping", Fragment.render_with_text_shaping
     )
     assert [sha256_of(render_pdf(composed)) for composed in letters] == kept
+
+
+def test_a_renderer_keeps_nothing_of_the_letters_it_laid_out() -> None:
+    """fpdf2's subset maps remember their lookups in caches of the class, which kept every
+    document's map and its font's widths for the renderer's life; a document's map now
+    keeps them itself, and nothing of it outlives the letter."""
+    letters = [_compose(LETTERS[kind], "fr", full_name=f"Nom {kind}") for kind in sorted(LETTERS)]
+    render_pdf(letters[0])
+    kept = (SubsetMap.get_glyph.cache_info().currsize, SubsetMap.pick.cache_info().currsize)
+    for composed in letters * 3:
+        render_pdf(composed)
+    gc.collect()
+    assert (SubsetMap.get_glyph.cache_info().currsize, SubsetMap.pick.cache_info().currsize) == kept
+    assert not [font for font in gc.get_objects() if isinstance(font, typefaces.DocumentFont)]
 
 
 def _lines(pdf: bytes) -> list[str]:
