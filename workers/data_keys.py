@@ -147,7 +147,9 @@ class LazyRegisterKeys:
         async with self._opening:
             if self._keys is None:
                 url = await asyncio.to_thread(database_url, self.settings)
-                pool = await open_pool(url, min_size=1, max_size=2, migrated=False)
+                # No floor: a client outliving its register (a benchmark's stack stopping)
+                # is not told, over and over, that it cannot reconnect.
+                pool = await open_pool(url, min_size=0, max_size=2, migrated=False)
                 self._keys = RegisterDataKeys(pool, self.settings.key_ring())
         return await self._keys.data_keys(dossiers, create=create)
 
