@@ -85,9 +85,15 @@ def _text(composed: Composed) -> str:
     return " ".join([*composed.printed(), composed.page_label])
 
 
+def _drawn(text: str) -> set[int]:
+    """The distinct characters of `text` but white space (from its set: a letter's text is
+    some 3,000 characters of fewer than a hundred)."""
+    return {ord(c) for c in set(text) if not c.isspace()}
+
+
 def undrawable(text: str, direction: str = "ltr") -> int:
     """How many distinct characters of `text` no shipped font draws."""
-    needed = {ord(c) for c in text if not c.isspace()}
+    needed = _drawn(text)
     main, fallback = _MAIN[direction]
     return len(needed - _characters(main) - _characters(fallback))
 
@@ -141,7 +147,7 @@ class _Document(typefaces.SplitOnce):
         families = [self.main]
         # Parsing and subsetting a font is most of a document's time: the second family is
         # added only when the text has a character the first does not draw.
-        needed = {ord(c) for c in _text(composed) if not c.isspace()}
+        needed = _drawn(_text(composed))
         if needed - _characters(self.main):
             families.append(fallback)
             undrawn = needed - _characters(self.main) - _characters(fallback)
