@@ -97,12 +97,13 @@ class Postman:
         try:
             while not stop.is_set():
                 self._wake.clear()
-                leased = await self._lease()
+                free = self.concurrency - len(self._held)
+                leased = await self._lease(free)
                 for row in leased:
                     note = (row.workflow_id, row.key)
                     self._held[note] = asyncio.create_task(self._deliver(note, row))
-                if leased and len(self._held) < self.concurrency:
-                    continue  # more may be waiting
+                if leased and len(leased) == free:
+                    continue  # it took all it asked for: more may be waiting
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
         finally:
@@ -112,8 +113,7 @@ class Postman:
                 helper.cancel()
             await asyncio.gather(*helpers, stop_waiter, return_exceptions=True)
 
-    async def _lease(self) -> list[StoredNotification]:
-        free = self.concurrency - len(self._held)
+    async def _lease(self, free: int) -> list[StoredNotification]:
         if free <= 0:
             return []
         try:
