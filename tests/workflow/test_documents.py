@@ -27,11 +27,13 @@ import asyncpg
 import pypdfium2 as pdfium
 import pytest
 from fpdf import FPDF
+from fpdf.bidi import BidiParagraph
+from fpdf.enums import TextDirection
 from fpdf.fonts import SubsetMap
 from fpdf.line_break import Fragment
 from pypdf import PdfReader
 
-from activities import typefaces
+from activities import documents, typefaces
 from activities.database import ensure_login_role, open_pool
 from activities.documents import (
     PARENT_WATCH_SECONDS,
@@ -226,6 +228,40 @@ def test_letters_drawn_from_the_layouts_a_process_keeps_are_those_fpdf2_draws(
         typefaces.PlacedFragment, "render_with_text_shaping", Fragment.render_with_text_shaping
     )
     assert [sha256_of(render_pdf(composed)) for composed in letters] == kept
+
+
+@pytest.mark.parametrize("language", [language for language in LANGUAGES if language != "ar"])
+def test_a_left_to_right_line_is_split_into_runs_as_the_bidirectional_algorithm_splits_it(
+    language: str,
+) -> None:
+    """The runs of a line without right-to-left characters are taken as one, not computed:
+    what the algorithm gives, for every line of every template, names and numbers of every
+    kind in them."""
+    names = ["Zoë Ørsted (née Ø)", "Jean-Luc, 12/05/2024, +33 1 23 45 67 89", "أمينة الإدريسي"]
+    lines = {
+        line
+        for kind in sorted(LETTERS)
+        for name in names
+        for composed in [_compose(LETTERS[kind], language, full_name=name)]
+        for line in [
+            composed.subject,
+            composed.legal,
+            composed.salutation,
+            composed.closing,
+            composed.verification_note,
+            f"{composed.verification} · {composed.reference}",
+            *composed.details,
+            *composed.paragraphs,
+            *composed.notices,
+            *composed.addressee,
+            *composed.issuer_block,
+        ]
+    }
+    for line in lines:
+        computed = BidiParagraph(
+            text=line, base_direction=TextDirection.LTR, preserve_bn_chars=True, alias="{nb}"
+        ).get_bidi_fragments()
+        assert documents._bidi_runs(line, TextDirection.LTR, "{nb}") == tuple(computed), line
 
 
 def test_a_renderer_keeps_nothing_of_the_letters_it_laid_out() -> None:
