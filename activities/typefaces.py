@@ -427,8 +427,14 @@ class SplitOnce(FPDF):
         font = self.current_font
         alias = self.str_alias_nb_pages
         if markdown or font is None or (alias and alias in text):
-            # the number of pages, written at the end, is fpdf2's own fragment
-            yield from super()._parse_chars(text, markdown, _initial_emphasis=_initial_emphasis)
+            # Split by fpdf2: the number of pages, written at the end, is its own fragment;
+            # the text around it is drawn from its layout.
+            for fragment in super()._parse_chars(
+                text, markdown, _initial_emphasis=_initial_emphasis
+            ):
+                if type(fragment) is Fragment:
+                    fragment.__class__ = PlacedFragment
+                yield fragment
             return
         key = (
             text,
