@@ -116,13 +116,6 @@ def _direction_of(line: str, default: str) -> str:
 # letters' text needs a few thousand of each.
 _LINES: dict[Hashable, tuple[str, ...]] = {}
 _WORD_WIDTHS: dict[Hashable, float] = {}
-_KEPT = 50_000
-
-
-def _keep(memory: dict[Hashable, Any], key: Hashable, value: Any) -> None:
-    if len(memory) >= _KEPT:
-        memory.clear()
-    memory[key] = value
 
 
 # The bidirectional classes of characters that, in a left-to-right paragraph, stay in its
@@ -130,7 +123,7 @@ def _keep(memory: dict[Hashable, Any], key: Hashable, value: Any) -> None:
 _LEFT_TO_RIGHT_ONLY = frozenset({"L", "EN", "ES", "ET", "CS", "ON", "WS", "NSM"})
 
 
-@lru_cache(maxsize=_KEPT)
+@lru_cache(maxsize=typefaces.KEPT)
 def _bidi_runs(
     text: str, direction: TextDirection, alias: str
 ) -> tuple[tuple[str, TextDirection], ...]:
@@ -224,7 +217,7 @@ class _Document(typefaces.SplitOnce):
         lines = _LINES.get(key)
         if lines is None:
             lines = break_lines(text, width, lambda word: self._word_width(word, setting))
-            _keep(_LINES, key, lines)
+            typefaces.keep(_LINES, key, lines)
         return lines
 
     def _word_width(self, word: str, setting: Hashable) -> float:
@@ -232,7 +225,7 @@ class _Document(typefaces.SplitOnce):
         width = _WORD_WIDTHS.get(key)
         if width is None:
             width = self.get_string_width(word)
-            _keep(_WORD_WIDTHS, key, width)
+            typefaces.keep(_WORD_WIDTHS, key, width)
         return width
 
     def _preload_bidirectional_text(self, text: str, markdown: bool) -> Sequence[Fragment]:

@@ -47,8 +47,9 @@ from fpdf.util import escape_parens
 
 from activities.font_subset import GlyphTables
 
-# Text widths kept per face; the letters' text needs a few thousand.
-WIDTHS_KEPT = 50_000
+# Texts, widths, shapings and layouts kept per process; the letters' text needs a few
+# thousand of each.
+KEPT = 50_000
 # Embedded subsets kept per face, some 4 to 30 KiB each deflated.
 FONT_FILES_KEPT = 128
 
@@ -145,7 +146,7 @@ class Face:
         made = self.font_files.get(glyph_ids)
         if made is None:
             made = _FastFontStream(contents=self.tables().subset(glyph_ids))
-            _keep(self.font_files, glyph_ids, made, FONT_FILES_KEPT)
+            keep(self.font_files, glyph_ids, made, FONT_FILES_KEPT)
         return copy(made)
 
     def tables(self) -> GlyphTables:
@@ -228,7 +229,7 @@ class DocumentFont(TTFFont):
         width = widths.get(key)
         if width is None:
             width = super().shaped_text_width(text, font_size_pt, text_shaping_params)
-            _keep(widths, key, width)
+            keep(widths, key, width)
         return width
 
     def _shaped(
@@ -240,7 +241,7 @@ class DocumentFont(TTFFont):
         shaped = shapes.get(key)
         if shaped is None:
             shaped = self._shape(text, font_size_pt, text_shaping_params)
-            _keep(shapes, key, shaped)
+            keep(shapes, key, shaped)
         return shaped
 
     def shape_text(
@@ -292,7 +293,7 @@ class DocumentFont(TTFFont):
         layout = layouts.get(key)
         if layout is None:
             layout = self._layout(fragment)
-            _keep(layouts, key, layout)
+            keep(layouts, key, layout)
         drawn = []
         for piece in layout:
             if isinstance(piece, Move):
@@ -452,7 +453,7 @@ class SplitOnce(FPDF):
                 super()._parse_chars(text, markdown, _initial_emphasis=_initial_emphasis)
             )
             splits = (tuple(_split_of(fragment) for fragment in fragments), self._markdown_emphasis)
-            _keep(_SPLITS, key, splits)
+            keep(_SPLITS, key, splits)
         parts, emphasis = splits
         for characters, fontkey, family, style, strikethrough, underline in parts:
             state = self._get_current_graphics_state()
@@ -477,8 +478,8 @@ def _split_of(fragment: Fragment) -> _Split:
     )
 
 
-def _keep(memory: dict[Any, Any], key: Hashable, value: Any, limit: int = WIDTHS_KEPT) -> None:
-    """Kept by the face; a face that kept too many starts again."""
+def keep(memory: dict[Any, Any], key: Hashable, value: Any, limit: int = KEPT) -> None:
+    """`value` kept in `memory`, one of the process's; a memory full starts again."""
     if len(memory) >= limit:
         memory.clear()
     memory[key] = value
