@@ -117,6 +117,15 @@ async def _until_delivered(harness: Harness, workflow_id: str) -> list[asyncpg.R
     return await harness.notifications(workflow_id)
 
 
+async def _until_undelivered_only(harness: Harness, workflow_id: str, key: str) -> None:
+    """Until every notification of the dossier but `key` is delivered."""
+
+    async def only_key() -> bool:
+        return [row["key"] for row in await _undelivered(harness, workflow_id)] == [key]
+
+    await harness.until(only_key, seconds=60)
+
+
 async def _until_handed_over(harness: Harness, workflow_id: str, key: str) -> None:
     """Until the postman, whose attempt failed, handed the notification to its workflow."""
 
@@ -273,6 +282,8 @@ async def test_a_refusal_is_recorded_not_retried_and_redelivered_once_the_route_
         assert "no such consulate" not in str(failed.value.cause)
         assert "no such consulate" not in str(failed.value.cause.__cause__)
         assert sum(1 for k, _ in hook.requests if k.endswith(key)) == 1, "not retried blindly"
+        # The dossier's other letters are delivered meanwhile, some laid out first.
+        await _until_undelivered_only(harness, handle.id, key)
         settings = Settings(database_url=await url_of(harness.pool, database_url))
         [listed] = (await deliveries(settings, handle.id, 10, undelivered=True)).data
         assert (listed["key"], listed["status"], listed["error"]) == (key, "refused", "HTTP 404")
