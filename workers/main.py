@@ -22,7 +22,7 @@ import asyncpg
 import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
 import workflows
 from activities.database import MigrationRequired, migrate_database, open_pool
@@ -41,6 +41,7 @@ from workers.data_keys import RegisterDataKeys
 from workers.logging import settings_with_logging
 from workers.metrics import business_metrics
 from workers.postgres import database_url, release_embedded_database
+from workers.sandbox import CompiledOnceSandboxRunner
 from workers.settings import Settings
 from workers.startup import StartupError, check_reports_dir
 from workflows import operator_language
@@ -334,14 +335,14 @@ def worker_activities(
     return found
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
+def workflow_runner() -> CompiledOnceSandboxRunner:
     """The sandbox, with every module passed through instead of imported again for each
     workflow: measured, the re-import cost a fifth of intake and 60 % of a cached dossier's
     memory (docs/design.md, "Performance"). What re-importing guarded is kept by the code itself:
     no module of `workflows/` or `models/` holds mutable global state, reads the clock,
     draws at random or does I/O (`tests/unit/test_determinism.py`), and every recorded
-    history replays."""
-    return SandboxedWorkflowRunner(
+    history replays. Its texts are compiled once (`workers.sandbox`)."""
+    return CompiledOnceSandboxRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
     )
 
