@@ -57,7 +57,12 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TypeVar
 
-from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError
 
 import examples
@@ -84,6 +89,7 @@ from tools.bench_letters import LETTER_GOAL_MS, bench_letters, report
 from tools.bench_worker import BARE_WORKFLOW
 from tools.bench_workflows import LOCAL_STEP_WORKFLOW, NORMAL_STEP_WORKFLOW
 from tools.private_stack import PrivateStack, private_stack
+from tools.stop_signals import interrupt_on_stop_signals
 from workers.client import connect
 from workflows.search_attributes import DOSSIER_STAGE
 
@@ -312,7 +318,19 @@ async def _start_settled(client: Client, kind: Kind) -> WorkflowHandle[Any, Any]
 
 async def _update(handle: WorkflowHandle[Any, Any], name: str, payload: Any) -> None:
     async with asyncio.timeout(STUCK_AFTER):
-        await handle.execute_update(name, payload)
+        try:
+            await handle.execute_update(name, payload)
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            # The SDK's name for a cancelled update: an interrupted benchmark cancels its
+            # lanes, each of which would print this error's traceback on the way out.
+            if _cancelling():
+                raise asyncio.CancelledError from None
+            raise
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 async def _lanes(
@@ -790,6 +808,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{QUICK.dossiers} with --quick)",
     )
     args = parser.parse_args(argv)
+    interrupt_on_stop_signals()  # a benchmark stopped by SIGTERM leaves no process behind
     plan = QUICK if args.quick else FULL
     if args.dossiers is not None:
         if args.dossiers < 1:

@@ -35,7 +35,6 @@ import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from models.cai import CaiStage
@@ -51,6 +50,7 @@ from scripts.devstack import (
 )
 from scripts.ports import port_in_use
 from scripts.schedules import SCHEDULES
+from tools.stop_signals import STOP_SIGNALS, interrupt_on_stop_signals
 from workers.client import connect
 from workers.postgres import embedded_database_url, release_embedded_database
 from workers.settings import Settings, SettingsError
@@ -78,7 +78,6 @@ CHROMIUM_ARGS = [
 # The demo's dossiers go into the embedded register of the data dir, never into a register
 # these variables would name.
 OWN_REGISTER = frozenset({"DATABASE_URL", "MIGRATION_DATABASE_URL"})
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 READY_LINE = "The integration stack is up."
 STACK_START_TIMEOUT = 180.0
 STACK_STOP_TIMEOUT = 60.0
@@ -481,10 +480,6 @@ def take_pictures(chromium: str, ui: str, found: Found, out: Path) -> list[Path]
 # --- the command ---------------------------------------------------------------------------
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.screenshots",
@@ -492,10 +487,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=OUT_DIR, help=f"where to write ({OUT_DIR})")
     args = parser.parse_args(argv)
-    # SIGTERM and SIGHUP stop the stack too, as Ctrl-C does (SIGINT too when started in the
-    # background, where it would be ignored).
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, _interrupt)
+    interrupt_on_stop_signals()
     started = time.monotonic()
     try:
         chromium = chromium_path()
