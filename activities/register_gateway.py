@@ -511,10 +511,12 @@ async def delivery_states(
     """How the current notifications stand, of one dossier or of all (the CLI's
     `notifications`): the undelivered oldest first, the others newest first. `state` is
     `delivered`, `refused` (until an operator redelivers), `retry` (a `NotificationDelivery`
-    workflow tries again) or `waiting` (for a postman)."""
+    workflow tries again) or `waiting` (for a postman); `document_note` says why its
+    letter was made otherwise than asked (a native name left out)."""
     return await db.fetch(
         """SELECT workflow_id, key, kind, recipient, created_at, delivered_at,
                   delivery_endpoint, split_part(delivery_error, ':', 1) AS error,
+                  document_note,
                   CASE WHEN delivered_at IS NOT NULL THEN 'delivered'
                        WHEN refused_at IS NOT NULL THEN 'refused'
                        WHEN handed_off_at IS NOT NULL OR delivery_error IS NOT NULL THEN 'retry'

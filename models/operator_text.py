@@ -435,6 +435,13 @@ CLI: Mapping[str, Label] = {
         "toutes les notifications ont été remises", "every notification was delivered"
     ),
     "no_delivery": Label("aucune remise", "no delivery"),
+    # A letter made otherwise than asked (NATIVE_NAME_OMITTED): an agent adds the name by hand.
+    "native_name_omitted": Label(
+        "nom natif omis de la lettre : aucune police livrée ne l'écrit, le nom latin est "
+        "imprimé ; à ajouter à la main",
+        "native name left out of the letter: no shipped font draws it, the Latin name is "
+        "printed; to be added by hand",
+    ),
     "redelivering": Label(
         "nouvelle remise : {workflow_id} (exécution {run_id})",
         "redelivering: {workflow_id} (run {run_id})",

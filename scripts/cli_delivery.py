@@ -19,6 +19,7 @@ from activities.database import connect
 from activities.delivery import redeliver
 from activities.documents import load_document, verify_code
 from activities.register_gateway import delivery_states, document_digest
+from models.documents import NATIVE_NAME_OMITTED
 from models.operator_text import DEFAULT_LANGUAGE, DELIVERY_OUTCOMES, Language, cli_text
 from scripts.cli_errors import CommandError, NotVerified
 from scripts.cli_output import Output
@@ -72,7 +73,7 @@ async def deliveries(
     """One per notification, as the register says it stands: delivered (when, where),
     waiting for a postman, retried by its `NotificationDelivery` workflow, or refused
     (until `dossiers redeliver`); a failure says its status only (an answer may quote the
-    letter)."""
+    letter); a letter made otherwise than asked says why (a native name to add by hand)."""
     url = await asyncio.to_thread(database_url, settings)
     connection = await connect(url)
     try:
@@ -89,6 +90,7 @@ async def deliveries(
             "since": (row["delivered_at"] or row["created_at"]).isoformat(timespec="seconds"),
             "endpoint": row["delivery_endpoint"],
             "error": row["error"],
+            "document_note": row["document_note"],
         }
         for row in rows
     ]
@@ -97,10 +99,20 @@ async def deliveries(
         f"  {cli_text('since', language, date=item['since'])}"
         + (f"  {item['endpoint']}" if item["endpoint"] else "")
         + (f"  ({item['error']})" if item["error"] and item["status"] != "delivered" else "")
+        + (
+            f"  [{_document_note(item['document_note'], language)}]"
+            if item["document_note"]
+            else ""
+        )
         for item in found
     ]
     none = cli_text("all_delivered" if undelivered else "no_delivery", language)
     return Output(found, "\n".join(lines) or none)
+
+
+def _document_note(note: str, language: Language) -> str:
+    """Why a letter was made otherwise than asked, in the operator's language."""
+    return cli_text("native_name_omitted", language) if note == NATIVE_NAME_OMITTED else note
 
 
 async def write_document(settings: Settings, workflow_id: str, key: str, output: Path) -> Output:

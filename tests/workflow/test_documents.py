@@ -54,7 +54,7 @@ from models.documents import (
     format_date,
     verification_code,
 )
-from scripts.cli_delivery import verify_document
+from scripts.cli_delivery import deliveries, verify_document
 from scripts.cli_errors import NotVerified
 from tests.unit.document_samples import (
     APPLICANT,
@@ -583,10 +583,11 @@ def _running(pid: int) -> bool:
 
 
 async def test_a_native_name_no_font_draws_is_left_out_and_the_notification_says_so(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool, database_url: str
 ) -> None:
     """The letter prints the Latin name of the travel document, and the register keeps why
-    the native one is missing: never a retry that would fail the same way for 30 days."""
+    the native one is missing: never a retry that would fail the same way for 30 days. The
+    operators' list of notifications says it, so that an agent adds the name by hand."""
     sample = SAMPLES["invitation"]
     workflow_id = f"visa-DOC-{uuid.uuid4().hex[:8]}"
     applicant = {**APPLICANT, "full_name": "Wang Fang", "full_name_native": "王芳"}
@@ -606,3 +607,11 @@ async def test_a_native_name_no_font_draws_is_left_out_and_the_notification_says
     text = _text(made[1])
     assert "Wang Fang" in text and "王" not in text and "12, rue Oued Ziz" in text
     assert await document_note(pool, workflow_id, sample.key) == NATIVE_NAME_OMITTED
+    settings = Settings(database_url=database_url)
+    [listed] = (await deliveries(settings, workflow_id, 10, undelivered=False)).data
+    assert listed["key"] == sample.key and listed["document_note"] == NATIVE_NAME_OMITTED
+    said = await deliveries(settings, workflow_id, 10, undelivered=False, language="en")
+    assert said.text.endswith(
+        "[native name left out of the letter: no shipped font draws it, "
+        "the Latin name is printed; to be added by hand]"
+    )
