@@ -87,16 +87,20 @@ async def test_a_workflow_runs_in_the_sandbox_and_each_text_is_compiled_once(
     assert compiled_after.hits > compiled_before.hits
 
 
-async def test_what_the_sandbox_forbids_is_still_forbidden(time_env: WorkflowEnvironment) -> None:
+async def test_what_the_sandbox_forbids_is_still_forbidden(
+    own_time_env: WorkflowEnvironment,
+) -> None:
+    """On a server of its own: a workflow whose task fails holds the time-skipping server's
+    clock, even once terminated, and the tests after would wait for ever."""
     task_queue = f"sandbox-{uuid.uuid4()}"
-    async with _worker(time_env, task_queue):
-        handle: WorkflowHandle[OpensAFile, str] = await time_env.client.start_workflow(
+    async with _worker(own_time_env, task_queue):
+        handle: WorkflowHandle[OpensAFile, str] = await own_time_env.client.start_workflow(
             OpensAFile.run,
             id=f"sandbox-{uuid.uuid4()}",
             task_queue=task_queue,
             run_timeout=timedelta(minutes=1),
         )
-        failure = await _first_task_failure(time_env, handle)
+        failure = await _first_task_failure(own_time_env, handle)
     assert failure.startswith("RestrictedWorkflowAccessError: ")
     assert "Cannot access __builtins__.open" in failure
     await handle.terminate("test done")
