@@ -100,8 +100,7 @@ class Postman:
                 free = self.concurrency - len(self._held)
                 leased = await self._lease(free)
                 for row in leased:
-                    note = (row.workflow_id, row.key)
-                    self._held[note] = asyncio.create_task(self._deliver(note, row))
+                    self._held[(row.workflow_id, row.key)] = asyncio.create_task(self._deliver(row))
                 if leased and len(leased) == free:
                     continue  # it took all it asked for: more may be waiting
                 with contextlib.suppress(TimeoutError):
@@ -122,8 +121,8 @@ class Postman:
             log.warning("postman cannot read the register", error=type(error).__name__)
             return []
 
-    async def _deliver(self, note: Note, row: StoredNotification) -> None:
-        workflow_id, key = note
+    async def _deliver(self, row: StoredNotification) -> None:
+        workflow_id, key = note = (row.workflow_id, row.key)
         try:
             async with asyncio.timeout(ATTEMPT_TIMEOUT.total_seconds()):
                 request = DeliveryRequest(workflow_id=workflow_id, key=key)
